@@ -1,0 +1,35 @@
+"""Packaging for speechbrain-tclap."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+setup(
+    name="speechbrain-tclap",
+    version="0.1.0",
+    description=(
+        "Temporal and fine-grained contrastive language-audio pretraining "
+        "(CLAP) for SpeechBrain"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(exclude=["tests", "tests.*", "recipes", "recipes.*"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "speechbrain>=1.0.0",
+        "torch>=2.1,<=2.14.1",
+        "torchaudio",
+        "transformers>=4.40",
+        "soundfile",
+        "sentencepiece",
+        "numpy",
+        "hyperpyyaml",
+    ],
+    extras_require={
+        "test": ["pytest", "matplotlib"],
+        "plot": ["matplotlib"],
+    },
+    include_package_data=True,
+)

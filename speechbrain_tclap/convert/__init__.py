@@ -1,0 +1,1 @@
+"""Converters from foreign checkpoint formats to speechbrain-tclap state dicts."""

@@ -1,0 +1,1 @@
+"""Data tools: audio reading, manifests, synthetic sound events, batching."""

@@ -1,0 +1,1 @@
+"""Neural building blocks (lobes) of CLAP models: front end, encoders, heads."""
