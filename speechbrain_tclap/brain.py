@@ -1,0 +1,491 @@
+"""``CLAPBrain``: SpeechBrain's trainer for every CLAP recipe of this package.
+
+The Brain embeds all audio and text views of a :class:`CLAPBatch`, hands them
+to the loss named in YAML (``hparams.loss``), and evaluates with retrieval
+(LAION protocol) and zero-shot classification. It fixes three traps of the
+stock ``Brain`` for contrastive training:
+
+* gradients of *all* parameter groups are clipped (the stock Brain clips only
+  ``param_groups[0]``);
+* frozen submodules stay in eval mode although SpeechBrain calls
+  ``modules.train()`` every epoch (see :mod:`speechbrain_tclap.utils.freezing`);
+* batches whose audio could not be read are skipped and counted, never turned
+  into a NaN loss.
+
+Hyperparameters read from YAML (``self.hparams``): ``loss``, ``freezing``
+(optional :class:`FreezingRule`), ``zero_shot_template``,
+``zero_shot_classes`` (optional; default: the labels of the evaluation set),
+``valid_metric`` (checkpoint selection key), ``lr_scheduler`` (optional,
+called once per optimiser step), ``train_sample_builder`` (optional; told
+the epoch so its random draws are resumable), ``train_logger``,
+``checkpointer``, ``output_folder``.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import json
+import os
+from typing import Dict, List, Optional
+
+import speechbrain as sb
+import torch
+from speechbrain.utils.distributed import main_process_only
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.losses import ContrastiveInputs
+from speechbrain_tclap.data.batching import caption_key
+from speechbrain_tclap.metrics import (
+    positives_from_caption_keys,
+    retrieval_chance_with_positives,
+    retrieval_metrics_with_positives,
+    zero_shot_accuracy,
+)
+
+logger = get_logger(__name__)
+
+
+class CLAPBrain(sb.Brain):
+    """Trains and evaluates a ``CLAP`` module held in ``modules["clap"]``.
+
+    Example
+    -------
+    See ``recipes/Synthetic/CLAP/train.py`` and ``tests/integration``.
+    """
+
+    def on_fit_start(self):
+        """Apply the freezing rule before the optimiser is built."""
+        rule = getattr(self.hparams, "freezing", None)
+        if rule is not None:
+            rule.apply(self.modules)
+        super().on_fit_start()
+
+    def init_optimizers(self):
+        """Build the optimiser over trainable parameters only."""
+        if self.opt_class is None:
+            return
+        params = [p for p in self.modules.parameters() if p.requires_grad]
+        self.optimizer = self.opt_class(params)
+        self.optimizers_dict = {"optimizer": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def compute_forward(self, batch, stage):
+        """Embed every audio and text view of the batch.
+
+        Arguments
+        ---------
+        batch : CLAPBatch
+            The batch.
+        stage : speechbrain.Stage
+            Current stage.
+
+        Returns
+        -------
+        ContrastiveInputs
+            Embeddings, keys and roles for the loss.
+        """
+        batch = batch.to(self.device)
+        # Through forward() so that a DDP wrapper sees the call.
+        audio_emb, text_emb, logit_scale = self.modules.clap(
+            batch.wavs, batch.wav_lens, batch.texts
+        )
+        return ContrastiveInputs(
+            audio_emb=audio_emb,
+            text_emb=text_emb,
+            logit_scale=logit_scale,
+            audio_keys=batch.audio_keys,
+            text_keys=batch.text_keys,
+            text_is_negative=batch.text_is_negative,
+            audio_views=batch.audio_views,
+            text_views=batch.text_views,
+            audio_sample=batch.audio_sample,
+            text_sample=batch.text_sample,
+        )
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Loss from YAML; evaluation stages also collect embeddings.
+
+        Arguments
+        ---------
+        predictions : ContrastiveInputs
+            Output of :meth:`compute_forward`.
+        batch : CLAPBatch
+            The batch.
+        stage : speechbrain.Stage
+            Current stage.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss.
+        """
+        loss = self.hparams.loss(predictions)
+        if stage != sb.Stage.TRAIN:
+            self._collect(predictions, batch)
+        return loss
+
+    def _collect(self, predictions: ContrastiveInputs, batch) -> None:
+        """Store main-view audio and positive text embeddings for metrics."""
+        is_main = torch.tensor(
+            [v == "main" for v in batch.audio_views], device=predictions.audio_emb.device
+        )
+        audio_rows = is_main.nonzero().squeeze(1)
+        positive = (~predictions.text_is_negative).nonzero().squeeze(1)
+        sample_of_audio = predictions.audio_sample[audio_rows].tolist()
+        audio_ids = [batch.ids[i] for i in sample_of_audio]
+        positive = positive.tolist()
+        self.accumulator.append(
+            audio_ids=audio_ids,
+            audio_emb=predictions.audio_emb[audio_rows],
+            text_emb=predictions.text_emb[positive],
+            text_audio_ids=[batch.ids[batch.text_sample[i]] for i in positive],
+            text_keys=[caption_key(batch.texts[i]) for i in positive],
+            labels=[batch.labels[i] for i in sample_of_audio],
+        )
+
+    def fit_batch(self, batch):
+        """Skip empty batches (all audio unreadable); count skipped samples.
+
+        Arguments
+        ---------
+        batch : CLAPBatch
+            The batch.
+
+        Returns
+        -------
+        torch.Tensor
+            The detached loss.
+        """
+        self.skipped_samples += batch.num_skipped
+        if len(batch) < 2:
+            logger.warning(
+                "skipping a training batch with %d usable sample(s)", len(batch)
+            )
+            return torch.tensor(0.0)
+        return super().fit_batch(batch)
+
+    def evaluate_batch(self, batch, stage):
+        """Evaluate, skipping empty batches.
+
+        Arguments
+        ---------
+        batch : CLAPBatch
+            The batch.
+        stage : speechbrain.Stage
+            Current stage.
+
+        Returns
+        -------
+        torch.Tensor
+            The detached loss.
+        """
+        self.skipped_samples += batch.num_skipped
+        if len(batch) == 0:
+            return torch.tensor(0.0)
+        return super().evaluate_batch(batch, stage)
+
+    def on_fit_batch_start(self, batch, should_step):
+        """Keep frozen modules in eval mode (``modules.train()`` undoes it).
+
+        Arguments
+        ---------
+        batch : CLAPBatch
+            The batch.
+        should_step : bool
+            Whether the optimiser steps after this batch.
+        """
+        rule = getattr(self.hparams, "freezing", None)
+        if rule is not None:
+            rule.enforce_eval(self.modules)
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Advance the learning-rate schedule (``hparams.lr_scheduler``) per step.
+
+        Arguments
+        ---------
+        batch : CLAPBatch
+            The batch.
+        outputs : ContrastiveInputs
+            Forward outputs.
+        loss : torch.Tensor
+            The loss.
+        should_step : bool
+            Whether the optimiser stepped.
+        """
+        scheduler = getattr(self.hparams, "lr_scheduler", None)
+        if should_step and scheduler is not None:
+            scheduler(self.optimizer)
+
+    def optimizers_step(self):
+        """Clip the gradients of every parameter group, then step."""
+        if not self.optimizers_dict:
+            return
+        valid = self.freeze_optimizers(self.optimizers_dict)
+        for opt in valid.values():
+            self.scaler.unscale_(opt)
+        for opt in valid.values():
+            params = [p for group in opt.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+        if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
+            self.check_gradients()
+        for opt in valid.values():
+            self.scaler.step(opt)
+        self.scaler.update()
+        for opt in valid.values():
+            opt.zero_grad(set_to_none=True)
+        self.optimizer_step += 1
+
+    def on_stage_start(self, stage, epoch=None):
+        """Reset the skip counter and the embedding accumulator.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            Current stage.
+        epoch : int, optional
+            Current epoch.
+        """
+        self.skipped_samples = 0
+        self.accumulator = EvaluationCollector()
+        builder = getattr(self.hparams, "train_sample_builder", None)
+        if stage == sb.Stage.TRAIN and builder is not None and epoch is not None:
+            builder.set_epoch(epoch)
+
+    @torch.no_grad()
+    def evaluation_metrics(self) -> Dict[str, float]:
+        """Retrieval and zero-shot metrics over the collected embeddings.
+
+        Returns
+        -------
+        dict
+            Metric name -> value (fractions in [0, 1]).
+        """
+        acc = self.accumulator
+        audio = acc.audio_matrix()
+        metrics = retrieval_metrics_with_positives(
+            audio @ acc.text_matrix().T, acc.positives()
+        )
+        labels = acc.labels
+        classes = getattr(self.hparams, "zero_shot_classes", None) or sorted(
+            {label for row in labels for label in row}
+        )
+        single = [i for i, row in enumerate(labels) if len(set(row)) == 1]
+        if classes and single:
+            template = getattr(
+                self.hparams, "zero_shot_template", "This is a sound of {}."
+            )
+            prompts = [template.format(readable_label(c)) for c in classes]
+            was_training = self.modules.training
+            self.modules.eval()
+            class_emb = _unwrap(self.modules.clap).encode_text(prompts)
+            self.modules.train(was_training)
+            targets = torch.tensor([classes.index(labels[i][0]) for i in single])
+            scores = audio[single] @ class_emb.float().cpu().T
+            metrics["zero_shot_acc"] = zero_shot_accuracy(scores, targets)["acc@1"]
+            metrics["zero_shot_n"] = len(single)
+            metrics["zero_shot_classes"] = len(classes)
+        return metrics
+
+    def chance_levels(self, metrics: Dict[str, float]) -> Dict[str, float]:
+        """Expected metric values for random embeddings, for the results table.
+
+        Arguments
+        ---------
+        metrics : dict
+            Metrics as returned by :meth:`evaluation_metrics`.
+
+        Returns
+        -------
+        dict
+            Metric name -> chance value.
+        """
+        chance = retrieval_chance_with_positives(self.accumulator.positives())
+        if "zero_shot_classes" in metrics:
+            chance["zero_shot_acc"] = 1.0 / metrics["zero_shot_classes"]
+        return chance
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log, checkpoint on validation, write ``results.json`` on test.
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            Current stage.
+        stage_loss : float
+            Average loss of the stage.
+        epoch : int, optional
+            Current epoch.
+        """
+        stats = {"loss": stage_loss}
+        if self.skipped_samples:
+            logger.warning(
+                "%s: skipped %d sample(s) with unreadable audio",
+                stage.name,
+                self.skipped_samples,
+            )
+        stats["skipped"] = self.skipped_samples
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        stats.update(self.evaluation_metrics())
+        if stage == sb.Stage.VALID:
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "lr": lr},
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            key = getattr(self.hparams, "valid_metric", "t2a_R@1")
+            self.checkpointer.save_and_keep_only(
+                meta={key: stats[key], "loss": stage_loss},
+                max_keys=[key],
+                min_keys=[],
+                importance_keys=[],
+                num_to_keep=1,
+            )
+        elif stage == sb.Stage.TEST:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )
+            self.test_stats = stats
+            self.write_results(stats, self.chance_levels(stats))
+
+    @main_process_only
+    def write_results(
+        self, stats: Dict[str, float], chance: Dict[str, float]
+    ) -> None:
+        """Write ``results.json`` and ``results.md`` and print the table.
+
+        Arguments
+        ---------
+        stats : dict
+            Test metrics.
+        chance : dict
+            Chance levels of the same metrics.
+        """
+        folder = self.hparams.output_folder
+        results = {
+            "metrics": {k: float(v) for k, v in stats.items()},
+            "chance": {k: float(v) for k, v in chance.items()},
+        }
+        with open(os.path.join(folder, "results.json"), "w") as f:
+            json.dump(results, f, indent=2, sort_keys=True)
+        table = format_results_table(results["metrics"], results["chance"])
+        with open(os.path.join(folder, "results.md"), "w") as f:
+            f.write(table + "\n")
+        print(table)
+
+
+class EvaluationCollector:
+    """Collects evaluation embeddings with their clip ids, keys and labels.
+
+    Each clip is kept once (by id); every positive caption is kept with its
+    clip and its caption key. Retrieval counts a caption as a hit for its own
+    clip and for every clip with an identical caption (closed-vocabulary
+    data repeats captions; with unique captions this is the LAION protocol).
+
+    Example
+    -------
+    >>> c = EvaluationCollector()
+    >>> c.append(["a", "b"], torch.eye(2), torch.eye(2)[[0, 1, 1]],
+    ...          ["a", "b", "b"], ["dog", "cat", "cat 2"], [["dog"], ["cat"]])
+    >>> c.audio_matrix().shape, c.labels
+    (torch.Size([2, 2]), [['dog'], ['cat']])
+    >>> c.positives().int().tolist()
+    [[1, 0, 0], [0, 1, 1]]
+    """
+
+    def __init__(self):
+        self.index: Dict[str, int] = {}
+        self.audio: List[torch.Tensor] = []
+        self.text: List[torch.Tensor] = []
+        self.text_keys: List[str] = []
+        self.clip_keys: List[List[str]] = []
+        self.labels: List[List[str]] = []
+
+    def append(
+        self, audio_ids, audio_emb, text_emb, text_audio_ids, text_keys, labels
+    ):
+        """Add one batch.
+
+        Arguments
+        ---------
+        audio_ids : list of str
+            Clip id of each audio row.
+        audio_emb : torch.Tensor
+            ``(Na, D)``.
+        text_emb : torch.Tensor
+            ``(Nt, D)`` positive captions.
+        text_audio_ids : list of str
+            Clip id of each caption.
+        text_keys : list of str
+            Caption key of each caption.
+        labels : list of list of str
+            Labels of each audio row.
+        """
+        for row, clip_id in enumerate(audio_ids):
+            if clip_id in self.index:
+                continue
+            self.index[clip_id] = len(self.index)
+            self.audio.append(audio_emb[row].detach().float().cpu())
+            self.labels.append(list(labels[row]))
+            self.clip_keys.append([])
+        self.text.append(text_emb.detach().float().cpu())
+        self.text_keys.extend(text_keys)
+        for clip_id, key in zip(text_audio_ids, text_keys):
+            self.clip_keys[self.index[clip_id]].append(key)
+
+    def audio_matrix(self) -> torch.Tensor:
+        """Return the ``(N_clips, D)`` audio embeddings."""
+        return torch.stack(self.audio)
+
+    def text_matrix(self) -> torch.Tensor:
+        """Return the ``(N_captions, D)`` caption embeddings."""
+        return torch.cat(self.text)
+
+    def positives(self) -> torch.Tensor:
+        """Return the ``(N_clips, N_captions)`` boolean hit matrix."""
+        return positives_from_caption_keys(self.clip_keys, self.text_keys)
+
+
+def format_results_table(
+    metrics: Dict[str, float],
+    chance: Dict[str, float],
+    keys: Optional[List[str]] = None,
+) -> str:
+    """Markdown table of metrics beside their chance levels.
+
+    Arguments
+    ---------
+    metrics : dict
+        Metric name -> value.
+    chance : dict
+        Metric name -> chance value.
+    keys : list of str, optional
+        Rows to show (default: every metric that has a chance level).
+
+    Returns
+    -------
+    str
+        The table.
+
+    Example
+    -------
+    >>> print(format_results_table({"t2a_R@1": 0.5}, {"t2a_R@1": 0.1}))
+    | metric | value | chance |
+    |---|---|---|
+    | t2a_R@1 | 0.5000 | 0.1000 |
+    """
+    keys = keys or [k for k in metrics if k in chance]
+    lines = ["| metric | value | chance |", "|---|---|---|"]
+    for k in keys:
+        lines.append(f"| {k} | {metrics[k]:.4f} | {chance.get(k, float('nan')):.4f} |")
+    return "\n".join(lines)
+
+
+def _unwrap(module):
+    """Return the module inside a DDP/DataParallel wrapper."""
+    return getattr(module, "module", module)

@@ -1,0 +1,292 @@
+"""The CLAP module: an audio tower, a text tower and one learnable temperature.
+
+``CLAP`` is the one object recipes train and interfaces serve. It composes
+lobes given in YAML: a front end (waveform → log-mel), an audio encoder
+(returning clip, frames and a frame mask), an optional aggregator, a text
+encoder and two projection heads. The API follows open_clip:
+``encode_audio`` / ``encode_text`` return L2-normalised embeddings, and
+``logit_scale()`` is the exponentiated, clamped temperature shared by every
+loss (LAION's ``logit_scale_a`` maps onto it).
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import math
+from typing import List, NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from speechbrain.utils.checkpoints import (
+    mark_as_transfer,
+    register_checkpoint_hooks,
+)
+from speechbrain.utils.logger import get_logger
+from torch import nn
+
+logger = get_logger(__name__)
+
+
+class EncodedAudio(NamedTuple):
+    """Audio embeddings with frame-level detail.
+
+    Arguments
+    ---------
+    embedding : torch.Tensor
+        ``(B, D)`` clip embedding in the joint space.
+    frames : torch.Tensor
+        ``(B, T, D)`` frame embeddings in the joint space.
+    frame_mask : torch.Tensor
+        Boolean ``(B, T)``.
+
+    Example
+    -------
+    >>> e = EncodedAudio(torch.zeros(1, 2), torch.zeros(1, 3, 2),
+    ...     torch.ones(1, 3, dtype=torch.bool))
+    >>> e.frames.shape
+    torch.Size([1, 3, 2])
+    """
+
+    embedding: torch.Tensor
+    frames: torch.Tensor
+    frame_mask: torch.Tensor
+
+
+class EncodedText(NamedTuple):
+    """Text embeddings with token-level detail.
+
+    Arguments
+    ---------
+    embedding : torch.Tensor
+        ``(B, D)`` sentence embedding in the joint space.
+    tokens : torch.Tensor
+        ``(B, L, D)`` token embeddings in the joint space.
+    token_mask : torch.Tensor
+        Boolean ``(B, L)``.
+
+    Example
+    -------
+    >>> e = EncodedText(torch.zeros(1, 2), torch.zeros(1, 3, 2),
+    ...     torch.ones(1, 3, dtype=torch.bool))
+    >>> e.tokens.shape
+    torch.Size([1, 3, 2])
+    """
+
+    embedding: torch.Tensor
+    tokens: torch.Tensor
+    token_mask: torch.Tensor
+
+
+@register_checkpoint_hooks
+class CLAP(nn.Module):
+    """Contrastive language-audio model composed from lobes.
+
+    Arguments
+    ---------
+    audio_features : torch.nn.Module
+        ``(wavs, wav_lens) -> (feats, feat_lens)`` front end.
+    audio_encoder : torch.nn.Module
+        ``(feats, feat_lens) -> AudioEncoderOutput``.
+    audio_projection : torch.nn.Module
+        Maps encoder width to the joint space.
+    text_encoder : torch.nn.Module
+        ``(texts) -> TextEncoderOutput``.
+    text_projection : torch.nn.Module
+        Maps text width to the joint space.
+    audio_pooling : torch.nn.Module, optional
+        ``(frames, frame_mask) -> (B, C)``; default: the encoder's clip output.
+    logit_scale_init : float
+        Initial value of the (exponentiated) logit scale, 1/0.07 as in CLIP.
+    logit_scale_max : float
+        Clamp of the logit scale (100 as in CLIP / LAION).
+    learn_logit_scale : bool
+        Whether the temperature is trained.
+
+    Example
+    -------
+    >>> from speechbrain_tclap.lobes.outputs import (
+    ...     AudioEncoderOutput, TextEncoderOutput)
+    >>> class Frames(nn.Module):
+    ...     def forward(self, wavs, wav_lens=None):
+    ...         return wavs.unflatten(1, (-1, 4)), wav_lens
+    >>> class Audio(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.lin = nn.Linear(4, 6)
+    ...     def forward(self, feats, lens=None):
+    ...         h = self.lin(feats)
+    ...         mask = torch.ones(h.shape[:2], dtype=torch.bool)
+    ...         return AudioEncoderOutput(h.mean(1), h, mask)
+    >>> class Text(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.emb = nn.Embedding(128, 6)
+    ...     def forward(self, texts):
+    ...         ids = torch.tensor([[ord(c) % 128 for c in t[:3]] for t in texts])
+    ...         h = self.emb(ids)
+    ...         mask = torch.ones(ids.shape, dtype=torch.bool)
+    ...         return TextEncoderOutput(h.mean(1), h, mask)
+    >>> clap = CLAP(Frames(), Audio(), nn.Linear(6, 5), Text(), nn.Linear(6, 5))
+    >>> clap.encode_audio(torch.randn(2, 16)).shape
+    torch.Size([2, 5])
+    >>> clap.encode_text(["dog", "cat"]).shape
+    torch.Size([2, 5])
+    >>> clap.encode_audio(torch.randn(2, 16), return_frames=True).frames.shape
+    torch.Size([2, 4, 5])
+    >>> round(float(clap.logit_scale()), 2)
+    14.29
+    """
+
+    def __init__(
+        self,
+        audio_features: nn.Module,
+        audio_encoder: nn.Module,
+        audio_projection: nn.Module,
+        text_encoder: nn.Module,
+        text_projection: nn.Module,
+        audio_pooling: Optional[nn.Module] = None,
+        logit_scale_init: float = 1 / 0.07,
+        logit_scale_max: float = 100.0,
+        learn_logit_scale: bool = True,
+    ):
+        super().__init__()
+        self.audio_features = audio_features
+        self.audio_encoder = audio_encoder
+        self.audio_pooling = audio_pooling
+        self.audio_projection = audio_projection
+        self.text_encoder = text_encoder
+        self.text_projection = text_projection
+        self.log_logit_scale = nn.Parameter(
+            torch.tensor(math.log(logit_scale_init)),
+            requires_grad=learn_logit_scale,
+        )
+        self.log_logit_scale_max = math.log(logit_scale_max)
+
+    def logit_scale(self) -> torch.Tensor:
+        """Return ``exp(log_logit_scale)`` clamped to ``logit_scale_max``.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar.
+        """
+        return self.log_logit_scale.clamp(max=self.log_logit_scale_max).exp()
+
+    def encode_audio(
+        self,
+        wavs: torch.Tensor,
+        wav_lens: Optional[torch.Tensor] = None,
+        normalize: bool = True,
+        return_frames: bool = False,
+    ):
+        """Embed waveforms into the joint space.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``(B, L)`` waveforms at the front end's sample rate.
+        wav_lens : torch.Tensor, optional
+            ``(B,)`` relative lengths.
+        normalize : bool
+            L2-normalise the embeddings.
+        return_frames : bool
+            Also return projected frame embeddings and their mask.
+
+        Returns
+        -------
+        torch.Tensor or EncodedAudio
+            ``(B, D)``, or an :class:`EncodedAudio` when ``return_frames``.
+        """
+        feats, feat_lens = self.audio_features(wavs, wav_lens)
+        encoded = self.audio_encoder(feats, feat_lens)
+        if self.audio_pooling is None:
+            clip = encoded.clip
+        else:
+            clip = self.audio_pooling(encoded.frames, encoded.frame_mask)
+        embedding = self.audio_projection(clip)
+        if normalize:
+            embedding = F.normalize(embedding, dim=-1)
+        if not return_frames:
+            return embedding
+        frames = self.audio_projection(encoded.frames)
+        if normalize:
+            frames = F.normalize(frames, dim=-1)
+        return EncodedAudio(embedding, frames, encoded.frame_mask)
+
+    def encode_text(
+        self,
+        texts: List[str],
+        normalize: bool = True,
+        return_tokens: bool = False,
+    ):
+        """Embed captions into the joint space.
+
+        Arguments
+        ---------
+        texts : list of str
+            Captions.
+        normalize : bool
+            L2-normalise the embeddings.
+        return_tokens : bool
+            Also return projected token embeddings and their mask.
+
+        Returns
+        -------
+        torch.Tensor or EncodedText
+            ``(B, D)``, or an :class:`EncodedText` when ``return_tokens``.
+        """
+        encoded = self.text_encoder(list(texts))
+        embedding = self.text_projection(encoded.pooled)
+        if normalize:
+            embedding = F.normalize(embedding, dim=-1)
+        if not return_tokens:
+            return embedding
+        tokens = self.text_projection(encoded.tokens)
+        if normalize:
+            tokens = F.normalize(tokens, dim=-1)
+        return EncodedText(embedding, tokens, encoded.token_mask)
+
+    def forward(
+        self,
+        wavs: torch.Tensor,
+        wav_lens: Optional[torch.Tensor],
+        texts: List[str],
+    ):
+        """Return normalised audio and text embeddings and the logit scale.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``(B, L)`` waveforms.
+        wav_lens : torch.Tensor, optional
+            ``(B,)`` relative lengths.
+        texts : list of str
+            Captions.
+
+        Returns
+        -------
+        tuple
+            ``(audio_emb, text_emb, logit_scale)``.
+        """
+        return (
+            self.encode_audio(wavs, wav_lens),
+            self.encode_text(texts),
+            self.logit_scale(),
+        )
+
+    @mark_as_transfer
+    def _load_pretrained(self, path) -> None:
+        """Strict, weights-only load used by SpeechBrain's ``Pretrainer``.
+
+        SpeechBrain's default transfer for modules is non-strict and only
+        warns; a CLAP checkpoint that does not fit the architecture must
+        fail loudly instead.
+
+        Arguments
+        ---------
+        path : str or pathlib.Path
+            A ``.ckpt`` holding this module's state dict.
+        """
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        self.load_state_dict(state_dict, strict=True)
+        logger.info("loaded CLAP weights from %s (%d tensors)", path, len(state_dict))

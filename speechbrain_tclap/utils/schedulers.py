@@ -1,0 +1,102 @@
+"""Learning-rate schedule used by the CLAP recipes: linear warm-up, cosine decay.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import math
+
+import torch
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    register_checkpoint_hooks,
+)
+
+
+@register_checkpoint_hooks
+class WarmupCosineSchedule:
+    """Linear warm-up to ``lr`` then cosine decay to ``lr * final_ratio``.
+
+    Call it once per optimiser step; its step count is checkpointed, so a
+    resumed run continues on the same curve.
+
+    Arguments
+    ---------
+    lr : float
+        Peak learning rate.
+    warmup_steps : int
+        Steps of linear warm-up.
+    total_steps : int
+        Steps until the end of the decay.
+    final_ratio : float
+        Final learning rate as a fraction of ``lr``.
+
+    Example
+    -------
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    >>> sched = WarmupCosineSchedule(1.0, warmup_steps=2, total_steps=4)
+    >>> [round(sched(opt), 3) for _ in range(5)]
+    [0.5, 1.0, 0.5, 0.0, 0.0]
+    """
+
+    def __init__(
+        self,
+        lr: float,
+        warmup_steps: int,
+        total_steps: int,
+        final_ratio: float = 0.0,
+    ):
+        self.lr = lr
+        self.warmup_steps = max(int(warmup_steps), 0)
+        self.total_steps = max(int(total_steps), self.warmup_steps + 1)
+        self.final_ratio = final_ratio
+        self.n_steps = 0
+
+    def value(self, step: int) -> float:
+        """Learning rate after ``step`` optimiser steps.
+
+        Arguments
+        ---------
+        step : int
+            Number of steps taken (1-based).
+
+        Returns
+        -------
+        float
+            The learning rate.
+        """
+        if step <= self.warmup_steps:
+            return self.lr * step / max(self.warmup_steps, 1)
+        progress = min(
+            (step - self.warmup_steps) / (self.total_steps - self.warmup_steps), 1.0
+        )
+        cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.lr * (self.final_ratio + (1 - self.final_ratio) * cosine)
+
+    def __call__(self, optimizer: torch.optim.Optimizer) -> float:
+        """Advance one step and set the rate of every parameter group.
+
+        Arguments
+        ---------
+        optimizer : torch.optim.Optimizer
+            The optimiser to update.
+
+        Returns
+        -------
+        float
+            The new learning rate.
+        """
+        self.n_steps += 1
+        lr = self.value(self.n_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    @mark_as_saver
+    def _save(self, path):
+        torch.save({"n_steps": self.n_steps}, path)
+
+    @mark_as_loader
+    def _load(self, path, end_of_epoch=False):
+        self.n_steps = int(torch.load(path, weights_only=True)["n_steps"])
