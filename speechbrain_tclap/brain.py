@@ -61,6 +61,39 @@ class CLAPBrain(sb.Brain):
             rule.apply(self.modules)
         super().on_fit_start()
 
+    def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
+        """SpeechBrain's loader, with a private generator for its base seed.
+
+        A ``DataLoader`` draws its workers' base seed from the *global* RNG
+        each time an iterator starts. After a mid-epoch resume that draw
+        happens at a different point of the random stream than in the
+        uninterrupted run, shifting every later dropout mask. A private
+        generator keeps the global stream (checkpointed by ``RNGState``)
+        identical.
+
+        Arguments
+        ---------
+        dataset : Dataset
+            The dataset.
+        stage : speechbrain.Stage
+            The stage.
+        ckpt_prefix : str
+            Checkpoint name prefix of the loader.
+        **loader_kwargs : dict
+            DataLoader options.
+
+        Returns
+        -------
+        DataLoader
+            The loader.
+        """
+        if "generator" not in loader_kwargs:
+            seed = int(getattr(self.hparams, "seed", 0))
+            loader_kwargs["generator"] = torch.Generator().manual_seed(seed)
+        return super().make_dataloader(
+            dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs
+        )
+
     def init_optimizers(self):
         """Build the optimiser over trainable parameters only."""
         if self.opt_class is None:

@@ -1,0 +1,273 @@
+"""Audio reading with explicit errors, and fixed-length crop/pad.
+
+``read_audio`` reads a file with soundfile and fails loudly, naming the file
+and the problem, on anything a training run should not silently swallow
+(missing, empty, corrupt, zero-length, NaN/Inf, wrong sample rate).
+``crop_or_pad`` brings a waveform to a fixed number of samples the way CLAP
+recipes do (left/center/random/loudest crop; zero or LAION repeat padding).
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import os
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import soundfile as sf
+import torch
+
+CROP_MODES = ("left", "center", "loudest", "random")
+PAD_MODES = ("zero", "repeat")
+
+
+class AudioReadError(ValueError):
+    """An audio file could not be used; the message names the file and why.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file that failed.
+    problem : str
+        What is wrong with it.
+
+    Example
+    -------
+    >>> err = AudioReadError("clip.wav", "file not found")
+    >>> print(err)
+    clip.wav: file not found
+    >>> err.problem
+    'file not found'
+    """
+
+    def __init__(self, path: Union[str, os.PathLike], problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def read_audio(
+    path: Union[str, os.PathLike],
+    sample_rate: Optional[int] = None,
+    resample: bool = False,
+    mono: bool = True,
+) -> torch.Tensor:
+    """Reads an audio file into a float32 tensor in ``[-1, 1]``.
+
+    Integer PCM formats are scaled to ``[-1, 1]`` by soundfile. Multichannel
+    audio is averaged to mono unless ``mono=False``.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        Audio file (any format libsndfile reads: WAV, FLAC, OGG, ...).
+    sample_rate : int, optional
+        Expected sample rate. A file at another rate raises
+        ``AudioReadError`` unless ``resample=True``.
+    resample : bool
+        Resample to ``sample_rate`` (``torchaudio.functional.resample``)
+        instead of raising on a mismatch.
+    mono : bool
+        Average the channels. With ``False`` the result is ``(C, L)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(L,)`` float32 (``(C, L)`` if ``mono=False``).
+
+    Raises
+    ------
+    AudioReadError
+        On a missing, empty, corrupt or zero-length file, non-finite
+        samples, or an unexpected sample rate.
+
+    Example
+    -------
+    >>> import soundfile as sf
+    >>> path = str(getfixture("tmpdir") / "tone.wav")
+    >>> t = np.arange(800) / 8000
+    >>> tone = 0.5 * np.sin(2 * np.pi * 440 * t)
+    >>> sf.write(path, tone, 8000, subtype="PCM_16")
+    >>> wav = read_audio(path, sample_rate=8000)
+    >>> wav.shape, wav.dtype
+    (torch.Size([800]), torch.float32)
+    >>> read_audio(path, sample_rate=16000, resample=True).shape
+    torch.Size([1600])
+    >>> try:
+    ...     read_audio(path, sample_rate=16000)
+    ... except AudioReadError as err:
+    ...     print(err.problem)
+    sample rate is 8000 Hz, expected 16000 Hz (pass resample=True to convert)
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioReadError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioReadError(path, "is a directory, not an audio file")
+    if os.path.getsize(path) == 0:
+        raise AudioReadError(path, "empty file (0 bytes)")
+    try:
+        data, file_rate = sf.read(path, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise AudioReadError(path, f"cannot decode audio ({exc})") from exc
+    if data.shape[0] == 0:
+        raise AudioReadError(path, "zero-length audio (no samples)")
+    finite = np.isfinite(data)
+    if not finite.all():
+        bad = int(np.argwhere(~finite)[0, 0])
+        raise AudioReadError(
+            path,
+            f"contains NaN/Inf samples ({int((~finite).sum())} values, "
+            f"first at sample {bad})",
+        )
+
+    wav = torch.from_numpy(np.ascontiguousarray(data.T))  # (C, L)
+    if mono:
+        wav = wav.mean(dim=0)
+
+    if sample_rate is not None and file_rate != sample_rate:
+        if not resample:
+            raise AudioReadError(
+                path,
+                f"sample rate is {file_rate} Hz, expected {sample_rate} Hz "
+                "(pass resample=True to convert)",
+            )
+        # Imported lazily: torchaudio is only needed when resampling.
+        import torchaudio.functional as AF
+
+        wav = AF.resample(wav, int(file_rate), int(sample_rate))
+    return wav.to(torch.float32).contiguous()
+
+
+def crop_or_pad(
+    wav: torch.Tensor,
+    num_samples: int,
+    crop: str = "left",
+    pad: str = "zero",
+    generator: Optional[torch.Generator] = None,
+) -> Tuple[torch.Tensor, int]:
+    """Brings a waveform to exactly ``num_samples`` samples (last axis).
+
+    Longer inputs are cropped: ``"left"`` keeps the start, ``"center"`` the
+    middle, ``"loudest"`` the window with the highest energy (one cumulative
+    sum, O(L); the earliest window wins a tie) and ``"random"`` a uniformly
+    drawn window (from ``generator``). Shorter inputs are padded on the right:
+    ``"zero"`` with zeros, ``"repeat"`` as LAION-CLAP's ``repeatpad`` (tile the
+    clip a whole number of times, then zero-pad the remainder). Everything
+    but ``crop="random"`` is deterministic.
+
+    Arguments
+    ---------
+    wav : torch.Tensor
+        Waveform ``(L,)`` (or ``(..., L)``; the loudest window then uses the
+        energy summed over the leading axes).
+    num_samples : int
+        Target length.
+    crop : str
+        One of ``"left"``, ``"center"``, ``"loudest"``, ``"random"``.
+    pad : str
+        One of ``"zero"``, ``"repeat"``.
+    generator : torch.Generator, optional
+        Random source for ``crop="random"`` (the global one if None).
+
+    Returns
+    -------
+    wav : torch.Tensor
+        ``(..., num_samples)``.
+    valid_samples : int
+        Number of real (non-padded) samples: the input length when
+        zero-padded, ``num_samples`` when cropped or repeat-padded.
+
+    Example
+    -------
+    >>> wav = torch.tensor([0.0, 0.1, 0.9, 0.8, 0.1, 0.0])
+    >>> crop_or_pad(wav, 2, crop="loudest")
+    (tensor([0.9000, 0.8000]), 2)
+    >>> crop_or_pad(wav, 4, crop="center")[0]
+    tensor([0.1000, 0.9000, 0.8000, 0.1000])
+    >>> crop_or_pad(torch.tensor([1.0, 2.0]), 5, pad="zero")
+    (tensor([1., 2., 0., 0., 0.]), 2)
+    >>> crop_or_pad(torch.tensor([1.0, 2.0]), 5, pad="repeat")
+    (tensor([1., 2., 1., 2., 0.]), 5)
+    """
+    if crop not in CROP_MODES:
+        raise ValueError(f"crop must be one of {CROP_MODES}, got {crop!r}")
+    if pad not in PAD_MODES:
+        raise ValueError(f"pad must be one of {PAD_MODES}, got {pad!r}")
+    if num_samples <= 0:
+        raise ValueError(f"num_samples must be positive, got {num_samples}")
+    if wav.dim() == 0:
+        raise ValueError("wav must have at least one dimension (..., L)")
+    length = wav.shape[-1]
+    if length == 0:
+        raise ValueError("cannot crop or pad an empty waveform (L = 0)")
+
+    if length == num_samples:
+        return wav, num_samples
+
+    if length > num_samples:
+        excess = length - num_samples
+        if crop == "left":
+            start = 0
+        elif crop == "center":
+            start = excess // 2
+        elif crop == "random":
+            start = int(torch.randint(0, excess + 1, (1,), generator=generator))
+        else:
+            start = _loudest_start(wav, num_samples)
+        return wav[..., start : start + num_samples], num_samples
+
+    missing = num_samples - length
+    if pad == "repeat":
+        n_repeat = num_samples // length
+        tiled = wav.repeat(*([1] * (wav.dim() - 1)), n_repeat)
+        out = torch.nn.functional.pad(tiled, (0, num_samples - tiled.shape[-1]))
+        return out, num_samples
+    return torch.nn.functional.pad(wav, (0, missing)), length
+
+
+def _loudest_start(wav: torch.Tensor, window: int) -> int:
+    """Start index of the ``window``-long segment with the highest energy."""
+    energy = wav.detach().to(torch.float64).pow(2)
+    if energy.dim() > 1:
+        energy = energy.reshape(-1, energy.shape[-1]).sum(dim=0)
+    # Float64 cumsum keeps the window differences exact enough for long clips.
+    csum = torch.nn.functional.pad(energy.cumsum(0), (1, 0))
+    window_energy = csum[window:] - csum[:-window]
+    return int(torch.argmax(window_energy))
+
+
+def to_relative_lengths(
+    lengths: Union[Sequence[int], torch.Tensor], max_len: Optional[int] = None
+) -> torch.Tensor:
+    """Converts absolute lengths to SpeechBrain relative lengths in ``(0, 1]``.
+
+    Arguments
+    ---------
+    lengths : sequence of int or torch.Tensor
+        Absolute lengths (samples or frames), shape ``(B,)``.
+    max_len : int, optional
+        The padded length; defaults to ``max(lengths)``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B,)`` float32 relative lengths.
+
+    Example
+    -------
+    >>> to_relative_lengths([4, 2, 1])
+    tensor([1.0000, 0.5000, 0.2500])
+    >>> to_relative_lengths(torch.tensor([5, 10]), max_len=20)
+    tensor([0.2500, 0.5000])
+    """
+    lengths = torch.as_tensor(lengths, dtype=torch.float32)
+    if lengths.numel() == 0:
+        raise ValueError("lengths is empty")
+    if max_len is None:
+        max_len = float(lengths.max())
+    if max_len <= 0:
+        raise ValueError(f"max_len must be positive, got {max_len}")
+    if bool((lengths < 0).any()) or bool((lengths > max_len).any()):
+        raise ValueError(f"lengths must lie in [0, max_len={max_len}]")
+    return lengths / float(max_len)

@@ -1,0 +1,1332 @@
+"""HTS-AT audio encoder: a Swin Transformer over a log-mel "image".
+
+The log-mel spectrogram ``(B, T, n_mels)`` is cut into ``freq_ratio`` time
+chunks that are stacked along the frequency axis to form a square image
+(LAION-CLAP's ``reshape_wav2img``), embedded into patches, and run through a
+hierarchy of shifted-window attention stages. The last feature map is put
+back into time order, giving one embedding per ``frame_hop`` input frames
+(32 frames per 1024 mel frames for HTSAT-tiny) plus a clip embedding.
+
+Parameter names follow LAION-CLAP's ``HTSAT_Swin_Transformer`` (``bn0``,
+``patch_embed.proj``, ``layers.i.blocks.j.attn.qkv``, ``norm``, ...), so LAION
+and HF checkpoints map onto it with the pure key maps of
+:mod:`speechbrain_tclap.convert.htsat_keys`.
+
+Unlike the reference implementations, short inputs are not stretched in time
+by default: with ``time_fill="pad"`` they are padded, the padding is kept out
+of attention and out of pooling, and a frame mask says which output frames
+hold real audio. ``time_fill="stretch"`` reproduces the reference behaviour
+(bicubic stretch to the full image) for checkpoint parity.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
+
+TIME_FILLS = ("pad", "repeatpad", "stretch")
+
+# Additive bias between the cyclic-shift regions of a shifted window; LAION,
+# HF and the original Swin all use -100, so parity needs the same value.
+SHIFT_MASK_VALUE = -100.0
+
+HTSAT_PRESETS: Dict[str, dict] = {
+    # LAION-CLAP 630k checkpoints (HF "laion/clap-htsat-*").
+    "tiny": dict(
+        n_mels=64,
+        spec_size=256,
+        patch_size=4,
+        patch_stride=4,
+        embed_dim=96,
+        depths=(2, 2, 6, 2),
+        num_heads=(4, 8, 16, 32),
+        window_size=8,
+    ),
+    # LAION-CLAP music / speech checkpoints.
+    "base": dict(
+        n_mels=64,
+        spec_size=256,
+        patch_size=4,
+        patch_stride=4,
+        embed_dim=128,
+        depths=(2, 2, 12, 2),
+        num_heads=(4, 8, 16, 32),
+        window_size=8,
+    ),
+    # A few thousand parameters: doctests and unit tests.
+    "test": dict(
+        n_mels=16,
+        spec_size=32,
+        patch_size=4,
+        patch_stride=4,
+        embed_dim=8,
+        depths=(1, 2),
+        num_heads=(1, 2),
+        window_size=4,
+    ),
+}
+
+
+def _pair(value: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
+    """Returns ``(value, value)`` for an int, or checks a 2-sequence."""
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair, got {value}")
+    return value
+
+
+def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
+    """Cuts a feature map into non-overlapping square windows.
+
+    Arguments
+    ---------
+    x : torch.Tensor
+        Feature map ``(B, H, W, C)``; ``H`` and ``W`` are multiples of
+        ``window_size``.
+    window_size : int
+        Side of a window, in tokens.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B * num_windows, window_size * window_size, C)``, windows in
+        row-major order within each batch item.
+
+    Example
+    -------
+    >>> x = torch.arange(16.0).view(1, 4, 4, 1)
+    >>> windows = window_partition(x, 2)
+    >>> windows.shape
+    torch.Size([4, 4, 1])
+    >>> windows[1, :, 0]
+    tensor([2., 3., 6., 7.])
+    """
+    batch, height, width, channels = x.shape
+    x = x.view(
+        batch,
+        height // window_size,
+        window_size,
+        width // window_size,
+        window_size,
+        channels,
+    )
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(
+        -1, window_size * window_size, channels
+    )
+
+
+def window_order(
+    height: int, width: int, window_size: int, shift_size: int = 0
+) -> torch.Tensor:
+    """Token permutation that cyclically shifts a map and cuts it into windows.
+
+    ``tokens[:, order]`` equals rolling the ``(B, H, W, C)`` map by
+    ``-shift_size`` on both axes and applying :func:`window_partition`, in
+    one gather; ``argsort(order)`` undoes it.
+
+    Arguments
+    ---------
+    height : int
+        Height of the token map.
+    width : int
+        Width of the token map.
+    window_size : int
+        Side of a window, in tokens.
+    shift_size : int
+        Cyclic shift, in tokens.
+
+    Returns
+    -------
+    torch.Tensor
+        Long ``(height * width,)``: raster index of the token at each
+        position of the windowed sequence.
+
+    Example
+    -------
+    >>> window_order(4, 4, 2)
+    tensor([ 0,  1,  4,  5,  2,  3,  6,  7,  8,  9, 12, 13, 10, 11, 14, 15])
+    >>> tokens = torch.randn(2, 16, 3)
+    >>> shifted = torch.roll(tokens.view(2, 4, 4, 3), (-1, -1), dims=(1, 2))
+    >>> torch.equal(
+    ...     tokens[:, window_order(4, 4, 2, 1)].view(-1, 4, 3),
+    ...     window_partition(shifted, 2),
+    ... )
+    True
+    """
+    raster = torch.arange(height * width).view(1, height, width, 1)
+    if shift_size:
+        raster = torch.roll(raster, (-shift_size, -shift_size), dims=(1, 2))
+    return window_partition(raster, window_size).flatten()
+
+
+def relative_position_index(window_size: int) -> torch.Tensor:
+    """Index into a Swin relative-position bias table for every token pair.
+
+    Arguments
+    ---------
+    window_size : int
+        Side of a window, in tokens.
+
+    Returns
+    -------
+    torch.Tensor
+        Long tensor ``(N, N)`` with ``N = window_size ** 2``; entry ``(i, j)``
+        indexes the ``(2 * window_size - 1) ** 2`` table by the offset of
+        token ``j`` from token ``i``.
+
+    Example
+    -------
+    >>> index = relative_position_index(2)
+    >>> index.shape
+    torch.Size([4, 4])
+    >>> int(index.max()), int(index.diagonal().unique())
+    (8, 4)
+    """
+    coords = torch.stack(
+        torch.meshgrid(
+            torch.arange(window_size), torch.arange(window_size), indexing="ij"
+        )
+    ).flatten(1)
+    offsets = coords[:, :, None] - coords[:, None, :] + (window_size - 1)
+    return offsets[0] * (2 * window_size - 1) + offsets[1]
+
+
+def shift_window_mask(
+    height: int, width: int, window_size: int, shift_size: int
+) -> torch.Tensor:
+    """Additive mask that keeps the cyclic-shift regions of a window apart.
+
+    After a cyclic shift, a window at the border holds tokens from up to
+    four regions that are not neighbours in the unshifted map; attention
+    between different regions gets ``SHIFT_MASK_VALUE``.
+
+    Arguments
+    ---------
+    height : int
+        Height of the feature map, in tokens.
+    width : int
+        Width of the feature map, in tokens.
+    window_size : int
+        Side of a window, in tokens.
+    shift_size : int
+        Cyclic shift, in tokens (``0 < shift_size < window_size``).
+
+    Returns
+    -------
+    torch.Tensor
+        Float ``(num_windows, N, N)`` with ``N = window_size ** 2``; 0 within
+        a region, ``SHIFT_MASK_VALUE`` across regions.
+
+    Example
+    -------
+    >>> mask = shift_window_mask(4, 4, 2, 1)
+    >>> mask.shape
+    torch.Size([4, 4, 4])
+    >>> int((mask[0] != 0).sum()), int((mask[3] != 0).sum())
+    (0, 12)
+    """
+
+    def regions(size):
+        index = torch.arange(size)
+        return (index >= size - window_size).long() + (
+            index >= size - shift_size
+        ).long()
+
+    region = regions(height)[:, None] * 3 + regions(width)[None, :]
+    region = window_partition(region[None, :, :, None].float(), window_size)
+    region = region.squeeze(-1)
+    different = region[:, None, :] != region[:, :, None]
+    return different.float() * SHIFT_MASK_VALUE
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drops a whole residual branch per example.
+
+    Arguments
+    ---------
+    drop_prob : float
+        Probability of dropping the branch during training.
+
+    Example
+    -------
+    >>> drop = DropPath(0.5).eval()
+    >>> x = torch.ones(4, 3, 2)
+    >>> torch.equal(drop(x), x)
+    True
+    """
+
+    def __init__(self, drop_prob: float = 0.0):
+        super().__init__()
+        if not 0.0 <= drop_prob < 1.0:
+            raise ValueError(f"drop_prob must be in [0, 1), got {drop_prob}")
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Drops (and rescales) the branch ``x`` per example in training.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Residual branch output ``(B, ...)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Same shape as ``x``.
+        """
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.drop_prob
+        shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+        mask = x.new_empty(shape).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob}"
+
+
+class Mlp(nn.Module):
+    """Transformer feed-forward block: Linear, GELU, Linear (LAION names).
+
+    Arguments
+    ---------
+    dim : int
+        Input and output width.
+    hidden_dim : int
+        Hidden width.
+    dropout : float
+        Dropout after each Linear.
+
+    Example
+    -------
+    >>> mlp = Mlp(8, 32)
+    >>> mlp(torch.randn(2, 5, 8)).shape
+    torch.Size([2, 5, 8])
+    """
+
+    def __init__(self, dim: int, hidden_dim: int, dropout: float = 0.0):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Applies the block.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``(..., dim)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(..., dim)``.
+        """
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside windows, with relative position bias.
+
+    Uses ``torch.nn.functional.scaled_dot_product_attention``; the relative
+    position bias, the shift mask and the padding mask are passed as one
+    additive float mask.
+
+    Arguments
+    ---------
+    dim : int
+        Token width.
+    window_size : int
+        Side of a window, in tokens.
+    num_heads : int
+        Number of heads; must divide ``dim``.
+    qkv_bias : bool
+        Whether the fused query/key/value projection has a bias.
+    attn_drop : float
+        Dropout on attention weights (training only).
+    proj_drop : float
+        Dropout after the output projection.
+
+    Example
+    -------
+    >>> attn = WindowAttention(8, window_size=2, num_heads=2)
+    >>> windows = torch.randn(6, 4, 8)
+    >>> attn(windows).shape
+    torch.Size([6, 4, 8])
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        window_size: int,
+        num_heads: int,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ):
+        super().__init__()
+        if dim % num_heads != 0:
+            raise ValueError(
+                f"width {dim} is not a multiple of num_heads={num_heads}"
+            )
+        self.dim = dim
+        self.window_size = window_size
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.attn_drop = attn_drop
+        self.relative_position_bias_table = nn.Parameter(
+            torch.zeros((2 * window_size - 1) ** 2, num_heads)
+        )
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        # derived from window_size, so kept out of checkpoints
+        self.register_buffer(
+            "relative_position_index",
+            relative_position_index(window_size),
+            persistent=False,
+        )
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def relative_position_bias(self) -> torch.Tensor:
+        """Gathers the per-head bias for every token pair of a window.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(num_heads, N, N)`` with ``N = window_size ** 2``.
+        """
+        n_tokens = self.window_size * self.window_size
+        bias = self.relative_position_bias_table[
+            self.relative_position_index.view(-1)
+        ]
+        return bias.view(n_tokens, n_tokens, self.num_heads).permute(2, 0, 1)
+
+    def forward(
+        self,
+        windows: torch.Tensor,
+        window_bias: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Attends within each window.
+
+        Arguments
+        ---------
+        windows : torch.Tensor
+            ``(B * num_windows, N, dim)``.
+        window_bias : torch.Tensor, optional
+            Additive mask ``(Bm, num_windows, 1, N, N)`` (``Bm`` is 1 or
+            ``B``) holding shift and padding terms; the relative position
+            bias is added here.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B * num_windows, N, dim)``.
+        """
+        n_windows, n_tokens, _ = windows.shape
+        qkv = self.qkv(windows).view(
+            n_windows, n_tokens, 3, self.num_heads, self.head_dim
+        )
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        bias = self.relative_position_bias().to(query.dtype)
+        if window_bias is None:
+            # one (1, heads, N, N) mask broadcasts over windows cheaply
+            mask = bias.unsqueeze(0)
+        else:
+            # SDPA on CPU is fastest with a dense per-window mask
+            batch = n_windows // window_bias.shape[1]
+            mask = (bias + window_bias).expand(batch, -1, -1, -1, -1)
+            mask = mask.reshape(n_windows, self.num_heads, n_tokens, n_tokens)
+            mask = mask.to(query.dtype)  # autocast: q may be half precision
+        out = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=mask,
+            dropout_p=self.attn_drop if self.training else 0.0,
+        )
+        out = out.transpose(1, 2).reshape(n_windows, n_tokens, self.dim)
+        return self.proj_drop(self.proj(out))
+
+
+class SwinBlock(nn.Module):
+    """Pre-norm Swin block: (shifted) window attention, then an MLP.
+
+    Arguments
+    ---------
+    dim : int
+        Token width.
+    resolution : tuple of int
+        ``(height, width)`` of the token map.
+    num_heads : int
+        Attention heads.
+    window_size : int
+        Side of a window. If the map is not larger than the window, the
+        window covers the whole map and there is no shift (as in LAION).
+    shift_size : int
+        Cyclic shift in tokens (0 for a regular window block).
+    mlp_ratio : float
+        Hidden width of the MLP relative to ``dim``.
+    qkv_bias : bool
+        Bias on the fused query/key/value projection.
+    drop : float
+        Dropout after the attention projection and in the MLP.
+    attn_drop : float
+        Dropout on attention weights.
+    drop_path : float
+        Stochastic depth rate of both residual branches.
+
+    Example
+    -------
+    >>> block = SwinBlock(8, (4, 4), num_heads=2, window_size=2, shift_size=1)
+    >>> block(torch.randn(3, 16, 8)).shape
+    torch.Size([3, 16, 8])
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        resolution: Tuple[int, int],
+        num_heads: int,
+        window_size: int,
+        shift_size: int = 0,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+    ):
+        super().__init__()
+        self.resolution = tuple(resolution)
+        if min(self.resolution) <= window_size:
+            # a single window already sees the whole map
+            window_size = min(self.resolution)
+            shift_size = 0
+        height, width = self.resolution
+        if height % window_size or width % window_size:
+            raise ValueError(
+                f"token map {height}x{width} is not a multiple of "
+                f"window_size={window_size}"
+            )
+        if not 0 <= shift_size < window_size:
+            raise ValueError(
+                f"shift_size must be in [0, {window_size}), got {shift_size}"
+            )
+        self.window_size = window_size
+        self.shift_size = shift_size
+        # roll + window partition as one gather (much faster than torch.roll
+        # plus permute copies); a single unshifted window needs neither
+        self.windowed = window_size < max(height, width)
+        order = window_order(height, width, window_size, shift_size)
+        self.register_buffer("window_order", order, persistent=False)
+        self.register_buffer(
+            "raster_order", torch.argsort(order), persistent=False
+        )
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(
+            dim, window_size, num_heads, qkv_bias, attn_drop, drop
+        )
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop)
+
+    def forward(
+        self, x: torch.Tensor, window_bias: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Applies the block.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Tokens ``(B, H * W, dim)`` in row-major order.
+        window_bias : torch.Tensor, optional
+            Additive shift/padding mask ``(Bm, num_windows, 1, N, N)`` for
+            this block's window layout (see :class:`HTSATStage`).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, H * W, dim)``.
+        """
+        batch, n_tokens, channels = x.shape
+        windows = self.norm1(x)
+        if self.windowed:
+            windows = windows.index_select(1, self.window_order)
+        windows = windows.view(-1, self.window_size**2, channels)
+        attended = self.attn(windows, window_bias)
+        attended = attended.view(batch, n_tokens, channels)
+        if self.windowed:
+            attended = attended.index_select(1, self.raster_order)
+        x = x + self.drop_path(attended)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class PatchMerging(nn.Module):
+    """Halves the token map: concatenates 2x2 neighbours, then projects.
+
+    Arguments
+    ---------
+    dim : int
+        Input width; the output width is ``2 * dim``.
+    resolution : tuple of int
+        ``(height, width)`` of the input map (both even).
+
+    Example
+    -------
+    >>> merge = PatchMerging(8, (4, 6))
+    >>> merge(torch.randn(2, 24, 8)).shape
+    torch.Size([2, 6, 16])
+    """
+
+    def __init__(self, dim: int, resolution: Tuple[int, int]):
+        super().__init__()
+        self.resolution = tuple(resolution)
+        if self.resolution[0] % 2 or self.resolution[1] % 2:
+            raise ValueError(f"cannot halve a {self.resolution} token map")
+        self.norm = nn.LayerNorm(4 * dim)
+        self.reduction = nn.Linear(4 * dim, 2 * dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Merges 2x2 neighbourhoods.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``(B, H * W, dim)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, H * W / 4, 2 * dim)``.
+        """
+        height, width = self.resolution
+        batch, _, channels = x.shape
+        x = x.view(batch, height // 2, 2, width // 2, 2, channels)
+        # LAION's concat order: (row 0, col 0), (1, 0), (0, 1), (1, 1)
+        x = x.permute(0, 1, 3, 4, 2, 5).reshape(batch, -1, 4 * channels)
+        return self.reduction(self.norm(x))
+
+
+class HTSATStage(nn.Module):
+    """One resolution of HTS-AT: Swin blocks, then optional patch merging.
+
+    The blocks alternate regular and shifted windows. Shift masks are built
+    once per device and dtype and cached (not stored in checkpoints); the
+    padding mask is built per call from the token validity map.
+
+    Arguments
+    ---------
+    dim : int
+        Token width.
+    resolution : tuple of int
+        ``(height, width)`` of the token map.
+    depth : int
+        Number of Swin blocks.
+    num_heads : int
+        Attention heads.
+    window_size : int
+        Side of a window.
+    mlp_ratio : float
+        MLP hidden width relative to ``dim``.
+    qkv_bias : bool
+        Bias on the fused query/key/value projection.
+    drop : float
+        Dropout rate.
+    attn_drop : float
+        Attention dropout rate.
+    drop_path : list of float
+        Stochastic depth rate of each block.
+    downsample : bool
+        Whether to end with :class:`PatchMerging`.
+
+    Example
+    -------
+    >>> stage = HTSATStage(8, (4, 4), depth=2, num_heads=2, window_size=2,
+    ...                    drop_path=[0.0, 0.0], downsample=True)
+    >>> stage(torch.randn(3, 16, 8)).shape
+    torch.Size([3, 4, 16])
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        resolution: Tuple[int, int],
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: Optional[List[float]] = None,
+        downsample: bool = False,
+    ):
+        super().__init__()
+        drop_path = drop_path if drop_path is not None else [0.0] * depth
+        if len(drop_path) != depth:
+            raise ValueError(
+                f"need {depth} drop_path rates, got {len(drop_path)}"
+            )
+        self.resolution = tuple(resolution)
+        self.blocks = nn.ModuleList(
+            [
+                SwinBlock(
+                    dim,
+                    self.resolution,
+                    num_heads,
+                    window_size,
+                    shift_size=0 if i % 2 == 0 else window_size // 2,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    drop=drop,
+                    attn_drop=attn_drop,
+                    drop_path=drop_path[i],
+                )
+                for i in range(depth)
+            ]
+        )
+        self.downsample = (
+            PatchMerging(dim, self.resolution) if downsample else None
+        )
+        self._shift_masks: Dict[tuple, torch.Tensor] = {}
+
+    def _shift_mask(
+        self, window_size: int, shift_size: int, device, dtype
+    ) -> torch.Tensor:
+        """Cached ``(num_windows, N, N)`` shift mask for this map."""
+        key = (window_size, shift_size, str(device), dtype)
+        if key not in self._shift_masks:
+            mask = shift_window_mask(*self.resolution, window_size, shift_size)
+            self._shift_masks[key] = mask.to(device=device, dtype=dtype)
+        return self._shift_masks[key]
+
+    def _window_bias(
+        self,
+        block: SwinBlock,
+        token_valid: Optional[torch.Tensor],
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> Optional[torch.Tensor]:
+        """Shift + padding mask ``(Bm, num_windows, 1, N, N)`` or ``None``."""
+        window, shift = block.window_size, block.shift_size
+        bias = None
+        if shift:
+            bias = self._shift_mask(window, shift, device, dtype)
+            bias = bias[None, :, None]
+        if token_valid is None:
+            return bias
+        batch = token_valid.shape[0]
+        valid = token_valid.flatten(1)[:, block.window_order]
+        valid = valid.view(batch, -1, window * window)
+        # a window of only padding attends normally (keeps softmax finite);
+        # elsewhere padded keys are hidden from every query
+        keep = valid | ~valid.any(dim=-1, keepdim=True)
+        pad = torch.zeros(keep.shape, dtype=dtype, device=device)
+        pad = pad.masked_fill(~keep, torch.finfo(dtype).min)
+        pad = pad.view(batch, -1, 1, 1, window * window)
+        return pad if bias is None else bias + pad
+
+    def forward(
+        self, x: torch.Tensor, token_valid: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Runs the blocks and the optional merging.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            Tokens ``(B, H * W, dim)``.
+        token_valid : torch.Tensor, optional
+            Bool ``(B, H, W)``, ``True`` where a token covers real input.
+            ``None`` means every token is real.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, H * W, dim)``, or ``(B, H * W / 4, 2 * dim)`` after
+            merging.
+        """
+        biases = {}
+        for block in self.blocks:
+            key = (block.window_size, block.shift_size)
+            if key not in biases:
+                biases[key] = self._window_bias(
+                    block, token_valid, x.dtype, x.device
+                )
+            x = block(x, biases[key])
+        if self.downsample is not None:
+            x = self.downsample(x)
+        return x
+
+
+class PatchEmbed(nn.Module):
+    """Strided convolution from the spectrogram image to tokens.
+
+    Arguments
+    ---------
+    in_channels : int
+        Image channels.
+    embed_dim : int
+        Token width.
+    patch_size : tuple of int
+        Convolution kernel.
+    patch_stride : tuple of int
+        Convolution stride.
+
+    Example
+    -------
+    >>> embed = PatchEmbed(1, 8, (4, 4), (4, 4))
+    >>> embed(torch.randn(2, 1, 16, 16)).shape
+    torch.Size([2, 16, 8])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        embed_dim: int,
+        patch_size: Tuple[int, int],
+        patch_stride: Tuple[int, int],
+    ):
+        super().__init__()
+        padding = tuple((p - s) // 2 for p, s in zip(patch_size, patch_stride))
+        self.proj = nn.Conv2d(
+            in_channels, embed_dim, patch_size, patch_stride, padding
+        )
+        self.norm = nn.LayerNorm(embed_dim)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Embeds patches.
+
+        Arguments
+        ---------
+        image : torch.Tensor
+            ``(B, in_channels, height, width)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Tokens ``(B, H * W, embed_dim)`` in row-major order.
+        """
+        return self.norm(self.proj(image).flatten(2).transpose(1, 2))
+
+
+class HTSAT(nn.Module):
+    """HTS-AT audio encoder with LAION-CLAP parameter names.
+
+    The input log-mel ``(B, T, n_mels)`` (``T <= time_capacity``) is
+    normalised per mel bin by ``bn0``, filled up to ``time_capacity`` frames
+    according to ``time_fill``, folded into a square image of
+    ``freq_ratio`` stacked time chunks, and encoded by a Swin Transformer.
+    The last map is regrouped into ``num_frames`` time-ordered frames, each
+    spanning ``frame_hop`` input frames.
+
+    ``time_fill`` decides what happens to inputs shorter than the capacity:
+
+    * ``"pad"``: pad (after ``bn0``) and mask. Padded tokens are hidden from
+      attention in every window that has real tokens, frames made only of
+      padding get ``frame_mask=False`` (and zero embeddings), and the clip
+      embedding is the mean over valid frames. A clip's outputs do not
+      depend on the rest of the batch.
+    * ``"repeatpad"``: repeat the valid frames until the capacity is full
+      (LAION's ``repeatpad``); every frame is valid.
+    * ``"stretch"``: bicubic stretch of the valid frames to the capacity, as
+      LAION-CLAP and HF ``ClapAudioModel`` do. It distorts time (a 5 s clip
+      yields as many frames as a 10 s one); use it only for parity with the
+      reference checkpoints. The clip embedding is the mean of the whole map.
+
+    Inputs longer than ``time_capacity`` are refused: the inference
+    interface splits long audio into sliding windows.
+
+    Geometry attributes: ``output_dim`` (final width,
+    ``embed_dim * 2 ** (len(depths) - 1)``), ``time_capacity``
+    (``spec_size * freq_ratio`` mel frames, with
+    ``freq_ratio = spec_size // n_mels``), ``num_frames`` (output frames)
+    and ``frame_hop`` (input mel frames per output frame); HTSAT-tiny:
+    768, 1024, 32, 32.
+
+    In training mode ``bn0`` takes its batch statistics over real frames
+    only. SpecAugment and mixup are not part of the encoder.
+
+    Arguments
+    ---------
+    n_mels : int
+        Mel bins of the input.
+    spec_size : int
+        Side of the square spectrogram image; a multiple of ``n_mels``.
+    patch_size : int or tuple of int
+        Patch-embedding kernel.
+    patch_stride : int or tuple of int
+        Patch-embedding stride.
+    in_channels : int
+        Image channels (1 for a log-mel; ``feats`` may then be 3-D).
+    embed_dim : int
+        Width of the first stage; doubles at every merge.
+    depths : sequence of int
+        Swin blocks per stage.
+    num_heads : sequence of int
+        Attention heads per stage.
+    window_size : int
+        Attention window side, in tokens.
+    mlp_ratio : float
+        MLP hidden width relative to the token width.
+    qkv_bias : bool
+        Bias on the fused query/key/value projections.
+    drop_rate : float
+        Dropout after the patch embedding, attention projections and MLPs.
+    attn_drop_rate : float
+        Dropout on attention weights.
+    drop_path_rate : float
+        Stochastic depth, increasing linearly to this rate over all blocks.
+    time_fill : str
+        ``"pad"``, ``"repeatpad"`` or ``"stretch"`` (see above).
+    with_audioset_head : bool
+        Build LAION's AudioSet head (``tscam_conv``, ``head``) so that
+        checkpoints that carry it load, and enable :meth:`audioset_logits`.
+    num_classes : int
+        Classes of the AudioSet head.
+
+    Example
+    -------
+    >>> encoder = HTSAT.from_preset("test")
+    >>> encoder.time_capacity, encoder.num_frames, encoder.frame_hop
+    (64, 8, 8)
+    >>> feats = torch.randn(2, 50, 16)
+    >>> out = encoder(feats, torch.tensor([1.0, 0.5]))
+    >>> out.clip.shape, out.frames.shape
+    (torch.Size([2, 16]), torch.Size([2, 8, 16]))
+    >>> out.frame_mask.sum(dim=1)
+    tensor([7, 4])
+    """
+
+    def __init__(
+        self,
+        n_mels: int = 64,
+        spec_size: int = 256,
+        patch_size: Union[int, Tuple[int, int]] = 4,
+        patch_stride: Union[int, Tuple[int, int]] = 4,
+        in_channels: int = 1,
+        embed_dim: int = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (4, 8, 16, 32),
+        window_size: int = 8,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.1,
+        time_fill: str = "pad",
+        with_audioset_head: bool = False,
+        num_classes: int = 527,
+    ):
+        super().__init__()
+        if time_fill not in TIME_FILLS:
+            raise ValueError(
+                f"time_fill must be one of {TIME_FILLS}, got {time_fill!r}"
+            )
+        depths, num_heads = tuple(depths), tuple(num_heads)
+        if len(depths) != len(num_heads) or not depths:
+            raise ValueError(
+                f"depths {depths} and num_heads {num_heads} must be non-empty "
+                "and of equal length"
+            )
+        if n_mels <= 0 or spec_size % n_mels:
+            raise ValueError(
+                f"spec_size={spec_size} must be a multiple of n_mels={n_mels}: "
+                "the image stacks spec_size // n_mels time chunks"
+            )
+        self.n_mels = n_mels
+        self.spec_size = spec_size
+        self.in_channels = in_channels
+        self.time_fill = time_fill
+        self.freq_ratio = spec_size // n_mels
+        self.time_capacity = spec_size * self.freq_ratio
+        self.patch_size = _pair(patch_size, "patch_size")
+        self.patch_stride = _pair(patch_stride, "patch_stride")
+        self.depths = depths
+        self.num_layers = len(depths)
+        scale = 2 ** (self.num_layers - 1)
+        self.output_dim = embed_dim * scale
+
+        grid = tuple(spec_size // s for s in self.patch_stride)
+        if any(spec_size % (s * scale) for s in self.patch_stride):
+            raise ValueError(
+                f"spec_size={spec_size} must be divisible by patch_stride "
+                f"{self.patch_stride} times 2**{self.num_layers - 1} "
+                "(one halving per merge)"
+            )
+        final = (grid[0] // scale, grid[1] // scale)
+        if final[0] % self.freq_ratio:
+            raise ValueError(
+                f"the last token map has {final[0]} rows, not a multiple of "
+                f"the {self.freq_ratio} stacked time chunks; use a larger "
+                "spec_size or fewer stages"
+            )
+        self.final_resolution = final
+        self.rows_per_chunk = final[0] // self.freq_ratio
+        self.num_frames = self.freq_ratio * final[1]
+        self.frame_hop = self.time_capacity // self.num_frames
+
+        self.bn0 = nn.BatchNorm2d(n_mels)
+        self.patch_embed = PatchEmbed(
+            in_channels, embed_dim, self.patch_size, self.patch_stride
+        )
+        self.pos_drop = nn.Dropout(drop_rate)
+        rates = torch.linspace(
+            0, drop_path_rate, sum(depths), device="cpu"
+        ).tolist()
+        self.layers = nn.ModuleList()
+        for i, depth in enumerate(depths):
+            self.layers.append(
+                HTSATStage(
+                    dim=embed_dim * 2**i,
+                    resolution=(grid[0] // 2**i, grid[1] // 2**i),
+                    depth=depth,
+                    num_heads=num_heads[i],
+                    window_size=window_size,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    drop=drop_rate,
+                    attn_drop=attn_drop_rate,
+                    drop_path=rates[sum(depths[:i]) : sum(depths[: i + 1])],
+                    downsample=i < self.num_layers - 1,
+                )
+            )
+        self.norm = nn.LayerNorm(self.output_dim)
+        self.with_audioset_head = with_audioset_head
+        if with_audioset_head:
+            self.tscam_conv = nn.Conv2d(
+                self.output_dim,
+                num_classes,
+                kernel_size=(self.rows_per_chunk, 3),
+                padding=(0, 1),
+            )
+            # LAION keeps this layer in its checkpoints but never applies it
+            self.head = nn.Linear(num_classes, num_classes)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module):
+        """LAION's init: truncated normal Linear weights, zero biases."""
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides) -> "HTSAT":
+        """Builds a named configuration (random init).
+
+        Arguments
+        ---------
+        name : str
+            ``"tiny"`` (LAION 630k, width 768), ``"base"`` (width 1024) or
+            ``"test"`` (a tiny config for tests).
+        **overrides
+            Constructor arguments that replace the preset's.
+
+        Returns
+        -------
+        HTSAT
+            The encoder.
+
+        Example
+        -------
+        >>> HTSAT.from_preset("test", time_fill="stretch").output_dim
+        16
+        """
+        if name not in HTSAT_PRESETS:
+            raise ValueError(
+                f"unknown HTSAT preset {name!r}; choose from "
+                f"{sorted(HTSAT_PRESETS)}"
+            )
+        return cls(**{**HTSAT_PRESETS[name], **overrides})
+
+    def frame_rate(self, hop_length: int, sample_rate: int) -> float:
+        """Output frames per second for a given feature front end.
+
+        Exact for ``time_fill`` ``"pad"`` and ``"repeatpad"``; with
+        ``"stretch"`` the real rate depends on the input length.
+
+        Arguments
+        ---------
+        hop_length : int
+            Hop of the log-mel front end, in samples.
+        sample_rate : int
+            Sampling rate, in Hz.
+
+        Returns
+        -------
+        float
+            Frames per second.
+
+        Example
+        -------
+        >>> encoder = HTSAT.from_preset("test")  # one frame per 8 mel frames
+        >>> encoder.frame_rate(hop_length=480, sample_rate=48000)
+        12.5
+        """
+        return sample_rate / (hop_length * self.frame_hop)
+
+    def _check_input(
+        self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        """Validates the input and returns it as ``(B, C, T, n_mels)``."""
+        if feats.dim() == 3 and self.in_channels == 1:
+            feats = feats.unsqueeze(1)
+        if feats.dim() != 4 or feats.shape[1] != self.in_channels:
+            expected = (
+                "(B, T, n_mels)"
+                if self.in_channels == 1
+                else f"(B, {self.in_channels}, T, n_mels)"
+            )
+            raise ValueError(
+                f"HTSAT expects feats of shape {expected}, got "
+                f"{tuple(feats.shape)}"
+            )
+        batch, _, n_frames, n_mels = feats.shape
+        if n_mels != self.n_mels:
+            raise ValueError(
+                f"HTSAT was built for n_mels={self.n_mels} but feats have "
+                f"{n_mels} mel bins (last dim of {tuple(feats.shape)})"
+            )
+        if n_frames < 1:
+            raise ValueError("feats have no frames")
+        if n_frames > self.time_capacity:
+            raise ValueError(
+                f"input has {n_frames} frames but HTSAT holds at most "
+                f"time_capacity={self.time_capacity}; split long audio into "
+                "windows (the inference interface's sliding windows do this)"
+            )
+        if feat_lens is not None:
+            if feat_lens.shape != (batch,):
+                raise ValueError(
+                    f"feat_lens must have shape ({batch},), got "
+                    f"{tuple(feat_lens.shape)}"
+                )
+            if bool(((feat_lens <= 0) | (feat_lens > 1.0 + 1e-6)).any()):
+                raise ValueError(
+                    "feat_lens are relative lengths and must lie in (0, 1], "
+                    f"got {feat_lens.tolist()}"
+                )
+        return feats
+
+    def _normalize(
+        self, x: torch.Tensor, valid: Optional[torch.Tensor]
+    ) -> torch.Tensor:
+        """``bn0`` over mel bins; batch statistics ignore padded frames."""
+        if self.training and valid is not None:
+            # (B, C, T, F) -> rows of real frames only, so that padding does
+            # not bias the batch statistics and running averages
+            rows = valid[:, None, :].expand(x.shape[:3])
+            picked = x[rows]
+            normed = self.bn0(picked[:, :, None, None]).flatten(1)
+            return torch.zeros_like(x).index_put((rows,), normed)
+        return self.bn0(x.transpose(1, 3)).transpose(1, 3)
+
+    def _stretch(self, x: torch.Tensor) -> torch.Tensor:
+        """Bicubic stretch of ``(B, C, T, F)`` to ``time_capacity`` frames."""
+        if x.shape[2] == self.time_capacity:
+            return x
+        return F.interpolate(
+            x,
+            (self.time_capacity, self.n_mels),
+            mode="bicubic",
+            align_corners=True,
+        )
+
+    def _fill(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor,
+        variable: bool,
+    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Fills ``(B, C, T, F)`` up to the capacity.
+
+        Returns the filled input and, in pad mode, the bool ``(B, capacity)``
+        mask of real frames (``None`` otherwise).
+        """
+        batch, channels, n_frames, _ = x.shape
+        capacity = self.time_capacity
+        positions = torch.arange(capacity, device=x.device)
+        if self.time_fill == "pad":
+            valid = positions[None, :] < lengths[:, None]
+            x = F.pad(x, (0, 0, 0, capacity - n_frames))
+            return x * valid[:, None, :, None].to(x.dtype), valid
+        if self.time_fill == "repeatpad":
+            index = positions[None, :] % lengths[:, None]
+            index = index[:, None, :, None]
+            index = index.expand(-1, channels, -1, self.n_mels)
+            return x.gather(2, index), None
+        if not variable:
+            return self._stretch(x), None
+        # legacy mode: stretch each distinct length on its own
+        out = x.new_empty(batch, channels, capacity, self.n_mels)
+        for length in torch.unique(lengths).tolist():
+            rows = (lengths == length).nonzero().squeeze(1)
+            out = out.index_put((rows,), self._stretch(x[rows, :, :length]))
+        return out, None
+
+    def _to_image(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, capacity, F)`` -> ``(B, C, freq_ratio * F, spec_size)``.
+
+        Time chunk ``k`` occupies image rows ``k * F`` to ``(k + 1) * F``.
+        """
+        batch, channels = x.shape[:2]
+        x = x.view(
+            batch, channels, self.freq_ratio, self.spec_size, self.n_mels
+        )
+        x = x.permute(0, 1, 2, 4, 3)
+        return x.reshape(batch, channels, self.spec_size, self.spec_size)
+
+    def _token_validity(self, valid: torch.Tensor) -> List[torch.Tensor]:
+        """Per-stage bool ``(B, H, W)`` maps: does a token cover real input."""
+        batch = valid.shape[0]
+        image = valid.view(batch, self.freq_ratio, 1, self.spec_size)
+        image = image.expand(-1, -1, self.n_mels, -1)
+        image = image.reshape(batch, 1, self.spec_size, self.spec_size)
+        image = image.float()
+        maps = [F.max_pool2d(image, self.patch_stride)]
+        for _ in range(self.num_layers - 1):
+            maps.append(F.max_pool2d(maps[-1], 2))
+        return [m.squeeze(1) > 0 for m in maps]
+
+    def _encode(
+        self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Runs the trunk.
+
+        Returns the time-ordered map ``(B, C, rows_per_chunk, num_frames)``
+        (zero on invalid frames) and the bool frame mask ``(B, num_frames)``.
+        """
+        x = self._check_input(feats, feat_lens)
+        batch, _, n_frames, _ = x.shape
+        if feat_lens is None:
+            lengths = torch.full(
+                (batch,), n_frames, dtype=torch.long, device=x.device
+            )
+        else:
+            lengths = torch.round(feat_lens.to(x.device) * n_frames).long()
+            lengths = lengths.clamp(1, n_frames)
+            x_valid = torch.arange(n_frames, device=x.device) < lengths[:, None]
+
+        x = self._normalize(x, None if feat_lens is None else x_valid)
+        x, valid = self._fill(x, lengths, variable=feat_lens is not None)
+        tokens = self.pos_drop(self.patch_embed(self._to_image(x)))
+
+        token_valid = [None] * self.num_layers
+        if valid is not None:
+            token_valid = self._token_validity(valid)
+        for layer, layer_valid in zip(self.layers, token_valid):
+            tokens = layer(tokens, layer_valid)
+        tokens = self.norm(tokens)
+
+        # (B, H*W, C) -> (B, C, rows_per_chunk, chunks * W): chunk k's rows
+        # come back as time steps k * W ... (k + 1) * W - 1
+        height, width = self.final_resolution
+        fmap = tokens.transpose(1, 2).reshape(
+            batch, self.output_dim, self.freq_ratio, self.rows_per_chunk, width
+        )
+        fmap = fmap.permute(0, 1, 3, 2, 4).reshape(
+            batch, self.output_dim, self.rows_per_chunk, self.num_frames
+        )
+
+        starts = torch.arange(self.num_frames, device=x.device) * self.frame_hop
+        if valid is None:
+            frame_mask = torch.ones(
+                batch, self.num_frames, dtype=torch.bool, device=x.device
+            )
+        else:
+            frame_mask = starts[None, :] < lengths[:, None]
+            fmap = fmap * frame_mask[:, None, None, :].to(fmap.dtype)
+        return fmap, frame_mask
+
+    def forward(
+        self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor] = None
+    ) -> AudioEncoderOutput:
+        """Encodes a batch of log-mel spectrograms.
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Log-mel ``(B, T, n_mels)`` with ``T <= time_capacity`` (or
+            ``(B, in_channels, T, n_mels)``).
+        feat_lens : torch.Tensor, optional
+            Relative lengths ``(B,)`` in ``(0, 1]``; ``None`` means all
+            frames are real.
+
+        Returns
+        -------
+        AudioEncoderOutput
+            ``clip (B, output_dim)``, ``frames (B, num_frames, output_dim)``
+            (zero where masked) and ``frame_mask (B, num_frames)``.
+
+        Example
+        -------
+        >>> encoder = HTSAT.from_preset("test", time_fill="repeatpad").eval()
+        >>> out = encoder(torch.randn(3, 20, 16))
+        >>> out.frames.shape, bool(out.frame_mask.all())
+        (torch.Size([3, 8, 16]), True)
+        """
+        fmap, frame_mask = self._encode(feats, feat_lens)
+        frames = fmap.mean(dim=2).transpose(1, 2)
+        weights = frame_mask.to(frames.dtype).unsqueeze(-1)
+        clip = (frames * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return AudioEncoderOutput(clip, frames, frame_mask)
+
+    def audioset_logits(
+        self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """AudioSet tagging with LAION's ``tscam_conv`` head.
+
+        LAION reports ``sigmoid`` of these logits as ``clipwise_output`` and
+        ``framewise_output`` (the latter repeated ``frame_hop`` times).
+
+        Arguments
+        ---------
+        feats : torch.Tensor
+            Log-mel ``(B, T, n_mels)``.
+        feat_lens : torch.Tensor, optional
+            Relative lengths ``(B,)``.
+
+        Returns
+        -------
+        clip_logits : torch.Tensor
+            ``(B, num_classes)``: mean of the frame logits over valid frames.
+        frame_logits : torch.Tensor
+            ``(B, num_frames, num_classes)``.
+        frame_mask : torch.Tensor
+            Bool ``(B, num_frames)``.
+
+        Example
+        -------
+        >>> encoder = HTSAT.from_preset(
+        ...     "test", with_audioset_head=True, num_classes=5
+        ... )
+        >>> clip, frames, mask = encoder.audioset_logits(torch.randn(2, 64, 16))
+        >>> clip.shape, frames.shape
+        (torch.Size([2, 5]), torch.Size([2, 8, 5]))
+        """
+        if not self.with_audioset_head:
+            raise RuntimeError(
+                "this HTSAT was built with with_audioset_head=False"
+            )
+        fmap, frame_mask = self._encode(feats, feat_lens)
+        frame_logits = self.tscam_conv(fmap).flatten(2).transpose(1, 2)
+        weights = frame_mask.to(frame_logits.dtype).unsqueeze(-1)
+        clip_logits = (frame_logits * weights).sum(1) / weights.sum(1).clamp(
+            min=1.0
+        )
+        return clip_logits, frame_logits, frame_mask

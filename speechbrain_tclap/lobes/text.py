@@ -1,0 +1,601 @@
+"""Text towers for CLAP: a small Transformer trained from scratch and HF models.
+
+Both towers take a batch of strings, tokenize it with the tokenizer they hold
+(see :mod:`speechbrain_tclap.lobes.tokenizers`) and return a
+:class:`~speechbrain_tclap.lobes.outputs.TextEncoderOutput`: a pooled sentence
+embedding, the token states and the token mask.
+
+* :class:`TransformerTextEncoder`: token + learned positional embeddings, a
+  pre-LN ``nn.TransformerEncoder`` and masked mean (or CLS) pooling. The
+  positional table is initialised at unit scale by default: with the usual
+  std 0.02 a small Transformer trained with a contrastive loss stays blind to
+  word order ("A then B" vs "B then A"), while unit-scale positions learn it.
+* :class:`HFTextEncoder`: a ``transformers`` model built offline (random init
+  from a config, or local weights), with the poolings of the published CLAP
+  models: ``pooler`` (LAION, RoBERTa), ``cls`` (MS-CLAP 2022, BERT), ``mean``
+  and ``eot`` (MS-CLAP 2023, GPT-2: the state at the end-of-text token).
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import os
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+
+import torch
+from speechbrain.utils.logger import get_logger
+from torch import nn
+
+from speechbrain_tclap.lobes.outputs import TextEncoderOutput
+from speechbrain_tclap.lobes.tokenizers import HFTokenizer
+
+logger = get_logger(__name__)
+
+Tokenizer = Callable[[Sequence[str]], Tuple[torch.Tensor, torch.Tensor]]
+
+
+def _check_batch(texts: Sequence[str], owner: str) -> list:
+    """Checks a batch of texts: a non-empty list of non-blank strings.
+
+    Arguments
+    ---------
+    texts : Sequence[str]
+        The texts.
+    owner : str
+        Name of the caller, for the error messages.
+
+    Returns
+    -------
+    list
+        The texts as a list.
+
+    Example
+    -------
+    >>> _check_batch(["a dog barks"], "encoder")
+    ['a dog barks']
+    """
+    if isinstance(texts, str):
+        raise TypeError(
+            f"{owner} expects a list of strings, got a single string; wrap it "
+            f"in a list: [{texts!r}]"
+        )
+    texts = list(texts)
+    if not texts:
+        raise ValueError(f"{owner} got an empty batch of texts.")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"{owner}: text {i} is a {type(text).__name__}, expected a str."
+            )
+        if not text.strip():
+            raise ValueError(
+                f"{owner}: text {i} is empty or blank; every caption needs at "
+                "least one word."
+            )
+    return texts
+
+
+def _check_tokenizer_loaded(tokenizer, owner: str) -> None:
+    """Raises a clear error when a lazily loaded tokenizer has no model yet.
+
+    Arguments
+    ---------
+    tokenizer : callable
+        The tokenizer (objects without ``is_loaded`` count as loaded).
+    owner : str
+        Name of the caller, for the error message.
+
+    Returns
+    -------
+    None
+
+    Example
+    -------
+    >>> _check_tokenizer_loaded(lambda texts: None, "encoder")
+    """
+    if not getattr(tokenizer, "is_loaded", True):
+        raise RuntimeError(
+            f"{owner}: the tokenizer is not loaded yet. Train it "
+            "(train_sentencepiece) and call tokenizer.load(path), or recover "
+            "it through a Checkpointer/Pretrainer, before encoding text."
+        )
+
+
+def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of token states over the real (unmasked) positions.
+
+    Arguments
+    ---------
+    states : torch.Tensor
+        ``(B, L, C)`` token states.
+    mask : torch.Tensor
+        ``(B, L)`` bool, ``True`` on real tokens.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, C)`` pooled states (zeros for a row without real tokens).
+
+    Example
+    -------
+    >>> x = torch.tensor([[[1.0], [3.0], [100.0]]])
+    >>> masked_mean(x, torch.tensor([[True, True, False]]))
+    tensor([[2.]])
+    """
+    weights = mask.to(states.dtype).unsqueeze(-1)
+    total = (states * weights).sum(dim=1)
+    return total / weights.sum(dim=1).clamp(min=1.0)
+
+
+class TransformerTextEncoder(nn.Module):
+    """A small pre-LN Transformer text encoder trained from scratch.
+
+    Token embedding plus a learned positional embedding initialised from
+    ``N(0, pos_init_std)``, a pre-LN ``nn.TransformerEncoder`` that ignores
+    padded keys, a final LayerNorm, then masked mean pooling or a learned
+    CLS token. Padding does not change a sentence's output. The tokenizer
+    is not part of ``state_dict()``: register it with the ``Checkpointer`` /
+    ``Pretrainer`` under its own name (e.g. ``tokenizer``).
+
+    Arguments
+    ---------
+    tokenizer : callable
+        ``tokenizer(texts) -> (ids (B, L), mask (B, L))``, e.g. a
+        :class:`~speechbrain_tclap.lobes.tokenizers.SentencePieceTokenizer`
+        (which may still be unloaded when this module is built).
+    vocab_size : int
+        Rows of the token embedding (at least the tokenizer's vocab size).
+    d_model : int
+        Width of the model; also ``output_dim``.
+    nhead : int
+        Attention heads.
+    num_layers : int
+        Transformer layers.
+    dim_feedforward : int, optional
+        Hidden width of the feed-forward blocks; ``4 * d_model`` if ``None``.
+    max_length : int
+        Longest token sequence accepted (size of the positional table).
+    dropout : float
+        Dropout on the embeddings and inside the Transformer.
+    pos_init_std : float
+        Standard deviation of the positional embedding at initialisation.
+        Keep it near 1: at 0.02 small models fail to learn word order.
+    pooling : str
+        ``"mean"`` (masked mean of the token states) or ``"cls"`` (a learned
+        token prepended to the sequence).
+
+    Example
+    -------
+    >>> tmpdir = getfixture("tmpdir")
+    >>> from speechbrain_tclap.lobes.tokenizers import (
+    ...     SentencePieceTokenizer, train_sentencepiece)
+    >>> texts = [f"a {a} then a {b}" for a in ("dog", "cat")
+    ...          for b in ("car", "bell")]
+    >>> sp_path = train_sentencepiece(texts, tmpdir / "sp", 40)
+    >>> tok = SentencePieceTokenizer(sp_path)
+    >>> enc = TransformerTextEncoder(tok, vocab_size=tok.vocab_size, d_model=16,
+    ...     nhead=2, num_layers=1, max_length=32)
+    >>> out = enc(["a dog then a car", "a cat"])
+    >>> out.pooled.shape, out.tokens.shape[::2], enc.output_dim
+    (torch.Size([2, 16]), torch.Size([2, 16]), 16)
+    >>> out.token_mask.shape == out.tokens.shape[:2]
+    True
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        vocab_size: int,
+        d_model: int = 128,
+        nhead: int = 4,
+        num_layers: int = 2,
+        dim_feedforward: Optional[int] = None,
+        max_length: int = 64,
+        dropout: float = 0.1,
+        pos_init_std: float = 1.0,
+        pooling: str = "mean",
+    ):
+        super().__init__()
+        if pooling not in ("mean", "cls"):
+            raise ValueError(
+                f"pooling must be 'mean' or 'cls', got {pooling!r}."
+            )
+        if d_model % nhead != 0:
+            raise ValueError(
+                f"d_model={d_model} must be divisible by nhead={nhead}."
+            )
+        if vocab_size < 1 or max_length < 1:
+            raise ValueError("vocab_size and max_length must be positive.")
+        self.tokenizer = tokenizer
+        self.vocab_size = int(vocab_size)
+        self.max_length = int(max_length)
+        self.pooling = pooling
+        self.output_dim = int(d_model)
+        dim_feedforward = dim_feedforward or 4 * d_model
+
+        self.token_embedding = nn.Embedding(vocab_size, d_model)
+        n_positions = max_length + (1 if pooling == "cls" else 0)
+        self.pos_embedding = nn.Parameter(torch.empty(1, n_positions, d_model))
+        nn.init.normal_(self.pos_embedding, std=pos_init_std)
+        if pooling == "cls":
+            self.cls_token = nn.Parameter(torch.empty(1, 1, d_model))
+            nn.init.normal_(self.cls_token, std=1.0)
+        self.embed_dropout = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(
+            d_model=d_model,
+            nhead=nhead,
+            dim_feedforward=dim_feedforward,
+            dropout=dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.encoder = nn.TransformerEncoder(
+            layer, num_layers=num_layers, enable_nested_tensor=False
+        )
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, texts: Sequence[str]) -> TextEncoderOutput:
+        """Encodes a batch of texts.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            Non-empty captions.
+
+        Returns
+        -------
+        TextEncoderOutput
+            ``pooled (B, d_model)``, ``tokens (B, L, d_model)``,
+            ``token_mask (B, L)``.
+        """
+        owner = type(self).__name__
+        texts = _check_batch(texts, owner)
+        _check_tokenizer_loaded(self.tokenizer, owner)
+        ids, mask = self.tokenizer(texts)
+        return self.forward_ids(ids, mask)
+
+    def forward_ids(
+        self, ids: torch.Tensor, mask: torch.Tensor
+    ) -> TextEncoderOutput:
+        """Encodes already tokenized text.
+
+        Arguments
+        ---------
+        ids : torch.Tensor
+            ``LongTensor (B, L)`` token ids.
+        mask : torch.Tensor
+            ``BoolTensor (B, L)``, ``True`` on real tokens.
+
+        Returns
+        -------
+        TextEncoderOutput
+            ``pooled (B, d_model)``, ``tokens (B, L, d_model)``,
+            ``token_mask (B, L)``.
+        """
+        device = self.token_embedding.weight.device
+        ids = ids.to(device=device, dtype=torch.long)
+        mask = mask.to(device=device, dtype=torch.bool)
+        length = ids.shape[1]
+        if length > self.max_length:
+            raise ValueError(
+                f"{type(self).__name__}: got {length} tokens but max_length is "
+                f"{self.max_length}; give the tokenizer a max_length <= "
+                f"{self.max_length}."
+            )
+        if ids.numel() and (
+            int(ids.max()) >= self.vocab_size or int(ids.min()) < 0
+        ):
+            raise ValueError(
+                f"{type(self).__name__}: token id {int(ids.max())} is outside "
+                f"the embedding table (vocab_size={self.vocab_size}); build "
+                "the encoder with the tokenizer's vocab_size."
+            )
+        if not bool(mask.any(dim=1).all()):
+            raise ValueError(
+                f"{type(self).__name__}: a sequence has no real tokens."
+            )
+        x = self.token_embedding(ids)
+        key_mask = mask
+        if self.pooling == "cls":
+            cls = self.cls_token.expand(x.shape[0], -1, -1)
+            x = torch.cat([cls, x], dim=1)
+            key_mask = torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
+        x = x + self.pos_embedding[:, : x.shape[1]]
+        x = self.embed_dropout(x)
+        x = self.encoder(x, src_key_padding_mask=~key_mask)
+        x = self.norm(x)
+        if self.pooling == "cls":
+            pooled, tokens = x[:, 0], x[:, 1:]
+        else:
+            pooled, tokens = masked_mean(x, mask), x
+        return TextEncoderOutput(pooled=pooled, tokens=tokens, token_mask=mask)
+
+
+class HFTextEncoder(nn.Module):
+    """A ``transformers`` text model built offline, with CLAP poolings.
+
+    The model comes either from ``source``, a local folder with weights
+    (``AutoModel.from_pretrained(source, local_files_only=True)``), or from
+    ``model_type`` + ``config`` (``AutoConfig.for_model`` then
+    ``AutoModel.from_config``: random init; real weights then arrive through
+    SpeechBrain's ``Pretrainer``). Nothing is downloaded.
+
+    Poolings:
+
+    * ``"pooler"``: the model's ``pooler_output`` (LAION CLAP, RoBERTa/BERT);
+    * ``"cls"``: the last hidden state of the first token (MS-CLAP 2022, BERT);
+    * ``"mean"``: masked mean of the last hidden states;
+    * ``"eot"``: the last hidden state at the last real token, i.e. at index
+      ``mask.sum(-1) - 1`` with right padding (MS-CLAP 2023, GPT-2: with
+      ``" <|endoftext|>"`` appended to each text, that is the end-of-text
+      token; MS-CLAP counts ids different from the pad id 0, which is the
+      same unless a text contains ``"!"``).
+
+    With ``freeze=True`` the weights get ``requires_grad=False``, the model
+    stays in eval mode even after ``.train()`` and runs under ``no_grad``.
+
+    Arguments
+    ---------
+    tokenizer : callable or str, optional
+        ``tokenizer(texts) -> (ids, mask)`` (an
+        :class:`~speechbrain_tclap.lobes.tokenizers.HFTokenizer` or a
+        :class:`~speechbrain_tclap.lobes.tokenizers.SentencePieceTokenizer`),
+        or a local folder of tokenizer files, read as
+        ``HFTokenizer(folder, max_length)``. ``None`` reads the tokenizer
+        from ``source``.
+    model_type : str, optional
+        A ``transformers`` model type (``"roberta"``, ``"bert"``, ``"gpt2"``,
+        ...) for a randomly initialised model.
+    config : dict, optional
+        Config values for ``model_type`` (``hidden_size``, ...). It may hold
+        ``model_type`` itself.
+    source : str, optional
+        Local folder holding a saved model (config and weights).
+    pooling : str
+        ``"pooler"``, ``"cls"``, ``"mean"`` or ``"eot"``.
+    freeze : bool
+        Freeze the model (eval mode, no gradients).
+    max_length : int
+        ``max_length`` of the tokenizer built when ``tokenizer`` is a folder
+        or ``None``; a tokenizer object keeps its own.
+
+    Example
+    -------
+    >>> tmpdir = getfixture("tmpdir")
+    >>> from speechbrain_tclap.lobes.tokenizers import (
+    ...     SentencePieceTokenizer, train_sentencepiece)
+    >>> texts = [f"a {a} then a {b}" for a in ("dog", "cat")
+    ...          for b in ("car", "bell")]
+    >>> sp_path = train_sentencepiece(texts, tmpdir / "sp", 40)
+    >>> tok = SentencePieceTokenizer(sp_path)
+    >>> config = dict(hidden_size=32, num_hidden_layers=2,
+    ...     num_attention_heads=2, intermediate_size=64,
+    ...     vocab_size=tok.vocab_size, max_position_embeddings=64)
+    >>> enc = HFTextEncoder(tok, model_type="bert", config=config,
+    ...     pooling="cls")
+    >>> out = enc(["a dog then a car", "a cat"])
+    >>> out.pooled.shape, out.tokens.shape[::2], enc.output_dim
+    (torch.Size([2, 32]), torch.Size([2, 32]), 32)
+    """
+
+    POOLINGS = ("pooler", "cls", "mean", "eot")
+
+    def __init__(
+        self,
+        tokenizer: Union[Tokenizer, str, os.PathLike, None] = None,
+        model_type: Optional[str] = None,
+        config: Optional[Dict[str, Any]] = None,
+        source: Optional[Union[str, os.PathLike]] = None,
+        pooling: str = "pooler",
+        freeze: bool = False,
+        max_length: int = 77,
+    ):
+        super().__init__()
+        from transformers import AutoConfig, AutoModel
+
+        if pooling not in self.POOLINGS:
+            raise ValueError(
+                f"pooling must be one of {self.POOLINGS}, got {pooling!r}."
+            )
+        config = dict(config or {})
+        model_type = model_type or config.pop("model_type", None)
+        config.pop("model_type", None)
+        if (source is None) == (model_type is None):
+            raise ValueError(
+                "HFTextEncoder needs exactly one of `source` (a local folder "
+                "with weights) or `model_type` (+ `config`, random init)."
+            )
+        if source is not None:
+            if config:
+                raise ValueError("`config` is only used with `model_type`.")
+            if not os.path.isdir(source):
+                raise FileNotFoundError(
+                    f"source={str(source)!r} is not a local folder; this "
+                    "encoder never downloads. Build it from `model_type` + "
+                    "`config` and load weights with a Pretrainer instead."
+                )
+            self.model = AutoModel.from_pretrained(
+                str(source), local_files_only=True
+            )
+        else:
+            hf_config = AutoConfig.for_model(model_type, **config)
+            self.model = AutoModel.from_config(hf_config)
+
+        if tokenizer is None:
+            if source is None:
+                raise ValueError("Give a `tokenizer` (or a `source` folder).")
+            tokenizer = source
+        if isinstance(tokenizer, (str, os.PathLike)):
+            tokenizer = HFTokenizer(tokenizer, max_length=max_length)
+        if not callable(tokenizer):
+            raise TypeError(
+                "tokenizer must be callable: tokenizer(texts) -> (ids, mask)."
+            )
+        self.tokenizer = tokenizer
+
+        if pooling == "pooler" and getattr(self.model, "pooler", None) is None:
+            raise ValueError(
+                f"pooling='pooler' needs a model with a pooler layer; "
+                f"{type(self.model).__name__} has none (use 'cls', 'mean' or "
+                "'eot')."
+            )
+        self.pooling = pooling
+        self.max_length = int(max_length)
+        cfg = self.model.config
+        self.output_dim = int(
+            getattr(cfg, "hidden_size", None) or getattr(cfg, "n_embd")
+        )
+        self.max_positions = self._max_positions(cfg)
+        tok_pad = getattr(tokenizer, "pad_id", None)
+        model_pad = getattr(cfg, "pad_token_id", None)
+        if (
+            cfg.model_type in ("roberta", "xlm-roberta", "camembert")
+            and tok_pad is not None
+            and model_pad is not None
+            and tok_pad != model_pad
+        ):
+            logger.warning(
+                "%s: tokenizer pad id %s differs from the model's pad_token_id "
+                "%s; RoBERTa derives positions from the pad id, so real tokens "
+                "with id %s would get the padding position.",
+                type(self).__name__,
+                tok_pad,
+                model_pad,
+                model_pad,
+            )
+
+        self.freeze = bool(freeze)
+        if self.freeze:
+            for param in self.model.parameters():
+                param.requires_grad_(False)
+            self.model.eval()
+
+    @staticmethod
+    def _max_positions(cfg) -> Optional[int]:
+        """Longest sequence the model's position table can hold.
+
+        Arguments
+        ---------
+        cfg : transformers.PretrainedConfig
+            The model config.
+
+        Returns
+        -------
+        int or None
+            The limit, or ``None`` when the model has no position table.
+        """
+        limit = getattr(cfg, "max_position_embeddings", None)
+        if limit is None:
+            limit = getattr(cfg, "n_positions", None)
+        if limit is None:
+            return None
+        if cfg.model_type in ("roberta", "xlm-roberta", "camembert"):
+            # RoBERTa positions start after its padding index.
+            limit -= (cfg.pad_token_id or 0) + 1
+        return int(limit)
+
+    def train(self, mode: bool = True) -> "HFTextEncoder":
+        """Sets training mode; a frozen model stays in eval mode.
+
+        Arguments
+        ---------
+        mode : bool
+            ``True`` for training mode.
+
+        Returns
+        -------
+        HFTextEncoder
+            ``self``.
+        """
+        super().train(mode)
+        if self.freeze:
+            self.model.eval()
+        return self
+
+    def forward(self, texts: Sequence[str]) -> TextEncoderOutput:
+        """Encodes a batch of texts.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            Non-empty captions.
+
+        Returns
+        -------
+        TextEncoderOutput
+            ``pooled (B, H)``, ``tokens (B, L, H)``, ``token_mask (B, L)``.
+        """
+        owner = type(self).__name__
+        texts = _check_batch(texts, owner)
+        _check_tokenizer_loaded(self.tokenizer, owner)
+        ids, mask = self.tokenizer(texts)
+        return self.forward_ids(ids, mask)
+
+    def forward_ids(
+        self, ids: torch.Tensor, mask: torch.Tensor
+    ) -> TextEncoderOutput:
+        """Encodes already tokenized, right-padded text.
+
+        Arguments
+        ---------
+        ids : torch.Tensor
+            ``LongTensor (B, L)`` token ids.
+        mask : torch.Tensor
+            ``BoolTensor (B, L)``, ``True`` on real tokens (right padding).
+
+        Returns
+        -------
+        TextEncoderOutput
+            ``pooled (B, H)``, ``tokens (B, L, H)``, ``token_mask (B, L)``.
+        """
+        owner = type(self).__name__
+        embeddings = self.model.get_input_embeddings()
+        device = embeddings.weight.device
+        ids = ids.to(device=device, dtype=torch.long)
+        mask = mask.to(device=device, dtype=torch.bool)
+        if self.max_positions is not None and ids.shape[1] > self.max_positions:
+            raise ValueError(
+                f"{owner}: got {ids.shape[1]} tokens but the model holds at "
+                f"most {self.max_positions} positions; lower the tokenizer's "
+                "max_length."
+            )
+        if ids.numel() and int(ids.max()) >= embeddings.num_embeddings:
+            raise ValueError(
+                f"{owner}: token id {int(ids.max())} is outside the model's "
+                f"embedding table ({embeddings.num_embeddings} rows); the "
+                "tokenizer and the model vocabularies do not match."
+            )
+        lengths = mask.sum(dim=1)
+        if bool((lengths == 0).any()):
+            raise ValueError(f"{owner}: a sequence has no real tokens.")
+        if self.pooling == "eot":
+            expected = (
+                torch.arange(ids.shape[1], device=device) < lengths[:, None]
+            )
+            if not torch.equal(expected, mask):
+                raise ValueError(
+                    f"{owner}: 'eot' pooling needs right padding (the mask "
+                    "must be a prefix of ones in every row)."
+                )
+        if self.freeze:
+            with torch.no_grad():
+                return self._encode(ids, mask, lengths)
+        return self._encode(ids, mask, lengths)
+
+    def _encode(
+        self, ids: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor
+    ) -> TextEncoderOutput:
+        """Runs the model and pools (see :meth:`forward_ids`)."""
+        out = self.model(input_ids=ids, attention_mask=mask.long())
+        hidden = out.last_hidden_state
+        if self.pooling == "pooler":
+            pooled = out.pooler_output
+        elif self.pooling == "cls":
+            pooled = hidden[:, 0]
+        elif self.pooling == "mean":
+            pooled = masked_mean(hidden, mask)
+        else:  # eot: the last real token, as MS-CLAP 2023 takes it
+            rows = torch.arange(hidden.shape[0], device=hidden.device)
+            pooled = hidden[rows, lengths - 1]
+        return TextEncoderOutput(pooled=pooled, tokens=hidden, token_mask=mask)

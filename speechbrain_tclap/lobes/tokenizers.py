@@ -1,0 +1,686 @@
+"""Tokenizers for the text towers.
+
+Every tokenizer here is a callable ``tokenizer(texts) -> (ids, mask)`` with
+``ids`` a ``LongTensor (B, L)`` right-padded with the tokenizer's pad id and
+``mask`` a ``BoolTensor (B, L)`` that is ``True`` on real tokens, so that any
+text tower can take any of them.
+
+* :func:`train_sentencepiece` trains a small SentencePiece model on captions
+  (deterministic, fixed special ids: pad 0, unk 1, bos 2, eos 3).
+* :class:`SentencePieceTokenizer` wraps such a model. It loads lazily, so it
+  can be declared in YAML before the model file exists, and it carries the
+  model bytes through SpeechBrain checkpoints and pretrained folders.
+* :class:`HFTokenizer` wraps a ``transformers`` tokenizer read from a local
+  folder (never the network), with the right padding and end-of-text suffix
+  that the GPT-2 end-of-text pooling of MS-CLAP 2023 relies on.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import os
+import pathlib
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
+
+import torch
+from speechbrain.utils.checkpoints import (
+    mark_as_loader,
+    mark_as_saver,
+    mark_as_transfer,
+    register_checkpoint_hooks,
+)
+from speechbrain.utils.logger import get_logger
+
+logger = get_logger(__name__)
+
+PathLike = Union[str, os.PathLike]
+
+#: Special ids fixed by :func:`train_sentencepiece`.
+SP_PAD_ID, SP_UNK_ID, SP_BOS_ID, SP_EOS_ID = 0, 1, 2, 3
+
+
+def _check_texts(texts: Sequence[str]) -> List[str]:
+    """Checks that ``texts`` is a non-empty list of strings.
+
+    Arguments
+    ---------
+    texts : Sequence[str]
+        The batch of texts.
+
+    Returns
+    -------
+    list of str
+        The same texts as a list.
+
+    Example
+    -------
+    >>> _check_texts(("a dog", "rain"))
+    ['a dog', 'rain']
+    """
+    if isinstance(texts, str):
+        raise TypeError(
+            "Expected a list of strings, got a single string; wrap it in a "
+            f"list: [{texts!r}]"
+        )
+    texts = list(texts)
+    if len(texts) == 0:
+        raise ValueError("Expected at least one text, got an empty batch.")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"Text {i} is a {type(text).__name__}, expected a str."
+            )
+    return texts
+
+
+def _pad_batch(
+    seqs: Sequence[Sequence[int]], pad_id: int, length: Optional[int] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Right-pads a batch of id lists.
+
+    Arguments
+    ---------
+    seqs : Sequence[Sequence[int]]
+        Token ids, one list per text.
+    pad_id : int
+        The id written at padded positions.
+    length : int, optional
+        The padded length; the longest sequence when ``None``.
+
+    Returns
+    -------
+    ids : torch.Tensor
+        ``LongTensor (B, L)``.
+    mask : torch.Tensor
+        ``BoolTensor (B, L)``, ``True`` on real tokens.
+
+    Example
+    -------
+    >>> ids, mask = _pad_batch([[5, 6, 7], [8]], pad_id=0)
+    >>> ids.tolist(), mask.tolist()
+    ([[5, 6, 7], [8, 0, 0]], [[True, True, True], [True, False, False]])
+    """
+    longest = max(len(s) for s in seqs)
+    length = longest if length is None else max(length, longest)
+    ids = torch.full((len(seqs), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), length), dtype=torch.bool)
+    for i, seq in enumerate(seqs):
+        ids[i, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
+        mask[i, : len(seq)] = True
+    return ids, mask
+
+
+def _as_id_lists(ids) -> Tuple[List[List[int]], bool]:
+    """Turns a tensor or (nested) list of ids into a list of id lists.
+
+    Arguments
+    ---------
+    ids : torch.Tensor or list
+        ``(L,)`` / ``(B, L)`` tensor, a list of ints or a list of lists.
+
+    Returns
+    -------
+    seqs : list of list of int
+        One id list per sequence.
+    single : bool
+        ``True`` when the input held one unbatched sequence.
+
+    Example
+    -------
+    >>> _as_id_lists(torch.tensor([4, 5]))
+    ([[4, 5]], True)
+    """
+    if isinstance(ids, torch.Tensor):
+        ids = ids.tolist()
+    ids = list(ids)
+    if len(ids) == 0 or isinstance(ids[0], int):
+        return [[int(i) for i in ids]], True
+    return [[int(i) for i in seq] for seq in ids], False
+
+
+def train_sentencepiece(
+    texts: Iterable[str],
+    model_prefix: PathLike,
+    vocab_size: int,
+    model_type: str = "unigram",
+    character_coverage: float = 1.0,
+    **kwargs,
+) -> str:
+    """Trains a SentencePiece model on a corpus of captions.
+
+    Training is single-threaded and unshuffled, so the same texts give the
+    same pieces and scores. ``hard_vocab_limit=False`` lets a small corpus
+    end below ``vocab_size`` instead of failing. The special ids are fixed:
+    pad 0, unk 1, bos 2, eos 3 (what :class:`SentencePieceTokenizer` expects).
+
+    Arguments
+    ---------
+    texts : Iterable[str]
+        Training sentences (captions). Empty strings are skipped.
+    model_prefix : str or os.PathLike
+        Output prefix; writes ``<prefix>.model`` and ``<prefix>.vocab``. Its
+        folder is created when missing.
+    vocab_size : int
+        Target vocabulary size (an upper bound for small corpora).
+    model_type : str
+        ``"unigram"``, ``"bpe"``, ``"char"`` or ``"word"``.
+    character_coverage : float
+        Fraction of characters covered by the model.
+    **kwargs
+        Extra ``sentencepiece`` trainer options (they override the defaults).
+
+    Returns
+    -------
+    str
+        Path of the trained ``.model`` file.
+
+    Example
+    -------
+    >>> tmpdir = getfixture("tmpdir")
+    >>> texts = [f"a {a} then a {b}" for a in ("dog", "cat")
+    ...          for b in ("car", "bell")]
+    >>> path = train_sentencepiece(texts, tmpdir / "sp", vocab_size=40)
+    >>> path.endswith("sp.model")
+    True
+    """
+    import sentencepiece as spm
+
+    if model_type not in ("unigram", "bpe", "char", "word"):
+        raise ValueError(
+            f"Unknown model_type {model_type!r}; expected unigram, bpe, "
+            "char or word."
+        )
+    sentences = [t for t in texts if isinstance(t, str) and t.strip()]
+    if not sentences:
+        raise ValueError(
+            "train_sentencepiece needs at least one non-empty text."
+        )
+    model_prefix = str(model_prefix)
+    folder = os.path.dirname(model_prefix)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    options = dict(
+        model_prefix=model_prefix,
+        vocab_size=int(vocab_size),
+        model_type=model_type,
+        character_coverage=character_coverage,
+        hard_vocab_limit=False,
+        pad_id=SP_PAD_ID,
+        unk_id=SP_UNK_ID,
+        bos_id=SP_BOS_ID,
+        eos_id=SP_EOS_ID,
+        num_threads=1,
+        shuffle_input_sentence=False,
+        minloglevel=2,
+    )
+    options.update(kwargs)
+    with open(os.devnull, "w") as devnull:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sentences), logstream=devnull, **options
+        )
+    path = model_prefix + ".model"
+    logger.info("Trained a SentencePiece model (%s) at %s", model_type, path)
+    return path
+
+
+@register_checkpoint_hooks
+class SentencePieceTokenizer:
+    """A SentencePiece tokenizer that travels with SpeechBrain checkpoints.
+
+    The model is loaded lazily: the object can be built (in YAML) before the
+    model file exists, and is loaded by :meth:`load`, on first use from
+    ``model_path``, or by a ``Checkpointer`` / ``Pretrainer``. The saver hook
+    writes the model bytes to ``<name>.ckpt``; the loader and transfer hooks
+    read them back, so ``Checkpointer.add_recoverable("tokenizer", tok)`` and
+    ``Pretrainer(loadables={"tokenizer": tok})`` both work.
+
+    Each text becomes ``<s> pieces </s>``; the pieces are truncated so the
+    whole sequence fits in ``max_length``, and the batch is right-padded
+    with id 0.
+
+    Arguments
+    ---------
+    model_path : str or os.PathLike, optional
+        Path of a ``.model`` file, read on first use when it exists.
+    max_length : int
+        Maximum sequence length, bos and eos included (at least 3).
+    padding : str
+        ``"longest"`` (pad to the longest text in the batch) or
+        ``"max_length"`` (always pad to ``max_length``).
+
+    Example
+    -------
+    >>> tmpdir = getfixture("tmpdir")
+    >>> texts = [f"a {a} then a {b}" for a in ("dog", "cat")
+    ...          for b in ("car", "bell")]
+    >>> path = train_sentencepiece(texts, tmpdir / "sp", vocab_size=40)
+    >>> tok = SentencePieceTokenizer(max_length=24, padding="max_length")
+    >>> tok.is_loaded
+    False
+    >>> tok.load(path)
+    >>> ids, mask = tok(["a dog then a bell", "a cat"])
+    >>> ids.shape, mask.dtype
+    (torch.Size([2, 24]), torch.bool)
+    >>> ids[:, 0].tolist(), ids[1, mask[1].sum() - 1].item(), ids[1, -1].item()
+    ([2, 2], 3, 0)
+    >>> tok.decode(ids)
+    ['a dog then a bell', 'a cat']
+    """
+
+    def __init__(
+        self,
+        model_path: Optional[PathLike] = None,
+        max_length: int = 64,
+        padding: str = "longest",
+    ):
+        if max_length < 3:
+            raise ValueError(
+                f"max_length must be at least 3 (bos, one piece, eos), got "
+                f"{max_length}."
+            )
+        if padding not in ("longest", "max_length"):
+            raise ValueError(
+                f"padding must be 'longest' or 'max_length', got {padding!r}."
+            )
+        self.model_path = None if model_path is None else str(model_path)
+        self.max_length = int(max_length)
+        self.padding = padding
+        self.pad_id = SP_PAD_ID
+        self.unk_id = SP_UNK_ID
+        self.bos_id = SP_BOS_ID
+        self.eos_id = SP_EOS_ID
+        self._proto: Optional[bytes] = None
+        self._sp = None
+
+    @property
+    def is_loaded(self) -> bool:
+        """Whether a model is loaded (or can be loaded from ``model_path``).
+
+        Returns
+        -------
+        bool
+            ``True`` once a model is available.
+        """
+        if self._sp is None and self.model_path is not None:
+            if os.path.isfile(self.model_path):
+                self.load(self.model_path)
+        return self._sp is not None
+
+    def load(self, path: PathLike) -> None:
+        """Loads (or replaces) the SentencePiece model from a file.
+
+        Arguments
+        ---------
+        path : str or os.PathLike
+            A ``.model`` file or a checkpoint written by the saver hook.
+
+        Returns
+        -------
+        None
+        """
+        with open(path, "rb") as f:
+            proto = f.read()
+        self._load_proto(proto, source=str(path))
+        self.model_path = str(path)
+
+    def _load_proto(self, proto: bytes, source: str = "<bytes>") -> None:
+        """Builds the processor from serialized model bytes."""
+        import sentencepiece as spm
+
+        if not proto:
+            raise RuntimeError(f"SentencePiece model {source} is empty.")
+        sp = spm.SentencePieceProcessor()
+        try:
+            sp.LoadFromSerializedProto(proto)
+        except Exception as err:  # sentencepiece raises OSError/RuntimeError
+            raise RuntimeError(
+                f"Could not read a SentencePiece model from {source}: {err}"
+            ) from err
+        expected = {
+            self.pad_id: "pad",
+            self.unk_id: "unk",
+            self.bos_id: "bos",
+            self.eos_id: "eos",
+        }
+        actual = {
+            sp.pad_id(): "pad",
+            sp.unk_id(): "unk",
+            sp.bos_id(): "bos",
+            sp.eos_id(): "eos",
+        }
+        if actual != expected:
+            raise RuntimeError(
+                f"SentencePiece model {source} has special ids pad="
+                f"{sp.pad_id()} unk={sp.unk_id()} bos={sp.bos_id()} eos="
+                f"{sp.eos_id()}; expected pad=0 unk=1 bos=2 eos=3 (train it "
+                "with train_sentencepiece)."
+            )
+        self._sp = sp
+        self._proto = proto
+
+    def _require(self):
+        """Returns the processor, loading it lazily, or raises."""
+        if not self.is_loaded:
+            where = (
+                f"model_path={self.model_path!r} does not exist yet"
+                if self.model_path
+                else "no model_path was given"
+            )
+            raise RuntimeError(
+                "SentencePieceTokenizer is not loaded (" + where + "). Train "
+                "one with train_sentencepiece() and call load(path), or "
+                "recover it through a Checkpointer/Pretrainer."
+            )
+        return self._sp
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of pieces in the loaded model.
+
+        Returns
+        -------
+        int
+            The vocabulary size, special pieces included.
+        """
+        return self._require().get_piece_size()
+
+    def encode(self, texts: Sequence[str]) -> List[List[int]]:
+        """Encodes texts to id lists with bos/eos, truncated to ``max_length``.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            The texts.
+
+        Returns
+        -------
+        list of list of int
+            One unpadded id list per text.
+        """
+        sp = self._require()
+        texts = _check_texts(texts)
+        pieces = sp.encode(texts, out_type=int)
+        budget = self.max_length - 2
+        return [[self.bos_id] + p[:budget] + [self.eos_id] for p in pieces]
+
+    def __call__(
+        self, texts: Sequence[str]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Tokenizes a batch of texts.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            The texts.
+
+        Returns
+        -------
+        ids : torch.Tensor
+            ``LongTensor (B, L)``, right-padded with 0.
+        mask : torch.Tensor
+            ``BoolTensor (B, L)``, ``True`` on real tokens.
+        """
+        length = self.max_length if self.padding == "max_length" else None
+        return _pad_batch(self.encode(texts), self.pad_id, length)
+
+    def decode(self, ids) -> Union[str, List[str]]:
+        """Turns ids back into text, dropping pad, bos and eos.
+
+        Arguments
+        ---------
+        ids : torch.Tensor or list
+            ``(L,)`` or ``(B, L)`` ids (a list of ints or of lists works too).
+
+        Returns
+        -------
+        str or list of str
+            One string for an unbatched input, else one per row.
+        """
+        sp = self._require()
+        seqs, single = _as_id_lists(ids)
+        drop = {self.pad_id, self.bos_id, self.eos_id}
+        texts = [sp.decode([i for i in s if i not in drop]) for s in seqs]
+        return texts[0] if single else texts
+
+    @mark_as_saver
+    def _save(self, path: PathLike) -> None:
+        """Checkpoint saver: writes the model bytes to ``path``."""
+        self._require()
+        with open(path, "wb") as f:
+            f.write(self._proto)
+
+    @mark_as_loader
+    def _recover(self, path: PathLike, end_of_epoch: bool = False) -> None:
+        """Checkpoint loader: reads the model bytes back from ``path``."""
+        del end_of_epoch  # the model does not depend on the epoch
+        self.load(path)
+
+    @mark_as_transfer
+    def _transfer(self, path: PathLike) -> None:
+        """Pretrainer transfer hook: reads the model bytes from ``path``."""
+        self.load(path)
+
+    def __getstate__(self):
+        """Pickles the model bytes, not the C++ processor."""
+        state = self.__dict__.copy()
+        state["_sp"] = None
+        return state
+
+    def __setstate__(self, state):
+        """Rebuilds the processor from the pickled bytes."""
+        self.__dict__.update(state)
+        if self._proto is not None:
+            self._load_proto(self._proto, source="pickled state")
+
+    def __repr__(self) -> str:
+        status = f"vocab_size={self.vocab_size}" if self._sp else "not loaded"
+        return (
+            f"{type(self).__name__}({status}, max_length={self.max_length}, "
+            f"model_path={self.model_path!r})"
+        )
+
+
+class HFTokenizer:
+    """Wraps a ``transformers`` tokenizer read from a local folder.
+
+    Returns the same ``(ids, mask)`` pair as :class:`SentencePieceTokenizer`.
+    Sequences are always right-padded (end-of-text pooling depends on it).
+    ``suffix`` is appended to every text before tokenization; when a text is
+    too long, the tokens are cut before the suffix and the tokenizer's
+    trailing special tokens, which are kept.
+
+    MS-CLAP 2023 (GPT-2) is reproduced with
+    ``HFTokenizer(gpt2_folder, max_length=77, padding="max_length",
+    suffix=" <|endoftext|>", pad_token="!")``: ``"!"`` is GPT-2 id 0, so
+    the vocabulary does not grow. (MS-CLAP does not truncate; texts over 77
+    tokens fail there and are cut here.)
+
+    Arguments
+    ---------
+    source : str, os.PathLike or tokenizer
+        A local folder holding tokenizer files (read with
+        ``AutoTokenizer.from_pretrained(..., local_files_only=True)``) or an
+        already built ``transformers`` tokenizer.
+    max_length : int
+        Maximum sequence length, special tokens included.
+    padding : str
+        ``"max_length"`` (always pad to ``max_length``, as LAION and MS-CLAP)
+        or ``"longest"`` (pad to the longest text in the batch).
+    suffix : str
+        Text appended to every input (``" <|endoftext|>"`` for MS-CLAP).
+    pad_token : str, optional
+        Pad token to register when the tokenizer has none (GPT-2). Without
+        one, the eos token (or id 0) pads; padded positions are masked anyway.
+
+    Example
+    -------
+    >>> from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    >>> from transformers import PreTrainedTokenizerFast
+    >>> vocab = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3,
+    ...          "a": 4, "dog": 5, "barks": 6}
+    >>> tk = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    >>> tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    >>> tk.post_processor = processors.TemplateProcessing(
+    ...     single="[CLS] $A [SEP]",
+    ...     special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    >>> hf = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="[PAD]",
+    ...     unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]")
+    >>> tok = HFTokenizer(hf, max_length=8)
+    >>> ids, mask = tok(["a dog barks", "a cat"])
+    >>> ids.tolist()
+    [[2, 4, 5, 6, 3, 0, 0, 0], [2, 4, 1, 3, 0, 0, 0, 0]]
+    >>> mask.sum(1).tolist()
+    [5, 4]
+    """
+
+    def __init__(
+        self,
+        source,
+        max_length: int = 77,
+        padding: str = "max_length",
+        suffix: str = "",
+        pad_token: Optional[str] = None,
+    ):
+        if padding not in ("longest", "max_length"):
+            raise ValueError(
+                f"padding must be 'longest' or 'max_length', got {padding!r}."
+            )
+        if isinstance(source, (str, os.PathLike)):
+            from transformers import AutoTokenizer
+
+            folder = pathlib.Path(source)
+            if not folder.is_dir():
+                raise FileNotFoundError(
+                    f"HFTokenizer needs a local folder with tokenizer files; "
+                    f"{str(source)!r} is not a directory (no downloads here)."
+                )
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                str(folder), local_files_only=True
+            )
+            self.source = str(folder)
+        elif callable(source) and hasattr(source, "convert_ids_to_tokens"):
+            self.tokenizer = source
+            self.source = None
+        else:
+            raise TypeError(
+                "source must be a local folder or a transformers tokenizer, "
+                f"got {type(source).__name__}."
+            )
+        if pad_token is not None and self.tokenizer.pad_token is None:
+            self.tokenizer.add_special_tokens({"pad_token": pad_token})
+        if self.tokenizer.pad_token_id is not None:
+            self.pad_id = int(self.tokenizer.pad_token_id)
+        elif self.tokenizer.eos_token_id is not None:
+            self.pad_id = int(self.tokenizer.eos_token_id)
+        else:
+            self.pad_id = 0
+        self.max_length = int(max_length)
+        self.padding = padding
+        self.suffix = suffix
+        suffix_ids = (
+            self.tokenizer(suffix, add_special_tokens=False)["input_ids"]
+            if suffix
+            else []
+        )
+        n_special = self.tokenizer.num_special_tokens_to_add(pair=False)
+        # Tail kept on truncation: the suffix and any trailing special tokens.
+        self._keep_tail = len(suffix_ids) + n_special if suffix else 0
+        if self.max_length <= self._keep_tail:
+            raise ValueError(
+                f"max_length={self.max_length} leaves no room for text after "
+                f"the suffix and special tokens ({self._keep_tail} tokens)."
+            )
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids the tokenizer can emit (added tokens included).
+
+        Returns
+        -------
+        int
+            ``len(tokenizer)``.
+        """
+        return len(self.tokenizer)
+
+    def encode(self, texts: Sequence[str]) -> List[List[int]]:
+        """Encodes texts (suffix appended) to truncated, unpadded id lists.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            The texts.
+
+        Returns
+        -------
+        list of list of int
+            One id list per text, at most ``max_length`` long.
+        """
+        texts = _check_texts(texts)
+        if not self.suffix:
+            enc = self.tokenizer(
+                texts,
+                add_special_tokens=True,
+                truncation=True,
+                max_length=self.max_length,
+                padding=False,
+            )
+            return [list(s) for s in enc["input_ids"]]
+        enc = self.tokenizer(
+            [t + self.suffix for t in texts],
+            add_special_tokens=True,
+            truncation=False,
+            padding=False,
+        )
+        head = self.max_length - self._keep_tail
+        seqs = []
+        for s in enc["input_ids"]:
+            s = list(s)
+            if len(s) > self.max_length:
+                s = s[:head] + s[len(s) - self._keep_tail :]
+            seqs.append(s)
+        return seqs
+
+    def __call__(
+        self, texts: Sequence[str]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Tokenizes a batch of texts.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            The texts.
+
+        Returns
+        -------
+        ids : torch.Tensor
+            ``LongTensor (B, L)``, right-padded with the pad id.
+        mask : torch.Tensor
+            ``BoolTensor (B, L)``, ``True`` on real tokens.
+        """
+        length = self.max_length if self.padding == "max_length" else None
+        return _pad_batch(self.encode(texts), self.pad_id, length)
+
+    def decode(self, ids) -> Union[str, List[str]]:
+        """Turns ids back into text, dropping special tokens.
+
+        Arguments
+        ---------
+        ids : torch.Tensor or list
+            ``(L,)`` or ``(B, L)`` ids.
+
+        Returns
+        -------
+        str or list of str
+            One string for an unbatched input, else one per row.
+        """
+        seqs, single = _as_id_lists(ids)
+        texts = self.tokenizer.batch_decode(seqs, skip_special_tokens=True)
+        texts = [t.strip() for t in texts]
+        return texts[0] if single else texts
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({type(self.tokenizer).__name__}, "
+            f"vocab_size={self.vocab_size}, max_length={self.max_length}, "
+            f"padding={self.padding!r}, suffix={self.suffix!r})"
+        )
