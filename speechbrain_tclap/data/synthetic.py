@@ -39,6 +39,7 @@ from typing import (
 import numpy as np
 import soundfile as sf
 from speechbrain.utils.logger import get_logger
+from speechbrain_tclap.data.labels import readable_label
 
 logger = get_logger(__name__)
 
@@ -676,27 +677,6 @@ EVENT_CLASSES: Dict[
 }
 
 
-def readable_name(label: str) -> str:
-    """Turns a class label into caption text (underscores become spaces).
-
-    Arguments
-    ---------
-    label : str
-        e.g. ``"rising_chirp"``.
-
-    Returns
-    -------
-    str
-        e.g. ``"rising chirp"``.
-
-    Example
-    -------
-    >>> readable_name("white_noise_burst")
-    'white noise burst'
-    """
-    return label.replace("_", " ").strip()
-
-
 def _as_rng(rng: RngLike) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
         return rng
@@ -1024,9 +1004,9 @@ def caption_for_events(
         ordered = sorted(
             events, key=lambda e: (e.get("onset", 0.0), e.get("offset", 0.0))
         )
-        names = [readable_name(str(e["label"])) for e in ordered]
+        names = [readable_label(str(e["label"])) for e in ordered]
     else:
-        names = [readable_name(str(e)) for e in events]
+        names = [readable_label(str(e)) for e in events]
     if style == "unordered":
         names = sorted(names)
 

@@ -31,7 +31,7 @@ def test_there_are_at_least_12_readable_classes():
     assert len(CLASSES) >= 12
     for label in CLASSES:
         assert label == label.lower() and " " not in label
-        assert synthetic.readable_name(label) == label.replace("_", " ")
+        assert synthetic.readable_label(label) == label.replace("_", " ")
 
 
 @pytest.mark.parametrize("label", CLASSES)

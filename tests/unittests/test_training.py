@@ -1,0 +1,229 @@
+"""Tests of the training machinery: freezing, clipping, skipping, checkpoints."""
+
+import math
+
+import pytest
+import speechbrain as sb
+import torch
+from torch import nn
+
+from speechbrain_tclap.brain import CLAPBrain
+from speechbrain_tclap.data.batching import (
+    AudioView,
+    CLAPSample,
+    TextView,
+    collate_clap_samples,
+)
+from speechbrain_tclap.losses import InfoNCELoss
+from speechbrain_tclap.lobes.clap import CLAP
+from speechbrain_tclap.lobes.outputs import AudioEncoderOutput, TextEncoderOutput
+from speechbrain_tclap.metrics import (
+    positives_from_caption_keys,
+    retrieval_chance_with_positives,
+    retrieval_metrics_from_similarity,
+    retrieval_metrics_with_positives,
+)
+from speechbrain_tclap.utils.checkpointing import AtomicCheckpointer
+from speechbrain_tclap.utils.freezing import FreezingRule
+from speechbrain_tclap.utils.schedulers import WarmupCosineSchedule
+
+
+class _Frames(nn.Module):
+    def forward(self, wavs, wav_lens=None):
+        return wavs.unflatten(1, (-1, 4)), wav_lens
+
+
+class _Audio(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 8)
+        self.norm = nn.BatchNorm1d(8)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, feats, lens=None):
+        h = self.drop(self.lin(feats))
+        clip = self.norm(h.mean(1))
+        return AudioEncoderOutput(clip, h, torch.ones(h.shape[:2], dtype=torch.bool))
+
+
+class _Text(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(64, 8)
+
+    def forward(self, texts):
+        ids = torch.tensor([[ord(c) % 64 for c in (t + "    ")[:4]] for t in texts])
+        h = self.emb(ids)
+        return TextEncoderOutput(h.mean(1), h, torch.ones(ids.shape, dtype=torch.bool))
+
+
+def _clap():
+    torch.manual_seed(0)
+    return CLAP(_Frames(), _Audio(), nn.Linear(8, 6), _Text(), nn.Linear(8, 6))
+
+
+def _batch(n=4, skipped=0):
+    samples = [
+        CLAPSample(str(i), [AudioView(torch.randn(16), f"c{i}")], [TextView(f"c{i}")])
+        for i in range(n)
+    ]
+    return collate_clap_samples(samples + [None] * skipped)
+
+
+def _brain(tmp_path, **hparams):
+    clap = _clap()
+    defaults = {"loss": InfoNCELoss()}
+    defaults.update(hparams)
+    return CLAPBrain(
+        modules={"clap": clap},
+        opt_class=lambda params: torch.optim.SGD(params, lr=0.1),
+        hparams=defaults,
+        run_opts={"device": "cpu", "max_grad_norm": 1e-3},
+        checkpointer=AtomicCheckpointer(tmp_path, {"clap": clap}),
+    )
+
+
+def test_freezing_survives_modules_train_and_blocks_updates(tmp_path):
+    rule = FreezingRule(freeze=["clap.audio_encoder.*"])
+    brain = _brain(tmp_path, freezing=rule)
+    brain.on_fit_start()
+    encoder = brain.modules.clap.audio_encoder
+    before = encoder.lin.weight.clone()
+    running = encoder.norm.running_mean.clone()
+    brain.modules.train()  # what SpeechBrain does every epoch
+    brain.on_stage_start(sb.Stage.TRAIN, 1)
+    brain.fit_batch(_batch())
+    assert not encoder.training and not encoder.drop.training
+    assert torch.equal(encoder.lin.weight, before)
+    assert torch.equal(encoder.norm.running_mean, running)
+    assert all(
+        id(p) not in {id(q) for q in encoder.parameters()}
+        for g in brain.optimizer.param_groups
+        for p in g["params"]
+    )
+    with pytest.raises(ValueError, match="matches no parameter"):
+        FreezingRule(freeze=["nothing.*"]).apply(brain.modules)
+
+
+def test_clipping_covers_every_parameter_group(tmp_path):
+    brain = _brain(tmp_path)
+    clap = brain.modules.clap
+    brain.opt_class = lambda params: torch.optim.SGD(
+        [
+            {"params": list(clap.audio_encoder.parameters())},
+            {"params": [p for n, p in clap.named_parameters() if not n.startswith("audio_encoder")]},
+        ],
+        lr=1.0,
+    )
+    brain.on_fit_start()
+    loss = brain.compute_objectives(
+        brain.compute_forward(_batch(), sb.Stage.TRAIN), _batch(), sb.Stage.TRAIN
+    )
+    loss.backward()
+    grads_before = {n: p.grad.clone() for n, p in clap.named_parameters() if p.grad is not None}
+    params_before = {n: p.detach().clone() for n, p in clap.named_parameters()}
+    brain.optimizers_step()
+    total = math.sqrt(sum(float(g.norm() ** 2) for g in grads_before.values()))
+    scale = min(1.0, 1e-3 / total)
+    for name, grad in grads_before.items():
+        step = params_before[name] - dict(clap.named_parameters())[name].detach()
+        assert torch.allclose(step, grad * scale, rtol=1e-3, atol=1e-6), name
+
+
+def test_batches_of_unreadable_audio_are_skipped_and_counted(tmp_path):
+    brain = _brain(tmp_path)
+    brain.on_fit_start()
+    brain.on_stage_start(sb.Stage.TRAIN, 1)
+    loss = brain.fit_batch(_batch(n=1, skipped=3))
+    assert float(loss) == 0.0 and brain.skipped_samples == 3
+    loss = brain.fit_batch(_batch(n=3, skipped=1))
+    assert torch.isfinite(loss) and brain.skipped_samples == 4
+
+
+def test_interrupted_checkpoint_save_is_never_recovered(tmp_path):
+    class Exploding:
+        pass
+
+    lin = nn.Linear(2, 2)
+    ckpt = AtomicCheckpointer(tmp_path, {"lin": lin})
+    ckpt.save_checkpoint(meta={"step": 1})
+    broken = AtomicCheckpointer(
+        tmp_path,
+        {"lin": lin, "bad": Exploding()},
+        custom_save_hooks={"bad": lambda obj, path: (_ for _ in ()).throw(KeyboardInterrupt)},
+    )
+    with pytest.raises(KeyboardInterrupt):
+        broken.save_checkpoint(meta={"step": 2})
+    assert len(list(tmp_path.glob("CKPT+*"))) == 2
+    recovered = AtomicCheckpointer(tmp_path, {"lin": lin}).recover_if_possible()
+    assert recovered.meta["step"] == 1
+    assert len(list(tmp_path.glob("CKPT+*"))) == 1
+
+
+def test_warmup_cosine_schedule_resumes(tmp_path):
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.0)
+    sched = WarmupCosineSchedule(1.0, warmup_steps=10, total_steps=100, final_ratio=0.1)
+    rates = [sched(opt) for _ in range(30)]
+    assert rates[9] == pytest.approx(1.0) and rates[0] == pytest.approx(0.1)
+    sched._save(tmp_path / "s.ckpt")
+    other = WarmupCosineSchedule(1.0, warmup_steps=10, total_steps=100, final_ratio=0.1)
+    other._load(tmp_path / "s.ckpt")
+    assert other(opt) == pytest.approx(sched(opt))
+    assert sched.value(1000) == pytest.approx(0.1)
+
+
+def _loop_keyed(sim, pos, k):
+    """Loop reference: R@k and AP@10 with pessimistic ties, per query row."""
+    recalls, aps = [], []
+    for row_s, row_p in zip(sim.tolist(), pos.tolist()):
+        if not any(row_p):
+            continue
+        order = sorted(range(len(row_s)), key=lambda j: (-row_s[j], row_p[j]))
+        hits = [row_p[j] for j in order]
+        recalls.append(float(any(hits[:k])))
+        found, ap = 0, 0.0
+        for r, h in enumerate(hits[:10]):
+            if h:
+                found += 1
+                ap += found / (r + 1)
+        aps.append(ap / min(sum(row_p), 10))
+    return sum(recalls) / len(recalls), sum(aps) / len(aps)
+
+
+def test_keyed_retrieval_matches_loop_and_laion_for_unique_captions():
+    g = torch.Generator().manual_seed(0)
+    keys = [["a"], ["b"], ["a"], ["c"], ["b"], ["d"]]
+    text_keys = ["a", "b", "c", "d", "b", "a", "e"]
+    pos = positives_from_caption_keys(keys, text_keys)
+    sim = torch.randn(6, 7, generator=g).round(decimals=1)  # ties on purpose
+    m = retrieval_metrics_with_positives(sim, pos, ks=(1, 5))
+    for name, s, p in (("t2a", sim.T, pos.T), ("a2t", sim, pos)):
+        for k in (1, 5):
+            r, ap = _loop_keyed(s, p, k)
+            assert m[f"{name}_R@{k}"] == pytest.approx(r)
+        assert m[f"{name}_mAP@10"] == pytest.approx(ap)
+    # Unique captions: the LAION protocol.
+    sim = torch.randn(5, 10, generator=g)
+    text_to_audio = torch.arange(10) // 2
+    unique = positives_from_caption_keys(
+        [[f"{i}-0", f"{i}-1"] for i in range(5)], [f"{i // 2}-{i % 2}" for i in range(10)]
+    )
+    ours = retrieval_metrics_with_positives(sim, unique)
+    laion = retrieval_metrics_from_similarity(sim, text_to_audio)
+    for key in ("t2a_R@1", "t2a_R@5", "t2a_mAP@10", "a2t_R@1", "a2t_R@5", "a2t_mAP@10"):
+        assert ours[key] == pytest.approx(laion[key]), key
+
+
+def test_keyed_retrieval_chance_matches_monte_carlo():
+    keys = [["a"], ["a"], ["b"], ["c"], ["c"], ["c"], ["d"], ["e"]]
+    text_keys = ["a", "b", "c", "d", "e", "a"]
+    pos = positives_from_caption_keys(keys, text_keys)
+    chance = retrieval_chance_with_positives(pos, ks=(1, 5))
+    g = torch.Generator().manual_seed(1)
+    trials = [
+        retrieval_metrics_with_positives(torch.rand(8, 6, generator=g), pos, ks=(1, 5))
+        for _ in range(1500)
+    ]
+    for key in ("t2a_R@1", "t2a_R@5", "t2a_mAP@10", "a2t_R@1", "a2t_mAP@10"):
+        mc = sum(t[key] for t in trials) / len(trials)
+        assert mc == pytest.approx(chance[key], abs=0.02), key
