@@ -15,6 +15,8 @@ stock ``Brain`` for contrastive training:
 Hyperparameters read from YAML (``self.hparams``): ``loss``, ``freezing``
 (optional :class:`FreezingRule`), ``zero_shot_template``,
 ``zero_shot_classes`` (optional; default: the labels of the evaluation set),
+``tclassify_template`` (T-Classify captions, default ``"{A} followed by {B}"``;
+null disables it),
 ``valid_metric`` (checkpoint selection key), ``lr_scheduler`` (optional,
 called once per optimiser step), ``train_sample_builder`` (optional; told
 the epoch so its random draws are resumable), ``train_logger``,
@@ -37,9 +39,12 @@ from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.losses import ContrastiveInputs
 from speechbrain_tclap.data.batching import caption_key
 from speechbrain_tclap.metrics import (
+    ordered_pair_captions,
     positives_from_caption_keys,
     retrieval_chance_with_positives,
     retrieval_metrics_with_positives,
+    t_classify_chance,
+    t_classify_metrics,
     zero_shot_accuracy,
 )
 
@@ -90,9 +95,14 @@ class CLAPBrain(sb.Brain):
         if "generator" not in loader_kwargs:
             seed = int(getattr(self.hparams, "seed", 0))
             loader_kwargs["generator"] = torch.Generator().manual_seed(seed)
-        return super().make_dataloader(
+        batch_sampler = loader_kwargs.get("batch_sampler")
+        loader = super().make_dataloader(
             dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs
         )
+        # SpeechBrain calls set_epoch only on samplers it built itself.
+        if stage == sb.Stage.TRAIN and hasattr(batch_sampler, "set_epoch"):
+            self.train_sampler = batch_sampler
+        return loader
 
     def init_optimizers(self):
         """Build the optimiser over trainable parameters only."""
@@ -160,15 +170,24 @@ class CLAPBrain(sb.Brain):
         return loss
 
     def _collect(self, predictions: ContrastiveInputs, batch) -> None:
-        """Store main-view audio and positive text embeddings for metrics."""
-        is_main = torch.tensor(
-            [v == "main" for v in batch.audio_views], device=predictions.audio_emb.device
-        )
-        audio_rows = is_main.nonzero().squeeze(1)
-        positive = (~predictions.text_is_negative).nonzero().squeeze(1)
-        sample_of_audio = predictions.audio_sample[audio_rows].tolist()
+        """Store main-view audio and its captions' embeddings for metrics.
+
+        Only texts that are positives of their sample's *main* audio count as
+        its captions (a reversed or overlay view's caption does not).
+        """
+        audio_rows = [i for i, v in enumerate(batch.audio_views) if v == "main"]
+        sample_of_audio = [int(batch.audio_sample[i]) for i in audio_rows]
+        main_key = {
+            sample: int(batch.audio_keys[row])
+            for row, sample in zip(audio_rows, sample_of_audio)
+        }
         audio_ids = [batch.ids[i] for i in sample_of_audio]
-        positive = positive.tolist()
+        positive = [
+            i
+            for i in range(len(batch.texts))
+            if not bool(batch.text_is_negative[i])
+            and main_key.get(int(batch.text_sample[i])) == int(batch.text_keys[i])
+        ]
         self.accumulator.append(
             audio_ids=audio_ids,
             audio_emb=predictions.audio_emb[audio_rows],
@@ -304,21 +323,45 @@ class CLAPBrain(sb.Brain):
         classes = getattr(self.hparams, "zero_shot_classes", None) or sorted(
             {label for row in labels for label in row}
         )
-        single = [i for i, row in enumerate(labels) if len(set(row)) == 1]
-        if classes and single:
-            template = getattr(
-                self.hparams, "zero_shot_template", "This is a sound of {}."
-            )
-            prompts = [template.format(readable_label(c)) for c in classes]
-            was_training = self.modules.training
-            self.modules.eval()
-            class_emb = _unwrap(self.modules.clap).encode_text(prompts)
+        if not classes:
+            return metrics
+        encode_text = _unwrap(self.modules.clap).encode_text
+        was_training = self.modules.training
+        self.modules.eval()
+        try:
+            single = [i for i, row in enumerate(labels) if len(set(row)) == 1]
+            if single:
+                template = getattr(
+                    self.hparams, "zero_shot_template", "This is a sound of {}."
+                )
+                prompts = [template.format(readable_label(c)) for c in classes]
+                class_emb = encode_text(prompts).float().cpu()
+                targets = torch.tensor([classes.index(labels[i][0]) for i in single])
+                scores = audio[single] @ class_emb.T
+                metrics["zero_shot_acc"] = zero_shot_accuracy(scores, targets)["acc@1"]
+                metrics["zero_shot_n"] = len(single)
+                metrics["zero_shot_classes"] = len(classes)
+            # T-Classify on clips with exactly two different events, in order.
+            two = [
+                i for i, row in enumerate(labels) if len(row) == 2 and row[0] != row[1]
+            ]
+            template = getattr(self.hparams, "tclassify_template", "{A} followed by {B}")
+            if two and template and len(classes) > 1:
+                names = [readable_label(c) for c in classes]
+                captions, pairs = ordered_pair_captions(names, template)
+                caption_emb = torch.cat(
+                    [encode_text(captions[k : k + 256]).float().cpu()
+                     for k in range(0, len(captions), 256)]
+                )
+                true_pairs = torch.tensor(
+                    [[classes.index(labels[i][0]), classes.index(labels[i][1])] for i in two]
+                )
+                metrics.update(
+                    t_classify_metrics(audio[two], true_pairs, caption_emb, pairs)
+                )
+                metrics["tclassify_classes"] = len(classes)
+        finally:
             self.modules.train(was_training)
-            targets = torch.tensor([classes.index(labels[i][0]) for i in single])
-            scores = audio[single] @ class_emb.float().cpu().T
-            metrics["zero_shot_acc"] = zero_shot_accuracy(scores, targets)["acc@1"]
-            metrics["zero_shot_n"] = len(single)
-            metrics["zero_shot_classes"] = len(classes)
         return metrics
 
     def chance_levels(self, metrics: Dict[str, float]) -> Dict[str, float]:
@@ -337,6 +380,8 @@ class CLAPBrain(sb.Brain):
         chance = retrieval_chance_with_positives(self.accumulator.positives())
         if "zero_shot_classes" in metrics:
             chance["zero_shot_acc"] = 1.0 / metrics["zero_shot_classes"]
+        if "tclassify_classes" in metrics:
+            chance.update(t_classify_chance(int(metrics["tclassify_classes"])))
         return chance
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
@@ -366,7 +411,7 @@ class CLAPBrain(sb.Brain):
         if stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["lr"]
             self.hparams.train_logger.log_stats(
-                stats_meta={"epoch": epoch, "lr": lr},
+                stats_meta={"epoch": epoch, "lr": lr, "steps": self.optimizer_step},
                 train_stats=self.train_stats,
                 valid_stats=stats,
             )

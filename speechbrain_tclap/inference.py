@@ -9,10 +9,27 @@
   waveforms with relative lengths → normalised embeddings;
 * ``encode_text(texts)`` → normalised embeddings;
 * ``similarity(audio, texts)`` → cosine similarities ``(N_audio, N_text)``;
-* ``classify_zero_shot(audio, labels, template="This is a sound of {}.")``.
+* ``classify_zero_shot(audio, labels, template="This is a sound of {}.")``;
+* ``encode_audio_windows(audio, window_seconds=None, hop_seconds=None)`` →
+  :class:`~speechbrain_tclap.windows.WindowedEmbedding` (per-window
+  embeddings with their start/end times, and the pooled clip embedding);
+* ``frame_scores(audio, texts)`` →
+  :class:`~speechbrain_tclap.windows.FrameScores` (frame-text cosine
+  similarities with frame times in seconds).
+
+Long audio. The model window is ``clip_seconds`` from the hyperparameters
+(else the most the encoder holds). Audio longer than that is cut into
+sliding windows (:mod:`speechbrain_tclap.windows`): by default half a window
+apart (rounded to whole encoder frames), the last window aligned to the
+clip's end, at most ``max_windows_per_batch`` windows per forward pass
+(hyperparameter or attribute, default 16). A long clip's embedding is the mean of the
+window embeddings, renormalised; so ``encode_audio``, ``similarity`` and
+``classify_zero_shot`` take long files as they are. Frame embeddings of
+overlapping windows are stitched onto one time grid. Clips of at most one
+window are encoded whole, padded and masked.
 
 Evaluation is deterministic: files are read whole, resampled to the model
-rate, and padded (never randomly cropped).
+rate, padded or cut into fixed windows (never randomly cropped).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -25,8 +42,19 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_tclap.data.audio import read_audio
 from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.lobes.clap import EncodedAudio
+from speechbrain_tclap.windows import (
+    FrameGeometry,
+    FrameScores,
+    WindowedEmbedding,
+    encode_windows,
+    relative_to_samples,
+    seconds_to_samples,
+)
 
 AudioInput = Union[str, Sequence[str], torch.Tensor]
+
+__all__ = ["CLAP", "FrameScores", "WindowedEmbedding"]
 
 
 class CLAP(Pretrained):
@@ -37,9 +65,38 @@ class CLAP(Pretrained):
     *args, **kwargs
         As :class:`speechbrain.inference.interfaces.Pretrained`.
 
+    Attributes
+    ----------
+    max_windows_per_batch : int
+        Windows of long audio encoded per forward pass (hyperparameter
+        ``max_windows_per_batch``, default 16): bounds memory.
+
     Example
     -------
-    See the README's zero-shot example and ``tests/integration``.
+    A pretrained folder loads with ``CLAP.from_hparams(source=folder)``
+    (see the README and ``tests/integration``). Modules in memory work too:
+
+    >>> from speechbrain_tclap.lobes.clap import CLAP as CLAPModule
+    >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+    >>> from speechbrain_tclap.lobes.htsat import HTSAT
+    >>> from speechbrain_tclap.lobes.text import TransformerTextEncoder
+    >>> def tokenize(texts):  # toy character tokenizer
+    ...     ids = torch.tensor([[ord(c) % 64 for c in t[:6].ljust(6)] for t in texts])
+    ...     return ids, torch.ones_like(ids, dtype=torch.bool)
+    >>> model = CLAPModule(
+    ...     CLAPFeatures(sample_rate=8000, n_fft=256, hop_length=80, n_mels=16,
+    ...                  f_max=4000.0),
+    ...     HTSAT.from_preset("test"), torch.nn.Linear(16, 8),
+    ...     TransformerTextEncoder(tokenize, vocab_size=64, d_model=8, nhead=2,
+    ...                            num_layers=1, max_length=8),
+    ...     torch.nn.Linear(8, 8))
+    >>> clap = CLAP(modules={"clap": model}, run_opts={"device": "cpu"},
+    ...             hparams={"sample_rate": 8000, "clap": model, "clip_seconds": 0.5})
+    >>> clap.encode_audio(torch.randn(2, 16000)).shape  # 2 s: 7 windows each
+    torch.Size([2, 8])
+    >>> probs, labels = clap.classify_zero_shot(torch.randn(8000), ["dog", "cat"])
+    >>> probs.shape
+    torch.Size([1, 2])
     """
 
     HPARAMS_NEEDED = ["sample_rate", "clap"]
@@ -49,6 +106,9 @@ class CLAP(Pretrained):
         super().__init__(*args, **kwargs)
         self.sample_rate = int(self.hparams.sample_rate)
         self.model = self.mods.clap
+        self.max_windows_per_batch = int(
+            getattr(self.hparams, "max_windows_per_batch", 16)
+        )
 
     def load_audio(self, path: str, savedir: Optional[str] = None) -> torch.Tensor:
         """Read a file with soundfile, resampled to the model rate.
@@ -90,6 +150,54 @@ class CLAP(Pretrained):
         lens = torch.tensor([s.shape[0] / max_len for s in signals])
         return wavs, lens
 
+    def _frame_geometry(self) -> Optional[FrameGeometry]:
+        """The model's time axis, or ``None`` for towers without one."""
+        try:
+            return FrameGeometry.from_model(self.model)
+        except ValueError:
+            return None
+
+    def _window_samples(
+        self, geometry: FrameGeometry, window_seconds: Optional[float]
+    ) -> Optional[int]:
+        """Window length in samples: given, else ``clip_seconds``, else the capacity."""
+        if window_seconds is None:
+            window_seconds = getattr(self.hparams, "clip_seconds", None)
+        if window_seconds is None:
+            return geometry.max_window_samples()
+        return seconds_to_samples(window_seconds, self.sample_rate, "window_seconds")
+
+    def _encode_windows(
+        self,
+        wavs: torch.Tensor,
+        lens: torch.Tensor,
+        window_seconds: Optional[float],
+        hop_seconds: Optional[float],
+        max_windows_per_batch: Optional[int],
+        normalize: bool = True,
+        return_frames: bool = False,
+    ):
+        """Runs :func:`speechbrain_tclap.windows.encode_windows` on the model."""
+        geometry = FrameGeometry.from_model(self.model)
+        window = self._window_samples(geometry, window_seconds)
+        hop = (
+            None
+            if hop_seconds is None
+            else seconds_to_samples(hop_seconds, self.sample_rate, "hop_seconds")
+        )
+        with self.inference_ctx:
+            return encode_windows(
+                self.model,
+                wavs.to(self.device),
+                lens,
+                window=window,
+                hop=hop,
+                max_windows_per_batch=max_windows_per_batch
+                or self.max_windows_per_batch,
+                normalize=normalize,
+                return_frames=return_frames,
+            )
+
     @torch.no_grad()
     def encode_audio(
         self,
@@ -97,8 +205,15 @@ class CLAP(Pretrained):
         wav_lens: Optional[torch.Tensor] = None,
         normalize: bool = True,
         return_frames: bool = False,
-    ):
-        """Embed audio files or waveforms.
+    ) -> Union[torch.Tensor, EncodedAudio]:
+        """Embed audio files or waveforms of any length.
+
+        Clips of at most one model window are encoded whole (padded and
+        masked). Longer clips are encoded in sliding windows and get the
+        pooled embedding of :meth:`encode_audio_windows` (mean of the window
+        embeddings, renormalised); their frames, with ``return_frames``, are
+        the stitched frames of :meth:`frame_scores`, one per encoder frame
+        period from the clip's start.
 
         Arguments
         ---------
@@ -115,8 +230,42 @@ class CLAP(Pretrained):
         -------
         torch.Tensor or EncodedAudio
             ``(B, D)`` embeddings (or frames too).
+
+        Example
+        -------
+        >>> from speechbrain_tclap.lobes.clap import CLAP as CLAPModule
+        >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+        >>> from speechbrain_tclap.lobes.htsat import HTSAT
+        >>> model = CLAPModule(CLAPFeatures(sample_rate=8000, n_fft=256,
+        ...     hop_length=80, n_mels=16, f_max=4000.0), HTSAT.from_preset("test"),
+        ...     torch.nn.Linear(16, 8), torch.nn.Identity(), torch.nn.Identity())
+        >>> clap = CLAP(modules={"clap": model}, run_opts={"device": "cpu"},
+        ...             hparams={"sample_rate": 8000, "clap": model, "clip_seconds": 0.5})
+        >>> wavs = torch.randn(2, 12000)  # 1.5 s: windows for the first clip
+        >>> out = clap.encode_audio(wavs, torch.tensor([1.0, 0.25]), return_frames=True)
+        >>> out.embedding.shape, out.frames.shape, out.frame_mask.sum(1).tolist()
+        (torch.Size([2, 8]), torch.Size([2, 19, 8]), [19, 5])
+        >>> short = clap.encode_audio(wavs[1, :3000])  # one window: encoded whole
+        >>> torch.allclose(short, out.embedding[1], atol=1e-5)
+        True
         """
         wavs, lens = self._batch_audio(audio, wav_lens)
+        batch, num_samples = wavs.shape
+        lengths = relative_to_samples(lens, num_samples, batch)
+        longest = int(lengths.max())
+        geometry = self._frame_geometry()
+        window = None if geometry is None else self._window_samples(geometry, None)
+        if window is not None and longest > window:
+            out = self._encode_windows(
+                wavs, lens, None, None, None, normalize, return_frames
+            )
+            if not return_frames:
+                return out.embedding
+            windows, frames = out
+            return EncodedAudio(windows.embedding, frames.frames, frames.mask)
+        # one window per clip: drop the batch padding past the longest clip
+        wavs = wavs[:, :longest]
+        lens = lengths.float() / longest
         with self.inference_ctx:
             return self.model.encode_audio(
                 wavs.to(self.device),
@@ -124,6 +273,147 @@ class CLAP(Pretrained):
                 normalize=normalize,
                 return_frames=return_frames,
             )
+
+    @torch.no_grad()
+    def encode_audio_windows(
+        self,
+        audio: AudioInput,
+        window_seconds: Optional[float] = None,
+        hop_seconds: Optional[float] = None,
+        *,
+        wav_lens: Optional[torch.Tensor] = None,
+        max_windows_per_batch: Optional[int] = None,
+    ) -> WindowedEmbedding:
+        """Embed audio in sliding windows (deterministic placement).
+
+        Windows of ``window_seconds`` start every ``hop_seconds``; the last
+        one ends at the clip's end, so only a clip shorter than one window
+        is padded. See :func:`speechbrain_tclap.windows.window_starts`.
+
+        Arguments
+        ---------
+        audio : str, list of str, or torch.Tensor
+            File path(s), or ``(L,)`` / ``(B, L)`` waveforms at the model rate.
+        window_seconds : float, optional
+            Window length; default ``clip_seconds`` of the model, else the
+            most its encoder holds (longer windows are refused).
+        hop_seconds : float, optional
+            Distance between window starts, at most ``window_seconds``;
+            default half a window, rounded to whole encoder frames (e.g.
+            5.12 s for 10-s windows of HTSAT-tiny at 48 kHz).
+        wav_lens : torch.Tensor, optional
+            ``(B,)`` relative lengths for batched tensors.
+        max_windows_per_batch : int, optional
+            Windows per forward pass; default the ``max_windows_per_batch``
+            attribute.
+
+        Returns
+        -------
+        WindowedEmbedding
+            ``embedding (B, D)`` (mean of the window embeddings,
+            renormalised), ``window_embeddings (B, W, D)``,
+            ``window_mask (B, W)``, ``window_times (B, W, 2)`` (start, end in
+            seconds; per clip, as each clip's last window ends at its end).
+
+        Example
+        -------
+        >>> from speechbrain_tclap.lobes.clap import CLAP as CLAPModule
+        >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+        >>> from speechbrain_tclap.lobes.htsat import HTSAT
+        >>> model = CLAPModule(CLAPFeatures(sample_rate=8000, n_fft=256,
+        ...     hop_length=80, n_mels=16, f_max=4000.0), HTSAT.from_preset("test"),
+        ...     torch.nn.Linear(16, 8), torch.nn.Identity(), torch.nn.Identity())
+        >>> clap = CLAP(modules={"clap": model}, run_opts={"device": "cpu"},
+        ...             hparams={"sample_rate": 8000, "clap": model})
+        >>> out = clap.encode_audio_windows(torch.randn(11000), 0.5, 0.25)
+        >>> out.window_times[0].tolist()
+        [[0.0, 0.5], [0.25, 0.75], [0.5, 1.0], [0.75, 1.25], [0.875, 1.375]]
+        >>> out.window_embeddings.shape, out.embedding.shape
+        (torch.Size([1, 5, 8]), torch.Size([1, 8]))
+        """
+        wavs, lens = self._batch_audio(audio, wav_lens)
+        return self._encode_windows(
+            wavs, lens, window_seconds, hop_seconds, max_windows_per_batch
+        )
+
+    @torch.no_grad()
+    def frame_scores(
+        self,
+        audio: AudioInput,
+        texts: Union[str, List[str]],
+        wav_lens: Optional[torch.Tensor] = None,
+        window_seconds: Optional[float] = None,
+        hop_seconds: Optional[float] = None,
+        max_windows_per_batch: Optional[int] = None,
+    ) -> FrameScores:
+        """Cosine similarity of every audio frame with every text.
+
+        Frames are the projected, L2-normalised frame embeddings of
+        :meth:`speechbrain_tclap.lobes.clap.CLAP.encode_audio`
+        (``return_frames=True``), on one grid per clip: a frame every
+        encoder frame period (``frame_hop`` log-mel frames × the front-end
+        hop; 0.32 s for HTSAT-tiny at 48 kHz) from the clip's start.
+        Long audio is encoded in sliding windows as in
+        :meth:`encode_audio_windows`, and where windows overlap their frames
+        are averaged (then renormalised); see :mod:`speechbrain_tclap.windows`.
+
+        Arguments
+        ---------
+        audio : str, list of str, or torch.Tensor
+            File path(s), or ``(L,)`` / ``(B, L)`` waveforms at the model rate.
+        texts : str or list of str
+            Captions or prompts.
+        wav_lens : torch.Tensor, optional
+            ``(B,)`` relative lengths for batched tensors.
+        window_seconds : float, optional
+            As :meth:`encode_audio_windows`.
+        hop_seconds : float, optional
+            As :meth:`encode_audio_windows`.
+        max_windows_per_batch : int, optional
+            As :meth:`encode_audio_windows`.
+
+        Returns
+        -------
+        FrameScores
+            ``scores (B, T, N_text)`` (zero where masked), ``times (T,)``
+            frame centres in seconds, ``mask (B, T)`` (frames of real
+            audio; clips of a batch may differ in length).
+
+        Example
+        -------
+        >>> from speechbrain_tclap.lobes.clap import CLAP as CLAPModule
+        >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+        >>> from speechbrain_tclap.lobes.htsat import HTSAT
+        >>> from speechbrain_tclap.lobes.text import TransformerTextEncoder
+        >>> def tokenize(texts):  # toy character tokenizer
+        ...     ids = torch.tensor([[ord(c) % 64 for c in t[:6].ljust(6)] for t in texts])
+        ...     return ids, torch.ones_like(ids, dtype=torch.bool)
+        >>> model = CLAPModule(CLAPFeatures(sample_rate=8000, n_fft=256,
+        ...     hop_length=80, n_mels=16, f_max=4000.0), HTSAT.from_preset("test"),
+        ...     torch.nn.Linear(16, 8), TransformerTextEncoder(tokenize,
+        ...     vocab_size=64, d_model=8, nhead=2, num_layers=1, max_length=8),
+        ...     torch.nn.Linear(8, 8))
+        >>> clap = CLAP(modules={"clap": model}, run_opts={"device": "cpu"},
+        ...             hparams={"sample_rate": 8000, "clap": model, "clip_seconds": 0.5})
+        >>> out = clap.frame_scores(torch.randn(12000), ["a dog", "a bell"])
+        >>> out.scores.shape, out.times[:2]  # a frame every 0.08 s
+        (torch.Size([1, 19, 2]), tensor([0.0350, 0.1150]))
+        >>> bool(out.scores.abs().max() <= 1.0 + 1e-6)
+        True
+        """
+        wavs, lens = self._batch_audio(audio, wav_lens)
+        _, frames = self._encode_windows(
+            wavs,
+            lens,
+            window_seconds,
+            hop_seconds,
+            max_windows_per_batch,
+            return_frames=True,
+        )
+        text = self.encode_text(texts).float()
+        scores = frames.frames.float() @ text.T.to(frames.frames.device)
+        scores = scores * frames.mask.unsqueeze(-1).to(scores.dtype)
+        return FrameScores(scores, frames.times, frames.mask)
 
     @torch.no_grad()
     def encode_text(self, texts: Union[str, List[str]], normalize: bool = True):

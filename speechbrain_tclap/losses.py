@@ -337,3 +337,131 @@ class InfoNCELoss(torch.nn.Module):
             audio_to_text=self.audio_to_text,
             text_to_audio=self.text_to_audio,
         )
+
+
+class TemporalFocusedLoss(torch.nn.Module):
+    """T-CLAP's objective ``L = L_c + temporal_weight * L_t``.
+
+    ``L_c`` is the symmetric InfoNCE over every audio view and every text that
+    is a positive of some audio (keys decide). ``L_t`` focuses on order: each
+    ``"main"`` audio must prefer its caption to order-swapped captions.
+
+    * ``form="batch"`` (batch-extended): every main audio against the batch's
+      positive captions *and* all its order-swapped negatives (an ``N x 2N``
+      audio→text InfoNCE). When the batch also holds order-reversed audio
+      (view ``"reversed"``), the symmetric text→audio term is added: each main
+      caption against all main and reversed audio.
+    * ``form="pairwise"``: each main audio against its own swapped caption
+      only, ``-log(e^s+ / (e^s+ + e^s-))`` (a hard-negative form); with
+      reversed audio, each main caption against its own reversed audio too.
+
+    The T-CLAP paper does not print ``L_t``; both readings are offered and
+    documented (docs/architecture.md). The logit scale is shared by both terms.
+
+    Arguments
+    ---------
+    temporal_weight : float
+        Lambda (0.5 in T-CLAP).
+    form : str
+        ``"batch"`` or ``"pairwise"``.
+
+    Example
+    -------
+    >>> emb = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    >>> inputs = ContrastiveInputs(
+    ...     audio_emb=emb[:2], text_emb=emb, logit_scale=torch.tensor(10.0),
+    ...     audio_keys=torch.tensor([0, 1]), text_keys=torch.tensor([0, 1, 2, 3]),
+    ...     text_is_negative=torch.tensor([False, False, True, True]),
+    ...     audio_views=["main", "main"], text_views=["main", "main", "swapped", "swapped"],
+    ...     audio_sample=torch.tensor([0, 1]), text_sample=torch.tensor([0, 1, 0, 1]))
+    >>> TemporalFocusedLoss()(inputs).shape
+    torch.Size([])
+    """
+
+    def __init__(self, temporal_weight: float = 0.5, form: str = "batch"):
+        super().__init__()
+        if form not in ("batch", "pairwise"):
+            raise ValueError(f"TemporalFocusedLoss form must be 'batch' or 'pairwise', got {form!r}")
+        self.temporal_weight = temporal_weight
+        self.form = form
+        self.contrastive = InfoNCELoss()
+
+    def forward(self, inputs: ContrastiveInputs) -> torch.Tensor:
+        """Compute ``L_c + temporal_weight * L_t``.
+
+        Arguments
+        ---------
+        inputs : ContrastiveInputs
+            Embeddings, keys, views and roles of one batch.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss.
+        """
+        loss = self.contrastive(inputs)
+        if self.temporal_weight == 0:
+            return loss
+        temporal = (
+            self._batch_form(inputs) if self.form == "batch" else self._pairwise_form(inputs)
+        )
+        if temporal is None:
+            return loss
+        return loss + self.temporal_weight * temporal
+
+    @staticmethod
+    def _views(inputs, name, audio=True):
+        views = inputs.audio_views if audio else inputs.text_views
+        device = inputs.audio_emb.device
+        if views is None:
+            return torch.ones(len(inputs.audio_emb if audio else inputs.text_emb), dtype=torch.bool, device=device)
+        return torch.tensor([v == name for v in views], dtype=torch.bool, device=device)
+
+    def _batch_form(self, inputs: ContrastiveInputs) -> Optional[torch.Tensor]:
+        main_audio = self._views(inputs, "main")
+        has_negatives = bool(inputs.text_is_negative.any())
+        reversed_audio = self._views(inputs, "reversed")
+        terms = []
+        if has_negatives and main_audio.any():
+            mask = positive_mask_from_keys(inputs.audio_keys[main_audio], inputs.text_keys)
+            terms.append(
+                contrastive_loss(
+                    inputs.audio_emb[main_audio], inputs.text_emb, inputs.logit_scale,
+                    positive_mask=mask, text_to_audio=False,
+                )
+            )
+        if reversed_audio.any():
+            main_text = self._views(inputs, "main", audio=False) & ~inputs.text_is_negative
+            audio_rows = main_audio | reversed_audio
+            mask = positive_mask_from_keys(inputs.audio_keys[audio_rows], inputs.text_keys[main_text])
+            terms.append(
+                contrastive_loss(
+                    inputs.audio_emb[audio_rows], inputs.text_emb[main_text], inputs.logit_scale,
+                    positive_mask=mask, audio_to_text=False,
+                )
+            )
+        return torch.stack(terms).mean() if terms else None
+
+    def _pairwise_form(self, inputs: ContrastiveInputs) -> Optional[torch.Tensor]:
+        scale = inputs.logit_scale.float()
+        audio, text = inputs.audio_emb.float(), inputs.text_emb.float()
+        main_audio = self._views(inputs, "main").nonzero().squeeze(1).tolist()
+        reversed_rows = self._views(inputs, "reversed")
+        losses = []
+        for row in main_audio:
+            sample = inputs.audio_sample[row]
+            own = inputs.text_sample == sample
+            positive = own & (inputs.text_keys == inputs.audio_keys[row])
+            negative = own & inputs.text_is_negative
+            if positive.any() and negative.any():
+                pos = int(positive.nonzero()[0])
+                for neg in negative.nonzero().squeeze(1).tolist():
+                    pair = scale * torch.stack([audio[row] @ text[pos], audio[row] @ text[neg]])
+                    losses.append(-torch.log_softmax(pair, dim=0)[0])
+            rev = reversed_rows & (inputs.audio_sample == sample)
+            if positive.any() and rev.any():
+                pos = int(positive.nonzero()[0])
+                other = int(rev.nonzero()[0])
+                pair = scale * torch.stack([text[pos] @ audio[row], text[pos] @ audio[other]])
+                losses.append(-torch.log_softmax(pair, dim=0)[0])
+        return torch.stack(losses).mean() if losses else None

@@ -36,7 +36,7 @@ Authors
 """
 
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -1110,4 +1110,123 @@ def retrieval_chance_with_positives(
         )
         # E[first hit rank] (1-based) of c random positives among n: (n+1)/(c+1).
         out[f"{name}_mean_rank"] = mean_of(lambda c: (n + 1) / (c + 1))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# T-Classify (T-CLAP): is "A followed by B" preferred to "B followed by A"?
+# ---------------------------------------------------------------------------
+def ordered_pair_captions(
+    classes: Sequence[str], template: str = "{A} followed by {B}"
+) -> Tuple[List[str], List[Tuple[int, int]]]:
+    """All ordered pairs of distinct classes as captions.
+
+    Arguments
+    ---------
+    classes : sequence of str
+        Class names as they should appear in text.
+    template : str
+        Caption with ``{A}`` (first event) and ``{B}`` (second event).
+
+    Returns
+    -------
+    tuple
+        ``(captions, pairs)`` with ``pairs[k] = (i, j)`` the class indices of
+        ``captions[k]``.
+
+    Example
+    -------
+    >>> caps, pairs = ordered_pair_captions(["dog", "bell"])
+    >>> caps, pairs
+    (['dog followed by bell', 'bell followed by dog'], [(0, 1), (1, 0)])
+    """
+    pairs = [(i, j) for i in range(len(classes)) for j in range(len(classes)) if i != j]
+    captions = [template.format(A=classes[i], B=classes[j]) for i, j in pairs]
+    return captions, pairs
+
+
+def t_classify_metrics(
+    audio_emb: torch.Tensor,
+    true_pairs: torch.Tensor,
+    caption_emb: torch.Tensor,
+    pairs: Sequence[Tuple[int, int]],
+    ks: Sequence[int] = (5,),
+) -> Dict[str, float]:
+    """Binary and N-way T-Classify accuracy and temporal retrieval R@k.
+
+    * binary: the clip's correct-order caption scores strictly higher than
+      its order-swapped caption (ties count as errors);
+    * N-way: the correct ordered pair wins among all ``K(K-1)`` ordered-pair
+      captions (ties pessimistic);
+    * ``R@k``: the correct ordered-pair caption is in the top ``k``.
+
+    Arguments
+    ---------
+    audio_emb : torch.Tensor
+        ``(N, D)`` normalised embeddings of two-event clips.
+    true_pairs : torch.Tensor
+        ``(N, 2)`` class indices (first, second event).
+    caption_emb : torch.Tensor
+        ``(P, D)`` embeddings of the ordered-pair captions.
+    pairs : sequence of (int, int)
+        Class indices of each caption (from :func:`ordered_pair_captions`).
+    ks : sequence of int
+        Cut-offs of the temporal retrieval recall.
+
+    Returns
+    -------
+    dict
+        ``tclassify_binary``, ``tclassify_nway``, ``tclassify_R@k``, ``tclassify_n``.
+
+    Example
+    -------
+    >>> caps, pairs = ordered_pair_captions(["a", "b", "c"])
+    >>> emb = torch.eye(6)
+    >>> m = t_classify_metrics(emb[:2], torch.tensor([[0, 1], [0, 2]]), emb, pairs)
+    >>> m["tclassify_binary"], m["tclassify_nway"]
+    (1.0, 1.0)
+    """
+    index = {pair: k for k, pair in enumerate(pairs)}
+    correct = torch.tensor([index[(int(a), int(b))] for a, b in true_pairs.tolist()])
+    swapped = torch.tensor([index[(int(b), int(a))] for a, b in true_pairs.tolist()])
+    scores = audio_emb.float().cpu() @ caption_emb.float().cpu().T
+    rows = torch.arange(len(correct))
+    true_score = scores[rows, correct]
+    binary = (true_score > scores[rows, swapped]).float().mean()
+    # Pessimistic rank: every other caption scoring >= the correct one is ahead.
+    ahead = (scores >= true_score.unsqueeze(1)).sum(dim=1) - 1
+    out = {
+        "tclassify_binary": float(binary),
+        "tclassify_nway": float((ahead == 0).float().mean()),
+        "tclassify_n": len(correct),
+    }
+    for k in ks:
+        out[f"tclassify_R@{k}"] = float((ahead < k).float().mean())
+    return out
+
+
+def t_classify_chance(num_classes: int, ks: Sequence[int] = (5,)) -> Dict[str, float]:
+    """Chance levels of :func:`t_classify_metrics`.
+
+    Arguments
+    ---------
+    num_classes : int
+        K.
+    ks : sequence of int
+        Recall cut-offs.
+
+    Returns
+    -------
+    dict
+        Chance values under the same keys.
+
+    Example
+    -------
+    >>> t_classify_chance(3)["tclassify_nway"]
+    0.16666666666666666
+    """
+    num_pairs = num_classes * (num_classes - 1)
+    out = {"tclassify_binary": 0.5, "tclassify_nway": 1.0 / num_pairs}
+    for k in ks:
+        out[f"tclassify_R@{k}"] = min(k, num_pairs) / num_pairs
     return out

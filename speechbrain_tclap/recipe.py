@@ -19,6 +19,7 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.brain import CLAPBrain
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.export import export_pretrained
+from speechbrain_tclap.plotting import plot_curves
 from speechbrain_tclap.lobes.tokenizers import (
     SentencePieceTokenizer,
     train_sentencepiece,
@@ -162,6 +163,11 @@ def run_clap_experiment(
         test_loader_kwargs=hparams["valid_dataloader_opts"],
     )
     if sb.utils.distributed.if_main_process():
+        plot_curves(
+            hparams["train_log"],
+            os.path.join(hparams["output_folder"], "validation_curves.png"),
+            title=os.path.basename(hparams_file),
+        )
         export_pretrained(
             os.path.join(hparams["output_folder"], "hyperparams.yaml"),
             hparams["model"]["loadables"],

@@ -154,10 +154,51 @@ class EventCaptioner:
             raise ValueError(
                 f"EventCaptioner: row {row.get('id', '?')!r} has no 'events'"
             )
-        seed = None
+        return [caption_for_events(events, style=self.style, rng=self._seed(train, rng))]
+
+    def _seed(self, train, rng):
         if train and self.random_template:
-            seed = (rng or random).randrange(2**31)
-        return [caption_for_events(events, style=self.style, rng=seed)]
+            return (rng or random).randrange(2**31)
+        return None
+
+    def order_negatives(
+        self, row: Dict[str, Any], train: bool, rng: Optional[random.Random] = None
+    ) -> List[str]:
+        """The order-swapped caption of a multi-event row (T-CLAP's negative).
+
+        The events keep their onsets and the labels are reversed in time, so
+        "A followed by B" becomes "B followed by A" with the same template
+        (``rng`` must be in the same state as for :meth:`__call__`). Rows whose
+        reversed order reads the same (one event, or a palindrome of labels)
+        and order-free styles have no negative.
+
+        Arguments
+        ---------
+        row : dict
+            Manifest row with ``events``.
+        train : bool
+            Training may draw a random template.
+        rng : random.Random, optional
+            Source of randomness for training.
+
+        Returns
+        -------
+        list of str
+            Zero or one caption.
+
+        Example
+        -------
+        >>> events = [{"label": "bell", "onset": 0.0, "offset": 1.0},
+        ...           {"label": "hiss", "onset": 1.5, "offset": 2.0}]
+        >>> EventCaptioner().order_negatives({"events": events}, train=False)
+        ['hiss followed by bell']
+        """
+        events = sorted(row.get("events") or [], key=lambda e: float(e["onset"]))
+        labels = [e["label"] for e in events]
+        if self.style != "ordered" or labels == labels[::-1]:
+            return []
+        swapped = [dict(e, label=label) for e, label in zip(events, labels[::-1])]
+        return [caption_for_events(swapped, style=self.style, rng=self._seed(train, rng))]
 
 
 class ClipSampleBuilder:
@@ -181,6 +222,9 @@ class ClipSampleBuilder:
         ``"zero"`` (masked by the model) or ``"repeat"``.
     resample : bool
         Resample files whose rate differs.
+    order_negatives : bool
+        Add the captioner's order-swapped caption as an extra negative text
+        (T-CLAP); the captioner must offer ``order_negatives``.
     seed : int
         Base seed of the training randomness (crop position, caption
         template). Draws depend only on (seed, epoch, sample id), so a run
@@ -206,9 +250,11 @@ class ClipSampleBuilder:
         eval_crop: str = "left",
         pad: str = "zero",
         resample: bool = False,
+        order_negatives: bool = False,
         seed: int = 0,
     ):
         self.sample_rate = sample_rate
+        self.order_negatives = order_negatives
         self.num_samples = int(round(clip_seconds * sample_rate))
         self.captioner = captioner or ManifestCaptioner()
         self.train_crop = train_crop
@@ -254,12 +300,75 @@ class ClipSampleBuilder:
         wav, valid = crop_or_pad(
             wav, self.num_samples, crop=crop, pad=self.pad, generator=generator
         )
+        state = rng.getstate()
         captions = self.captioner(row, train, rng)
-        key = captions[0]
         texts = [TextView(c) for c in captions]
+        if self.order_negatives:
+            rng.setstate(state)  # the same template for the swapped caption
+            texts += [
+                TextView(c, view="swapped", negative=True)
+                for c in self.captioner.order_negatives(row, train, rng)
+            ]
         audio = [AudioView(wav, key=texts[0].key, valid_samples=valid)]
         meta = {k: row[k] for k in ("events", "duration") if k in row}
         return CLAPSample(row["id"], audio, texts, row_labels(row), meta)
+
+
+class MixedSampleBuilder:
+    """Dispatch rows to a pair builder (rows with ``a`` and ``b``) or a clip builder.
+
+    Lets one dataset hold single clips (for zero-shot classification and
+    plain pairs) and synthesised pairs (for temporal training and
+    T-Classify).
+
+    Arguments
+    ---------
+    clip_builder : callable
+        Builder for single-clip rows.
+    pair_builder : callable
+        Builder for pair rows.
+
+    Example
+    -------
+    >>> build = MixedSampleBuilder(lambda r, t: "clip", lambda r, t: "pair")
+    >>> build({"id": "x", "wav": "x.wav"}, False), build({"a": {}, "b": {}}, False)
+    ('clip', 'pair')
+    """
+
+    def __init__(self, clip_builder, pair_builder):
+        self.clip_builder = clip_builder
+        self.pair_builder = pair_builder
+
+    def set_epoch(self, epoch: int) -> None:
+        """Forward the epoch to both builders.
+
+        Arguments
+        ---------
+        epoch : int
+            Current epoch.
+        """
+        for builder in (self.clip_builder, self.pair_builder):
+            if hasattr(builder, "set_epoch"):
+                builder.set_epoch(epoch)
+
+    def __call__(self, row: Dict[str, Any], train: bool):
+        """Build the sample with the builder that fits the row.
+
+        Arguments
+        ---------
+        row : dict
+            Manifest row.
+        train : bool
+            Training mode.
+
+        Returns
+        -------
+        CLAPSample or None
+            The sample.
+        """
+        if "a" in row and "b" in row:
+            return self.pair_builder(row, train)
+        return self.clip_builder(row, train)
 
 
 def make_clap_dataset(

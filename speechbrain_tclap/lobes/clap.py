@@ -278,15 +278,26 @@ class CLAP(nn.Module):
     def _load_pretrained(self, path) -> None:
         """Strict, weights-only load used by SpeechBrain's ``Pretrainer``.
 
-        SpeechBrain's default transfer for modules is non-strict and only
-        warns; a CLAP checkpoint that does not fit the architecture must
-        fail loudly instead.
+        Native checkpoints load as they are; foreign ones (LAION-CLAP, Hugging
+        Face, msclap, ...) are detected and converted by
+        :mod:`speechbrain_tclap.convert` first, with a logged summary of
+        renamed and dropped keys. SpeechBrain's default transfer for modules
+        is non-strict and only warns; a checkpoint that does not fit the
+        architecture must fail loudly instead.
 
         Arguments
         ---------
         path : str or pathlib.Path
-            A ``.ckpt`` holding this module's state dict.
+            A checkpoint file.
         """
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        from speechbrain_tclap.convert.registry import (
+            convert_state_dict,
+            unwrap_checkpoint,
+        )
+
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        state_dict, report, fmt = convert_state_dict(unwrap_checkpoint(loaded))
+        if fmt != "native":
+            logger.info("converted %s checkpoint %s: %s", fmt, path, report.summary())
         self.load_state_dict(state_dict, strict=True)
         logger.info("loaded CLAP weights from %s (%d tensors)", path, len(state_dict))

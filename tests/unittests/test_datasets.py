@@ -105,3 +105,22 @@ def test_bad_manifest_fails_at_construction_naming_file_and_row(folder):
     rows = {"a": {"caption": "x"}}
     with pytest.raises(ManifestError, match=r"m\.json.*wav"):
         make_clap_dataset(_manifest(folder, rows), ClipSampleBuilder(16000, 1.0), train=False)
+
+
+def test_order_negative_uses_the_same_template_and_is_a_negative(folder):
+    row = {"id": "two", "wav": str(folder / "good.wav"), "events": EVENTS}
+    build = ClipSampleBuilder(
+        16000, 1.0, captioner=EventCaptioner("ordered"), order_negatives=True, seed=3
+    )
+    for epoch in range(5):
+        build.set_epoch(epoch)
+        sample = build(row, train=True)
+        positive, negative = sample.texts
+        assert not positive.negative and negative.negative and negative.view == "swapped"
+        # Same template: swapping the two class names maps one onto the other.
+        assert positive.text.replace("bell", "@").replace("rising chirp", "bell").replace("@", "rising chirp") == negative.text
+        assert sample.audio[0].key == positive.key != negative.key
+    single = {"id": "one", "wav": str(folder / "good.wav"), "events": EVENTS[:1]}
+    assert len(build(single, train=True).texts) == 1
+    unordered = ClipSampleBuilder(16000, 1.0, captioner=EventCaptioner("unordered"), order_negatives=True)
+    assert len(unordered(row, train=True).texts) == 1

@@ -139,3 +139,81 @@ def test_gradients_are_finite_at_large_scale():
     loss = contrastive_loss(a, t, torch.tensor(100.0))
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(a.grad).all()
+
+
+def _temporal_inputs(seed, reversed_audio=False):
+    """Batch of 3 samples: main audio, positive caption, swapped negative.
+
+    Sample 2's positive caption equals sample 0's swapped caption (key 3):
+    that text must be a positive for audio 2 and a negative for audio 0.
+    """
+    from speechbrain_tclap.losses import TemporalFocusedLoss  # noqa: F401
+
+    a = _unit(4 if reversed_audio else 3, 8, seed).float()
+    t = _unit(6, 8, seed + 100).float()
+    audio_keys = [0, 1, 3] + ([3] if reversed_audio else [])
+    return ContrastiveInputs(
+        audio_emb=a,
+        text_emb=t,
+        logit_scale=torch.tensor(5.0),
+        # texts: pos0, pos1, pos2(key 3), neg0(key 3), neg1(key 4), neg2(key 0)
+        audio_keys=torch.tensor(audio_keys),
+        text_keys=torch.tensor([0, 1, 3, 3, 4, 0]),
+        text_is_negative=torch.tensor([False, False, False, True, True, True]),
+        audio_views=["main"] * 3 + (["reversed"] if reversed_audio else []),
+        text_views=["main"] * 3 + ["swapped"] * 3,
+        audio_sample=torch.tensor([0, 1, 2] + ([0] if reversed_audio else [])),
+        text_sample=torch.tensor([0, 1, 2, 0, 1, 2]),
+    )
+
+
+def test_temporal_batch_form_matches_explicit_formula():
+    from speechbrain_tclap.losses import TemporalFocusedLoss
+
+    x = _temporal_inputs(20)
+    ours = TemporalFocusedLoss(temporal_weight=0.5, form="batch")(x)
+    pos = x.text_keys.unsqueeze(0) == x.audio_keys.unsqueeze(1)
+    # L_c over non-negative texts (0, 1, 2) and the 3 audios: plain diagonal.
+    logits_c = 5.0 * x.audio_emb @ x.text_emb[:3].T
+    l_c = 0.5 * (F.cross_entropy(logits_c, torch.arange(3)) + F.cross_entropy(logits_c.T, torch.arange(3)))
+    # L_t: each audio vs all 6 texts; audio 0: positives {0, 5}, audio 2: {2, 3}.
+    logits_t = 5.0 * x.audio_emb @ x.text_emb.T
+    logp = logits_t.log_softmax(dim=1)
+    rows = [-(logp[i][pos[i]]).mean() for i in range(3)]
+    l_t = torch.stack(rows).mean()
+    assert torch.allclose(ours, l_c + 0.5 * l_t, atol=1e-5)
+    # Text 3 (sample 0's negative) is a positive of audio 2, a negative of audio 0.
+    assert bool(pos[2, 3]) and not bool(pos[0, 3])
+
+
+def test_temporal_reversed_audio_adds_text_to_audio_term():
+    from speechbrain_tclap.losses import TemporalFocusedLoss
+
+    x = _temporal_inputs(21, reversed_audio=True)
+    with_rev = TemporalFocusedLoss(temporal_weight=1.0, form="batch")(x)
+    logits = 5.0 * x.audio_emb @ x.text_emb[:3].T  # 4 audios x 3 main captions
+    pos = x.audio_keys.unsqueeze(1) == x.text_keys[:3].unsqueeze(0)
+    logp = logits.T.log_softmax(dim=1)
+    t2a = torch.stack([-(logp[j][pos[:, j]]).mean() for j in range(3)]).mean()
+    a = x.audio_emb[:3]
+    logp_a = (5.0 * a @ x.text_emb.T).log_softmax(dim=1)
+    pos_a = x.audio_keys[:3].unsqueeze(1) == x.text_keys.unsqueeze(0)
+    a2t = torch.stack([-(logp_a[i][pos_a[i]]).mean() for i in range(3)]).mean()
+    l_c = InfoNCELoss()(x)
+    assert torch.allclose(with_rev, l_c + 0.5 * (a2t + t2a), atol=1e-5)
+
+
+def test_temporal_pairwise_form_matches_explicit_formula():
+    from speechbrain_tclap.losses import TemporalFocusedLoss
+
+    x = _temporal_inputs(22)
+    ours = TemporalFocusedLoss(temporal_weight=0.5, form="pairwise")(x)
+    s = 5.0 * x.audio_emb @ x.text_emb.T
+    own_neg = {0: 3, 1: 4, 2: 5}
+    terms = [
+        -torch.log_softmax(torch.stack([s[i, i], s[i, own_neg[i]]]), dim=0)[0]
+        for i in range(3)
+    ]
+    assert torch.allclose(ours, InfoNCELoss()(x) + 0.5 * torch.stack(terms).mean(), atol=1e-5)
+    with pytest.raises(ValueError, match="form"):
+        TemporalFocusedLoss(form="other")

@@ -1,0 +1,347 @@
+"""Shared helpers of the audio-caption dataset preparations (AudioCaps, Clotho).
+
+* :func:`read_caption_csv`: official caption CSVs read with errors that name
+  the file and the line (missing column, wrong number of cells, bad quoting,
+  empty value);
+* :class:`AudioIndex`: one walk over an audio folder, then lookups by file
+  name or stem (Unicode-normalised, so names written in NFC or NFD match);
+* :func:`audio_info`: duration and sample rate from the file header;
+* :func:`prepared_manifests`: the idempotence check (a fingerprint of the
+  options, the CSV files and the audio files), and :func:`write_prepared` to
+  publish manifests atomically with their fingerprint.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import csv
+import hashlib
+import json
+import os
+import unicodedata
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import soundfile as sf
+
+from speechbrain_tclap.data.manifest import ManifestError, write_manifest
+
+#: Audio file extensions the preparations look for.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+
+
+def read_caption_csv(
+    path: Union[str, os.PathLike], required: Sequence[str]
+) -> List[Tuple[int, Dict[str, str]]]:
+    """Reads a caption CSV into ``[(line number, row)]``.
+
+    Values are stripped; a UTF-8 byte-order mark is ignored; blank lines are
+    skipped.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The CSV file (header row first).
+    required : sequence of str
+        Columns that must exist and be non-empty in every row.
+
+    Returns
+    -------
+    list of tuple
+        ``(line number of the row's last line, {column: value})``.
+
+    Raises
+    ------
+    ManifestError
+        Naming the file (and the line): missing file or column, a row with
+        more or fewer cells than the header, an empty required value,
+        malformed quoting, non-UTF-8 text.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "captions.csv"
+    >>> _ = path.write('file_name,caption_1\\na.wav,"rain, then wind"\\n')
+    >>> read_caption_csv(path, ["file_name", "caption_1"])
+    [(2, {'file_name': 'a.wav', 'caption_1': 'rain, then wind'})]
+    >>> _ = path.write("file_name,caption_1\\na.wav,x,y\\n")
+    >>> try:
+    ...     read_caption_csv(path, ["file_name"])
+    ... except ManifestError as err:
+    ...     print(err.row, "->", err.problem)
+    line 2 -> 3 cells, the header has 2 columns
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ManifestError(path, "file not found")
+    rows: List[Tuple[int, Dict[str, str]]] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f, strict=True)
+            header = next(reader, None)
+            if not header:
+                raise ManifestError(path, "empty file (no CSV header)")
+            header = [h.strip() for h in header]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise ManifestError(
+                    path,
+                    f"missing column(s) {missing}; header is {header}",
+                    row="line 1",
+                )
+            for cells in reader:
+                where = f"line {reader.line_num}"
+                if not cells or all(not c.strip() for c in cells):
+                    continue
+                if len(cells) != len(header):
+                    raise ManifestError(
+                        path,
+                        f"{len(cells)} cells, the header has {len(header)} columns",
+                        row=where,
+                    )
+                row = {h: c.strip() for h, c in zip(header, cells)}
+                for column in required:
+                    if not row[column]:
+                        raise ManifestError(
+                            path, f"empty value for {column!r}", row=where
+                        )
+                rows.append((reader.line_num, row))
+    except UnicodeDecodeError as exc:
+        raise ManifestError(path, f"not UTF-8 text ({exc})") from exc
+    except csv.Error as exc:
+        raise ManifestError(
+            path, f"malformed CSV ({exc})", row=f"line {reader.line_num}"
+        ) from exc
+    return rows
+
+
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
+
+
+class AudioIndex:
+    """Audio files under a folder, found by file name or by stem.
+
+    Arguments
+    ---------
+    root : str or os.PathLike
+        Folder walked recursively (a missing folder gives an empty index).
+    extensions : sequence of str
+        Accepted extensions (lower case, with the dot).
+
+    Example
+    -------
+    >>> root = getfixture("tmpdir")
+    >>> _ = (root / "train").mkdir()
+    >>> _ = (root / "train" / "Yabc.wav").write_binary(b"x")
+    >>> index = AudioIndex(root)
+    >>> os.path.basename(index.find(["abc", "Yabc"]))
+    'Yabc.wav'
+    >>> index.find(["Yabc.flac"]) is None
+    True
+    """
+
+    def __init__(
+        self,
+        root: Union[str, os.PathLike],
+        extensions: Sequence[str] = AUDIO_EXTENSIONS,
+    ):
+        self.root = os.path.abspath(os.fspath(root))
+        self.extensions = tuple(e.lower() for e in extensions)
+        self._by_name: Dict[str, List[str]] = {}
+        self._files: List[Tuple[str, int]] = []
+        for folder, dirs, files in os.walk(self.root):
+            dirs.sort()
+            for name in sorted(files):
+                stem, ext = os.path.splitext(name)
+                if ext.lower() not in self.extensions:
+                    continue
+                path = os.path.join(folder, name)
+                self._files.append(
+                    (os.path.relpath(path, self.root), os.path.getsize(path))
+                )
+                for key in {_nfc(name), _nfc(stem)}:
+                    self._by_name.setdefault(key, []).append(path)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def find(
+        self, names: Sequence[str], prefer: Optional[str] = None
+    ) -> Optional[str]:
+        """First file matching one of ``names`` (tried in order).
+
+        Arguments
+        ---------
+        names : sequence of str
+            File names (with extension) or stems.
+        prefer : str, optional
+            A sub-folder of the root (e.g. the split name) whose files win
+            over same-named files elsewhere.
+
+        Returns
+        -------
+        str or None
+            Absolute path.
+        """
+        for name in names:
+            paths = self._by_name.get(_nfc(name))
+            if not paths:
+                continue
+            if prefer is not None:
+                folder = os.path.join(self.root, prefer) + os.sep
+                preferred = [p for p in paths if p.startswith(folder)]
+                if preferred:
+                    return preferred[0]
+            return paths[0]
+        return None
+
+    def signature(self) -> str:
+        """Digest of the relative paths and sizes of all indexed files.
+
+        Returns
+        -------
+        str
+            SHA-256 hex digest (changes when files are added, removed,
+            renamed or resized).
+        """
+        return hashlib.sha256(json.dumps(self._files).encode()).hexdigest()
+
+
+def audio_info(path: str) -> Tuple[float, int]:
+    """Duration (seconds) and sample rate read from an audio file's header.
+
+    Arguments
+    ---------
+    path : str
+        Audio file.
+
+    Returns
+    -------
+    tuple
+        ``(duration, sample_rate)``.
+
+    Raises
+    ------
+    ValueError
+        When the file cannot be decoded or holds no samples.
+
+    Example
+    -------
+    >>> import numpy
+    >>> path = str(getfixture("tmpdir") / "a.wav")
+    >>> sf.write(path, numpy.zeros(8000, "float32"), 16000)
+    >>> audio_info(path)
+    (0.5, 16000)
+    """
+    try:
+        info = sf.info(path)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise ValueError(f"{path}: cannot decode audio ({exc})") from exc
+    if info.frames <= 0:
+        raise ValueError(f"{path}: no samples")
+    return info.frames / info.samplerate, int(info.samplerate)
+
+
+def file_signature(path: str) -> List[Any]:
+    """``[name, size, mtime_ns]`` of a file, for fingerprints.
+
+    Arguments
+    ---------
+    path : str
+        A file.
+
+    Returns
+    -------
+    list
+        Name, size in bytes and modification time in ns.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "x.csv"
+    >>> _ = path.write("a")
+    >>> file_signature(str(path))[:2]
+    ['x.csv', 1]
+    """
+    stat = os.stat(path)
+    return [os.path.basename(path), stat.st_size, stat.st_mtime_ns]
+
+
+def prepared_manifests(
+    fingerprint_path: str,
+    config: Mapping[str, Any],
+    manifests: Mapping[str, str],
+) -> bool:
+    """Whether an earlier preparation with the same fingerprint is complete.
+
+    Arguments
+    ---------
+    fingerprint_path : str
+        JSON file written by :func:`write_prepared`.
+    config : mapping
+        JSON-serialisable description of the inputs and options.
+    manifests : mapping
+        ``{split: manifest path}`` that must all exist.
+
+    Returns
+    -------
+    bool
+        True when nothing needs to be done.
+
+    Example
+    -------
+    >>> prepared_manifests("/nonexistent/fp.json", {}, {})
+    False
+    """
+    try:
+        with open(fingerprint_path, encoding="utf-8") as f:
+            previous = json.load(f)
+    except (OSError, ValueError):
+        return False
+    same = previous.get("config") == json.loads(json.dumps(config))
+    return same and all(os.path.isfile(p) for p in manifests.values())
+
+
+def write_prepared(
+    fingerprint_path: str,
+    config: Mapping[str, Any],
+    rows_per_split: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    manifests: Mapping[str, str],
+    stats: Mapping[str, Any],
+) -> None:
+    """Writes the manifests (each atomically), then the fingerprint.
+
+    An interrupted run leaves no fingerprint, so the next one starts over.
+
+    Arguments
+    ---------
+    fingerprint_path : str
+        Where the fingerprint goes.
+    config : mapping
+        The fingerprint content (see :func:`prepared_manifests`).
+    rows_per_split : mapping
+        ``{split: {id: row}}``.
+    manifests : mapping
+        ``{split: manifest path}`` (JSON).
+    stats : mapping
+        Counts stored next to the fingerprint for reference.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> paths = {"val": str(tmp / "val.json")}
+    >>> write_prepared(str(tmp / "fp.json"), {"v": 1},
+    ...     {"val": {"a": {"wav": "a.wav", "caption": "x"}}}, paths, {})
+    >>> prepared_manifests(str(tmp / "fp.json"), {"v": 1}, paths)
+    True
+    """
+    if os.path.exists(fingerprint_path):
+        os.remove(fingerprint_path)
+    for split, rows in rows_per_split.items():
+        path = manifests[split]
+        tmp = f"{path}.tmp"
+        write_manifest(rows, tmp)
+        os.replace(tmp, path)
+    with open(fingerprint_path, "w", encoding="utf-8") as f:
+        json.dump(
+            {"config": config, "stats": stats}, f, indent=2, ensure_ascii=False
+        )
+        f.write("\n")

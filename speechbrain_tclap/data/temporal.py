@@ -1,0 +1,958 @@
+"""Temporal views of clip pairs: pair manifests and "A then B" synthesis.
+
+T-CLAP and TeminAL teach a CLAP model event order with audio built from two
+single-event clips A and B of different classes: the concatenation "A then B"
+is the positive of a caption such as "dog followed by rain", and the same
+caption with the events exchanged ("rain followed by dog") is a hard negative.
+This module provides the two halves of that pipeline:
+
+* :func:`make_pair_rows` / :func:`prepare_pair_manifest` draw seeded pairs of
+  clips of different classes from ONE split's manifest and write a pair
+  manifest (SpeechBrain JSON). Every pair row holds both source rows, so the
+  pairs of a split only ever use that split's clips;
+* :class:`TemporalViewBuilder` is a sample builder (``(row, train) ->
+  CLAPSample``) that reads both clips, crops each to a segment (loudest
+  window by default), normalises their gain and synthesises the audio views
+  ``"main"`` (A then B), optionally ``"reversed"`` (B then A) and
+  ``"overlay"`` (A and B mixed), with the matching caption keys, the
+  order-swapped negative caption and the onsets/offsets of both events.
+
+Pair manifests are read with
+``make_clap_dataset(path, builder, train, required=PAIR_REQUIRED)``.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import os
+import random
+import re
+from typing import (
+    Any,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+import torch
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_tclap.data.audio import (
+    CROP_MODES,
+    AudioReadError,
+    _loudest_start,
+    read_audio,
+)
+from speechbrain_tclap.data.batching import (
+    AudioView,
+    CLAPSample,
+    TextView,
+    caption_key,
+)
+from speechbrain_tclap.data.datasets import row_labels
+from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.data.manifest import load_manifest, write_manifest
+
+logger = get_logger(__name__)
+
+#: Joins the two source ids into a pair id: ``"<idA>__<idB>"``.
+PAIR_SEPARATOR = "__"
+
+#: Fields a pair manifest row must have (pass to ``make_clap_dataset``).
+PAIR_REQUIRED = ("id", "a", "b")
+
+#: Ordered caption templates; training draws one, evaluation uses the first.
+DEFAULT_ORDERED_TEMPLATES = (
+    "{A} followed by {B}",
+    "{A}, then {B}",
+    "{B} after {A}",
+    "{A} before {B}",
+    "{A} and then {B}",
+)
+
+#: Order-free templates (names sorted), for the plain-CLAP baseline.
+DEFAULT_UNORDERED_TEMPLATES = (
+    "{A} and {B}",
+    "{A} as well as {B}",
+    "both {A} and {B}",
+)
+
+#: Caption of the overlay view (names sorted: a mix has no order).
+DEFAULT_OVERLAY_TEMPLATE = "{A} while {B}"
+
+#: Level each segment is normalised to, in dBFS (RMS or peak).
+DEFAULT_GAIN_DB = {"rms": -20.0, "peak": -3.0}
+
+# Segments quieter than this (RMS or peak) are left as they are.
+_SILENCE = 1e-6
+# Samples above this magnitude count as activity for source rows without
+# event times (ESC-50 pads short recordings with digital silence).
+_ACTIVITY = 1e-4
+_SLOT = re.compile(r"\{([A-Z])\}")
+
+RowsLike = Union[Mapping[str, Mapping[str, Any]], Sequence[Mapping[str, Any]]]
+
+
+# ---------------------------------------------------------------------------
+# Pair manifests
+# ---------------------------------------------------------------------------
+def pair_id(id_a: str, id_b: str) -> str:
+    """The id of the ordered pair (A, B).
+
+    Arguments
+    ---------
+    id_a : str
+        Id of the first clip.
+    id_b : str
+        Id of the second clip.
+
+    Returns
+    -------
+    str
+        ``"<id_a>__<id_b>"``.
+
+    Example
+    -------
+    >>> pair_id("1-100032-A-0", "2-30709-A-10")
+    '1-100032-A-0__2-30709-A-10'
+    """
+    return f"{id_a}{PAIR_SEPARATOR}{id_b}"
+
+
+def single_label(row: Mapping[str, Any], label_key: Optional[str] = None) -> Optional[str]:
+    """The one class label of a single-event row, or None.
+
+    Arguments
+    ---------
+    row : mapping
+        A manifest row.
+    label_key : str, optional
+        Field holding the label (a string or a one-element list). None looks
+        at ``labels``, ``events``, ``label`` and ``category`` in that order.
+
+    Returns
+    -------
+    str or None
+        The label; None when the row has no label or more than one.
+
+    Example
+    -------
+    >>> single_label({"labels": ["dog"], "category": "dog"})
+    'dog'
+    >>> single_label({"labels": ["dog", "rain"]}) is None
+    True
+    >>> single_label({"target": 3}, label_key="target")
+    '3'
+    """
+    if label_key is None:
+        labels = row_labels(dict(row))
+    else:
+        value = row.get(label_key)
+        if value is None or value == "":
+            labels = []
+        elif isinstance(value, (list, tuple)):
+            labels = [str(x) for x in value]
+        else:
+            labels = [str(value)]
+    return labels[0] if len(labels) == 1 else None
+
+
+def make_pair_rows(
+    single_rows: RowsLike,
+    num_pairs: int,
+    seed: int = 0,
+    label_key: Optional[str] = None,
+    allow_same_class: bool = False,
+    include_reversed: bool = False,
+) -> List[Dict[str, Any]]:
+    """Draws seeded (A, B) pairs of single-event clips of different classes.
+
+    Pairs are distinct as unordered pairs (never both (A, B) and (B, A) as
+    drawn pairs) and each pair's order is drawn too. Rows without exactly
+    one label (e.g. synthetic clips with several events) are left out. The
+    result depends only on the rows (in order), ``num_pairs`` and ``seed``.
+    Call it on ONE split's rows: pairs then never mix clips of two splits.
+
+    Each pair row is ``{"id": "<idA>__<idB>", "a": row A, "b": row B,
+    "labels": [label A, label B]}``; the source rows are copied whole (with
+    their ``id``). With ``include_reversed`` every pair is followed by its
+    reverse ``{"id": "<idB>__<idA>", "a": row B, "b": row A, ...,
+    "reverse_of": "<idA>__<idB>"}`` (use
+    :class:`~speechbrain_tclap.data.samplers.PairAwareBatchSampler` to keep
+    the two out of one batch).
+
+    Arguments
+    ---------
+    single_rows : mapping or sequence
+        ``{id: row}`` (as :func:`~speechbrain_tclap.data.manifest.load_manifest`
+        returns) or rows that each carry an ``id``.
+    num_pairs : int
+        Number of drawn pairs (rows: twice as many with ``include_reversed``).
+    seed : int
+        Seed of the draw.
+    label_key : str, optional
+        Field holding the class label; None: automatic (see
+        :func:`single_label`).
+    allow_same_class : bool
+        Also pair clips of the same class.
+    include_reversed : bool
+        Add (B, A) after every (A, B).
+
+    Returns
+    -------
+    list of dict
+        Pair rows in draw order.
+
+    Raises
+    ------
+    ValueError
+        When fewer than ``num_pairs`` distinct valid pairs exist.
+
+    Example
+    -------
+    >>> rows = {f"c{i}": {"wav": f"c{i}.wav", "labels": [lab]}
+    ...         for i, lab in enumerate(["dog", "dog", "rain", "bell"])}
+    >>> pairs = make_pair_rows(rows, num_pairs=3, seed=1)
+    >>> [p["id"] for p in pairs] == [p["id"] for p in make_pair_rows(rows, 3, seed=1)]
+    True
+    >>> all(p["labels"][0] != p["labels"][1] for p in pairs)
+    True
+    >>> sorted(pairs[0])
+    ['a', 'b', 'id', 'labels']
+    """
+    if num_pairs < 0:
+        raise ValueError(f"num_pairs must be >= 0, got {num_pairs}")
+    rows = _as_row_list(single_rows)
+    usable: List[Tuple[Dict[str, Any], str]] = []
+    for row in rows:
+        label = single_label(row, label_key)
+        if label is not None:
+            usable.append((row, label))
+    skipped = len(rows) - len(usable)
+    if skipped:
+        logger.info(
+            "make_pair_rows: %d of %d rows have no single label and are not paired",
+            skipped,
+            len(rows),
+        )
+    n = len(usable)
+    class_sizes: Dict[str, int] = {}
+    for _, label in usable:
+        class_sizes[label] = class_sizes.get(label, 0) + 1
+    possible = n * (n - 1) // 2
+    if not allow_same_class:
+        possible -= sum(c * (c - 1) // 2 for c in class_sizes.values())
+    if num_pairs > possible:
+        raise ValueError(
+            f"cannot draw {num_pairs} distinct pairs: only {possible} exist "
+            f"({n} single-label clips in {len(class_sizes)} classes, "
+            f"allow_same_class={allow_same_class})"
+        )
+
+    rng = random.Random(f"pairs-{seed}")
+    labels = [label for _, label in usable]
+
+    def valid(i: int, j: int) -> bool:
+        return i != j and (allow_same_class or labels[i] != labels[j])
+
+    drawn: List[Tuple[int, int]] = []
+    if 2 * num_pairs > possible:
+        # Dense request: enumerate every valid pair, then sample and orient.
+        every = [(i, j) for i in range(n) for j in range(i + 1, n) if valid(i, j)]
+        for i, j in rng.sample(every, num_pairs):
+            drawn.append((i, j) if rng.random() < 0.5 else (j, i))
+    else:
+        # Sparse request: rejection sampling of ordered draws.
+        seen = set()
+        while len(drawn) < num_pairs:
+            i, j = rng.randrange(n), rng.randrange(n)
+            key = (min(i, j), max(i, j))
+            if not valid(i, j) or key in seen:
+                continue
+            seen.add(key)
+            drawn.append((i, j))
+
+    out: List[Dict[str, Any]] = []
+    for i, j in drawn:
+        (row_a, label_a), (row_b, label_b) = usable[i], usable[j]
+        forward = pair_id(row_a["id"], row_b["id"])
+        out.append(
+            {
+                "id": forward,
+                "a": dict(row_a),
+                "b": dict(row_b),
+                "labels": [label_a, label_b],
+            }
+        )
+        if include_reversed:
+            out.append(
+                {
+                    "id": pair_id(row_b["id"], row_a["id"]),
+                    "a": dict(row_b),
+                    "b": dict(row_a),
+                    "labels": [label_b, label_a],
+                    "reverse_of": forward,
+                }
+            )
+    return out
+
+
+def prepare_pair_manifest(
+    single_manifest: Union[str, os.PathLike],
+    out_path: Union[str, os.PathLike],
+    num_pairs: int,
+    seed: int = 0,
+    label_key: Optional[str] = None,
+    allow_same_class: bool = False,
+    include_reversed: bool = False,
+    replacements: Optional[Mapping[str, str]] = None,
+) -> str:
+    """Writes a pair manifest (SpeechBrain JSON) drawn from one split manifest.
+
+    The output is a deterministic function of the arguments, so calling it
+    again rewrites the same file.
+
+    Arguments
+    ---------
+    single_manifest : str or os.PathLike
+        CSV or JSON manifest of one split (rows with ``id``, ``wav`` and a
+        label).
+    out_path : str or os.PathLike
+        Output JSON file.
+    num_pairs : int
+        Number of drawn pairs.
+    seed : int
+        Seed of the draw.
+    label_key : str, optional
+        Field holding the class label (None: automatic).
+    allow_same_class : bool
+        Also pair clips of the same class.
+    include_reversed : bool
+        Add the reversed pair (B, A) as its own row.
+    replacements : mapping, optional
+        Placeholder values for paths in the single manifest.
+
+    Returns
+    -------
+    str
+        ``out_path``.
+
+    Example
+    -------
+    >>> import json
+    >>> tmp = getfixture("tmpdir")
+    >>> rows = {f"c{i}": {"wav": f"c{i}.wav", "labels": [lab]}
+    ...         for i, lab in enumerate(["dog", "rain", "bell"])}
+    >>> _ = (tmp / "train.json").write(json.dumps(rows))
+    >>> path = prepare_pair_manifest(str(tmp / "train.json"),
+    ...     str(tmp / "train_pairs.json"), num_pairs=2, seed=0)
+    >>> pairs = load_manifest(path, required=PAIR_REQUIRED)
+    >>> len(pairs), all(set(p["labels"]) <= {"dog", "rain", "bell"} for p in pairs.values())
+    (2, True)
+    """
+    rows = load_manifest(
+        single_manifest, required=("id", "wav"), replacements=replacements
+    )
+    pairs = make_pair_rows(
+        rows,
+        num_pairs,
+        seed=seed,
+        label_key=label_key,
+        allow_same_class=allow_same_class,
+        include_reversed=include_reversed,
+    )
+    out_path = os.fspath(out_path)
+    write_manifest(pairs, out_path)
+    logger.info(
+        "Wrote %d pair rows from %s to %s", len(pairs), single_manifest, out_path
+    )
+    return out_path
+
+
+def _as_row_list(rows: RowsLike) -> List[Dict[str, Any]]:
+    """Rows as a list of dicts that each carry their ``id``."""
+    if isinstance(rows, Mapping):
+        return [{**dict(row), "id": str(key)} for key, row in rows.items()]
+    out = []
+    for index, row in enumerate(rows):
+        if "id" not in row:
+            raise ValueError(f"row {index} has no 'id'")
+        out.append(dict(row))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Captions
+# ---------------------------------------------------------------------------
+def check_template(template: str) -> str:
+    """Checks that a pair template names ``{A}`` and ``{B}`` once each.
+
+    Arguments
+    ---------
+    template : str
+        e.g. ``"{A} followed by {B}"``.
+
+    Returns
+    -------
+    str
+        The template.
+
+    Raises
+    ------
+    ValueError
+        For any other set of slots.
+
+    Example
+    -------
+    >>> check_template("{B} after {A}")
+    '{B} after {A}'
+    """
+    slots = sorted(_SLOT.findall(template))
+    if slots != ["A", "B"]:
+        raise ValueError(
+            f"a pair template must contain {{A}} and {{B}} once each, got {template!r}"
+        )
+    return template
+
+
+def fill_template(template: str, first: str, second: str) -> str:
+    """Writes a pair caption: ``{A}`` becomes ``first``, ``{B}`` ``second``.
+
+    Arguments
+    ---------
+    template : str
+        A template with ``{A}`` and ``{B}``.
+    first : str
+        Name of the event heard first.
+    second : str
+        Name of the event heard second.
+
+    Returns
+    -------
+    str
+        The caption.
+
+    Example
+    -------
+    >>> fill_template("{B} after {A}", "dog", "rain")
+    'rain after dog'
+    """
+    names = {"A": first, "B": second}
+    return _SLOT.sub(lambda m: names.get(m.group(1), m.group(0)), template)
+
+
+# ---------------------------------------------------------------------------
+# View synthesis
+# ---------------------------------------------------------------------------
+class _Segment(NamedTuple):
+    """A source clip cut to one slot: zero-padded audio and where it sounds."""
+
+    wav: torch.Tensor  # (segment_samples,)
+    valid: int  # real samples at the start of ``wav``
+    span: Tuple[int, int]  # event onset/offset in samples within the segment
+    label: str
+    source: str
+
+
+class TemporalViewBuilder:
+    """Sample builder for pair rows: "A then B" audio with temporal captions.
+
+    For a pair row (see :func:`make_pair_rows`) it reads both clips, cuts
+    each to ``segment_seconds`` (``segment_crop``; shorter clips are
+    zero-padded, so B always starts at ``segment_seconds + gap_seconds -
+    crossfade_seconds``), normalises each segment's gain, and builds:
+
+    * audio ``"main"``: A then B (with a silent gap or a linear crossfade),
+      key = the positive caption, e.g. "dog followed by rain";
+    * audio ``"reversed"`` (``reversed_audio``): B then A from the same
+      segments, key = the swapped caption "rain followed by dog";
+    * audio ``"overlay"`` (``overlay``): both segments summed from time 0,
+      key = "dog while rain" (names sorted: a mix has no order).
+
+    Text views: the positive caption (view ``"main"``); the order-swapped
+    caption written with the SAME template (view ``"swapped"``,
+    ``negative=True``) when ``order_negative``; the overlay caption (view
+    ``"overlay"``). With ``reversed_audio`` the swapped caption is the
+    positive of the reversed audio of the same sample, so it is emitted
+    once, as view ``"reversed"`` with ``negative=False``: a text that is
+    some audio's positive must take part in the loss as a candidate (a text
+    flagged negative is dropped by losses that use positives only, which
+    would leave the reversed audio without a positive). It is still the
+    order negative of the main audio, through its different key; losses
+    find it as ``meta["keys"]["swapped"]``. When both classes read the same
+    (``allow_same_class``) the swapped caption equals the positive and no
+    negative is emitted.
+
+    ``caption_style="unordered"`` writes order-free captions ("dog and
+    rain", names sorted) and no order negative: the plain-CLAP baseline on
+    the same audio (main and reversed audio then share one key).
+
+    Every output is zero-padded to ``clip_seconds`` with ``valid_samples``
+    marking the end of the last event's segment. If the synthesised audio
+    peaks above 1, the whole view is scaled down uniformly (the relative
+    level of A and B is kept). ``meta`` holds ``sources`` (the two clip
+    ids), ``events`` (label, onset, offset in seconds and source of A and B
+    in the main audio: the source event's own times when the source row has
+    one event with times, otherwise the span of non-silent samples of its
+    segment), ``view_events`` (the same for every audio view), ``keys`` and
+    ``template``.
+
+    For evaluation, keep ``reversed_audio`` and ``overlay`` off and write
+    the reversed pairs as rows of their own (``include_reversed``): the
+    Brain's evaluation keeps each sample's main audio and all its
+    non-negative texts as that clip's captions, so a "reversed" or
+    "overlay" text would count as a correct caption of the main audio.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Model sample rate.
+    segment_seconds : float
+        Length of each source segment.
+    clip_seconds : float, optional
+        Output length; default ``2 * segment + gap - crossfade``.
+    gap_seconds : float
+        Silence between A and B.
+    crossfade_seconds : float
+        Linear crossfade between A and B (exclusive with a gap).
+    gain : str, optional
+        ``"rms"`` or ``"peak"``: normalise each segment to
+        ``gain_db`` dBFS; None keeps the recorded levels.
+    segment_crop : str
+        How a longer source is cut: ``"loudest"`` (highest-energy window),
+        ``"left"``, ``"center"`` or ``"random"``. A random crop is drawn in
+        training only; evaluation then uses ``eval_segment_crop``.
+    templates : sequence of str, optional
+        Caption templates with ``{A}`` (first event) and ``{B}`` (second);
+        default :data:`DEFAULT_ORDERED_TEMPLATES` (or
+        :data:`DEFAULT_UNORDERED_TEMPLATES`). Training draws one per sample
+        and epoch; evaluation uses the first.
+    order_negative : bool
+        Add the order-swapped caption as a negative text (ordered style).
+    reversed_audio : bool
+        Add the reversed audio view (B then A).
+    overlay : bool
+        Add the overlay audio view (A and B mixed).
+    caption_style : str
+        ``"ordered"`` or ``"unordered"``.
+    label_names : mapping, optional
+        Label -> name used in captions; default
+        :func:`~speechbrain_tclap.data.labels.readable_label`.
+    seed : int
+        Base seed of the training draws (template, random crop); draws
+        depend only on (seed, epoch, pair id).
+    resample : bool
+        Resample files whose rate differs from ``sample_rate`` (e.g. 44.1 kHz
+        ESC-50 for a 48 kHz model); otherwise such files are skipped.
+    gain_db : float, optional
+        Target level in dBFS; default -20 (RMS) or -3 (peak).
+    eval_segment_crop : str, optional
+        Crop used at evaluation; default ``segment_crop``, or ``"loudest"``
+        when that is ``"random"``. Must be deterministic.
+    overlay_template : str
+        Template of the overlay caption.
+
+    Example
+    -------
+    >>> import numpy, soundfile
+    >>> tmp = getfixture("tmpdir")
+    >>> for name, level in (("dog", 0.5), ("rain", 0.1)):
+    ...     soundfile.write(str(tmp / f"{name}.wav"),
+    ...                     numpy.full(1600, level, "float32"), 8000)
+    >>> row = {"id": "d__r",
+    ...        "a": {"id": "d", "wav": str(tmp / "dog.wav"), "labels": ["dog"]},
+    ...        "b": {"id": "r", "wav": str(tmp / "rain.wav"), "labels": ["rain"]}}
+    >>> build = TemporalViewBuilder(8000, segment_seconds=0.1, gap_seconds=0.05,
+    ...                             reversed_audio=True)
+    >>> s = build(row, train=False)
+    >>> [(a.view, a.key, a.wav.shape[0]) for a in s.audio]
+    [('main', 'dog followed by rain', 2000), ('reversed', 'rain followed by dog', 2000)]
+    >>> [(t.view, t.text, t.negative) for t in s.texts]
+    [('main', 'dog followed by rain', False), ('reversed', 'rain followed by dog', False)]
+    >>> [(e["label"], e["onset"], e["offset"]) for e in s.meta["events"]]
+    [('dog', 0.0, 0.1), ('rain', 0.15, 0.25)]
+    >>> round(float(s.audio[0].wav[:800].pow(2).mean().sqrt()), 3)  # -20 dBFS RMS
+    0.1
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        segment_seconds: float,
+        clip_seconds: Optional[float] = None,
+        gap_seconds: float = 0.0,
+        crossfade_seconds: float = 0.0,
+        gain: Optional[str] = "rms",
+        segment_crop: str = "loudest",
+        templates: Optional[Sequence[str]] = None,
+        order_negative: bool = True,
+        reversed_audio: bool = False,
+        overlay: bool = False,
+        caption_style: str = "ordered",
+        label_names: Optional[Mapping[str, str]] = None,
+        seed: int = 0,
+        resample: bool = False,
+        gain_db: Optional[float] = None,
+        eval_segment_crop: Optional[str] = None,
+        overlay_template: str = DEFAULT_OVERLAY_TEMPLATE,
+    ):
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        self.sample_rate = int(sample_rate)
+        self.segment_samples = int(round(segment_seconds * sample_rate))
+        if self.segment_samples <= 0:
+            raise ValueError(
+                f"segment_seconds={segment_seconds} gives no samples at {sample_rate} Hz"
+            )
+        if gap_seconds < 0 or crossfade_seconds < 0:
+            raise ValueError("gap_seconds and crossfade_seconds must be >= 0")
+        self.gap_samples = int(round(gap_seconds * sample_rate))
+        self.crossfade_samples = int(round(crossfade_seconds * sample_rate))
+        if self.gap_samples and self.crossfade_samples:
+            raise ValueError("use either a gap or a crossfade, not both")
+        if self.crossfade_samples > self.segment_samples:
+            raise ValueError(
+                f"crossfade_seconds={crossfade_seconds} exceeds segment_seconds={segment_seconds}"
+            )
+        self.sequence_samples = (
+            2 * self.segment_samples + self.gap_samples - self.crossfade_samples
+        )
+        if clip_seconds is None:
+            self.clip_samples = self.sequence_samples
+        else:
+            self.clip_samples = int(round(clip_seconds * sample_rate))
+            if self.clip_samples < self.sequence_samples:
+                raise ValueError(
+                    f"clip_seconds={clip_seconds} is shorter than two segments "
+                    f"plus gap ({self.sequence_samples / sample_rate:g} s)"
+                )
+        if gain not in (None, "rms", "peak"):
+            raise ValueError(f"gain must be 'rms', 'peak' or None, got {gain!r}")
+        self.gain = gain
+        self.gain_db = (
+            None
+            if gain is None
+            else float(DEFAULT_GAIN_DB[gain] if gain_db is None else gain_db)
+        )
+        if segment_crop not in CROP_MODES:
+            raise ValueError(
+                f"segment_crop must be one of {CROP_MODES}, got {segment_crop!r}"
+            )
+        self.segment_crop = segment_crop
+        if eval_segment_crop is None:
+            eval_segment_crop = "loudest" if segment_crop == "random" else segment_crop
+        if eval_segment_crop not in CROP_MODES or eval_segment_crop == "random":
+            raise ValueError(
+                "eval_segment_crop must be 'left', 'center' or 'loudest', "
+                f"got {eval_segment_crop!r}"
+            )
+        self.eval_segment_crop = eval_segment_crop
+        if caption_style not in ("ordered", "unordered"):
+            raise ValueError(
+                f"caption_style must be 'ordered' or 'unordered', got {caption_style!r}"
+            )
+        self.caption_style = caption_style
+        if templates is None:
+            templates = (
+                DEFAULT_ORDERED_TEMPLATES
+                if caption_style == "ordered"
+                else DEFAULT_UNORDERED_TEMPLATES
+            )
+        if isinstance(templates, str):
+            templates = [templates]
+        self.templates = [check_template(t) for t in templates]
+        if not self.templates:
+            raise ValueError("templates is empty")
+        self.overlay_template = check_template(overlay_template)
+        self.order_negative = bool(order_negative)
+        self.reversed_audio = bool(reversed_audio)
+        self.overlay = bool(overlay)
+        self.label_names = dict(label_names or {})
+        self.seed = seed
+        self.resample = bool(resample)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of an epoch (the Brain calls this).
+
+        Arguments
+        ---------
+        epoch : int
+            Current epoch.
+        """
+        self.epoch = int(epoch)
+
+    def name(self, label: str) -> str:
+        """The caption name of a class label.
+
+        Arguments
+        ---------
+        label : str
+            Class label.
+
+        Returns
+        -------
+        str
+            ``label_names[label]`` or the readable label.
+
+        Example
+        -------
+        >>> TemporalViewBuilder(16000, 1.0, label_names={"dog": "a dog"}).name("dog")
+        'a dog'
+        >>> TemporalViewBuilder(16000, 1.0).name("sea_waves")
+        'sea waves'
+        """
+        return self.label_names.get(label, readable_label(label))
+
+    def captions(self, label_a: str, label_b: str, template: str) -> Tuple[str, str]:
+        """Positive and order-swapped captions of "A then B".
+
+        Arguments
+        ---------
+        label_a : str
+            Label of the first event.
+        label_b : str
+            Label of the second event.
+        template : str
+            Template (``{A}`` first, ``{B}`` second).
+
+        Returns
+        -------
+        positive : str
+            The caption of A then B.
+        swapped : str
+            The same template with A and B exchanged (equal to ``positive``
+            in the unordered style).
+
+        Example
+        -------
+        >>> b = TemporalViewBuilder(16000, 1.0)
+        >>> b.captions("dog", "crackling_fire", "{B} after {A}")
+        ('crackling fire after dog', 'dog after crackling fire')
+        >>> TemporalViewBuilder(16000, 1.0, caption_style="unordered").captions(
+        ...     "rain", "dog", "{A} and {B}")
+        ('dog and rain', 'dog and rain')
+        """
+        first, second = self.name(label_a), self.name(label_b)
+        if self.caption_style == "unordered":
+            first, second = sorted((first, second))
+            caption = fill_template(template, first, second)
+            return caption, caption
+        return (
+            fill_template(template, first, second),
+            fill_template(template, second, first),
+        )
+
+    def __call__(self, row: Dict[str, Any], train: bool) -> Optional[CLAPSample]:
+        """Builds the sample of a pair row, or logs and returns None.
+
+        Arguments
+        ---------
+        row : dict
+            Pair row with ``id``, ``a`` and ``b`` (source rows with ``wav``
+            and a label); an optional ``labels`` pair overrides the labels.
+        train : bool
+            Training mode (template draw, random crop).
+
+        Returns
+        -------
+        CLAPSample or None
+            The sample; None when a source clip cannot be read.
+        """
+        row_id = str(row.get("id"))
+        source_a, source_b = row.get("a"), row.get("b")
+        if not isinstance(source_a, Mapping) or not isinstance(source_b, Mapping):
+            raise ValueError(
+                f"pair row {row_id!r} needs source rows 'a' and 'b' (see make_pair_rows)"
+            )
+        for slot, source in (("a", source_a), ("b", source_b)):
+            if not source.get("wav"):
+                raise ValueError(f"pair row {row_id!r}: source {slot!r} has no 'wav'")
+        label_a, label_b = self._labels(row, source_a, source_b)
+        try:
+            wav_a = read_audio(source_a["wav"], self.sample_rate, resample=self.resample)
+            wav_b = read_audio(source_b["wav"], self.sample_rate, resample=self.resample)
+        except AudioReadError as err:
+            logger.warning("skipping pair %s: %s", row_id, err)
+            return None
+
+        rng = random.Random(f"{self.seed}-{self.epoch}-{row_id}")
+        generator = torch.Generator().manual_seed(rng.randrange(2**62))
+        template_index = rng.randrange(len(self.templates))
+        template = self.templates[template_index if train else 0]
+        crop = self.segment_crop if train else self.eval_segment_crop
+        seg_a = self._segment(wav_a, source_a, label_a, crop, generator)
+        seg_b = self._segment(wav_b, source_b, label_b, crop, generator)
+
+        positive, swapped = self.captions(label_a, label_b, template)
+        key, swapped_key = caption_key(positive), caption_key(swapped)
+        distinct = swapped_key != key
+
+        wav, valid, events = self._sequence(seg_a, seg_b)
+        audio = [AudioView(wav, key, "main", valid)]
+        texts = [TextView(positive, key, "main")]
+        keys = {"main": key}
+        view_events = {"main": events}
+        if self.caption_style == "ordered" and distinct:
+            keys["swapped"] = swapped_key
+        if self.reversed_audio:
+            wav_r, valid_r, events_r = self._sequence(seg_b, seg_a)
+            audio.append(AudioView(wav_r, swapped_key, "reversed", valid_r))
+            keys["reversed"] = swapped_key
+            view_events["reversed"] = events_r
+            if distinct:
+                # Positive of the reversed audio: must stay a candidate text.
+                texts.append(TextView(swapped, swapped_key, "reversed", negative=False))
+        elif self.order_negative and "swapped" in keys:
+            texts.append(TextView(swapped, swapped_key, "swapped", negative=True))
+        if self.overlay:
+            first, second = sorted((self.name(label_a), self.name(label_b)))
+            overlay_caption = fill_template(self.overlay_template, first, second)
+            overlay_key = caption_key(overlay_caption)
+            wav_o, valid_o, events_o = self._overlay(seg_a, seg_b)
+            audio.append(AudioView(wav_o, overlay_key, "overlay", valid_o))
+            keys["overlay"] = overlay_key
+            view_events["overlay"] = events_o
+            if overlay_key not in (key, swapped_key):
+                texts.append(TextView(overlay_caption, overlay_key, "overlay"))
+
+        meta = {
+            "sources": [seg_a.source, seg_b.source],
+            "events": events,
+            "view_events": view_events,
+            "keys": keys,
+            "template": template,
+        }
+        return CLAPSample(row_id, audio, texts, [label_a, label_b], meta)
+
+    # -- helpers ------------------------------------------------------------
+    @staticmethod
+    def _labels(
+        row: Mapping[str, Any], source_a: Mapping[str, Any], source_b: Mapping[str, Any]
+    ) -> Tuple[str, str]:
+        """The two class labels, from ``row["labels"]`` or the source rows."""
+        labels = row.get("labels")
+        if isinstance(labels, (list, tuple)) and len(labels) == 2:
+            return str(labels[0]), str(labels[1])
+        label_a, label_b = single_label(source_a), single_label(source_b)
+        if label_a is None or label_b is None:
+            raise ValueError(
+                f"pair row {row.get('id')!r}: each source row needs exactly one "
+                "label ('labels', 'events', 'label' or 'category')"
+            )
+        return label_a, label_b
+
+    def _segment(
+        self,
+        wav: torch.Tensor,
+        source: Mapping[str, Any],
+        label: str,
+        crop: str,
+        generator: torch.Generator,
+    ) -> _Segment:
+        """Cuts, pads and gain-normalises one source clip."""
+        n = self.segment_samples
+        length = int(wav.shape[-1])
+        start = 0
+        if length > n:
+            excess = length - n
+            if crop == "center":
+                start = excess // 2
+            elif crop == "random":
+                start = int(torch.randint(0, excess + 1, (1,), generator=generator))
+            elif crop == "loudest":
+                start = _loudest_start(wav, n)
+        valid = min(length, n)
+        cut = wav[start : start + valid]
+        cut = self._normalise(cut)
+        padded = torch.zeros(n)
+        padded[:valid] = cut
+        span = self._event_span(source, cut, start, valid)
+        source_id = str(source.get("id", os.path.basename(str(source.get("wav", "")))))
+        return _Segment(padded, valid, span, label, source_id)
+
+    def _normalise(self, cut: torch.Tensor) -> torch.Tensor:
+        """Scales a segment to the target RMS or peak level."""
+        if self.gain is None:
+            return cut
+        if self.gain == "rms":
+            level = float(cut.double().pow(2).mean().sqrt())
+        else:
+            level = float(cut.abs().max())
+        if level < _SILENCE:
+            return cut
+        target = 10.0 ** (self.gain_db / 20.0)
+        return cut * (target / level)
+
+    def _event_span(
+        self, source: Mapping[str, Any], cut: torch.Tensor, start: int, valid: int
+    ) -> Tuple[int, int]:
+        """Where the source's event sounds within its segment, in samples."""
+        events = source.get("events")
+        if isinstance(events, list) and len(events) == 1:
+            event = events[0]
+            if isinstance(event, Mapping) and "onset" in event and "offset" in event:
+                onset = int(round(float(event["onset"]) * self.sample_rate)) - start
+                offset = int(round(float(event["offset"]) * self.sample_rate)) - start
+                onset = min(max(onset, 0), valid)
+                offset = min(max(offset, onset), valid)
+                return onset, offset
+        active = (cut.abs() > _ACTIVITY).nonzero()
+        if active.numel() == 0:
+            return 0, 0
+        return int(active[0]), int(active[-1]) + 1
+
+    def _fades(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Linear fade-out and fade-in envelopes over the crossfade."""
+        c = self.crossfade_samples
+        fade_in = torch.arange(1, c + 1, dtype=torch.float32) / (c + 1)
+        return 1.0 - fade_in, fade_in
+
+    def _sequence(
+        self, first: _Segment, second: _Segment
+    ) -> Tuple[torch.Tensor, int, List[Dict[str, Any]]]:
+        """``first`` then ``second`` (gap or crossfade), padded to the clip."""
+        n, c = self.segment_samples, self.crossfade_samples
+        out = torch.zeros(self.clip_samples)
+        head, tail = first.wav.clone(), second.wav.clone()
+        if c:
+            fade_out, fade_in = self._fades()
+            head[n - c :] *= fade_out
+            tail[:c] *= fade_in
+        second_start = n + self.gap_samples - c
+        out[:n] += head
+        out[second_start : second_start + n] += tail
+        valid = second_start + second.valid
+        events = [self._event(first, 0), self._event(second, second_start)]
+        return self._limit(out), valid, events
+
+    def _overlay(
+        self, first: _Segment, second: _Segment
+    ) -> Tuple[torch.Tensor, int, List[Dict[str, Any]]]:
+        """Both segments summed from time 0, padded to the clip."""
+        out = torch.zeros(self.clip_samples)
+        out[: self.segment_samples] = first.wav + second.wav
+        valid = max(first.valid, second.valid)
+        events = [self._event(first, 0), self._event(second, 0)]
+        return self._limit(out), valid, events
+
+    def _event(self, segment: _Segment, offset: int) -> Dict[str, Any]:
+        """An event record (seconds) for a segment placed at ``offset``."""
+        onset, end = segment.span
+        return {
+            "label": segment.label,
+            "onset": (offset + onset) / self.sample_rate,
+            "offset": (offset + end) / self.sample_rate,
+            "source": segment.source,
+        }
+
+    @staticmethod
+    def _limit(wav: torch.Tensor) -> torch.Tensor:
+        """Scales the whole view down if it peaks above 1."""
+        peak = float(wav.abs().max())
+        return wav / peak if peak > 1.0 else wav

@@ -1,0 +1,870 @@
+"""Sliding windows over long audio: placement, batched encoding, stitching.
+
+An audio encoder holds a fixed number of log-mel frames (HTSAT-tiny: 1024
+frames, 10.24 s at 48 kHz / hop 480). Longer audio is cut into windows of
+``window`` samples every ``hop`` samples, with the last window aligned to the
+end of the clip, so that only a clip shorter than one window is padded (and
+masked, as the encoder does for any short input). Window placement is fixed
+by the lengths alone: no random crop, no random fusion.
+
+* :func:`window_bounds`: start and end (samples) of every window of every
+  clip of a batch with relative lengths;
+* :func:`pool_windows`: the clip embedding, the mean of the window
+  embeddings, renormalised;
+* :class:`FrameGeometry`: the time axis of an encoder's output frames (from
+  the front-end hop and the encoder's ``frame_hop``), and the frame grid
+  shared by all windows of a clip;
+* :func:`stitch_frames`: frame embeddings of overlapping windows put on that
+  grid (weighted mean where windows overlap);
+* :func:`encode_windows`: all of the above for a :class:`~speechbrain_tclap.lobes.clap.CLAP`
+  module, encoding at most ``max_windows_per_batch`` windows at a time.
+
+Frame times. Output frame ``k`` of HTSAT (``time_fill`` ``"pad"`` or
+``"repeatpad"``) pools log-mel frames ``k * frame_hop`` to
+``(k + 1) * frame_hop - 1``; log-mel frame ``t`` is centred on sample
+``t * hop_length`` (``center=True``; ``t * hop_length + n_fft / 2``
+otherwise). A window starting at sample ``s`` therefore puts its frame ``k``
+at grid position ``s / (frame_hop * hop_length) + k``, where grid cell ``j``
+is centred at ``(j * frame_hop + (frame_hop - 1) / 2) * hop_length /
+sample_rate`` seconds. Windows starting on a multiple of the frame period
+(``frame_hop * hop_length`` samples) land exactly on grid cells; the
+end-aligned last window, in general, does not, and each of its frames is
+shared between the two nearest cells with linear-interpolation weights. Each
+cell is the weighted mean of everything that landed on it (a plain mean where
+aligned windows overlap). So a cell holds exactly its own time span where
+aligned windows cover it, and otherwise what lies within one frame period of
+it (within half a period except at the edge of an off-grid window's frames,
+e.g. the clip's last cell). With ``time_fill="stretch"`` (reference parity) the
+frames of a window are spread over its real length and placed the same way.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+
+
+class WindowedEmbedding(NamedTuple):
+    """Embeddings of long audio cut into sliding windows.
+
+    Arguments
+    ---------
+    embedding : torch.Tensor
+        ``(B, D)`` clip embedding: mean of the valid window embeddings,
+        L2-renormalised (see :func:`pool_windows`).
+    window_embeddings : torch.Tensor
+        ``(B, W, D)`` one embedding per window (zero where masked).
+    window_mask : torch.Tensor
+        Boolean ``(B, W)``: which windows exist (clips of a batch may have
+        different numbers of windows).
+    window_times : torch.Tensor
+        ``(B, W, 2)`` start and end of each window in seconds (zero where
+        masked). Per clip, because the last window of each clip is aligned
+        to that clip's own end.
+
+    Example
+    -------
+    >>> w = WindowedEmbedding(torch.zeros(1, 4), torch.zeros(1, 2, 4),
+    ...     torch.ones(1, 2, dtype=torch.bool), torch.zeros(1, 2, 2))
+    >>> w.window_embeddings.shape
+    torch.Size([1, 2, 4])
+    """
+
+    embedding: torch.Tensor
+    window_embeddings: torch.Tensor
+    window_mask: torch.Tensor
+    window_times: torch.Tensor
+
+
+class StitchedFrames(NamedTuple):
+    """Frame embeddings of a whole clip on one time grid.
+
+    Arguments
+    ---------
+    frames : torch.Tensor
+        ``(B, T, D)`` frame embeddings (zero where masked).
+    times : torch.Tensor
+        ``(T,)`` frame centres in seconds, shared by the batch. Frame ``j``
+        spans one frame period around its centre; a clip's last frame may be
+        partial (it starts before the clip's end, its centre may lie past).
+    mask : torch.Tensor
+        Boolean ``(B, T)``: frames that hold real audio of that clip.
+
+    Example
+    -------
+    >>> s = StitchedFrames(torch.zeros(1, 3, 4), torch.tensor([0.1, 0.3, 0.5]),
+    ...     torch.ones(1, 3, dtype=torch.bool))
+    >>> s.frames.shape, s.times.shape
+    (torch.Size([1, 3, 4]), torch.Size([3]))
+    """
+
+    frames: torch.Tensor
+    times: torch.Tensor
+    mask: torch.Tensor
+
+
+class FrameScores(NamedTuple):
+    """Frame-level audio-text similarities.
+
+    Arguments
+    ---------
+    scores : torch.Tensor
+        ``(B, T, N_text)`` cosine similarities (zero where masked).
+    times : torch.Tensor
+        ``(T,)`` frame centres in seconds (see :class:`StitchedFrames`).
+    mask : torch.Tensor
+        Boolean ``(B, T)``.
+
+    Example
+    -------
+    >>> f = FrameScores(torch.zeros(2, 5, 3), torch.arange(5.0),
+    ...     torch.ones(2, 5, dtype=torch.bool))
+    >>> f.scores.shape
+    torch.Size([2, 5, 3])
+    """
+
+    scores: torch.Tensor
+    times: torch.Tensor
+    mask: torch.Tensor
+
+
+def relative_to_samples(
+    wav_lens: Optional[torch.Tensor], num_samples: int, batch: int
+) -> torch.Tensor:
+    """Converts relative lengths to sample counts (as the front end does).
+
+    Arguments
+    ---------
+    wav_lens : torch.Tensor, optional
+        ``(B,)`` relative lengths in ``(0, 1]``; ``None`` means all ``1``.
+    num_samples : int
+        Padded length ``L`` of the batch.
+    batch : int
+        Batch size ``B``.
+
+    Returns
+    -------
+    torch.Tensor
+        Long ``(B,)`` valid samples, in ``[1, L]``.
+
+    Example
+    -------
+    >>> relative_to_samples(torch.tensor([1.0, 0.5]), 10, 2)
+    tensor([10,  5])
+    """
+    if wav_lens is None:
+        return torch.full((batch,), num_samples, dtype=torch.long)
+    if wav_lens.shape != (batch,):
+        raise ValueError(
+            f"wav_lens must have shape ({batch},), got {tuple(wav_lens.shape)}"
+        )
+    if not torch.isfinite(wav_lens).all() or bool(
+        ((wav_lens <= 0) | (wav_lens > 1)).any()
+    ):
+        raise ValueError(f"wav_lens must lie in (0, 1], got {wav_lens.tolist()}")
+    lengths = torch.round(wav_lens.detach().cpu().double() * num_samples)
+    return lengths.long().clamp(1, num_samples)
+
+
+def window_starts(num_samples: int, window: int, hop: int) -> torch.Tensor:
+    """Start samples of the sliding windows of one clip.
+
+    Windows start at ``0, hop, 2 * hop, ...``; the last one is aligned to
+    the end of the clip (it starts at ``num_samples - window``), so no window
+    reaches past the clip. A clip of at most ``window`` samples has one
+    window starting at 0 (it is shorter than the window only in that case).
+
+    Arguments
+    ---------
+    num_samples : int
+        Clip length in samples.
+    window : int
+        Window length in samples.
+    hop : int
+        Distance between window starts, in ``[1, window]``.
+
+    Returns
+    -------
+    torch.Tensor
+        Long ``(W,)`` increasing starts,
+        ``W = 1 + ceil((num_samples - window) / hop)`` for long clips.
+
+    Example
+    -------
+    >>> window_starts(100, 40, 20)
+    tensor([ 0, 20, 40, 60])
+    >>> window_starts(90, 40, 20)  # the last window ends at sample 90
+    tensor([ 0, 20, 40, 50])
+    >>> window_starts(40, 40, 20), window_starts(25, 40, 20)
+    (tensor([0]), tensor([0]))
+    """
+    _check_window_hop(window, hop)
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be positive, got {num_samples}")
+    if num_samples <= window:
+        return torch.zeros(1, dtype=torch.long)
+    count = 1 + -(-(num_samples - window) // hop)  # ceil division
+    starts = torch.arange(count, dtype=torch.long) * hop
+    starts[-1] = num_samples - window
+    return starts
+
+
+def window_bounds(
+    lengths: torch.Tensor, window: int, hop: int
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Window placement for a batch of clips of different lengths.
+
+    Arguments
+    ---------
+    lengths : torch.Tensor
+        Long ``(B,)`` valid samples per clip.
+    window : int
+        Window length in samples.
+    hop : int
+        Distance between window starts, in ``[1, window]``.
+
+    Returns
+    -------
+    bounds : torch.Tensor
+        Long ``(B, W)`` × 2: ``bounds[b, w] = (start, end)`` in samples,
+        ``end - start = min(window, lengths[b])``; zero where masked.
+    mask : torch.Tensor
+        Boolean ``(B, W)``: which windows exist.
+
+    Example
+    -------
+    >>> bounds, mask = window_bounds(torch.tensor([90, 30]), 40, 20)
+    >>> bounds[0].tolist()
+    [[0, 40], [20, 60], [40, 80], [50, 90]]
+    >>> bounds[1, 0].tolist(), mask[1].tolist()
+    ([0, 30], [True, False, False, False])
+    """
+    starts = [window_starts(int(n), window, hop) for n in lengths.tolist()]
+    count = max(len(s) for s in starts)
+    bounds = torch.zeros(len(starts), count, 2, dtype=torch.long)
+    mask = torch.zeros(len(starts), count, dtype=torch.bool)
+    for b, (s, n) in enumerate(zip(starts, lengths.tolist())):
+        bounds[b, : len(s), 0] = s
+        bounds[b, : len(s), 1] = s + min(window, int(n))
+        mask[b, : len(s)] = True
+    return bounds, mask
+
+
+def pool_windows(
+    window_embeddings: torch.Tensor,
+    window_mask: torch.Tensor,
+    normalize: bool = True,
+) -> torch.Tensor:
+    """Clip embedding from window embeddings: masked mean, renormalised.
+
+    Every window counts once, whatever its overlap with its neighbours (the
+    end-aligned last window may overlap more than the others). With
+    ``normalize`` the mean of the (unit) window embeddings is scaled back to
+    unit length, so cosine similarities with it are comparable to those of
+    a short clip's embedding.
+
+    Arguments
+    ---------
+    window_embeddings : torch.Tensor
+        ``(B, W, D)``.
+    window_mask : torch.Tensor
+        Boolean ``(B, W)``; every clip has at least one window.
+    normalize : bool
+        L2-normalise the mean.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, D)``.
+
+    Example
+    -------
+    >>> emb = torch.tensor([[[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]]])
+    >>> pool_windows(emb, torch.tensor([[True, True, False]]))
+    tensor([[0.7071, 0.7071]])
+    """
+    weights = window_mask.to(window_embeddings.dtype).unsqueeze(-1)
+    pooled = (window_embeddings * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+    return F.normalize(pooled, dim=-1) if normalize else pooled
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """The time axis of an audio tower: front-end framing and encoder frames.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Waveform rate in Hz.
+    hop_length : int
+        Front-end hop between log-mel frames, in samples.
+    frame_hop : int
+        Log-mel frames per encoder output frame (HTSAT-tiny: 32).
+    time_capacity : int, optional
+        Most log-mel frames the encoder takes (``None``: unbounded).
+    center : bool
+        Whether log-mel frame ``t`` is centred on sample ``t * hop_length``
+        (else on ``t * hop_length + n_fft / 2``).
+    n_fft : int
+        Front-end FFT size.
+    stretch : bool
+        Whether the encoder stretches every input to ``time_capacity``
+        (HTSAT ``time_fill="stretch"``): its frames then spread over the
+        real length instead of ``frame_hop`` log-mel frames each.
+
+    Example
+    -------
+    >>> geo = FrameGeometry(sample_rate=16000, hop_length=320, frame_hop=16,
+    ...                     time_capacity=128)
+    >>> geo.frame_period, geo.max_window_samples()
+    (5120, 40959)
+    >>> geo.grid_times(3)
+    tensor([0.1500, 0.4700, 0.7900])
+    """
+
+    sample_rate: int
+    hop_length: int
+    frame_hop: int
+    time_capacity: Optional[int] = None
+    center: bool = True
+    n_fft: int = 0
+    stretch: bool = False
+
+    @classmethod
+    def from_model(cls, clap) -> "FrameGeometry":
+        """Reads the geometry off a CLAP module's front end and encoder.
+
+        Arguments
+        ---------
+        clap : torch.nn.Module
+            A module with ``audio_features`` (``sample_rate``,
+            ``hop_length``, optional ``center`` / ``n_fft``) and
+            ``audio_encoder`` (``frame_hop``, optional ``time_capacity`` /
+            ``time_fill``), like :class:`speechbrain_tclap.lobes.clap.CLAP`
+            with ``CLAPFeatures`` and ``HTSAT``.
+
+        Returns
+        -------
+        FrameGeometry
+            The geometry.
+
+        Example
+        -------
+        >>> from types import SimpleNamespace
+        >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+        >>> from speechbrain_tclap.lobes.htsat import HTSAT
+        >>> clap = SimpleNamespace(audio_features=CLAPFeatures.from_preset("laion"),
+        ...                        audio_encoder=HTSAT.from_preset("test"))
+        >>> geo = FrameGeometry.from_model(clap)  # HTSAT-tiny: 32, 1024, 0.32
+        >>> geo.frame_hop, geo.time_capacity, geo.frame_period / geo.sample_rate
+        (8, 64, 0.08)
+        """
+        features, encoder = clap.audio_features, clap.audio_encoder
+        missing = [
+            f"audio_features.{name}"
+            for name in ("sample_rate", "hop_length")
+            if not hasattr(features, name)
+        ]
+        if not hasattr(encoder, "frame_hop"):
+            missing.append("audio_encoder.frame_hop")
+        if missing:
+            raise ValueError(
+                "sliding windows and frame times need the attributes "
+                f"{missing} (CLAPFeatures and HTSAT have them)"
+            )
+        return cls(
+            sample_rate=int(features.sample_rate),
+            hop_length=int(features.hop_length),
+            frame_hop=int(encoder.frame_hop),
+            time_capacity=getattr(encoder, "time_capacity", None),
+            center=bool(getattr(features, "center", True)),
+            n_fft=int(getattr(features, "n_fft", 0)),
+            stretch=getattr(encoder, "time_fill", "pad") == "stretch",
+        )
+
+    @property
+    def frame_period(self) -> int:
+        """Samples between encoder output frames (``frame_hop * hop_length``)."""
+        return self.frame_hop * self.hop_length
+
+    def mel_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Log-mel frames of clips of ``num_samples`` samples (long tensor).
+
+        Arguments
+        ---------
+        num_samples : torch.Tensor
+            Long tensor of sample counts.
+
+        Returns
+        -------
+        torch.Tensor
+            Long tensor of the same shape (at least 1).
+
+        Example
+        -------
+        >>> FrameGeometry(16000, 320, 16).mel_frames(torch.tensor([40000, 1]))
+        tensor([126,   1])
+        """
+        if self.center:
+            frames = 1 + torch.div(num_samples, self.hop_length, rounding_mode="floor")
+        else:
+            frames = 1 + torch.div(
+                num_samples - self.n_fft, self.hop_length, rounding_mode="floor"
+            )
+        return frames.clamp(min=1)
+
+    def max_window_samples(self) -> Optional[int]:
+        """Longest input (samples) whose log-mel fits ``time_capacity``.
+
+        Returns
+        -------
+        int or None
+            ``None`` when the encoder is unbounded.
+        """
+        if self.time_capacity is None:
+            return None
+        if self.center:
+            return self.time_capacity * self.hop_length - 1
+        return self.n_fft + self.time_capacity * self.hop_length - 1
+
+    def default_hop(self, window: int) -> int:
+        """Half a window, rounded to a whole number of encoder frames.
+
+        Rounding keeps every window but the end-aligned last one on the
+        shared frame grid (see the module docstring); the hop stays within
+        ``[frame_period, window]``, or is exactly half a window when one
+        frame period is longer than that.
+
+        Arguments
+        ---------
+        window : int
+            Window length in samples.
+
+        Returns
+        -------
+        int
+            Hop in samples.
+
+        Example
+        -------
+        >>> geo = FrameGeometry(48000, 480, 32, 1024)  # HTSAT-tiny, LAION
+        >>> geo.default_hop(480000) / 48000  # 10-s windows
+        5.12
+        """
+        period = self.frame_period
+        if period > window:
+            return max(1, window // 2)
+        frames = max(1, round(window / 2 / period))
+        return min(frames * period, window)
+
+    def grid_times(self, num_frames: int) -> torch.Tensor:
+        """Centres, in seconds, of the first ``num_frames`` grid cells.
+
+        Cell ``j`` covers log-mel frames ``j * frame_hop`` to
+        ``(j + 1) * frame_hop - 1`` of the clip; its centre is the mean of
+        their centres.
+
+        Arguments
+        ---------
+        num_frames : int
+            Number of cells.
+
+        Returns
+        -------
+        torch.Tensor
+            Float32 ``(num_frames,)`` (computed in float64).
+        """
+        mel = torch.arange(num_frames, dtype=torch.float64) * self.frame_hop
+        mel = mel + (self.frame_hop - 1) / 2
+        offset = 0.0 if self.center else self.n_fft / 2
+        return ((mel * self.hop_length + offset) / self.sample_rate).float()
+
+    def frame_positions(
+        self,
+        starts: torch.Tensor,
+        valid_samples: torch.Tensor,
+        num_frames: int,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Grid positions and validity of the output frames of windows.
+
+        Arguments
+        ---------
+        starts : torch.Tensor
+            Long ``(N,)`` window starts in samples (in clip coordinates).
+        valid_samples : torch.Tensor
+            Long ``(N,)`` real samples in each window.
+        num_frames : int
+            Output frames per window ``K``.
+
+        Returns
+        -------
+        positions : torch.Tensor
+            Float64 ``(N, K)`` grid positions (cell ``j`` is at ``j``).
+        valid : torch.Tensor
+            Boolean ``(N, K)``: frames that start within the real log-mel
+            frames (all frames with ``stretch``).
+
+        Example
+        -------
+        >>> geo = FrameGeometry(16000, 320, 16, 128)
+        >>> pos, ok = geo.frame_positions(torch.tensor([0, 5120 * 3, 100]),
+        ...                               torch.tensor([40000, 40000, 3000]), 8)
+        >>> pos[1, :3].tolist(), round(pos[2, 0].item(), 4), ok[2].tolist()
+        ([3.0, 4.0, 5.0], 0.0195, [True, False, False, False, False, False, False, False])
+        """
+        mel_valid = self.mel_frames(valid_samples).double()  # (N,)
+        k = torch.arange(num_frames, dtype=torch.float64)
+        centre = k * self.frame_hop + (self.frame_hop - 1) / 2  # (K,)
+        if self.stretch and self.time_capacity is not None:
+            # align_corners=True bicubic: stretched frame i reads source
+            # frame i * (n - 1) / (capacity - 1)
+            scale = (mel_valid - 1) / max(self.time_capacity - 1, 1)
+            centre = centre[None, :] * scale[:, None]
+            valid = torch.ones(len(starts), num_frames, dtype=torch.bool)
+        else:
+            centre = centre[None, :].expand(len(starts), -1)
+            valid = (k[None, :] * self.frame_hop) < mel_valid[:, None]
+        offset = starts.double()[:, None] / self.hop_length
+        positions = (offset + centre - (self.frame_hop - 1) / 2) / self.frame_hop
+        return positions, valid
+
+
+def stitch_frames(
+    frames: torch.Tensor,
+    positions: torch.Tensor,
+    valid: torch.Tensor,
+    clip_index: torch.Tensor,
+    num_cells: torch.Tensor,
+    normalize: bool = True,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Puts frames of (overlapping) windows onto each clip's frame grid.
+
+    A frame at grid position ``p`` adds weight ``1 - (p - floor(p))`` to
+    cell ``floor(p)`` and the rest to the next cell; each cell is the
+    weighted mean of the frames that reached it. A frame exactly on a cell
+    goes to that cell only, so aligned overlapping windows are plainly
+    averaged. Cells at or past ``num_cells`` of their clip are dropped.
+
+    Arguments
+    ---------
+    frames : torch.Tensor
+        ``(N, K, D)`` frame embeddings of ``N`` windows.
+    positions : torch.Tensor
+        ``(N, K)`` grid positions (see :meth:`FrameGeometry.frame_positions`).
+    valid : torch.Tensor
+        Boolean ``(N, K)``: frames to use.
+    clip_index : torch.Tensor
+        Long ``(N,)``: the clip each window belongs to.
+    num_cells : torch.Tensor
+        Long ``(B,)``: grid cells of each clip.
+    normalize : bool
+        L2-normalise the stitched frames (for cosine similarities).
+
+    Returns
+    -------
+    stitched : torch.Tensor
+        ``(B, T, D)`` with ``T = max(num_cells)``; zero where masked.
+    mask : torch.Tensor
+        Boolean ``(B, T)``: cells that received a frame.
+
+    Example
+    -------
+    >>> frames = torch.tensor([[[1.0], [2.0]], [[4.0], [6.0]]])  # 2 windows
+    >>> positions = torch.tensor([[0.0, 1.0], [1.0, 2.0]])
+    >>> valid = torch.ones(2, 2, dtype=torch.bool)
+    >>> out, mask = stitch_frames(frames, positions, valid, torch.tensor([0, 0]),
+    ...                           torch.tensor([3]), normalize=False)
+    >>> out[0, :, 0].tolist(), mask.tolist()
+    ([1.0, 3.0, 6.0], [[True, True, True]])
+    """
+    sums, weights = stitch_accumulate(
+        frames, positions, valid, clip_index, num_cells
+    )
+    return stitch_finish(sums, weights, normalize)
+
+
+def stitch_accumulate(
+    frames: torch.Tensor,
+    positions: torch.Tensor,
+    valid: torch.Tensor,
+    clip_index: torch.Tensor,
+    num_cells: torch.Tensor,
+    sums: Optional[torch.Tensor] = None,
+    weights: Optional[torch.Tensor] = None,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Adds windows' frames to running weighted sums (see :func:`stitch_frames`).
+
+    Lets a caller stitch window batches one at a time with bounded memory:
+    accumulate every batch, then call :func:`stitch_finish`.
+
+    Arguments
+    ---------
+    frames : torch.Tensor
+        ``(N, K, D)``.
+    positions : torch.Tensor
+        ``(N, K)`` grid positions.
+    valid : torch.Tensor
+        Boolean ``(N, K)``.
+    clip_index : torch.Tensor
+        Long ``(N,)``.
+    num_cells : torch.Tensor
+        Long ``(B,)``.
+    sums : torch.Tensor, optional
+        ``(B, T, D)`` running sums (created when ``None``).
+    weights : torch.Tensor, optional
+        ``(B, T)`` running weights.
+
+    Returns
+    -------
+    sums : torch.Tensor
+        ``(B, T, D)``.
+    weights : torch.Tensor
+        ``(B, T)``.
+
+    Example
+    -------
+    >>> s, w = stitch_accumulate(torch.ones(1, 2, 3), torch.tensor([[0.5, 1.5]]),
+    ...     torch.ones(1, 2, dtype=torch.bool), torch.tensor([0]), torch.tensor([3]))
+    >>> w.tolist()
+    [[0.5, 1.0, 0.5]]
+    """
+    frames = frames.float()  # accumulate in fp32, also under autocast
+    n_windows, n_frames, dim = frames.shape
+    batch, total = len(num_cells), int(num_cells.max())
+    device = frames.device
+    if sums is None:
+        sums = torch.zeros(batch, total, dim, dtype=frames.dtype, device=device)
+        weights = torch.zeros(batch, total, dtype=frames.dtype, device=device)
+    positions = positions.to(device)
+    low = torch.floor(positions)
+    frac = (positions - low).to(frames.dtype)
+    low = low.long()
+    clip = clip_index.to(device)[:, None].expand(-1, n_frames)
+    limit = num_cells.to(device)[clip]
+    valid = valid.to(device)
+    flat_frames = frames.reshape(-1, dim)
+    for cell, weight in ((low, 1.0 - frac), (low + 1, frac)):
+        keep = valid & (cell >= 0) & (cell < limit) & (weight > 0)
+        index = (clip * total + cell.clamp(0, total - 1))[keep]
+        w = weight[keep]
+        sums.view(-1, dim).index_add_(0, index, flat_frames[keep.flatten()] * w[:, None])
+        weights.view(-1).index_add_(0, index, w)
+    return sums, weights
+
+
+def stitch_finish(
+    sums: torch.Tensor, weights: torch.Tensor, normalize: bool = True
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Turns running sums into the stitched frames and their mask.
+
+    Arguments
+    ---------
+    sums : torch.Tensor
+        ``(B, T, D)`` from :func:`stitch_accumulate`.
+    weights : torch.Tensor
+        ``(B, T)``.
+    normalize : bool
+        L2-normalise each frame.
+
+    Returns
+    -------
+    stitched : torch.Tensor
+        ``(B, T, D)``, zero where masked.
+    mask : torch.Tensor
+        Boolean ``(B, T)``.
+
+    Example
+    -------
+    >>> out, mask = stitch_finish(torch.tensor([[[3.0, 4.0], [0.0, 0.0]]]),
+    ...                           torch.tensor([[2.0, 0.0]]))
+    >>> out, mask
+    (tensor([[[0.6000, 0.8000],
+             [0.0000, 0.0000]]]), tensor([[ True, False]]))
+    """
+    mask = weights > 0
+    stitched = sums / weights.clamp(min=1e-12).unsqueeze(-1)
+    if normalize:
+        stitched = F.normalize(stitched, dim=-1)
+    return stitched * mask.unsqueeze(-1).to(stitched.dtype), mask
+
+
+def _check_window_hop(window: int, hop: int) -> None:
+    """Raises ``ValueError`` unless ``1 <= hop <= window``."""
+    if window < 1:
+        raise ValueError(f"window must be at least one sample, got {window}")
+    if not 1 <= hop <= window:
+        raise ValueError(
+            f"hop must lie in [1, window={window}] samples (windows must "
+            f"cover the clip), got {hop}"
+        )
+
+
+def seconds_to_samples(seconds: float, sample_rate: int, name: str) -> int:
+    """Rounds a duration to samples, refusing non-positive results.
+
+    Arguments
+    ---------
+    seconds : float
+        Duration.
+    sample_rate : int
+        Rate in Hz.
+    name : str
+        Argument name for the error message.
+
+    Returns
+    -------
+    int
+        Samples.
+
+    Example
+    -------
+    >>> seconds_to_samples(2.5, 16000, "window_seconds")
+    40000
+    """
+    samples = int(round(float(seconds) * sample_rate))
+    if samples < 1:
+        raise ValueError(f"{name} must be positive, got {seconds}")
+    return samples
+
+
+@torch.no_grad()
+def encode_windows(
+    clap,
+    wavs: torch.Tensor,
+    wav_lens: Optional[torch.Tensor] = None,
+    window: Optional[int] = None,
+    hop: Optional[int] = None,
+    max_windows_per_batch: int = 16,
+    normalize: bool = True,
+    return_frames: bool = False,
+) -> Union[WindowedEmbedding, Tuple[WindowedEmbedding, StitchedFrames]]:
+    """Encodes clips of any length with sliding windows.
+
+    Each clip is cut by :func:`window_bounds`; windows of all clips are
+    encoded together, at most ``max_windows_per_batch`` at a time (only one
+    such batch of waveforms and activations is alive at once). A clip of at
+    most one window is encoded whole (padded and masked by the encoder, as
+    without windows). The clip embedding is :func:`pool_windows` of the
+    window embeddings; frames are put on the clip's grid by
+    :func:`stitch_frames`. A clip's results do not depend on the rest of its
+    batch (with an encoder whose outputs do not, e.g. HTSAT ``"pad"``).
+
+    Arguments
+    ---------
+    clap : torch.nn.Module
+        A :class:`speechbrain_tclap.lobes.clap.CLAP` (``encode_audio``,
+        ``audio_features``, ``audio_encoder``).
+    wavs : torch.Tensor
+        ``(B, L)`` waveforms at the front end's rate.
+    wav_lens : torch.Tensor, optional
+        ``(B,)`` relative lengths.
+    window : int, optional
+        Window length in samples; default: the most the encoder holds.
+    hop : int, optional
+        Hop in samples; default :meth:`FrameGeometry.default_hop`.
+    max_windows_per_batch : int
+        Windows encoded per forward pass.
+    normalize : bool
+        L2-normalise window embeddings, the pooled embedding and frames.
+    return_frames : bool
+        Also return the stitched frames.
+
+    Returns
+    -------
+    WindowedEmbedding or tuple
+        The embeddings, and :class:`StitchedFrames` if ``return_frames``.
+
+    Example
+    -------
+    >>> from speechbrain_tclap.lobes.clap import CLAP
+    >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+    >>> from speechbrain_tclap.lobes.htsat import HTSAT
+    >>> clap = CLAP(CLAPFeatures(sample_rate=8000, n_fft=256, hop_length=80,
+    ...                          n_mels=16, f_max=4000.0),
+    ...             HTSAT.from_preset("test"), torch.nn.Linear(16, 8),
+    ...             torch.nn.Identity(), torch.nn.Identity()).eval()
+    >>> out, frames = encode_windows(
+    ...     clap, torch.randn(2, 12000), torch.tensor([1.0, 0.25]),
+    ...     window=4000, hop=2000, return_frames=True)
+    >>> out.window_mask.tolist()
+    [[True, True, True, True, True], [True, False, False, False, False]]
+    >>> out.window_times[0, -1].tolist()
+    [1.0, 1.5]
+    >>> frames.frames.shape, frames.mask.sum(1).tolist()
+    (torch.Size([2, 19, 8]), [19, 5])
+    """
+    geometry = FrameGeometry.from_model(clap)
+    batch, num_samples = wavs.shape
+    lengths = relative_to_samples(wav_lens, num_samples, batch)
+    limit = geometry.max_window_samples()
+    if window is None:
+        if limit is None:
+            raise ValueError("the encoder is unbounded: give a window length")
+        window = limit
+    if limit is not None and window > limit:
+        raise ValueError(
+            f"a window of {window} samples ({window / geometry.sample_rate:g} s) "
+            f"gives more log-mel frames than the encoder holds "
+            f"({geometry.time_capacity}); the longest is {limit} samples"
+        )
+    hop = geometry.default_hop(window) if hop is None else hop
+    _check_window_hop(window, hop)
+    if max_windows_per_batch < 1:
+        raise ValueError(
+            f"max_windows_per_batch must be positive, got {max_windows_per_batch}"
+        )
+
+    bounds, window_mask = window_bounds(lengths, window, hop)
+    width = min(window, int(lengths.max()))
+    items = window_mask.nonzero()  # (N, 2): clip, window
+    num_cells = torch.div(
+        geometry.mel_frames(lengths) + geometry.frame_hop - 1,
+        geometry.frame_hop,
+        rounding_mode="floor",
+    )
+    device = wavs.device
+    embeddings = sums = weights = None
+    for chunk in items.split(max_windows_per_batch):
+        clips, slots = chunk[:, 0], chunk[:, 1]
+        starts, ends = bounds[clips, slots, 0], bounds[clips, slots, 1]
+        valid = ends - starts
+        segment = wavs.new_zeros(len(chunk), width)
+        for i, (b, s, n) in enumerate(
+            zip(clips.tolist(), starts.tolist(), valid.tolist())
+        ):
+            segment[i, :n] = wavs[b, s : s + n]
+        rel = (valid.double() / width).float().to(device)
+        encoded = clap.encode_audio(
+            segment, rel, normalize=normalize, return_frames=return_frames
+        )
+        emb = encoded.embedding if return_frames else encoded
+        if embeddings is None:
+            embeddings = emb.new_zeros(*window_mask.shape, emb.shape[-1])
+        embeddings[clips.to(emb.device), slots.to(emb.device)] = emb
+        if return_frames:
+            positions, frame_ok = geometry.frame_positions(
+                starts, valid, encoded.frames.shape[1]
+            )
+            frame_ok = frame_ok.to(encoded.frame_mask.device) & encoded.frame_mask
+            sums, weights = stitch_accumulate(
+                encoded.frames, positions, frame_ok, clips, num_cells, sums, weights
+            )
+
+    rate = geometry.sample_rate
+    window_times = bounds.double() / rate
+    window_times = (window_times * window_mask[..., None]).float()
+    result = WindowedEmbedding(
+        pool_windows(embeddings, window_mask.to(embeddings.device), normalize),
+        embeddings,
+        window_mask.to(embeddings.device),
+        window_times.to(embeddings.device),
+    )
+    if not return_frames:
+        return result
+    frames, frame_mask = stitch_finish(sums, weights, normalize)
+    times = geometry.grid_times(frames.shape[1]).to(frames.device)
+    return result, StitchedFrames(frames, times, frame_mask)
