@@ -30,6 +30,9 @@ setup(
     extras_require={
         "test": ["pytest", "matplotlib"],
         "plot": ["matplotlib"],
+        # Optional reference for msclap parity tests; install msclap itself
+        # with `pip install --no-deps msclap==1.3.4` (it pins transformers<5).
+        "msclap": ["torchlibrosa>=0.1,<0.2", "librosa>=0.10"],
     },
     include_package_data=True,
 )

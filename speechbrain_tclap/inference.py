@@ -209,7 +209,9 @@ class CLAP(Pretrained):
         """Embed audio files or waveforms of any length.
 
         Clips of at most one model window are encoded whole (padded and
-        masked). Longer clips are encoded in sliding windows and get the
+        masked); so are clips of any length for fusion encoders (LAION's
+        fused models, deterministic views). Longer clips are otherwise
+        encoded in sliding windows and get the
         pooled embedding of :meth:`encode_audio_windows` (mean of the window
         embeddings, renormalised); their frames, with ``return_frames``, are
         the stitched frames of :meth:`frame_scores`, one per encoder frame
@@ -255,7 +257,9 @@ class CLAP(Pretrained):
         longest = int(lengths.max())
         geometry = self._frame_geometry()
         window = None if geometry is None else self._window_samples(geometry, None)
-        if window is not None and longest > window:
+        # A fusion encoder sees long clips whole (its global + 3 fixed views).
+        fused = bool(getattr(self.model.audio_encoder, "enable_fusion", False))
+        if window is not None and longest > window and not fused:
             out = self._encode_windows(
                 wavs, lens, None, None, None, normalize, return_frames
             )

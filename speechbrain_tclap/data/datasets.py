@@ -71,11 +71,29 @@ def row_labels(row: Dict[str, Any]) -> List[str]:
 class ManifestCaptioner:
     """Captions from the manifest: one random caption when training, all else.
 
+    Arguments
+    ---------
+    negatives : callable, optional
+        ``(caption_id, caption) -> negative or None``, e.g. a
+        :class:`~speechbrain_tclap.data.caption_negatives.CaptionNegativeProvider`
+        (LLM cache, then rules); enables :meth:`order_negatives` for
+        free-form captions (AudioCaps, Clotho).
+
     Example
     -------
     >>> ManifestCaptioner()({"captions": ["a", "b"]}, train=False)
     ['a', 'b']
     """
+
+    def __init__(self, negatives=None):
+        self.negatives = negatives
+
+    def _chosen(self, row, train, rng):
+        captions = row.get("captions") or [row["caption"]]
+        if train:
+            index = (rng or random).randrange(len(captions))
+            return [(index, captions[index])]
+        return list(enumerate(captions))
 
     def __call__(
         self, row: Dict[str, Any], train: bool, rng: Optional[random.Random] = None
@@ -96,10 +114,45 @@ class ManifestCaptioner:
         list of str
             Captions.
         """
-        captions = row.get("captions") or [row["caption"]]
-        if train:
-            return [(rng or random).choice(captions)]
-        return list(captions)
+        return [caption for _, caption in self._chosen(row, train, rng)]
+
+    def order_negatives(
+        self, row: Dict[str, Any], train: bool, rng: Optional[random.Random] = None
+    ) -> List[str]:
+        """Order-swapped versions of the chosen captions (when they exist).
+
+        ``rng`` must be in the state it had for :meth:`__call__`, so that the
+        same caption is chosen.
+
+        Arguments
+        ---------
+        row : dict
+            Manifest row.
+        train : bool
+            Training mode.
+        rng : random.Random, optional
+            Source of randomness for training.
+
+        Returns
+        -------
+        list of str
+            Negatives (possibly none).
+
+        Example
+        -------
+        >>> from speechbrain_tclap.data.caption_negatives import CaptionNegativeProvider
+        >>> cap = ManifestCaptioner(negatives=CaptionNegativeProvider())
+        >>> cap.order_negatives({"id": "x", "caption": "a dog barks then a bell rings"}, False)
+        ['a bell rings then a dog barks']
+        """
+        if self.negatives is None:
+            return []
+        out = []
+        for index, caption in self._chosen(row, train, rng):
+            negative = self.negatives(f"{row.get('id')}#{index}", caption)
+            if negative:
+                out.append(negative)
+        return out
 
 
 class EventCaptioner:

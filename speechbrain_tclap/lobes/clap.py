@@ -290,12 +290,14 @@ class CLAP(nn.Module):
         path : str or pathlib.Path
             A checkpoint file.
         """
+        from speechbrain_tclap.convert.hf import read_checkpoint
         from speechbrain_tclap.convert.registry import (
             convert_state_dict,
             unwrap_checkpoint,
         )
 
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        # weights_only torch.load or safetensors; errors name the file.
+        loaded = read_checkpoint(path)
         state_dict, report, fmt = convert_state_dict(unwrap_checkpoint(loaded))
         if fmt != "native":
             logger.info("converted %s checkpoint %s: %s", fmt, path, report.summary())

@@ -18,6 +18,12 @@ of attention and out of pooling, and a frame mask says which output frames
 hold real audio. ``time_fill="stretch"`` reproduces the reference behaviour
 (bicubic stretch to the full image) for checkpoint parity.
 
+``enable_fusion=True`` builds LAION's feature-fusion variant (``aff_2d``,
+HF ``enable_fusion``): clips longer than the window are seen through a
+global view and three local views merged in the patch embedding
+(:mod:`speechbrain_tclap.lobes.fusion`); the views are taken at fixed
+positions instead of LAION's random ones.
+
 Authors
  * speechbrain-tclap developers 2026
 """
@@ -29,6 +35,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechbrain_tclap.lobes.fusion import (
+    FUSION_CHANNELS,
+    AFFBlock,
+    FusionInputs,
+    fusion_inputs,
+)
 from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
 
 TIME_FILLS = ("pad", "repeatpad", "stretch")
@@ -820,6 +832,144 @@ class PatchEmbed(nn.Module):
         return self.norm(self.proj(image).flatten(2).transpose(1, 2))
 
 
+class FusionPatchEmbed(PatchEmbed):
+    """Patch embedding of a fusion HTS-AT (LAION ``aff_2d``).
+
+    Channel 0 of the image (the global view) goes through ``proj``. For the
+    rows marked ``is_longer``, each of channels 1-3 (front, middle and back
+    views) goes through ``mel_conv2d``, a convolution three times wider and
+    three times more strided in time; the three results are laid side by
+    side in time, zero-padded (or cut) to the width of the global map and
+    merged into it by an :class:`~speechbrain_tclap.lobes.fusion.AFFBlock`
+    (``fusion_model``). Other rows keep the plain global embedding.
+
+    Arguments
+    ---------
+    embed_dim : int
+        Token width.
+    patch_size : tuple of int
+        Kernel of ``proj``; ``mel_conv2d`` uses ``(p0, 3 * p1)``.
+    patch_stride : tuple of int
+        Stride of ``proj``; ``mel_conv2d`` uses ``(s0, 3 * s1)``.
+    reduction : int
+        Bottleneck reduction of the fusion block.
+
+    Example
+    -------
+    >>> embed = FusionPatchEmbed(8, (4, 4), (4, 4))
+    >>> image = torch.randn(3, 4, 16, 16)
+    >>> tokens = embed(image, torch.tensor([True, False, True]))
+    >>> tokens.shape
+    torch.Size([3, 16, 8])
+    >>> plain = PatchEmbed(1, 8, (4, 4), (4, 4))
+    >>> _ = plain.load_state_dict(embed.state_dict(), strict=False)
+    >>> torch.equal(tokens[1], plain(image[1:2, :1])[0])  # not longer: global only
+    True
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        patch_size: Tuple[int, int],
+        patch_stride: Tuple[int, int],
+        reduction: int = 4,
+    ):
+        super().__init__(1, embed_dim, patch_size, patch_stride)
+        padding = tuple((p - s) // 2 for p, s in zip(patch_size, patch_stride))
+        self.mel_conv2d = nn.Conv2d(
+            1,
+            embed_dim,
+            kernel_size=(patch_size[0], 3 * patch_size[1]),
+            stride=(patch_stride[0], 3 * patch_stride[1]),
+            padding=padding,
+        )
+        self.fusion_model = AFFBlock(embed_dim, reduction)
+
+    def forward(
+        self, image: torch.Tensor, is_longer: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Embeds the global view, fused with the local views where longer.
+
+        Arguments
+        ---------
+        image : torch.Tensor
+            ``(B, 4, height, width)``: global, front, middle, back views.
+        is_longer : torch.Tensor, optional
+            Bool ``(B,)``; ``None`` means no row is fused.
+
+        Returns
+        -------
+        torch.Tensor
+            Tokens ``(B, H * W, embed_dim)`` in row-major order.
+        """
+        fmap = self.proj(image[:, :1])
+        rows = (
+            is_longer.nonzero().flatten()
+            if is_longer is not None
+            else image.new_zeros(0, dtype=torch.long)
+        )
+        if rows.numel():
+            local = image[rows, 1:]
+            count, views, height, width = local.shape
+            local = self.mel_conv2d(local.reshape(count * views, 1, height, width))
+            _, channels, rows_out, cols_out = local.shape
+            # (count, views, C, H', W') -> (count, C, H', views * W')
+            local = local.view(count, views, channels, rows_out, cols_out)
+            local = local.permute(0, 2, 3, 1, 4).flatten(3)
+            target = fmap.shape[-1]
+            if local.shape[-1] < target:
+                local = F.pad(local, (0, target - local.shape[-1]))
+            else:
+                local = local[..., :target]
+            fused = self.fusion_model(fmap[rows], local)
+            fmap = fmap.index_put((rows,), fused.to(fmap.dtype))
+        return self.norm(fmap.flatten(2).transpose(1, 2))
+
+
+FUSION_KEY_MARKERS = ("patch_embed.mel_conv2d.", "patch_embed.fusion_model.")
+
+
+def _explain_fusion_mismatch(module: nn.Module, incompatible) -> None:
+    """``load_state_dict`` post-hook: one readable entry for fusion keys.
+
+    Loading fusion weights into a plain HTSAT (or the reverse) otherwise
+    lists some 30 unexpected (or missing) keys. They are replaced, in place,
+    by one entry that says what to build instead; a strict load reports it
+    in its error, a non-strict load returns it.
+
+    Arguments
+    ---------
+    module : HTSAT
+        The encoder being loaded.
+    incompatible : torch.nn.modules.module._IncompatibleKeys
+        ``missing_keys`` and ``unexpected_keys`` of the whole load.
+    """
+    prefix = getattr(module, "_load_prefix", "")
+    markers = tuple(prefix + m for m in FUSION_KEY_MARKERS)
+    cases = (
+        (
+            incompatible.unexpected_keys,
+            "the checkpoint has feature-fusion weights but this HTSAT was "
+            "built with enable_fusion=False; build it with enable_fusion=True "
+            "(e.g. hparams/models/laion_clap_htsat_tiny_fused.yaml)",
+        ),
+        (
+            incompatible.missing_keys,
+            "this HTSAT was built with enable_fusion=True but the checkpoint "
+            "has no feature-fusion weights; build it with enable_fusion=False "
+            "(e.g. hparams/models/laion_clap_htsat_tiny.yaml)",
+        ),
+    )
+    for keys, explanation in cases:
+        found = [k for k in keys if k.startswith(markers)]
+        if found:
+            keys[:] = [k for k in keys if not k.startswith(markers)]
+            keys.append(
+                f"{prefix}patch_embed.{{mel_conv2d,fusion_model}}.* "
+                f"({len(found)} tensors: {explanation})"
+            )
+
+
 class HTSAT(nn.Module):
     """HTS-AT audio encoder with LAION-CLAP parameter names.
 
@@ -846,6 +996,21 @@ class HTSAT(nn.Module):
 
     Inputs longer than ``time_capacity`` are refused: the inference
     interface splits long audio into sliding windows.
+
+    With ``enable_fusion=True`` (LAION ``aff_2d``, HF ``enable_fusion``) the
+    patch embedding gains ``mel_conv2d`` and the fusion block
+    ``fusion_model`` (:class:`FusionPatchEmbed`). The encoder then takes
+    either a log-mel ``(B, T, n_mels)`` of any length, turned into the four
+    fusion views by the deterministic front end
+    :func:`~speechbrain_tclap.lobes.fusion.fusion_inputs` (window
+    ``fusion_window`` frames), or ready views ``(B, 4, T, n_mels)`` with
+    ``is_longer (B,)`` (as HF's feature extractor produces them). Views are
+    filled to the capacity like a plain input; for clips longer than the
+    window the output frames follow the global view, i.e. each spans
+    ``1 / num_frames`` of the whole clip.
+
+    ``max_input_frames`` is the longest log-mel the encoder accepts:
+    ``time_capacity``, or ``None`` (any length) with fusion.
 
     Geometry attributes: ``output_dim`` (final width,
     ``embed_dim * 2 ** (len(depths) - 1)``), ``time_capacity``
@@ -894,6 +1059,13 @@ class HTSAT(nn.Module):
         checkpoints that carry it load, and enable :meth:`audioset_logits`.
     num_classes : int
         Classes of the AudioSet head.
+    enable_fusion : bool
+        Build the feature-fusion variant (``in_channels`` must be 1).
+    fusion_window : int, optional
+        Frames of a fusion view (LAION: 1001, i.e. 10 s at hop 480); default
+        ``time_capacity``. At most ``time_capacity``.
+    fusion_reduction : int
+        Bottleneck reduction of the fusion block (LAION / HF: 4).
 
     Example
     -------
@@ -927,6 +1099,9 @@ class HTSAT(nn.Module):
         time_fill: str = "pad",
         with_audioset_head: bool = False,
         num_classes: int = 527,
+        enable_fusion: bool = False,
+        fusion_window: Optional[int] = None,
+        fusion_reduction: int = 4,
     ):
         super().__init__()
         if time_fill not in TIME_FILLS:
@@ -976,10 +1151,38 @@ class HTSAT(nn.Module):
         self.num_frames = self.freq_ratio * final[1]
         self.frame_hop = self.time_capacity // self.num_frames
 
+        self.enable_fusion = bool(enable_fusion)
+        self.embed_dim = embed_dim
         self.bn0 = nn.BatchNorm2d(n_mels)
-        self.patch_embed = PatchEmbed(
-            in_channels, embed_dim, self.patch_size, self.patch_stride
-        )
+        if self.enable_fusion:
+            if in_channels != 1:
+                raise ValueError(
+                    "enable_fusion=True needs in_channels=1 (each of the "
+                    f"{FUSION_CHANNELS} fusion views is one log-mel), got "
+                    f"in_channels={in_channels}"
+                )
+            window = self.time_capacity if fusion_window is None else fusion_window
+            if not 1 <= window <= self.time_capacity:
+                raise ValueError(
+                    f"fusion_window must be in [1, time_capacity="
+                    f"{self.time_capacity}], got {window}"
+                )
+            self.fusion_window = int(window)
+            # any length: longer clips are fused, not refused
+            self.max_input_frames = None
+            self.input_channels = FUSION_CHANNELS
+            self.patch_embed = FusionPatchEmbed(
+                embed_dim, self.patch_size, self.patch_stride, fusion_reduction
+            )
+        else:
+            if fusion_window is not None:
+                raise ValueError("fusion_window needs enable_fusion=True")
+            self.fusion_window = None
+            self.max_input_frames = self.time_capacity
+            self.input_channels = in_channels
+            self.patch_embed = PatchEmbed(
+                in_channels, embed_dim, self.patch_size, self.patch_stride
+            )
         self.pos_drop = nn.Dropout(drop_rate)
         rates = torch.linspace(
             0, drop_path_rate, sum(depths), device="cpu"
@@ -1013,6 +1216,7 @@ class HTSAT(nn.Module):
             # LAION keeps this layer in its checkpoints but never applies it
             self.head = nn.Linear(num_classes, num_classes)
         self.apply(self._init_weights)
+        self.register_load_state_dict_post_hook(_explain_fusion_mismatch)
 
     @staticmethod
     def _init_weights(module: nn.Module):
@@ -1024,6 +1228,36 @@ class HTSAT(nn.Module):
         elif isinstance(module, nn.LayerNorm):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
+
+    def _load_from_state_dict(
+        self,
+        state_dict,
+        prefix,
+        local_metadata,
+        strict,
+        missing_keys,
+        unexpected_keys,
+        error_msgs,
+    ):
+        """Notes where this encoder sits in the state dict being loaded, and
+        explains a width mismatch (an error in any case)."""
+        super()._load_from_state_dict(
+            state_dict,
+            prefix,
+            local_metadata,
+            strict,
+            missing_keys,
+            unexpected_keys,
+            error_msgs,
+        )
+        self._load_prefix = prefix
+        proj = state_dict.get(prefix + "patch_embed.proj.weight")
+        if proj is not None and proj.shape[0] != self.embed_dim:
+            error_msgs.append(
+                f"the checkpoint's HTSAT has embed_dim={proj.shape[0]} but "
+                f"this one has embed_dim={self.embed_dim} (HTSAT-tiny: 96, "
+                "HTSAT-base: 128, used by LAION's music checkpoints)"
+            )
 
     @classmethod
     def from_preset(cls, name: str, **overrides) -> "HTSAT":
@@ -1080,18 +1314,54 @@ class HTSAT(nn.Module):
         """
         return sample_rate / (hop_length * self.frame_hop)
 
+    def _fusion_views(
+        self,
+        feats: torch.Tensor,
+        feat_lens: Optional[torch.Tensor],
+        is_longer: Optional[torch.Tensor],
+    ) -> FusionInputs:
+        """The 4 fusion views: built from a log-mel, or checked as given."""
+        if feats.dim() == 3:
+            if is_longer is not None:
+                raise ValueError(
+                    "is_longer is derived from the clip lengths when HTSAT "
+                    "gets a log-mel (B, T, n_mels); pass it only with ready "
+                    f"fusion views (B, {FUSION_CHANNELS}, T, n_mels)"
+                )
+            if feats.shape[-1] != self.n_mels:
+                raise ValueError(
+                    f"HTSAT was built for n_mels={self.n_mels} but feats have "
+                    f"{feats.shape[-1]} mel bins (last dim of "
+                    f"{tuple(feats.shape)})"
+                )
+            return fusion_inputs(feats, feat_lens, self.fusion_window)
+        if is_longer is None:
+            raise ValueError(
+                f"fusion views (B, {FUSION_CHANNELS}, T, n_mels) need "
+                "is_longer (B,): which rows hold a clip longer than the window"
+            )
+        is_longer = is_longer.reshape(-1).to(device=feats.device, dtype=torch.bool)
+        if is_longer.shape[0] != feats.shape[0]:
+            raise ValueError(
+                f"is_longer has {is_longer.shape[0]} entries for a batch of "
+                f"{feats.shape[0]}"
+            )
+        return FusionInputs(feats, feat_lens, is_longer)
+
     def _check_input(
         self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor]
     ) -> torch.Tensor:
         """Validates the input and returns it as ``(B, C, T, n_mels)``."""
-        if feats.dim() == 3 and self.in_channels == 1:
+        if feats.dim() == 3 and self.input_channels == 1:
             feats = feats.unsqueeze(1)
-        if feats.dim() != 4 or feats.shape[1] != self.in_channels:
+        if feats.dim() != 4 or feats.shape[1] != self.input_channels:
             expected = (
                 "(B, T, n_mels)"
-                if self.in_channels == 1
-                else f"(B, {self.in_channels}, T, n_mels)"
+                if self.input_channels == 1
+                else f"(B, {self.input_channels}, T, n_mels)"
             )
+            if self.enable_fusion:
+                expected = f"(B, T, n_mels) or {expected} with is_longer"
             raise ValueError(
                 f"HTSAT expects feats of shape {expected}, got "
                 f"{tuple(feats.shape)}"
@@ -1204,13 +1474,24 @@ class HTSAT(nn.Module):
         return [m.squeeze(1) > 0 for m in maps]
 
     def _encode(
-        self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor]
+        self,
+        feats: torch.Tensor,
+        feat_lens: Optional[torch.Tensor],
+        is_longer: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Runs the trunk.
 
         Returns the time-ordered map ``(B, C, rows_per_chunk, num_frames)``
         (zero on invalid frames) and the bool frame mask ``(B, num_frames)``.
         """
+        if self.enable_fusion:
+            feats, feat_lens, is_longer = self._fusion_views(
+                feats, feat_lens, is_longer
+            )
+        elif is_longer is not None:
+            raise ValueError(
+                "is_longer is only used by a fusion HTSAT (enable_fusion=True)"
+            )
         x = self._check_input(feats, feat_lens)
         batch, _, n_frames, _ = x.shape
         if feat_lens is None:
@@ -1224,7 +1505,11 @@ class HTSAT(nn.Module):
 
         x = self._normalize(x, None if feat_lens is None else x_valid)
         x, valid = self._fill(x, lengths, variable=feat_lens is not None)
-        tokens = self.pos_drop(self.patch_embed(self._to_image(x)))
+        if self.enable_fusion:
+            tokens = self.patch_embed(self._to_image(x), is_longer)
+        else:
+            tokens = self.patch_embed(self._to_image(x))
+        tokens = self.pos_drop(tokens)
 
         token_valid = [None] * self.num_layers
         if valid is not None:
@@ -1254,7 +1539,10 @@ class HTSAT(nn.Module):
         return fmap, frame_mask
 
     def forward(
-        self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor] = None
+        self,
+        feats: torch.Tensor,
+        feat_lens: Optional[torch.Tensor] = None,
+        is_longer: Optional[torch.Tensor] = None,
     ) -> AudioEncoderOutput:
         """Encodes a batch of log-mel spectrograms.
 
@@ -1262,10 +1550,14 @@ class HTSAT(nn.Module):
         ---------
         feats : torch.Tensor
             Log-mel ``(B, T, n_mels)`` with ``T <= time_capacity`` (or
-            ``(B, in_channels, T, n_mels)``).
+            ``(B, in_channels, T, n_mels)``). With fusion: a log-mel of any
+            length, or fusion views ``(B, 4, T, n_mels)``.
         feat_lens : torch.Tensor, optional
             Relative lengths ``(B,)`` in ``(0, 1]``; ``None`` means all
             frames are real.
+        is_longer : torch.Tensor, optional
+            Fusion only, with ready views: bool ``(B,)`` (or ``(B, 1)``),
+            the rows whose local views are fused.
 
         Returns
         -------
@@ -1279,15 +1571,22 @@ class HTSAT(nn.Module):
         >>> out = encoder(torch.randn(3, 20, 16))
         >>> out.frames.shape, bool(out.frame_mask.all())
         (torch.Size([3, 8, 16]), True)
+        >>> fused = HTSAT.from_preset("test", enable_fusion=True).eval()
+        >>> long_clip = torch.randn(1, 150, 16)  # longer than the 64-frame window
+        >>> fused(long_clip).clip.shape
+        torch.Size([1, 16])
         """
-        fmap, frame_mask = self._encode(feats, feat_lens)
+        fmap, frame_mask = self._encode(feats, feat_lens, is_longer)
         frames = fmap.mean(dim=2).transpose(1, 2)
         weights = frame_mask.to(frames.dtype).unsqueeze(-1)
         clip = (frames * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return AudioEncoderOutput(clip, frames, frame_mask)
 
     def audioset_logits(
-        self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor] = None
+        self,
+        feats: torch.Tensor,
+        feat_lens: Optional[torch.Tensor] = None,
+        is_longer: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """AudioSet tagging with LAION's ``tscam_conv`` head.
 
@@ -1300,6 +1599,8 @@ class HTSAT(nn.Module):
             Log-mel ``(B, T, n_mels)``.
         feat_lens : torch.Tensor, optional
             Relative lengths ``(B,)``.
+        is_longer : torch.Tensor, optional
+            Fusion only, as in :meth:`forward`.
 
         Returns
         -------
@@ -1323,7 +1624,7 @@ class HTSAT(nn.Module):
             raise RuntimeError(
                 "this HTSAT was built with with_audioset_head=False"
             )
-        fmap, frame_mask = self._encode(feats, feat_lens)
+        fmap, frame_mask = self._encode(feats, feat_lens, is_longer)
         frame_logits = self.tscam_conv(fmap).flatten(2).transpose(1, 2)
         weights = frame_mask.to(frame_logits.dtype).unsqueeze(-1)
         clip_logits = (frame_logits * weights).sum(1) / weights.sum(1).clamp(

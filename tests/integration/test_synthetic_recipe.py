@@ -35,13 +35,15 @@ SMALL = [
 
 
 def _command(hparams, out, data, extra=()):
+    overridden = {arg.split("=")[0] for arg in extra}
+    small = [arg for arg in SMALL if arg.split("=")[0] not in overridden]
     return [
         sys.executable,
         str(TRAIN),
         str(hparams),
         f"--output_folder={out}",
         f"--data_folder={data}",
-        *SMALL,
+        *small,
         *extra,
     ]
 

@@ -41,5 +41,7 @@ def test_recipe_keys_are_all_used(path, tmp_path):
     ]
     assert not unused, f"{path.name}: keys neither referenced nor read: {unused}"
     with open(path) as f:
-        hparams = load_hyperpyyaml(f, {"output_folder": str(tmp_path)})
+        hparams = load_hyperpyyaml(
+            f, {"output_folder": str(tmp_path), "data_folder": str(tmp_path)}
+        )
     assert hparams["modules"]["clap"] is hparams["model"]["clap"]

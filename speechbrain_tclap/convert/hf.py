@@ -1,0 +1,525 @@
+"""Hugging Face ``ClapModel`` checkpoints to and from our ``CLAP``.
+
+Pure functions over state dicts (nothing is built or downloaded):
+
+* :func:`hf_to_clap` maps a ``transformers`` ``ClapModel`` state dict (the
+  ``pytorch_model.bin`` / ``model.safetensors`` of ``laion/clap-htsat-*``)
+  onto the keys of :class:`speechbrain_tclap.lobes.clap.CLAP` built with an
+  :class:`~speechbrain_tclap.lobes.htsat.HTSAT` audio tower, an
+  :class:`~speechbrain_tclap.lobes.text.HFTextEncoder` (RoBERTa) text tower
+  and :class:`~speechbrain_tclap.lobes.projection.MLPProjection` heads;
+* :func:`clap_to_hf` is its inverse, for round trips and for handing a
+  model trained here to ``transformers``.
+
+The audio encoder goes through
+:func:`~speechbrain_tclap.convert.htsat_keys.hf_audio_encoder_to_htsat`;
+the fusion branch (``patch_embed.mel_conv2d``, ``patch_embed.fusion_model``)
+already has LAION's names in HF and is carried over as it is. The text model
+keeps its names (``text_model.*`` ↔ ``text_encoder.model.*``) except the
+``position_ids`` / ``token_type_ids`` buffers, which ``RobertaModel``
+rebuilds. ``audio_projection.linear1/2`` ↔ ``audio_projection.0/2`` (same
+for text). ``logit_scale_a`` becomes our single ``log_logit_scale``;
+``logit_scale_t`` is dropped: HF applies it to ``logits_per_text`` only and
+LAION's default loss never trains it.
+
+Importing this module registers the ``"hf_clap"`` format with
+:mod:`speechbrain_tclap.convert.registry`. :func:`read_checkpoint` reads
+the files these converters take (safetensors or weights-only torch pickles).
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import math
+import os
+import pickle
+import re
+from typing import Dict, Mapping, Optional, Tuple, Union
+
+import torch
+
+from speechbrain_tclap.convert.htsat_keys import (
+    ConversionReport,
+    hf_audio_encoder_to_htsat,
+)
+from speechbrain_tclap.convert.registry import register_format
+from speechbrain_tclap.lobes.htsat import relative_position_index
+
+HF_AUDIO_PREFIX = "audio_model.audio_encoder."
+HF_TEXT_PREFIX = "text_model."
+OUR_AUDIO_PREFIX = "audio_encoder."
+OUR_TEXT_PREFIX = "text_encoder.model."
+
+# LAION aff_2d names, shared by HF; no other fusion variant was released
+FUSION_PREFIXES = ("patch_embed.mel_conv2d.", "patch_embed.fusion_model.")
+_AFF_2D = re.compile(
+    r"^patch_embed\.(mel_conv2d\.(weight|bias)"
+    r"|fusion_model\.(local_att\.[0134]|global_att\.[1245])\."
+    r"(weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
+_TEXT_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
+_HF_PROJECTION = re.compile(r"^(audio|text)_projection\.linear([12])\.(weight|bias)$")
+_OUR_PROJECTION = re.compile(r"^(audio|text)_projection\.([02])\.(weight|bias)$")
+_LOGIT_SCALE_T_REASON = (
+    "text logit scale: HF uses it for logits_per_text only and LAION's "
+    "default loss never trains it; CLAP keeps one scale (logit_scale_a)"
+)
+
+# our Swin-block names -> HF's (inverse of htsat_keys' renames)
+_OUR_BLOCK = re.compile(r"^(layers\.\d+\.blocks\.\d+\.)(.+)$")
+_TO_HF_BLOCK = (
+    ("attn.proj.", "attention.output.dense."),
+    (
+        "attn.relative_position_bias_table",
+        "attention.self.relative_position_bias_table",
+    ),
+    ("norm1.", "layernorm_before."),
+    ("norm2.", "layernorm_after."),
+    ("mlp.fc1.", "intermediate.dense."),
+    ("mlp.fc2.", "output.dense."),
+)
+_TO_HF_SAME = re.compile(
+    r"^(patch_embed\.(proj|norm)\.|layers\.\d+\.downsample\.(reduction|norm)\.|norm\.)"
+)
+
+
+def check_fusion_key(name: str, source: str) -> None:
+    """Raises unless ``name`` belongs to the ``aff_2d`` fusion branch.
+
+    Arguments
+    ---------
+    name : str
+        Key relative to the audio encoder (``patch_embed.fusion_model...``).
+    source : str
+        The original key, for the error message.
+
+    Returns
+    -------
+    None
+
+    Example
+    -------
+    >>> check_fusion_key("patch_embed.fusion_model.local_att.0.weight", "k")
+    >>> check_fusion_key("patch_embed.fusion_model.local_att2.0.weight", "k")
+    Traceback (most recent call last):
+    ...
+    ValueError: k: not a key of LAION's 'aff_2d' fusion block; only aff_2d fusion checkpoints (the released ones) are supported
+    """
+    if not _AFF_2D.match(name):
+        raise ValueError(
+            f"{source}: not a key of LAION's 'aff_2d' fusion block; only "
+            "aff_2d fusion checkpoints (the released ones) are supported"
+        )
+
+
+def is_hf_clap(state_dict: Mapping[str, torch.Tensor]) -> bool:
+    """Whether ``state_dict`` is an HF ``ClapModel`` state dict.
+
+    Arguments
+    ---------
+    state_dict : Mapping[str, torch.Tensor]
+        A loaded state dict.
+
+    Returns
+    -------
+    bool
+        ``True`` when it holds ``audio_model.audio_encoder.*`` and
+        ``text_model.*`` keys.
+
+    Example
+    -------
+    >>> is_hf_clap({"audio_model.audio_encoder.norm.bias": torch.zeros(1),
+    ...             "text_model.pooler.dense.bias": torch.zeros(1)})
+    True
+    >>> is_hf_clap({"module.audio_branch.norm.bias": torch.zeros(1)})
+    False
+    """
+    keys = list(state_dict)
+    return any(k.startswith(HF_AUDIO_PREFIX) for k in keys) and any(
+        k.startswith(HF_TEXT_PREFIX) for k in keys
+    )
+
+
+def hf_to_clap(
+    state_dict: Mapping[str, torch.Tensor],
+) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
+    """Maps an HF ``ClapModel`` state dict onto our ``CLAP`` keys.
+
+    Arguments
+    ---------
+    state_dict : Mapping[str, torch.Tensor]
+        HF ``ClapModel`` state dict (fused or not).
+
+    Returns
+    -------
+    new_state_dict : dict
+        Keys of :class:`~speechbrain_tclap.lobes.clap.CLAP`
+        (``audio_encoder.*``, ``text_encoder.model.*``,
+        ``audio_projection.{0,2}.*``, ``text_projection.{0,2}.*``,
+        ``log_logit_scale``); load with ``strict=True``.
+    report : ConversionReport
+        Renamed, merged (q/k/v → qkv) and dropped keys.
+
+    Example
+    -------
+    >>> sd = {
+    ...     "audio_model.audio_encoder.batch_norm.weight": torch.ones(4),
+    ...     "text_model.pooler.dense.bias": torch.zeros(3),
+    ...     "text_model.embeddings.position_ids": torch.arange(5)[None],
+    ...     "audio_projection.linear1.weight": torch.zeros(2, 4),
+    ...     "logit_scale_a": torch.tensor(2.0),
+    ...     "logit_scale_t": torch.tensor(2.6),
+    ... }
+    >>> new, report = hf_to_clap(sd)
+    >>> sorted(new)  # doctest: +NORMALIZE_WHITESPACE
+    ['audio_encoder.bn0.weight', 'audio_projection.0.weight',
+     'log_logit_scale', 'text_encoder.model.pooler.dense.bias']
+    >>> [key for key, _ in report.dropped]
+    ['text_model.embeddings.position_ids', 'logit_scale_t']
+    """
+    report = ConversionReport()
+    new: Dict[str, torch.Tensor] = {}
+    audio: Dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state_dict.items():
+        if key.startswith(HF_AUDIO_PREFIX):
+            name = key[len(HF_AUDIO_PREFIX) :]
+            if name.startswith(FUSION_PREFIXES):
+                check_fusion_key(name, key)
+                target = OUR_AUDIO_PREFIX + name
+                new[target] = value
+                report.renamed.append((key, target))
+            else:
+                audio[key] = value
+        elif key.startswith(HF_TEXT_PREFIX):
+            name = key[len(HF_TEXT_PREFIX) :]
+            if name in _TEXT_BUFFERS:
+                report.dropped.append(
+                    (key, "derived buffer, rebuilt by the text model")
+                )
+                continue
+            target = OUR_TEXT_PREFIX + name
+            new[target] = value
+            report.renamed.append((key, target))
+        elif _HF_PROJECTION.match(key):
+            side, layer, kind = _HF_PROJECTION.match(key).groups()
+            target = f"{side}_projection.{0 if layer == '1' else 2}.{kind}"
+            new[target] = value
+            report.renamed.append((key, target))
+        elif key == "logit_scale_a":
+            new["log_logit_scale"] = value
+            report.renamed.append((key, "log_logit_scale"))
+        elif key == "logit_scale_t":
+            report.dropped.append((key, _LOGIT_SCALE_T_REASON))
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(f"unrecognised HF ClapModel keys: {unknown[:10]}")
+    if audio:
+        encoder, sub = hf_audio_encoder_to_htsat(audio)
+        for name, value in encoder.items():
+            new[OUR_AUDIO_PREFIX + name] = value
+        report.renamed.extend((s, OUR_AUDIO_PREFIX + t) for s, t in sub.renamed)
+        report.merged.extend((s, OUR_AUDIO_PREFIX + t) for s, t in sub.merged)
+        report.dropped.extend(sub.dropped)
+    return new, report
+
+
+def htsat_to_hf_audio(
+    state_dict: Mapping[str, torch.Tensor], prefix: str = HF_AUDIO_PREFIX
+) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
+    """Maps :class:`~speechbrain_tclap.lobes.htsat.HTSAT` keys onto HF's.
+
+    The inverse of
+    :func:`~speechbrain_tclap.convert.htsat_keys.hf_audio_encoder_to_htsat`:
+    ``attn.qkv`` is split into ``query``/``key``/``value``, ``bn0`` becomes
+    ``batch_norm``, and HF's ``relative_position_index`` buffers are rebuilt
+    from the size of each bias table. The AudioSet head has no HF
+    counterpart and is dropped.
+
+    Arguments
+    ---------
+    state_dict : Mapping[str, torch.Tensor]
+        HTSAT state dict.
+    prefix : str
+        Prefix of the HF keys (``"audio_model.audio_encoder."`` for a
+        ``ClapModel``, ``"audio_encoder."`` for a ``ClapAudioModel``).
+
+    Returns
+    -------
+    new_state_dict : dict
+        HF keys.
+    report : ConversionReport
+        Renamed, split (listed under ``merged`` as target keys → source)
+        and dropped keys.
+
+    Example
+    -------
+    >>> block = "layers.0.blocks.0."
+    >>> sd = {block + "attn.qkv.weight": torch.randn(6, 2),
+    ...       block + "attn.relative_position_bias_table": torch.zeros(9, 1),
+    ...       "bn0.weight": torch.ones(4)}
+    >>> new, _ = htsat_to_hf_audio(sd, prefix="")
+    >>> sorted(new)  # doctest: +NORMALIZE_WHITESPACE
+    ['batch_norm.weight',
+     'layers.0.blocks.0.attention.self.key.weight',
+     'layers.0.blocks.0.attention.self.query.weight',
+     'layers.0.blocks.0.attention.self.relative_position_bias_table',
+     'layers.0.blocks.0.attention.self.relative_position_index',
+     'layers.0.blocks.0.attention.self.value.weight']
+    """
+    report = ConversionReport()
+    new: Dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state_dict.items():
+        if key.startswith("bn0."):
+            target = "batch_norm." + key[len("bn0.") :]
+        elif key.startswith(("tscam_conv.", "head.")):
+            report.dropped.append((key, "AudioSet head, not part of HF's model"))
+            continue
+        elif key.startswith(FUSION_PREFIXES) or _TO_HF_SAME.match(key):
+            target = key
+        else:
+            match = _OUR_BLOCK.match(key)
+            if match is None:
+                unknown.append(key)
+                continue
+            block, rest = match.groups()
+            if rest in ("attn.qkv.weight", "attn.qkv.bias"):
+                kind = rest.rsplit(".", 1)[1]
+                parts = value.chunk(3, dim=0)
+                targets = []
+                for part, tensor in zip(("query", "key", "value"), parts):
+                    target = f"{prefix}{block}attention.self.{part}.{kind}"
+                    new[target] = tensor.clone()
+                    targets.append(target)
+                report.merged.append((tuple(targets), key))
+                continue
+            for old, replacement in _TO_HF_BLOCK:
+                if rest.startswith(old):
+                    target = block + replacement + rest[len(old) :]
+                    break
+            else:
+                unknown.append(key)
+                continue
+            if rest == "attn.relative_position_bias_table":
+                side = (math.isqrt(value.shape[0]) + 1) // 2
+                index_key = f"{prefix}{block}attention.self.relative_position_index"
+                new[index_key] = relative_position_index(side)
+        new[prefix + target] = value
+        report.renamed.append((key, prefix + target))
+    if unknown:
+        raise ValueError(f"keys with no HF ClapAudioModel counterpart: {unknown[:10]}")
+    return new, report
+
+
+def clap_to_hf(
+    state_dict: Mapping[str, torch.Tensor],
+    logit_scale_t: Optional[float] = None,
+) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
+    """Maps our ``CLAP`` state dict onto an HF ``ClapModel``'s keys.
+
+    Arguments
+    ---------
+    state_dict : Mapping[str, torch.Tensor]
+        State dict of a ``CLAP`` with an HTSAT audio tower, an
+        ``HFTextEncoder`` text tower and ``MLPProjection`` heads.
+    logit_scale_t : float, optional
+        Log of HF's text logit scale. Default: our ``log_logit_scale``, so
+        that HF's ``logits_per_text`` is the transpose of
+        ``logits_per_audio``, as with our single scale.
+
+    Returns
+    -------
+    new_state_dict : dict
+        HF ``ClapModel`` keys, buffers included (loads with
+        ``strict=True``).
+    report : ConversionReport
+        What was renamed, split and dropped.
+
+    Example
+    -------
+    >>> sd = {"text_encoder.model.embeddings.position_embeddings.weight":
+    ...           torch.zeros(6, 2),
+    ...       "text_projection.2.bias": torch.zeros(3),
+    ...       "log_logit_scale": torch.tensor(2.0)}
+    >>> new, _ = clap_to_hf(sd)
+    >>> sorted(new)  # doctest: +NORMALIZE_WHITESPACE
+    ['logit_scale_a', 'logit_scale_t',
+     'text_model.embeddings.position_embeddings.weight',
+     'text_model.embeddings.position_ids',
+     'text_model.embeddings.token_type_ids', 'text_projection.linear2.bias']
+    """
+    report = ConversionReport()
+    new: Dict[str, torch.Tensor] = {}
+    audio: Dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state_dict.items():
+        if key.startswith(OUR_AUDIO_PREFIX):
+            audio[key[len(OUR_AUDIO_PREFIX) :]] = value
+        elif key.startswith(OUR_TEXT_PREFIX):
+            target = HF_TEXT_PREFIX + key[len(OUR_TEXT_PREFIX) :]
+            new[target] = value
+            report.renamed.append((key, target))
+        elif _OUR_PROJECTION.match(key):
+            side, layer, kind = _OUR_PROJECTION.match(key).groups()
+            target = f"{side}_projection.linear{1 if layer == '0' else 2}.{kind}"
+            new[target] = value
+            report.renamed.append((key, target))
+        elif key == "log_logit_scale":
+            new["logit_scale_a"] = value
+            report.renamed.append((key, "logit_scale_a"))
+            scale_t = (
+                value.clone()
+                if logit_scale_t is None
+                else torch.tensor(float(logit_scale_t), dtype=value.dtype)
+            )
+            new["logit_scale_t"] = scale_t
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(
+            f"keys with no HF ClapModel counterpart (e.g. an audio pooling or "
+            f"another projection type): {unknown[:10]}"
+        )
+    positions = new.get(HF_TEXT_PREFIX + "embeddings.position_embeddings.weight")
+    if positions is not None:
+        ids = torch.arange(positions.shape[0])[None]
+        new[HF_TEXT_PREFIX + "embeddings.position_ids"] = ids
+        new[HF_TEXT_PREFIX + "embeddings.token_type_ids"] = torch.zeros_like(ids)
+    if audio:
+        encoder, sub = htsat_to_hf_audio(audio, HF_AUDIO_PREFIX)
+        new.update(encoder)
+        report.renamed.extend((OUR_AUDIO_PREFIX + s, t) for s, t in sub.renamed)
+        report.merged.extend(
+            (targets, OUR_AUDIO_PREFIX + s) for targets, s in sub.merged
+        )
+        report.dropped.extend((OUR_AUDIO_PREFIX + s, r) for s, r in sub.dropped)
+    return new, report
+
+
+_NUMPY_DATA = {
+    "numpy.dtype",
+    "numpy.ndarray",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray._reconstruct",
+}
+# dtypes whose values may hold Python objects
+_NUMPY_UNSAFE_DTYPES = ("ObjectDType", "VoidDType")
+
+
+def _numpy_safe_globals(names):
+    """Allow-list entries for numpy scalars, arrays and dtypes, or ``None``.
+
+    Returns ``None`` when a name is anything else (which stays refused).
+    numpy 1 pickles name ``numpy.core``, numpy 2 ``numpy._core``: each name
+    is mapped onto the object of the installed numpy.
+    """
+    import numpy
+
+    def is_dtype_class(name):
+        attr = name.rpartition(".")[2]
+        return (
+            name.startswith("numpy.dtypes.")
+            and attr.endswith("DType")
+            and attr not in _NUMPY_UNSAFE_DTYPES
+        )
+
+    if not names or any(n not in _NUMPY_DATA and not is_dtype_class(n) for n in names):
+        return None
+    core = numpy._core if hasattr(numpy, "_core") else numpy.core
+    dtypes = getattr(numpy, "dtypes", None)
+    allowed = []
+    for name in names:
+        attr = name.rpartition(".")[2]
+        if name in ("numpy.dtype", "numpy.ndarray"):
+            allowed.append((getattr(numpy, attr), name))
+        elif ".multiarray." in name:
+            allowed.append((getattr(core.multiarray, attr), name))
+        elif dtypes is not None and hasattr(dtypes, attr):
+            allowed.append((getattr(dtypes, attr), name))
+    if "numpy.dtype" in names and dtypes is not None:
+        # unpickling a dtype builds an instance of its numpy.dtypes class
+        allowed.extend(
+            getattr(dtypes, n)
+            for n in dir(dtypes)
+            if n.endswith("DType") and n not in _NUMPY_UNSAFE_DTYPES
+        )
+    return allowed
+
+
+def _is_safetensors(path: str) -> bool:
+    """Sniffs a safetensors header: 8-byte length, then a JSON object."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and not head.startswith(b"PK")
+
+
+def read_checkpoint(path: Union[str, os.PathLike]) -> Dict:
+    """Reads a checkpoint file without running pickled code.
+
+    safetensors files (recognised by their header, whatever the file name:
+    SpeechBrain's ``Pretrainer`` links them as ``<name>.ckpt``) are read
+    with ``safetensors.torch.load_file``; anything else with
+    ``torch.load(weights_only=True)``. Checkpoints that also pickle numpy
+    scalars, arrays or dtypes (training metadata next to the weights) are
+    read with just those numpy types allow-listed (never object arrays); any
+    other global is refused.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    dict
+        What the file holds (a state dict, or a wrapper around one).
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "x.pt"
+    >>> torch.save({"state_dict": {"w": torch.ones(2)}, "epoch": 3}, str(path))
+    >>> read_checkpoint(path)["epoch"]
+    3
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if _is_safetensors(path):
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path, device="cpu")
+        except Exception as err:  # safetensors raises its own error types
+            raise ValueError(f"cannot read safetensors file {path}: {err}") from err
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        try:
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:  # not a zip checkpoint: nothing to inspect
+            names = []
+        refusal = (
+            f"{path} pickles objects other than tensors and numpy data "
+            f"({names or err}); refusing to load it with arbitrary code. "
+            "Load it yourself if you trust it and save its state dict."
+        )
+        allowed = _numpy_safe_globals(names)
+        if allowed is None:
+            raise ValueError(refusal) from err
+        try:
+            with torch.serialization.safe_globals(allowed):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as again:  # e.g. numpy object arrays
+            raise ValueError(refusal) from again
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ValueError(
+            f"cannot read checkpoint {path} (truncated or corrupted "
+            f"download?): {err}"
+        ) from err
+
+
+register_format("hf_clap", is_hf_clap, hf_to_clap)

@@ -1,0 +1,344 @@
+"""LAION-CLAP checkpoints to and from our ``CLAP``.
+
+LAION's released files (``630k-best.pt``, ``630k-audioset-best.pt``,
+``630k-fusion-best.pt``, ``630k-audioset-fusion-best.pt``, the HTSAT-base
+``music_*.pt``) are ``{"state_dict": {...}, ...}`` with a ``module.`` prefix
+on every key (they were saved from DistributedDataParallel).
+:func:`laion_to_clap` maps such a state dict onto the keys of
+:class:`speechbrain_tclap.lobes.clap.CLAP` built with an
+:class:`~speechbrain_tclap.lobes.htsat.HTSAT` audio tower (plain or
+``enable_fusion=True``), an :class:`~speechbrain_tclap.lobes.text.HFTextEncoder`
+RoBERTa text tower and :class:`~speechbrain_tclap.lobes.projection.MLPProjection`
+heads:
+
+============================================  ===================================
+LAION                                          ours
+============================================  ===================================
+``audio_branch.*``                             ``audio_encoder.*`` (via
+                                               ``laion_audio_branch_to_htsat``)
+``audio_branch.patch_embed.{mel_conv2d,``      ``audio_encoder.patch_embed.*``
+``fusion_model}.*``                            (same names)
+``text_branch.*``                              ``text_encoder.model.*``
+``audio_projection.{0,2}.*``                   ``audio_projection.{0,2}.*``
+``text_projection.{0,2}.*``                    ``text_projection.{0,2}.*``
+``logit_scale_a``                              ``log_logit_scale``
+============================================  ===================================
+
+Dropped, with the reason in the report: the in-model front end and derived
+buffers of the audio branch, its AudioSet head (unless asked for),
+``text_branch.embeddings.position_ids`` (a buffer that ``transformers`` no
+longer stores), ``audio_transform`` / ``text_transform`` (heads of LAION's
+``mlp_loss`` option, unused by its default loss) and ``logit_scale_t``
+(LAION's default loss trains ``logit_scale_a`` only).
+
+Importing this module registers the ``"laion_clap"`` format with
+:mod:`speechbrain_tclap.convert.registry`, so SpeechBrain's ``Pretrainer``
+loads a LAION ``.pt`` file into our ``CLAP`` directly.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import os
+import re
+from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+
+from speechbrain_tclap.convert.hf import FUSION_PREFIXES, check_fusion_key
+from speechbrain_tclap.convert.htsat_keys import (
+    ConversionReport,
+    laion_audio_branch_to_htsat,
+)
+from speechbrain_tclap.convert.registry import register_format
+
+LAION_AUDIO = "audio_branch."
+LAION_TEXT = "text_branch."
+OUR_AUDIO_PREFIX = "audio_encoder."
+OUR_TEXT_PREFIX = "text_encoder.model."
+
+_PROJECTION = re.compile(r"^(audio|text)_projection\.[02]\.(weight|bias)$")
+_MLP_LOSS_HEADS = ("audio_transform.", "text_transform.")
+_LOGIT_SCALE_T_REASON = (
+    "text logit scale: LAION's default loss (mlp_loss off) never trains it; "
+    "CLAP keeps one scale (logit_scale_a)"
+)
+
+
+def _strip_module(key: str) -> str:
+    """Removes DistributedDataParallel's ``module.`` prefix."""
+    return key[len("module.") :] if key.startswith("module.") else key
+
+
+def is_laion_clap(state_dict: Mapping[str, torch.Tensor]) -> bool:
+    """Whether ``state_dict`` is a full LAION-CLAP state dict.
+
+    Arguments
+    ---------
+    state_dict : Mapping[str, torch.Tensor]
+        A loaded state dict (``module.`` prefix or not).
+
+    Returns
+    -------
+    bool
+        ``True`` when it holds ``audio_branch.*`` keys and the text branch
+        or the audio logit scale.
+
+    Example
+    -------
+    >>> is_laion_clap({"module.audio_branch.bn0.bias": torch.zeros(1),
+    ...                "module.logit_scale_a": torch.zeros(())})
+    True
+    >>> is_laion_clap({"audio_model.audio_encoder.norm.bias": torch.zeros(1)})
+    False
+    """
+    names = [_strip_module(k) for k in state_dict]
+    return any(n.startswith(LAION_AUDIO) for n in names) and any(
+        n.startswith(LAION_TEXT) or n == "logit_scale_a" for n in names
+    )
+
+
+def laion_to_clap(
+    state_dict: Mapping[str, torch.Tensor],
+    keep_audioset_head: bool = False,
+) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
+    """Maps a LAION-CLAP state dict onto our ``CLAP`` keys.
+
+    Arguments
+    ---------
+    state_dict : Mapping[str, torch.Tensor]
+        The ``state_dict`` of a LAION checkpoint (fused or not).
+    keep_audioset_head : bool
+        Keep the AudioSet head (for an HTSAT with
+        ``with_audioset_head=True``).
+
+    Returns
+    -------
+    new_state_dict : dict
+        Keys of :class:`~speechbrain_tclap.lobes.clap.CLAP`; load with
+        ``strict=True``.
+    report : ConversionReport
+        Renamed and dropped keys (source keys as in the file).
+
+    Example
+    -------
+    >>> sd = {
+    ...     "module.audio_branch.bn0.weight": torch.ones(4),
+    ...     "module.audio_branch.logmel_extractor.melW": torch.ones(5, 4),
+    ...     "module.text_branch.embeddings.position_ids": torch.arange(5)[None],
+    ...     "module.text_branch.pooler.dense.bias": torch.zeros(3),
+    ...     "module.audio_projection.0.weight": torch.zeros(2, 4),
+    ...     "module.audio_transform.sequential.0.bias": torch.zeros(2),
+    ...     "module.logit_scale_a": torch.tensor(2.0),
+    ...     "module.logit_scale_t": torch.tensor(2.6),
+    ... }
+    >>> new, report = laion_to_clap(sd)
+    >>> sorted(new)  # doctest: +NORMALIZE_WHITESPACE
+    ['audio_encoder.bn0.weight', 'audio_projection.0.weight',
+     'log_logit_scale', 'text_encoder.model.pooler.dense.bias']
+    >>> len(report.dropped)
+    4
+    """
+    report = ConversionReport()
+    new: Dict[str, torch.Tensor] = {}
+    audio: Dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state_dict.items():
+        name = _strip_module(key)
+        if name.startswith(LAION_AUDIO):
+            rest = name[len(LAION_AUDIO) :]
+            if rest.startswith(FUSION_PREFIXES) or "mel_conv1d" in rest:
+                check_fusion_key(rest, key)
+                target = OUR_AUDIO_PREFIX + rest
+                new[target] = value
+                report.renamed.append((key, target))
+            else:
+                audio[key] = value
+        elif name.startswith(LAION_TEXT):
+            rest = name[len(LAION_TEXT) :]
+            if rest in ("embeddings.position_ids", "embeddings.token_type_ids"):
+                report.dropped.append(
+                    (key, "derived buffer, rebuilt by the text model")
+                )
+                continue
+            target = OUR_TEXT_PREFIX + rest
+            new[target] = value
+            report.renamed.append((key, target))
+        elif _PROJECTION.match(name):
+            new[name] = value
+            report.renamed.append((key, name))
+        elif name.startswith(_MLP_LOSS_HEADS):
+            report.dropped.append(
+                (key, "mlp_loss head, unused by LAION's default loss")
+            )
+        elif name == "logit_scale_a":
+            new["log_logit_scale"] = value
+            report.renamed.append((key, "log_logit_scale"))
+        elif name == "logit_scale_t":
+            report.dropped.append((key, _LOGIT_SCALE_T_REASON))
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(f"unrecognised LAION-CLAP keys: {unknown[:10]}")
+    if not audio:
+        raise ValueError("no 'audio_branch.' keys: not a LAION-CLAP state dict")
+    encoder, sub = laion_audio_branch_to_htsat(audio, keep_audioset_head)
+    for name, value in encoder.items():
+        new[OUR_AUDIO_PREFIX + name] = value
+    report.renamed.extend((s, OUR_AUDIO_PREFIX + t) for s, t in sub.renamed)
+    report.dropped.extend(sub.dropped)
+    return new, report
+
+
+def clap_to_laion(
+    state_dict: Mapping[str, torch.Tensor],
+    prefix: str = "module.",
+    logit_scale_t: Optional[float] = None,
+) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
+    """Maps our ``CLAP`` state dict onto LAION-CLAP names (the inverse map).
+
+    Only tensors with a LAION counterpart are produced: LAION's model also
+    stores buffers it computes itself (the torchlibrosa front end, the
+    ``attn_mask`` and ``relative_position_index`` of every block, the text
+    ``position_ids``), so load the result there with ``strict=False``.
+
+    Arguments
+    ---------
+    state_dict : Mapping[str, torch.Tensor]
+        State dict of a ``CLAP`` with an HTSAT, an ``HFTextEncoder`` and
+        ``MLPProjection`` heads.
+    prefix : str
+        Prefix of every key (``"module."`` as in LAION's files).
+    logit_scale_t : float, optional
+        Log of LAION's text logit scale; default: our ``log_logit_scale``.
+
+    Returns
+    -------
+    new_state_dict : dict
+        LAION keys.
+    report : ConversionReport
+        Renamed keys.
+
+    Example
+    -------
+    >>> sd = {"audio_encoder.bn0.bias": torch.zeros(4),
+    ...       "text_encoder.model.pooler.dense.bias": torch.zeros(3),
+    ...       "log_logit_scale": torch.tensor(2.0)}
+    >>> sorted(clap_to_laion(sd)[0])  # doctest: +NORMALIZE_WHITESPACE
+    ['module.audio_branch.bn0.bias', 'module.logit_scale_a',
+     'module.logit_scale_t', 'module.text_branch.pooler.dense.bias']
+    """
+    report = ConversionReport()
+    new: Dict[str, torch.Tensor] = {}
+    unknown = []
+    for key, value in state_dict.items():
+        if key.startswith(OUR_AUDIO_PREFIX):
+            target = LAION_AUDIO + key[len(OUR_AUDIO_PREFIX) :]
+        elif key.startswith(OUR_TEXT_PREFIX):
+            target = LAION_TEXT + key[len(OUR_TEXT_PREFIX) :]
+        elif _PROJECTION.match(key):
+            target = key
+        elif key == "log_logit_scale":
+            target = "logit_scale_a"
+            scale_t = (
+                value.clone()
+                if logit_scale_t is None
+                else torch.tensor(float(logit_scale_t), dtype=value.dtype)
+            )
+            new[prefix + "logit_scale_t"] = scale_t
+        else:
+            unknown.append(key)
+            continue
+        new[prefix + target] = value
+        report.renamed.append((key, prefix + target))
+    if unknown:
+        raise ValueError(f"keys with no LAION-CLAP counterpart: {unknown[:10]}")
+    return new, report
+
+
+class NoTokenizer:
+    """Stands in for the RoBERTa tokenizer when no folder was given.
+
+    LAION's model files build without tokenizer files (nothing is
+    downloaded), so weights load and audio encodes; encoding text raises an
+    error that says which files to provide.
+
+    Arguments
+    ---------
+    max_length : int
+        The ``max_length`` the real tokenizer would have.
+
+    Example
+    -------
+    >>> tok = NoTokenizer()
+    >>> try:
+    ...     tok(["a dog barks"])
+    ... except RuntimeError as err:
+    ...     print(str(err)[:37])
+    no RoBERTa tokenizer: set tokenizer_s
+    """
+
+    pad_id = 1  # roberta-base's
+
+    def __init__(self, max_length: int = 77):
+        self.max_length = int(max_length)
+
+    def __call__(self, texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Raises: there is no tokenizer.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            Ignored.
+
+        Returns
+        -------
+        tuple
+            Never returns.
+        """
+        raise RuntimeError(
+            "no RoBERTa tokenizer: set tokenizer_source to a local folder "
+            "with the roberta-base tokenizer files (vocab.json, merges.txt; "
+            "e.g. `huggingface-cli download laion/clap-htsat-unfused "
+            "--local-dir <folder>`); nothing is downloaded here"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(max_length={self.max_length})"
+
+
+def laion_tokenizer(
+    folder: Optional[Union[str, os.PathLike]] = None, max_length: int = 77
+):
+    """LAION-CLAP's text tokenizer: roberta-base's, read from a local folder.
+
+    As LAION tokenizes: padded to ``max_length`` (77) tokens, truncated
+    beyond, ``<s>`` / ``</s>`` added, pad id 1.
+
+    Arguments
+    ---------
+    folder : str or os.PathLike, optional
+        Local folder with the roberta-base tokenizer files (those of HF's
+        ``laion/clap-htsat-unfused`` or ``roberta-base``). ``None`` gives a
+        :class:`NoTokenizer`.
+    max_length : int
+        Tokens per text, special tokens included.
+
+    Returns
+    -------
+    HFTokenizer or NoTokenizer
+        The tokenizer.
+
+    Example
+    -------
+    >>> laion_tokenizer()
+    NoTokenizer(max_length=77)
+    """
+    if folder is None:
+        return NoTokenizer(max_length)
+    from speechbrain_tclap.lobes.tokenizers import HFTokenizer
+
+    return HFTokenizer(folder, max_length=max_length, padding="max_length")
+
+
+register_format("laion_clap", is_laion_clap, laion_to_clap)

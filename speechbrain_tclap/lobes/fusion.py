@@ -1,0 +1,268 @@
+"""Feature fusion for HTS-AT (LAION-CLAP ``aff_2d``, HF ``enable_fusion``).
+
+LAION-CLAP's fusion models see a clip longer than the 10 s window through
+four log-mel views stacked as channels: the whole clip squeezed to the
+window length (the *global* view) and three window-long crops taken from the
+front, the middle and the back of the clip (the *local* views). HTS-AT
+embeds the global view with its usual patch embedding, embeds the local
+views with a wider strided convolution (``mel_conv2d``) and merges both with
+an attentional feature fusion block (:class:`AFFBlock`). Clips that fit in
+the window get four identical copies and skip the fusion.
+
+This module holds the parts that do not depend on the encoder:
+
+* :class:`AFFBlock`, the fusion block, with LAION's parameter names
+  (``local_att.{0,1,3,4}``, ``global_att.{1,2,4,5}``), which HF reuses;
+* :func:`fusion_chunk_starts` and :func:`fusion_inputs`, a deterministic
+  fusion front end.
+
+Deterministic front end. LAION's data loader and HF's ``ClapFeatureExtractor``
+draw each local crop at random from the first, middle and last third of the
+possible start frames, and HF also marks a random clip of a batch as
+"longer" when none is, so embeddings change from call to call and with the
+batch. Here the crops sit at fixed positions: the first window, the window
+centred in the clip (start ``(n - window) // 2``) and the last window, and
+``is_longer`` is true exactly for clips with more than ``window`` real
+frames. These are points of LAION's sampling ranges (for clips more than a
+few frames longer than the window), so the model sees inputs of the kind it
+was trained on. The global view is a bilinear resize of the clip's real
+frames to ``window`` frames (``align_corners=False``, no antialiasing), as in
+HF and as LAION's torchvision ``Resize`` computed on tensors when the models
+were trained.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+from typing import NamedTuple, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FUSION_CHANNELS = 4
+
+
+class AFFBlock(nn.Module):
+    """Attentional feature fusion of two 2-D feature maps (LAION ``AFF``).
+
+    With ``s = x + residual``, a per-position gate
+    ``w = sigmoid(local_att(s) + global_att(s))`` mixes the inputs:
+    ``2 * x * w + 2 * residual * (1 - w)``. ``local_att`` is a bottleneck of
+    1x1 convolutions with BatchNorm; ``global_att`` is the same after global
+    average pooling. In training mode a batch of one is duplicated for the
+    BatchNorm statistics, as LAION does (a single pooled vector has no
+    variance).
+
+    Arguments
+    ---------
+    channels : int
+        Channels of both inputs.
+    reduction : int
+        Bottleneck reduction (LAION and HF use 4).
+
+    Example
+    -------
+    >>> block = AFFBlock(8).eval()
+    >>> x, residual = torch.randn(2, 8, 4, 6), torch.randn(2, 8, 4, 6)
+    >>> block(x, residual).shape
+    torch.Size([2, 8, 4, 6])
+    >>> sorted({k.split(".")[0] + "." + k.split(".")[1]
+    ...         for k in block.state_dict()})  # doctest: +NORMALIZE_WHITESPACE
+    ['global_att.1', 'global_att.2', 'global_att.4', 'global_att.5',
+     'local_att.0', 'local_att.1', 'local_att.3', 'local_att.4']
+    """
+
+    def __init__(self, channels: int, reduction: int = 4):
+        super().__init__()
+        inner = int(channels // reduction)
+        if inner < 1:
+            raise ValueError(
+                f"reduction={reduction} leaves no bottleneck channels for "
+                f"{channels} channels"
+            )
+        self.local_att = nn.Sequential(
+            nn.Conv2d(channels, inner, kernel_size=1),
+            nn.BatchNorm2d(inner),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(inner, channels, kernel_size=1),
+            nn.BatchNorm2d(channels),
+        )
+        self.global_att = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, inner, kernel_size=1),
+            nn.BatchNorm2d(inner),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(inner, channels, kernel_size=1),
+            nn.BatchNorm2d(channels),
+        )
+
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """Fuses ``x`` (global view) with ``residual`` (local views).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``(B, channels, H, W)``.
+        residual : torch.Tensor
+            ``(B, channels, H, W)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, channels, H, W)``.
+        """
+        summed = x + residual
+        single = self.training and summed.shape[0] == 1
+        if single:
+            summed = summed.expand(2, -1, -1, -1)
+        gate = torch.sigmoid(self.local_att(summed) + self.global_att(summed))
+        if single:
+            gate = gate[:1]
+        return 2 * x * gate + 2 * residual * (1 - gate)
+
+
+def fusion_chunk_starts(num_frames: int, window: int) -> Tuple[int, int, int]:
+    """Start frames of the front, middle and back local views.
+
+    Arguments
+    ---------
+    num_frames : int
+        Real frames of the clip (more than ``window``).
+    window : int
+        Frames per view.
+
+    Returns
+    -------
+    tuple of int
+        ``(0, (num_frames - window) // 2, num_frames - window)``.
+
+    Example
+    -------
+    >>> fusion_chunk_starts(2001, 1001)
+    (0, 500, 1000)
+    """
+    if window < 1 or num_frames <= window:
+        raise ValueError(
+            f"local views need a clip longer than the window: got "
+            f"{num_frames} frames for a window of {window}"
+        )
+    last = num_frames - window
+    return 0, last // 2, last
+
+
+class FusionInputs(NamedTuple):
+    """The 4-channel input of a fusion HTS-AT.
+
+    Arguments
+    ---------
+    feats : torch.Tensor
+        ``(B, 4, T, n_mels)``: global view, front, middle and back views
+        (four copies of the clip for clips that fit in the window).
+    feat_lens : torch.Tensor
+        ``(B,)`` relative lengths of the real frames within ``T``.
+    is_longer : torch.Tensor
+        Bool ``(B,)``: the clip is longer than the window and gets fused.
+
+    Example
+    -------
+    >>> inputs = FusionInputs(torch.zeros(1, 4, 8, 2), torch.ones(1),
+    ...                       torch.zeros(1, dtype=torch.bool))
+    >>> inputs.feats.shape
+    torch.Size([1, 4, 8, 2])
+    """
+
+    feats: torch.Tensor
+    feat_lens: torch.Tensor
+    is_longer: torch.Tensor
+
+
+def fusion_inputs(
+    feats: torch.Tensor,
+    feat_lens: Optional[torch.Tensor] = None,
+    window: int = 1001,
+) -> FusionInputs:
+    """Builds the fusion views of a batch of log-mels, deterministically.
+
+    A clip with ``n > window`` real frames gets its global view (bilinear
+    resize of the ``n`` frames to ``window``) and the windows starting at
+    :func:`fusion_chunk_starts`, all ``window`` frames real. A shorter clip
+    gets four copies of itself and keeps its relative length. The output
+    has ``window`` frames if any clip is longer, else ``min(T, window)``
+    (frames past every clip's end are padding and may be cut).
+
+    Arguments
+    ---------
+    feats : torch.Tensor
+        Log-mel ``(B, T, n_mels)`` of any length.
+    feat_lens : torch.Tensor, optional
+        Relative lengths ``(B,)`` in ``(0, 1]``; ``None`` means all frames
+        are real.
+    window : int
+        Frames of a view (LAION: 10 s at 48 kHz, hop 480 → 1001).
+
+    Returns
+    -------
+    FusionInputs
+        ``feats (B, 4, T', n_mels)``, ``feat_lens (B,)``, ``is_longer (B,)``.
+
+    Example
+    -------
+    >>> mels = torch.randn(2, 30, 4)
+    >>> out = fusion_inputs(mels, torch.tensor([1.0, 0.2]), window=10)
+    >>> out.feats.shape, out.is_longer.tolist()
+    (torch.Size([2, 4, 10, 4]), [True, False])
+    >>> [round(x, 2) for x in out.feat_lens.tolist()]  # the short clip: 6/10
+    [1.0, 0.6]
+    >>> torch.equal(out.feats[0, 3], mels[0, 20:])  # back view: last window
+    True
+    >>> bool((out.feats[1] == out.feats[1, :1]).all())  # short: 4 copies
+    True
+    """
+    if feats.dim() != 3:
+        raise ValueError(
+            f"fusion_inputs expects log-mels (B, T, n_mels), got "
+            f"{tuple(feats.shape)}"
+        )
+    batch, n_frames, n_mels = feats.shape
+    if window < 1:
+        raise ValueError(f"window must be positive, got {window}")
+    if feat_lens is None:
+        lengths = torch.full((batch,), n_frames, dtype=torch.long)
+    else:
+        if feat_lens.shape != (batch,):
+            raise ValueError(
+                f"feat_lens must have shape ({batch},), got "
+                f"{tuple(feat_lens.shape)}"
+            )
+        lengths = torch.round(feat_lens.detach().cpu().double() * n_frames)
+        lengths = lengths.long().clamp(1, n_frames)
+    is_longer = lengths > window
+    out_frames = window if bool(is_longer.any()) else min(n_frames, window)
+
+    base = feats[:, :out_frames]
+    if base.shape[1] < out_frames:
+        base = F.pad(base, (0, 0, 0, out_frames - base.shape[1]))
+    views = base.unsqueeze(1).repeat(1, FUSION_CHANNELS, 1, 1)
+    for row in is_longer.nonzero().flatten().tolist():
+        length = int(lengths[row])
+        clip = feats[row, :length]
+        squeezed = F.interpolate(
+            clip[None, None],
+            size=(window, n_mels),
+            mode="bilinear",
+            align_corners=False,
+        )[0, 0]
+        crops = [clip[s : s + window] for s in fusion_chunk_starts(length, window)]
+        views[row] = torch.stack([squeezed] + crops)
+    out_lens = torch.where(
+        is_longer,
+        torch.ones(batch, dtype=torch.double),
+        lengths.double() / out_frames,
+    )
+    device = feats.device
+    return FusionInputs(
+        views,
+        out_lens.to(device=device, dtype=torch.float32),
+        is_longer.to(device),
+    )
