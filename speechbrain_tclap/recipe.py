@@ -28,6 +28,35 @@ from speechbrain_tclap.lobes.tokenizers import (
 logger = get_logger(__name__)
 
 
+def start_experiment(argv):
+    """Parse the command line, load the YAML and create the experiment folder.
+
+    The first steps of every recipe's ``train.py``, in SpeechBrain's order.
+
+    Arguments
+    ---------
+    argv : list of str
+        Command-line arguments (``sys.argv[1:]``).
+
+    Returns
+    -------
+    tuple
+        ``(hparams_file, run_opts, hparams)``.
+    """
+    from hyperpyyaml import load_hyperpyyaml
+
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file) as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    return hparams_file, run_opts, hparams
+
+
 def training_captions(dataset, captioner, draws: int = 4) -> List[str]:
     """Captions a tokenizer should see: every row's captions, several draws.
 

@@ -254,7 +254,51 @@ class EventCaptioner:
         return [caption_for_events(swapped, style=self.style, rng=self._seed(train, rng))]
 
 
-class ClipSampleBuilder:
+class EpochSeededBuilder:
+    """Training randomness that depends only on (seed, epoch, sample id).
+
+    Sample builders inherit it so that a run resumed in the middle of an
+    epoch draws exactly what the uninterrupted run drew; the Brain calls
+    :meth:`set_epoch` at the start of every training epoch.
+
+    Example
+    -------
+    >>> b = EpochSeededBuilder()
+    >>> b.seed, b.epoch = 1, 2
+    >>> b.sample_rng("x").random() == EpochSeededBuilder.sample_rng(b, "x").random()
+    True
+    """
+
+    seed: int = 0
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of an epoch (the Brain calls this).
+
+        Arguments
+        ---------
+        epoch : int
+            Current epoch.
+        """
+        self.epoch = int(epoch)
+
+    def sample_rng(self, sample_id: str) -> random.Random:
+        """A generator seeded by (seed, epoch, sample id).
+
+        Arguments
+        ---------
+        sample_id : str
+            The sample's id.
+
+        Returns
+        -------
+        random.Random
+            A fresh generator.
+        """
+        return random.Random(f"{self.seed}-{self.epoch}-{sample_id}")
+
+
+class ClipSampleBuilder(EpochSeededBuilder):
     """Turn a manifest row into a :class:`CLAPSample` with one audio view.
 
     Arguments
@@ -317,16 +361,6 @@ class ClipSampleBuilder:
         self.seed = seed
         self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random stream of an epoch (the Brain calls this).
-
-        Arguments
-        ---------
-        epoch : int
-            Current epoch.
-        """
-        self.epoch = int(epoch)
-
     def __call__(self, row: Dict[str, Any], train: bool) -> Optional[CLAPSample]:
         """Build the sample, or log and return None when the audio is unusable.
 
@@ -347,7 +381,7 @@ class ClipSampleBuilder:
         except AudioReadError as err:
             logger.warning("skipping sample %s: %s", row.get("id"), err)
             return None
-        rng = random.Random(f"{self.seed}-{self.epoch}-{row['id']}")
+        rng = self.sample_rng(row["id"])
         generator = torch.Generator().manual_seed(rng.randrange(2**62))
         crop = self.train_crop if train else self.eval_crop
         wav, valid = crop_or_pad(

@@ -54,7 +54,7 @@ from speechbrain_tclap.data.batching import (
     TextView,
     caption_key,
 )
-from speechbrain_tclap.data.datasets import row_labels
+from speechbrain_tclap.data.datasets import EpochSeededBuilder, row_labels
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.data.manifest import load_manifest, write_manifest
 
@@ -459,7 +459,7 @@ class _Segment(NamedTuple):
     source: str
 
 
-class TemporalViewBuilder:
+class TemporalViewBuilder(EpochSeededBuilder):
     """Sample builder for pair rows: "A then B" audio with temporal captions.
 
     For a pair row (see :func:`make_pair_rows`) it reads both clips, cuts
@@ -677,16 +677,6 @@ class TemporalViewBuilder:
         self.resample = bool(resample)
         self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Select the random stream of an epoch (the Brain calls this).
-
-        Arguments
-        ---------
-        epoch : int
-            Current epoch.
-        """
-        self.epoch = int(epoch)
-
     def name(self, label: str) -> str:
         """The caption name of a class label.
 
@@ -781,7 +771,7 @@ class TemporalViewBuilder:
             logger.warning("skipping pair %s: %s", row_id, err)
             return None
 
-        rng = random.Random(f"{self.seed}-{self.epoch}-{row_id}")
+        rng = self.sample_rng(row_id)
         generator = torch.Generator().manual_seed(rng.randrange(2**62))
         template_index = rng.randrange(len(self.templates))
         template = self.templates[template_index if train else 0]

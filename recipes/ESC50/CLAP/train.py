@@ -16,8 +16,6 @@ Authors
 import os
 import sys
 
-import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_tclap.data.datasets import make_clap_dataset
@@ -26,6 +24,7 @@ from speechbrain_tclap.data.temporal import make_pair_rows
 from speechbrain_tclap.recipe import (
     prepare_tokenizer,
     run_clap_experiment,
+    start_experiment,
     zero_shot_prompts,
 )
 
@@ -53,15 +52,7 @@ def write_mixed_manifests(hparams, manifests):
 
 
 if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file) as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
+    hparams_file, run_opts, hparams = start_experiment(sys.argv[1:])
     prepare_kwargs = {
         "data_folder": hparams["data_folder"],
         "save_folder": hparams["prepared_folder"],

@@ -15,8 +15,6 @@ Authors
 
 import sys
 
-import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_tclap.data.datasets import make_clap_dataset
@@ -24,6 +22,7 @@ from speechbrain_tclap.data.synthetic import prepare_synthetic
 from speechbrain_tclap.recipe import (
     prepare_tokenizer,
     run_clap_experiment,
+    start_experiment,
     training_captions,
     zero_shot_prompts,
 )
@@ -45,15 +44,7 @@ def dataio_prep(hparams, manifests):
 
 
 if __name__ == "__main__":
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
-    with open(hparams_file) as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
+    hparams_file, run_opts, hparams = start_experiment(sys.argv[1:])
     prepare_kwargs = {
         "data_folder": hparams["data_folder"],
         "splits": {
