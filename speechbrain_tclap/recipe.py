@@ -28,10 +28,12 @@ from speechbrain_tclap.lobes.tokenizers import (
 logger = get_logger(__name__)
 
 
-def start_experiment(argv):
-    """Parse the command line, load the YAML and create the experiment folder.
+def load_recipe_hparams(argv):
+    """Parse the command line, start DDP if asked, and load the YAML.
 
     The first steps of every recipe's ``train.py``, in SpeechBrain's order.
+    ``train.py`` then calls ``sb.create_experiment_directory`` itself, which
+    copies the calling script into the experiment folder.
 
     Arguments
     ---------
@@ -41,7 +43,7 @@ def start_experiment(argv):
     Returns
     -------
     tuple
-        ``(hparams_file, run_opts, hparams)``.
+        ``(hparams_file, run_opts, overrides, hparams)``.
     """
     from hyperpyyaml import load_hyperpyyaml
 
@@ -49,12 +51,7 @@ def start_experiment(argv):
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=hparams_file,
-        overrides=overrides,
-    )
-    return hparams_file, run_opts, hparams
+    return hparams_file, run_opts, overrides, hparams
 
 
 def training_captions(dataset, captioner, draws: int = 4) -> List[str]:

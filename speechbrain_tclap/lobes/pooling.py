@@ -153,3 +153,80 @@ class TemporalTransformerPooling(nn.Module):
         x = self.input_norm(features) + self.time_embedding[:num_frames]
         x = self.transformer(x, src_key_padding_mask=~mask)
         return masked_mean(self.output_norm(x), mask)
+
+
+class FramePooling(nn.Module):
+    """An aggregator chosen by name, so YAML can switch it with one override.
+
+    ``kind="mean"`` is :class:`MaskedMeanPooling` (order-blind);
+    ``kind="temporal_transformer"`` is :class:`TemporalTransformerPooling`
+    (order-aware). Keeping every option's arguments in one mapping lets a
+    training YAML (or the command line, ``--audio_pooling=mean``) change the
+    aggregator of an included model file, which HyperPyYAML cannot do by
+    replacing a ``!new:`` node.
+
+    Arguments
+    ---------
+    kind : str
+        ``"mean"`` or ``"temporal_transformer"``.
+    input_size : int
+        Frame width (used by the Transformer).
+    max_frames : int
+        Longest frame sequence (used by the Transformer).
+    num_layers : int
+        Transformer layers.
+    nhead : int
+        Transformer heads.
+    dropout : float
+        Transformer dropout.
+    time_init_std : float
+        Std of the time embeddings.
+
+    Example
+    -------
+    >>> pool = FramePooling("temporal_transformer", input_size=16, max_frames=8, nhead=2)
+    >>> pool(torch.randn(2, 8, 16), torch.ones(2, 8, dtype=torch.bool)).shape
+    torch.Size([2, 16])
+    >>> FramePooling("mean")(torch.ones(1, 3, 4), torch.ones(1, 3, dtype=torch.bool)).shape
+    torch.Size([1, 4])
+    """
+
+    KINDS = ("mean", "temporal_transformer")
+
+    def __init__(
+        self,
+        kind: str = "mean",
+        input_size: int = 0,
+        max_frames: int = 0,
+        num_layers: int = 1,
+        nhead: int = 4,
+        dropout: float = 0.0,
+        time_init_std: float = 1.0,
+    ):
+        super().__init__()
+        if kind not in self.KINDS:
+            raise ValueError(f"FramePooling kind must be one of {self.KINDS}, got {kind!r}")
+        self.kind = kind
+        if kind == "mean":
+            self.pool = MaskedMeanPooling()
+        else:
+            self.pool = TemporalTransformerPooling(
+                input_size, max_frames, num_layers, nhead, dropout, time_init_std
+            )
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Pool ``features`` with the chosen aggregator.
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            ``(B, T, C)``.
+        mask : torch.Tensor
+            Boolean ``(B, T)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, C)``.
+        """
+        return self.pool(features, mask)

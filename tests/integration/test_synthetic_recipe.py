@@ -84,6 +84,8 @@ def test_default_recipe_writes_results_and_exports(default_run):
     assert (default_run / "results.md").read_text().startswith("| metric |")
     for name in ("hyperparams.yaml", "clap.ckpt", "tokenizer.ckpt"):
         assert (default_run / "pretrained" / name).is_file()
+    for name in ("train.py", "hyperparams.yaml", "log.txt", "env.log", "validation_curves.png"):
+        assert (default_run / name).is_file(), name
     log = (default_run / "train_log.txt").read_text()
     assert "epoch: 2" in log and "test" in log.lower()
 

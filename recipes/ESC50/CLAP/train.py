@@ -16,15 +16,16 @@ Authors
 import os
 import sys
 
+import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_tclap.data.datasets import make_clap_dataset
 from speechbrain_tclap.data.manifest import load_manifest, write_manifest
 from speechbrain_tclap.data.temporal import make_pair_rows
 from speechbrain_tclap.recipe import (
+    load_recipe_hparams,
     prepare_tokenizer,
     run_clap_experiment,
-    start_experiment,
     zero_shot_prompts,
 )
 
@@ -52,7 +53,12 @@ def write_mixed_manifests(hparams, manifests):
 
 
 if __name__ == "__main__":
-    hparams_file, run_opts, hparams = start_experiment(sys.argv[1:])
+    hparams_file, run_opts, overrides, hparams = load_recipe_hparams(sys.argv[1:])
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
     prepare_kwargs = {
         "data_folder": hparams["data_folder"],
         "save_folder": hparams["prepared_folder"],

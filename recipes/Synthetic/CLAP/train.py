@@ -15,14 +15,15 @@ Authors
 
 import sys
 
+import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_tclap.data.datasets import make_clap_dataset
 from speechbrain_tclap.data.synthetic import prepare_synthetic
 from speechbrain_tclap.recipe import (
+    load_recipe_hparams,
     prepare_tokenizer,
     run_clap_experiment,
-    start_experiment,
     training_captions,
     zero_shot_prompts,
 )
@@ -44,7 +45,12 @@ def dataio_prep(hparams, manifests):
 
 
 if __name__ == "__main__":
-    hparams_file, run_opts, hparams = start_experiment(sys.argv[1:])
+    hparams_file, run_opts, overrides, hparams = load_recipe_hparams(sys.argv[1:])
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
     prepare_kwargs = {
         "data_folder": hparams["data_folder"],
         "splits": {
