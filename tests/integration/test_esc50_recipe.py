@@ -1,0 +1,56 @@
+"""The ESC-50 CLAP/T-CLAP recipe runs end to end on the shared ESC-10 copy.
+
+Skipped when ``../shared/data/esc10`` is absent (a user's clone has no data).
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ESC10 = ROOT.parent / "shared" / "data" / "esc10"
+
+
+@pytest.mark.skipif(not (ESC10 / "meta" / "esc50.csv").is_file(), reason="ESC-10 data absent")
+def test_tclap_recipe_on_esc10_folds(tmp_path):
+    cmd = [
+        sys.executable,
+        str(ROOT / "recipes" / "ESC50" / "CLAP" / "train.py"),
+        str(ROOT / "recipes" / "ESC50" / "CLAP" / "hparams" / "tclap.yaml"),
+        f"--data_folder={ESC10}",
+        "--esc10_only=True",
+        "--train_folds=[1]",
+        "--valid_folds=[3]",
+        "--test_folds=[4]",
+        "--num_train_pairs=48",
+        "--num_valid_pairs=16",
+        "--num_test_pairs=32",
+        "--number_of_epochs=1",
+        "--batch_size=16",
+        f"--output_folder={tmp_path / 'out'}",
+        f"--prepared_folder={tmp_path / 'prepared'}",
+        "--noprogressbar",
+        "--device=cpu",
+    ]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    metrics = results["metrics"]
+    # Fold-4 single clips feed zero-shot accuracy, fold-4 pairs T-Classify.
+    assert metrics["zero_shot_n"] == 80 and metrics["zero_shot_classes"] == 10
+    assert metrics["tclassify_n"] == 32 and results["chance"]["tclassify_binary"] == 0.5
+    manifests = {
+        split: json.loads((tmp_path / "out" / "save" / f"{split}_mixed.json").read_text())
+        for split in ("train", "test")
+    }
+    folds = {
+        split: {row["fold"] for row in rows.values() if "fold" in row}
+        | {row[k]["fold"] for row in rows.values() for k in ("a", "b") if k in row}
+        for split, rows in manifests.items()
+    }
+    assert folds["train"] == {1} and folds["test"] == {4}
