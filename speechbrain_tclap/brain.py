@@ -17,6 +17,8 @@ Hyperparameters read from YAML (``self.hparams``): ``loss``, ``freezing``
 ``zero_shot_classes`` (optional; default: the labels of the evaluation set),
 ``tclassify_template`` (T-Classify captions, default ``"{A} followed by {B}"``;
 null disables it),
+``gather_across_ranks`` (default True: under DDP the training loss sees the
+embeddings of every rank, see :meth:`CLAPBrain.compute_objectives`),
 ``valid_metric`` (checkpoint selection key), ``lr_scheduler`` (optional,
 called once per optimiser step), ``train_sample_builder`` (optional; told
 the epoch so its random draws are resumable), ``train_logger``,
@@ -38,6 +40,7 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.losses import ContrastiveInputs
 from speechbrain_tclap.data.batching import caption_key
+from speechbrain_tclap.utils.distributed import gather_contrastive_inputs
 from speechbrain_tclap.metrics import (
     ordered_pair_captions,
     positives_from_caption_keys,
@@ -104,6 +107,24 @@ class CLAPBrain(sb.Brain):
             self.train_sampler = batch_sampler
         return loader
 
+    def _wrap_distributed(self):
+        """Wrap modules in DDP; on CPU without SyncBatchNorm.
+
+        SpeechBrain always converts BatchNorm to ``SyncBatchNorm``, which only
+        runs on GPU, so a CPU (gloo) run would stop before training. On CPU the
+        modules are wrapped as they are (each rank normalises with its own
+        batch statistics); on GPU SpeechBrain's wrapping is used unchanged.
+        """
+        if not self.distributed_launch or not str(self.device).startswith("cpu"):
+            return super()._wrap_distributed()
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = torch.nn.parallel.DistributedDataParallel(
+                    module,
+                    device_ids=None,
+                    find_unused_parameters=self.find_unused_parameters,
+                )
+
     def init_optimizers(self):
         """Build the optimiser over trainable parameters only."""
         if self.opt_class is None:
@@ -150,6 +171,21 @@ class CLAPBrain(sb.Brain):
     def compute_objectives(self, predictions, batch, stage):
         """Loss from YAML; evaluation stages also collect embeddings.
 
+        Global negatives: when training under DDP with ``gather_across_ranks``
+        (YAML, default True), the loss is computed on the inputs of *all*
+        ranks (:func:`~speechbrain_tclap.utils.distributed.gather_contrastive_inputs`),
+        so every loss sees the negatives of the whole global batch without
+        knowing about ranks. The gradients are those of single-process
+        training on the global batch: every rank computes the same global
+        loss ``L``; the all-gather's backward sums the gradient of each
+        rank's copy of the local rows, i.e. ``world_size * dL/de_local``,
+        and DDP then averages parameter gradients over ranks, which gives
+        exactly ``dL/dtheta``. Caption keys are text hashes, so equal
+        captions on different ranks are positives of each other. Nothing is
+        gathered at evaluation: SpeechBrain does not shard the valid and test
+        sets, so every rank evaluates the whole set (metrics identical to a
+        single process).
+
         Arguments
         ---------
         predictions : ContrastiveInputs
@@ -164,7 +200,12 @@ class CLAPBrain(sb.Brain):
         torch.Tensor
             Scalar loss.
         """
-        loss = self.hparams.loss(predictions)
+        if stage == sb.Stage.TRAIN and getattr(
+            self.hparams, "gather_across_ranks", True
+        ):
+            loss = self.hparams.loss(gather_contrastive_inputs(predictions))
+        else:
+            loss = self.hparams.loss(predictions)
         if stage != sb.Stage.TRAIN:
             self._collect(predictions, batch)
         return loss

@@ -24,6 +24,7 @@ from typing import Dict
 import ruamel.yaml
 import torch
 from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
+from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 
 logger = get_logger(__name__)
@@ -108,26 +109,38 @@ def export_pretrained(
     -------
     str
         The folder.
+
+    Notes
+    -----
+    Under DDP every rank must call it: SpeechBrain's save hooks run on the
+    main process and broadcast to the others; files are written by the
+    main process only.
     """
-    os.makedirs(folder, exist_ok=True)
+    main = if_main_process()
+    if main:
+        os.makedirs(folder, exist_ok=True)
     for name, obj in loadables.items():
         path = os.path.join(folder, f"{name}.ckpt")
-        if isinstance(obj, torch.nn.Module):
-            torch.save(obj.state_dict(), path)
+        module = getattr(obj, "module", obj)  # a DDP wrapper holds the module
+        if isinstance(module, torch.nn.Module):
+            if main:
+                torch.save(module.state_dict(), path)
             continue
         hook = get_default_hook(obj, DEFAULT_SAVE_HOOKS)
         if hook is None:
             raise TypeError(f"do not know how to save loadable {name!r} ({type(obj)})")
-        hook(obj, path)
-    loadable_lines = "\n".join(
-        f"        {name}: !ref <model[loadables][{name}]>" for name in loadables
-    )
-    text = model_yaml_section(hparams_yaml_path) + _INTERFACE_YAML.format(
-        template=_yaml_string(zero_shot_template), loadables=loadable_lines
-    )
-    with open(os.path.join(folder, "hyperparams.yaml"), "w") as f:
-        f.write(text)
-    logger.info("exported pretrained interface to %s", folder)
+        hook(obj, path)  # main-process-only hooks broadcast to the other ranks
+    if main:
+        loadable_lines = "\n".join(
+            f"        {name}: !ref <model[loadables][{name}]>" for name in loadables
+        )
+        text = model_yaml_section(hparams_yaml_path) + _INTERFACE_YAML.format(
+            template=_yaml_string(zero_shot_template), loadables=loadable_lines
+        )
+        with open(os.path.join(folder, "hyperparams.yaml"), "w") as f:
+            f.write(text)
+        logger.info("exported pretrained interface to %s", folder)
+    ddp_barrier()
     return folder
 
 

@@ -194,14 +194,11 @@ def run_clap_experiment(
             os.path.join(hparams["output_folder"], "validation_curves.png"),
             title=os.path.basename(hparams_file),
         )
-        export_pretrained(
-            os.path.join(hparams["output_folder"], "hyperparams.yaml"),
-            hparams["model"]["loadables"],
-            hparams["export_folder"],
-            zero_shot_template=hparams.get(
-                "zero_shot_template", "This is a sound of {}."
-            ),
-        )
-        logger.info("pretrained interface written to %s (from %s)",
-                    hparams["export_folder"], hparams_file)
+    # Every rank takes part (save hooks broadcast from the main process).
+    export_pretrained(
+        os.path.join(hparams["output_folder"], "hyperparams.yaml"),
+        hparams["model"]["loadables"],
+        hparams["export_folder"],
+        zero_shot_template=hparams.get("zero_shot_template", "This is a sound of {}."),
+    )
     return brain

@@ -6,12 +6,15 @@ normalised caption it is a positive for. The collate function flattens all
 views of all samples into one :class:`CLAPBatch` and turns keys into integer
 ids shared by audio and text, so losses find positives by key equality (two
 clips with the same caption are never pushed apart, and an extra negative
-caption can never be the positive of its own clip).
+caption can never be the positive of its own clip). Key ids are a hash of the
+key text (:func:`key_to_id`), not a per-batch counter, so they mean the same
+on every rank and in every batch (needed to gather negatives across ranks).
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
+import hashlib
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -37,6 +40,37 @@ def caption_key(text: str) -> str:
     'a dog barks'
     """
     return " ".join(text.lower().split()).rstrip(".")
+
+
+def key_to_id(key: str) -> int:
+    """Stable 63-bit integer id of a caption key.
+
+    The first 8 bytes of the key's BLAKE2b digest, as a non-negative
+    ``int64``: the same on every rank, process and run (unlike ``hash``),
+    with a collision probability of about ``n**2 / 2**64`` for ``n``
+    distinct keys in one batch.
+
+    Arguments
+    ---------
+    key : str
+        A caption key (see :func:`caption_key`).
+
+    Returns
+    -------
+    int
+        In ``[0, 2**63)``.
+
+    Example
+    -------
+    >>> key_to_id("a dog barks") == key_to_id(caption_key("A dog barks."))
+    True
+    >>> key_to_id("a dog barks") != key_to_id("a cat meows")
+    True
+    >>> 0 <= key_to_id("") < 2**63
+    True
+    """
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
 @dataclass
@@ -147,7 +181,7 @@ class CLAPBatch:
     audio_sample : torch.Tensor
         ``(Na,)`` sample index of each audio view.
     audio_keys : torch.Tensor
-        ``(Na,)`` integer key of each audio view.
+        ``(Na,)`` integer key of each audio view (:func:`key_to_id`).
     audio_views : list of str
         View name of each audio view.
     texts : list of str
@@ -155,7 +189,7 @@ class CLAPBatch:
     text_sample : torch.Tensor
         ``(Nt,)`` sample index of each text view.
     text_keys : torch.Tensor
-        ``(Nt,)`` integer key of each text view.
+        ``(Nt,)`` integer key of each text view (:func:`key_to_id`).
     text_views : list of str
         View name of each text view.
     text_is_negative : torch.Tensor
@@ -235,7 +269,8 @@ def collate_clap_samples(samples: Sequence[Optional[CLAPSample]]) -> CLAPBatch:
     """Flatten samples into a :class:`CLAPBatch`.
 
     ``None`` entries (samples whose audio could not be read, already logged
-    by the dataset) are dropped and counted in ``num_skipped``.
+    by the dataset) are dropped and counted in ``num_skipped``. Keys become
+    :func:`key_to_id` ids, independent of the batch and of the rank.
 
     Arguments
     ---------
@@ -252,19 +287,22 @@ def collate_clap_samples(samples: Sequence[Optional[CLAPSample]]) -> CLAPBatch:
     >>> s = CLAPSample("a", [AudioView(torch.ones(3), "dog")],
     ...     [TextView("dog"), TextView("cat", negative=True)])
     >>> b = collate_clap_samples([s, None])
-    >>> b.text_keys.tolist(), b.text_is_negative.tolist(), b.num_skipped
-    ([0, 1], [False, True], 1)
+    >>> (b.text_keys == b.audio_keys[0]).tolist(), b.text_is_negative.tolist()
+    ([True, False], [False, True])
+    >>> b.text_keys[1].item() == key_to_id("cat"), b.num_skipped
+    (True, 1)
     """
     kept = [s for s in samples if s is not None]
     num_skipped = len(samples) - len(kept)
     key_ids: Dict[str, int] = {}
 
     def key_id(key: str) -> int:
-        return key_ids.setdefault(key, len(key_ids))
+        if key not in key_ids:
+            key_ids[key] = key_to_id(key)
+        return key_ids[key]
 
     audio_items = [(i, a) for i, s in enumerate(kept) for a in s.audio]
     text_items = [(i, t) for i, s in enumerate(kept) for t in s.texts]
-    # Audio keys first so that positives get the smallest ids (readability).
     audio_keys = [key_id(a.key) for _, a in audio_items]
     text_keys = [key_id(t.key) for _, t in text_items]
 

@@ -1,0 +1,253 @@
+"""Global negatives across ranks: gather contrastive inputs with gradients.
+
+Under data-parallel training each rank embeds only its share of the batch.
+A contrastive loss on the local share sees ``B / world_size`` negatives; on
+the gathered share it sees the whole global batch, as single-process
+training with the same global batch would. :func:`gather_contrastive_inputs`
+gathers everything a loss reads (embeddings *with* gradients, caption keys,
+negative flags, view names, sample indices), so every loss of
+:mod:`speechbrain_tclap.losses` gets global negatives without knowing it.
+
+Why the gradients are exact: every rank computes the same global loss ``L``.
+The backward of :func:`gather_with_grad` sums, over ranks, the gradient each
+rank's copy of the gathered matrix gives to this rank's rows, i.e.
+``world_size * dL/de_local``; DDP then *averages* parameter gradients over
+ranks, which gives exactly the single-process gradient of ``L`` (open_clip's
+``gather_features(gather_with_grad=True)`` relies on the same identity). The
+logit scale is the same parameter on every rank and is not gathered: each
+rank gets the full ``dL/dscale`` and DDP's average keeps it.
+
+Caption keys must mean the same on every rank; the collate function derives
+them from the caption text (:func:`speechbrain_tclap.data.batching.key_to_id`),
+not from the order of a batch.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import dataclasses
+from typing import Any, List, Optional, Sequence, Tuple
+
+import torch
+import torch.distributed as dist
+
+from speechbrain_tclap.losses import ContrastiveInputs
+
+
+def is_distributed() -> bool:
+    """Return True inside an initialised process group of more than one rank.
+
+    Returns
+    -------
+    bool
+        Whether gathering across ranks does anything.
+
+    Example
+    -------
+    >>> is_distributed()
+    False
+    """
+    return (
+        dist.is_available()
+        and dist.is_initialized()
+        and dist.get_world_size() > 1
+    )
+
+
+def _rank_and_world() -> Tuple[int, int]:
+    """``(rank, world_size)``; ``(0, 1)`` when not distributed."""
+    if not is_distributed():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _all_gather_objects(obj: Any) -> List[Any]:
+    """One picklable object from every rank, in rank order."""
+    out: List[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _all_gather_tensors(tensor: torch.Tensor) -> List[torch.Tensor]:
+    """Same-shape tensors from every rank, in rank order (no autograd)."""
+    out = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
+    dist.all_gather(out, tensor.contiguous())
+    return out
+
+
+def _all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """Sum of ``tensor`` over ranks (in place; returned for convenience)."""
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def gather_sizes(num_rows: int, device=None) -> List[int]:
+    """Number of rows each rank holds, in rank order.
+
+    Arguments
+    ---------
+    num_rows : int
+        Rows on this rank.
+    device : torch.device, optional
+        Where the exchange tensor lives (the backend's device; CUDA for NCCL).
+
+    Returns
+    -------
+    list of int
+        ``[num_rows]`` when not distributed.
+
+    Example
+    -------
+    >>> gather_sizes(5)
+    [5]
+    """
+    if not is_distributed():
+        return [int(num_rows)]
+    count = torch.tensor([int(num_rows)], dtype=torch.long, device=device)
+    return [int(c) for c in _all_gather_tensors(count)]
+
+
+def _pad_rows(tensor: torch.Tensor, rows: int) -> torch.Tensor:
+    """Zero-pad ``tensor`` along dim 0 to ``rows`` rows."""
+    missing = rows - tensor.shape[0]
+    if missing == 0:
+        return tensor
+    pad = tensor.new_zeros((missing,) + tuple(tensor.shape[1:]))
+    return torch.cat([tensor, pad])
+
+
+def _gather_padded(tensor: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
+    """All-gather rows of different counts: pad to the max, gather, unpad."""
+    padded = _pad_rows(tensor, max(sizes))
+    chunks = _all_gather_tensors(padded)
+    return torch.cat([chunk[:size] for chunk, size in zip(chunks, sizes)])
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """All-gather along dim 0 whose backward sums gradients over ranks.
+
+    Backward: the gathered tensor has the same shape on every rank, so the
+    incoming gradients are summed with one ``all_reduce`` (supported by every
+    backend, gloo included) and this rank keeps its own rows.
+    """
+
+    @staticmethod
+    def forward(ctx, tensor, sizes):
+        rank, _ = _rank_and_world()
+        ctx.start = sum(sizes[:rank])
+        ctx.rows = sizes[rank]
+        return _gather_padded(tensor, sizes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = _all_reduce_sum(grad.contiguous().clone())
+        return grad[ctx.start : ctx.start + ctx.rows], None
+
+
+def gather_with_grad(
+    tensor: torch.Tensor, sizes: Optional[Sequence[int]] = None
+) -> torch.Tensor:
+    """Concatenate every rank's ``tensor`` along dim 0, keeping gradients.
+
+    Ranks may hold different numbers of rows (the last batch of an epoch, or
+    skipped samples): rows are zero-padded to the largest count for the
+    collective and the padding is dropped. The result is in rank order. The
+    backward gives this rank's rows the sum over ranks of their gradient,
+    which is what makes DDP's averaged gradients exact (module docstring).
+    Identity when not distributed or with a world size of 1.
+
+    Arguments
+    ---------
+    tensor : torch.Tensor
+        ``(N_rank, ...)`` local rows.
+    sizes : sequence of int, optional
+        Rows held by each rank, if already known (saves one collective).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(sum(N_rank), ...)``.
+
+    Example
+    -------
+    >>> x = torch.randn(3, 4, requires_grad=True)
+    >>> gather_with_grad(x) is x
+    True
+    """
+    if not is_distributed():
+        return tensor
+    if sizes is None:
+        sizes = gather_sizes(tensor.shape[0], tensor.device)
+    return _GatherWithGrad.apply(tensor, [int(s) for s in sizes])
+
+
+def gather_contrastive_inputs(inputs: ContrastiveInputs) -> ContrastiveInputs:
+    """Gather a batch's :class:`ContrastiveInputs` from every rank.
+
+    Embeddings are gathered with gradients; keys, negative flags and view
+    names are gathered as they are (keys are text-derived, so equal captions
+    on different ranks are positives of each other); sample indices are
+    offset by the number of samples of the lower ranks so they stay unique.
+    The logit scale is the same parameter everywhere and is kept local.
+    Identity (the same object) when not distributed.
+
+    Arguments
+    ---------
+    inputs : ContrastiveInputs
+        This rank's inputs.
+
+    Returns
+    -------
+    ContrastiveInputs
+        The global batch, in rank order, identical on every rank.
+
+    Example
+    -------
+    >>> x = ContrastiveInputs(torch.zeros(2, 3), torch.zeros(2, 3),
+    ...     torch.tensor(1.0), torch.arange(2), torch.arange(2),
+    ...     torch.zeros(2, dtype=torch.bool))
+    >>> gather_contrastive_inputs(x) is x
+    True
+    """
+    if not is_distributed():
+        return inputs
+    samples = [s for s in (inputs.audio_sample, inputs.text_sample) if s is not None]
+    num_samples = max((int(s.max()) + 1 for s in samples if s.numel()), default=0)
+    # One object exchange carries the row counts and the view names.
+    meta = _all_gather_objects(
+        {
+            "audio": int(inputs.audio_emb.shape[0]),
+            "text": int(inputs.text_emb.shape[0]),
+            "samples": num_samples,
+            "audio_views": inputs.audio_views,
+            "text_views": inputs.text_views,
+        }
+    )
+    rank, _ = _rank_and_world()
+    audio_sizes = [m["audio"] for m in meta]
+    text_sizes = [m["text"] for m in meta]
+    offset = sum(m["samples"] for m in meta[:rank])
+
+    def views(name):
+        per_rank = [m[name] for m in meta]
+        if any(v is None for v in per_rank):
+            return None
+        return [v for rank_views in per_rank for v in rank_views]
+
+    def plain(tensor, sizes, shift=0):
+        if tensor is None:
+            return None
+        return _gather_padded(tensor + shift, sizes)
+
+    return dataclasses.replace(
+        inputs,
+        audio_emb=gather_with_grad(inputs.audio_emb, audio_sizes),
+        text_emb=gather_with_grad(inputs.text_emb, text_sizes),
+        audio_keys=plain(inputs.audio_keys, audio_sizes),
+        text_keys=plain(inputs.text_keys, text_sizes),
+        text_is_negative=plain(inputs.text_is_negative.to(torch.uint8), text_sizes).bool(),
+        audio_views=views("audio_views"),
+        text_views=views("text_views"),
+        audio_sample=plain(inputs.audio_sample, audio_sizes, offset),
+        text_sample=plain(inputs.text_sample, text_sizes, offset),
+    )
