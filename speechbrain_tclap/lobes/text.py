@@ -26,6 +26,7 @@ import torch
 from speechbrain.utils.logger import get_logger
 from torch import nn
 
+from speechbrain_tclap.lobes.pooling import masked_mean
 from speechbrain_tclap.lobes.outputs import TextEncoderOutput
 from speechbrain_tclap.lobes.tokenizers import HFTokenizer
 
@@ -99,32 +100,6 @@ def _check_tokenizer_loaded(tokenizer, owner: str) -> None:
             "(train_sentencepiece) and call tokenizer.load(path), or recover "
             "it through a Checkpointer/Pretrainer, before encoding text."
         )
-
-
-def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of token states over the real (unmasked) positions.
-
-    Arguments
-    ---------
-    states : torch.Tensor
-        ``(B, L, C)`` token states.
-    mask : torch.Tensor
-        ``(B, L)`` bool, ``True`` on real tokens.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(B, C)`` pooled states (zeros for a row without real tokens).
-
-    Example
-    -------
-    >>> x = torch.tensor([[[1.0], [3.0], [100.0]]])
-    >>> masked_mean(x, torch.tensor([[True, True, False]]))
-    tensor([[2.]])
-    """
-    weights = mask.to(states.dtype).unsqueeze(-1)
-    total = (states * weights).sum(dim=1)
-    return total / weights.sum(dim=1).clamp(min=1.0)
 
 
 class TransformerTextEncoder(nn.Module):

@@ -19,6 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import pytest
+from reference_models import randomize_reference, small_clap_audio_config
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from torch import nn
@@ -99,41 +100,10 @@ class WordTokenizer:
         return ids, ids != 1
 
 
-def _randomize(model, seed=1):
-    """Non-trivial BatchNorm statistics, position biases and fusion weights."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def randn(size, scale=1.0):
-        return scale * torch.randn(size, generator=generator)
-
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "relative_position_bias_table" in name:
-                param.copy_(randn(param.shape))
-            elif "fusion_model" in name or "mel_conv2d" in name:
-                param.copy_(randn(param.shape, 0.3))
-        for module in model.modules():
-            if isinstance(module, nn.BatchNorm2d):
-                size = module.num_features
-                module.running_mean.copy_(randn(size, 0.2))
-                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.weight.copy_(1 + randn(size, 0.2))
-                module.bias.copy_(randn(size, 0.2))
-    return model
-
-
 def _hf_clap(fused):
     transformers = pytest.importorskip("transformers")
-    audio = transformers.ClapAudioConfig(
-        num_mel_bins=64,
-        spec_size=256,
-        patch_size=4,
-        patch_stride=4,
-        patch_embeds_hidden_size=8,
-        depths=[2, 2, 2, 1],
-        num_attention_heads=[1, 1, 2, 2],
-        hidden_size=64,
-        window_size=8,
+    audio = small_clap_audio_config(
+        transformers,
         enable_fusion=fused,
         fusion_type="aff_2d" if fused else None,
         projection_dim=JOINT,
@@ -145,7 +115,7 @@ def _hf_clap(fused):
         projection_dim=JOINT,
     )
     torch.manual_seed(0)
-    model = _randomize(transformers.ClapModel(config)).eval()
+    model = randomize_reference(transformers.ClapModel(config)).eval()
     with torch.no_grad():  # two different temperatures, as in LAION files
         model.logit_scale_a.fill_(math.log(20.0))
         model.logit_scale_t.fill_(math.log(1 / 0.07))
@@ -346,7 +316,7 @@ def _write_laion_file(tokenizer_dir, path, fused, seed=3):
     name = "laion_clap_htsat_tiny_fused.yaml" if fused else "laion_clap_htsat_tiny.yaml"
     with open(os.path.join(HPARAMS, "pretrained", name)) as f:
         hparams = load_hyperpyyaml(f, _tiny_overrides(tokenizer_dir, path, fused))
-    source = _randomize(hparams["clap"], seed).eval()
+    source = randomize_reference(hparams["clap"], seed).eval()
     state, _ = clap_to_laion(source.state_dict())
     state.update(_laion_extras(source))
     torch.save({"state_dict": state, "epoch": 12, "name": "laion"}, str(path))

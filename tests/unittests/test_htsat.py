@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
+from reference_models import randomize_reference, small_clap_audio_config
 import torch
 
 from speechbrain_tclap.convert.htsat_keys import (
@@ -40,33 +41,10 @@ HF_GEOMETRY = dict(
 )
 
 
-def _randomize(model):
-    """Gives BatchNorm statistics and position biases non-trivial values."""
-    generator = torch.Generator().manual_seed(1)
-
-    def randn(size):
-        return torch.randn(size, generator=generator)
-
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "relative_position_bias_table" in name:
-                param.copy_(randn(param.shape))
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                size = module.num_features
-                module.running_mean.copy_(randn(size))
-                module.running_var.copy_(
-                    torch.rand(size, generator=generator) + 0.5
-                )
-                module.weight.copy_(1 + 0.2 * randn(size))
-                module.bias.copy_(randn(size))
-    return model
-
-
 @pytest.fixture
 def encoder():
     torch.manual_seed(0)
-    return _randomize(HTSAT.from_preset("test")).eval()
+    return randomize_reference(HTSAT.from_preset("test"), bn_scale=1.0).eval()
 
 
 def test_shapes_and_geometry(encoder):
@@ -121,7 +99,7 @@ def test_pad_mode_is_batch_independent(encoder):
 def test_padded_keys_are_hidden_from_attention():
     torch.manual_seed(0)
     stage = HTSATStage(8, (8, 8), depth=2, num_heads=2, window_size=4)
-    _randomize(stage).eval()
+    randomize_reference(stage, bn_scale=1.0).eval()
     valid = torch.zeros(2, 8, 8, dtype=torch.bool)
     valid[0, :, :3] = True  # partly padded windows, both shift layouts
     valid[1, :5, :] = True
@@ -223,19 +201,9 @@ def test_gradient_reaches_every_parameter():
 
 def test_parity_with_hf_clap_audio_model():
     transformers = pytest.importorskip("transformers")
-    config = transformers.ClapAudioConfig(
-        num_mel_bins=64,
-        spec_size=256,
-        patch_size=4,
-        patch_stride=4,
-        patch_embeds_hidden_size=8,
-        depths=[2, 2, 2, 1],
-        num_attention_heads=[1, 1, 2, 2],
-        hidden_size=64,
-        window_size=8,
-    )
+    config = small_clap_audio_config(transformers)
     torch.manual_seed(0)
-    reference = _randomize(transformers.ClapAudioModel(config)).eval()
+    reference = randomize_reference(transformers.ClapAudioModel(config), bn_scale=1.0).eval()
     state, report = hf_audio_encoder_to_htsat(reference.state_dict())
     assert len(report.merged) == sum(config.depths) * 2  # qkv weight + bias
     assert all("relative_position_index" in key for key, _ in report.dropped)

@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import pytest
+from reference_models import randomize_reference, small_clap_audio_config
 import torch
 
 from speechbrain_tclap.convert.hf import clap_to_hf, hf_to_clap
@@ -37,48 +38,17 @@ HF_GEOMETRY = dict(
 WINDOW = 1001  # LAION: 10 s at 48 kHz, hop 480
 
 
-def _randomize(model, seed=1):
-    """Non-trivial BatchNorm statistics, position biases and fusion weights."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def randn(size, scale=1.0):
-        return scale * torch.randn(size, generator=generator)
-
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "relative_position_bias_table" in name:
-                param.copy_(randn(param.shape))
-            elif "fusion_model" in name or "mel_conv2d" in name:
-                param.copy_(randn(param.shape, 0.3))
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                size = module.num_features
-                module.running_mean.copy_(randn(size, 0.2))
-                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
-                module.weight.copy_(1 + randn(size, 0.2))
-                module.bias.copy_(randn(size, 0.2))
-    return model
-
-
 @pytest.fixture(scope="module")
 def hf_pair():
     """A fused HF ClapAudioModel and our HTSAT holding its converted weights."""
     transformers = pytest.importorskip("transformers")
-    config = transformers.ClapAudioConfig(
-        num_mel_bins=64,
-        spec_size=256,
-        patch_size=4,
-        patch_stride=4,
-        patch_embeds_hidden_size=8,
-        depths=[2, 2, 2, 1],
-        num_attention_heads=[1, 1, 2, 2],
-        hidden_size=64,
-        window_size=8,
+    config = small_clap_audio_config(
+        transformers,
         enable_fusion=True,
         fusion_type="aff_2d",
     )
     torch.manual_seed(0)
-    reference = _randomize(transformers.ClapAudioModel(config)).eval()
+    reference = randomize_reference(transformers.ClapAudioModel(config)).eval()
     full = {f"audio_model.{k}": v for k, v in reference.state_dict().items()}
     converted, report = hf_to_clap(full)
     fusion_keys = [
@@ -193,7 +163,7 @@ def test_fusion_inputs_are_deterministic_and_per_clip():
 
 def test_not_longer_clips_take_the_plain_path():
     torch.manual_seed(5)
-    fused = _randomize(HTSAT.from_preset("test", enable_fusion=True)).eval()
+    fused = randomize_reference(HTSAT.from_preset("test", enable_fusion=True)).eval()
     plain = HTSAT.from_preset("test").eval()
     shared = {
         k: v
@@ -213,7 +183,7 @@ def test_not_longer_clips_take_the_plain_path():
 
 def test_long_clip_is_batch_independent_and_trains():
     torch.manual_seed(6)
-    encoder = _randomize(HTSAT.from_preset("test", enable_fusion=True)).eval()
+    encoder = randomize_reference(HTSAT.from_preset("test", enable_fusion=True)).eval()
     assert encoder.max_input_frames is None  # any length is fused, not refused
     assert HTSAT.from_preset("test").max_input_frames == 64
     long_clip = torch.randn(1, 150, 16)
