@@ -41,7 +41,7 @@ Authors
 
 import os
 import re
-from typing import Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
@@ -256,57 +256,6 @@ def clap_to_laion(
     return new, report
 
 
-class NoTokenizer:
-    """Stands in for the RoBERTa tokenizer when no folder was given.
-
-    LAION's model files build without tokenizer files (nothing is
-    downloaded), so weights load and audio encodes; encoding text raises an
-    error that says which files to provide.
-
-    Arguments
-    ---------
-    max_length : int
-        The ``max_length`` the real tokenizer would have.
-
-    Example
-    -------
-    >>> tok = NoTokenizer()
-    >>> try:
-    ...     tok(["a dog barks"])
-    ... except RuntimeError as err:
-    ...     print(str(err)[:37])
-    no RoBERTa tokenizer: set tokenizer_s
-    """
-
-    pad_id = 1  # roberta-base's
-
-    def __init__(self, max_length: int = 77):
-        self.max_length = int(max_length)
-
-    def __call__(self, texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Raises: there is no tokenizer.
-
-        Arguments
-        ---------
-        texts : Sequence[str]
-            Ignored.
-
-        Returns
-        -------
-        tuple
-            Never returns.
-        """
-        raise RuntimeError(
-            "no RoBERTa tokenizer: set tokenizer_source to a local folder "
-            "with the roberta-base tokenizer files (vocab.json, merges.txt; "
-            "e.g. `huggingface-cli download laion/clap-htsat-unfused "
-            "--local-dir <folder>`); nothing is downloaded here"
-        )
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(max_length={self.max_length})"
-
-
 def laion_tokenizer(
     folder: Optional[Union[str, os.PathLike]] = None, max_length: int = 77
 ):
@@ -320,24 +269,30 @@ def laion_tokenizer(
     folder : str or os.PathLike, optional
         Local folder with the roberta-base tokenizer files (those of HF's
         ``laion/clap-htsat-unfused`` or ``roberta-base``). ``None`` gives a
-        :class:`NoTokenizer`.
+        :class:`~speechbrain_tclap.lobes.tokenizers.MissingTokenizer`.
     max_length : int
         Tokens per text, special tokens included.
 
     Returns
     -------
-    HFTokenizer or NoTokenizer
+    HFTokenizer or MissingTokenizer
         The tokenizer.
 
     Example
     -------
     >>> laion_tokenizer()
-    NoTokenizer(max_length=77)
+    MissingTokenizer('no RoBERTa tokenizer: set tokenizer_sour'...)
     """
-    if folder is None:
-        return NoTokenizer(max_length)
-    from speechbrain_tclap.lobes.tokenizers import HFTokenizer
+    from speechbrain_tclap.lobes.tokenizers import HFTokenizer, MissingTokenizer
 
+    if folder is None:
+        return MissingTokenizer(
+            "no RoBERTa tokenizer: set tokenizer_source to a local folder "
+            "with the roberta-base tokenizer files (vocab.json, merges.txt; "
+            "e.g. `huggingface-cli download laion/clap-htsat-unfused "
+            "--local-dir <folder>`); nothing is downloaded here",
+            pad_id=1,  # roberta-base's
+        )
     return HFTokenizer(folder, max_length=max_length, padding="max_length")
 
 

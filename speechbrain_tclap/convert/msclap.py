@@ -45,6 +45,7 @@ from speechbrain_tclap.convert.htsat_keys import (
 )
 from speechbrain_tclap.convert.registry import register_format
 from speechbrain_tclap.lobes.features import mel_filterbank
+from speechbrain_tclap.lobes.tokenizers import MissingTokenizer
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -532,56 +533,6 @@ def msclap_2023_to_clap(
     return new, report
 
 
-class MissingTokenizer:
-    """Stands in for an msclap tokenizer whose files were not given.
-
-    The model files build without tokenizer files (nothing is downloaded),
-    so audio can be encoded and weights loaded; encoding text raises an
-    error that says which files to provide.
-
-    Arguments
-    ---------
-    version : str
-        ``"2022"`` or ``"2023"``.
-
-    Example
-    -------
-    >>> tok = MissingTokenizer("2023")
-    >>> try:
-    ...     tok(["a dog barks"])
-    ... except RuntimeError as err:
-    ...     print(str(err)[:44])
-    MS-CLAP 2023 needs the gpt2 tokenizer files:
-    """
-
-    def __init__(self, version: str):
-        self.version = version
-
-    def __call__(self, texts) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Raises: there is no tokenizer to call.
-
-        Arguments
-        ---------
-        texts : list of str
-            Ignored.
-
-        Returns
-        -------
-        tuple
-            Never returns.
-        """
-        name = _TEXT_MODELS[self.version]
-        raise RuntimeError(
-            f"MS-CLAP {self.version} needs the {name} tokenizer files: set "
-            "`tokenizer_folder` to a local folder holding them (for example "
-            f"`huggingface-cli download {name} --local-dir <folder>`); "
-            "nothing is downloaded here."
-        )
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.version!r})"
-
-
 def msclap_tokenizer(
     version: str, folder: Optional[Union[str, os.PathLike]] = None
 ):
@@ -609,7 +560,7 @@ def msclap_tokenizer(
     Example
     -------
     >>> msclap_tokenizer("2022")
-    MissingTokenizer('2022')
+    MissingTokenizer('MS-CLAP 2022 needs the bert-base-uncased'...)
     >>> MSCLAP_TEXT_SETTINGS["2023"]["suffix"]
     ' <|endoftext|>'
     """
@@ -619,7 +570,13 @@ def msclap_tokenizer(
             f"{version!r}"
         )
     if folder is None:
-        return MissingTokenizer(version)
+        name = _TEXT_MODELS[version]
+        return MissingTokenizer(
+            f"MS-CLAP {version} needs the {name} tokenizer files: set "
+            "`tokenizer_folder` to a local folder holding them (for example "
+            f"`huggingface-cli download {name} --local-dir <folder>`); "
+            "nothing is downloaded here."
+        )
     from speechbrain_tclap.lobes.tokenizers import HFTokenizer
 
     return HFTokenizer(folder, **MSCLAP_TEXT_SETTINGS[version])

@@ -684,3 +684,52 @@ class HFTokenizer:
             f"vocab_size={self.vocab_size}, max_length={self.max_length}, "
             f"padding={self.padding!r}, suffix={self.suffix!r})"
         )
+
+
+class MissingTokenizer:
+    """Stands in for a tokenizer whose local files were not given.
+
+    Model files of published checkpoints build without tokenizer files
+    (nothing is downloaded), so weights load and audio encodes; encoding text
+    raises an error that says which files to provide.
+
+    Arguments
+    ---------
+    message : str
+        The error raised on use: what to set, and where the files come from.
+    pad_id : int, optional
+        The real tokenizer's pad id (text towers check it against the model).
+
+    Example
+    -------
+    >>> tok = MissingTokenizer("set tokenizer_folder to the gpt2 files")
+    >>> try:
+    ...     tok(["a dog barks"])
+    ... except RuntimeError as err:
+    ...     print(err)
+    set tokenizer_folder to the gpt2 files
+    """
+
+    def __init__(self, message: str, pad_id: Optional[int] = None):
+        self.message = message
+        if pad_id is not None:
+            self.pad_id = int(pad_id)
+
+    def __call__(self, texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Raise: there is no tokenizer.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            Ignored.
+
+        Returns
+        -------
+        tuple
+            Never returns.
+        """
+        raise RuntimeError(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message[:40]!r}...)"
+
