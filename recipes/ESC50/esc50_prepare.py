@@ -26,7 +26,7 @@ import soundfile as sf
 
 from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.data.manifest import write_manifest
+from speechbrain_tclap.data.caption_datasets import prepared_manifests, write_prepared
 
 logger = get_logger(__name__)
 
@@ -146,9 +146,7 @@ def prepare_esc50(
         "csv_sha256": csv_digest,
     }
     fingerprint = os.path.join(save_folder, FINGERPRINT_FILE)
-    if _read_json(fingerprint) == config and all(
-        os.path.isfile(p) for p in manifests.values()
-    ):
+    if prepared_manifests(fingerprint, config, manifests):
         logger.info("ESC-50 manifests in %s are up to date; skipping.", save_folder)
         return manifests
 
@@ -158,8 +156,7 @@ def prepare_esc50(
         raise FileNotFoundError(f"ESC-50 audio folder not found: {audio_folder}")
     folds_present = sorted({r["fold"] for r in records})
     os.makedirs(save_folder, exist_ok=True)
-    if os.path.isfile(fingerprint):
-        os.remove(fingerprint)  # written again last: an interrupted run redoes all
+    rows_per_split = {}
     for name, folds in splits.items():
         chosen = [r for r in records if r["fold"] in folds]
         if not chosen:
@@ -187,12 +184,12 @@ def prepare_esc50(
                 "duration": round(info.frames / info.samplerate, 6),
                 "caption": f"the sound of {readable_label(record['category'])}",
             }
-        write_manifest(rows, manifests[name])
+        rows_per_split[name] = rows
         logger.info("ESC-50 %s: %d clips (folds %s) -> %s", name, len(rows), folds, manifests[name])
     _warn_shared_recordings(records, splits)
-    with open(fingerprint, "w", encoding="utf-8") as f:
-        json.dump(config, f, indent=2)
-        f.write("\n")
+    # Manifests first, the fingerprint last: an interrupted run redoes all.
+    counts = {name: len(rows) for name, rows in rows_per_split.items()}
+    write_prepared(fingerprint, config, rows_per_split, manifests, counts)
     return manifests
 
 
@@ -300,15 +297,6 @@ def _warn_shared_recordings(records: List[dict], splits: Dict[str, List[int]]) -
             len(leaking),
             leaking[0],
         )
-
-
-def _read_json(path: str) -> Optional[dict]:
-    """A JSON file's content, or None if absent or unreadable."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 if __name__ == "__main__":

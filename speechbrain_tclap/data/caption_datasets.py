@@ -1,4 +1,4 @@
-"""Shared helpers of the audio-caption dataset preparations (AudioCaps, Clotho).
+"""Shared helpers of the dataset preparations (AudioCaps, Clotho, ESC-50).
 
 * :func:`read_caption_csv`: official caption CSVs read with errors that name
   the file and the line (missing column, wrong number of cells, bad quoting,
@@ -8,7 +8,7 @@
 * :func:`audio_info`: duration and sample rate from the file header;
 * :func:`prepared_manifests`: the idempotence check (a fingerprint of the
   options, the CSV files and the audio files), and :func:`write_prepared` to
-  publish manifests atomically with their fingerprint.
+  publish manifests atomically with their fingerprint (ESC-50 uses these two).
 
 Authors
  * speechbrain-tclap developers 2026
