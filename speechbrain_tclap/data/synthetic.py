@@ -941,11 +941,12 @@ DEFAULT_TEMPLATES: Dict[str, List[str]] = {
     ],
 }
 
-_SLOT = re.compile(r"\{([A-Z])\}")
+#: A template slot: ``{A}``, ``{B}``, ... (one capital letter per event).
+TEMPLATE_SLOT = re.compile(r"\{([A-Z])\}")
 
 
 def _n_slots(template: str) -> int:
-    return len(set(_SLOT.findall(template)))
+    return len(set(TEMPLATE_SLOT.findall(template)))
 
 
 def caption_for_events(

@@ -26,7 +26,6 @@ Authors
 
 import os
 import random
-import re
 from typing import (
     Any,
     Dict,
@@ -57,6 +56,7 @@ from speechbrain_tclap.data.batching import (
 from speechbrain_tclap.data.datasets import EpochSeededBuilder, row_labels
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.data.manifest import load_manifest, write_manifest
+from speechbrain_tclap.data.synthetic import TEMPLATE_SLOT
 
 logger = get_logger(__name__)
 
@@ -93,7 +93,6 @@ _SILENCE = 1e-6
 # Samples above this magnitude count as activity for source rows without
 # event times (ESC-50 pads short recordings with digital silence).
 _ACTIVITY = 1e-4
-_SLOT = re.compile(r"\{([A-Z])\}")
 
 RowsLike = Union[Mapping[str, Mapping[str, Any]], Sequence[Mapping[str, Any]]]
 
@@ -412,7 +411,7 @@ def check_template(template: str) -> str:
     >>> check_template("{B} after {A}")
     '{B} after {A}'
     """
-    slots = sorted(_SLOT.findall(template))
+    slots = sorted(TEMPLATE_SLOT.findall(template))
     if slots != ["A", "B"]:
         raise ValueError(
             f"a pair template must contain {{A}} and {{B}} once each, got {template!r}"
@@ -443,7 +442,7 @@ def fill_template(template: str, first: str, second: str) -> str:
     'rain after dog'
     """
     names = {"A": first, "B": second}
-    return _SLOT.sub(lambda m: names.get(m.group(1), m.group(0)), template)
+    return TEMPLATE_SLOT.sub(lambda m: names.get(m.group(1), m.group(0)), template)
 
 
 # ---------------------------------------------------------------------------
