@@ -589,8 +589,8 @@ def psds_available() -> bool:
 _COLUMNS = ["filename", "onset", "offset", "event_label"]
 
 
-def _psds_frames(operating_points, ground_truth, metadata, settings) -> Dict[str, float]:
-    """PSDS of DataFrames (psds_eval's columns) for every setting."""
+def _psds_evaluator_class():
+    """``psds_eval.PSDSEval`` with two repairs (the package is optional)."""
     from psds_eval import PSDSEval
 
     class _PSDSEval(PSDSEval):
@@ -600,9 +600,24 @@ def _psds_frames(operating_points, ground_truth, metadata, settings) -> Dict[str
         def _auc(x, y, max_x=None, decreasing_y=False):
             return staircase_area(x, y, np.max(x) if max_x is None else max_x)
 
+        def _effective_fp_rate(self, alpha_ct=0.0):
+            rates = super()._effective_fp_rate(alpha_ct)
+            # One class (grounding) has no cross-triggers: psds_eval's mean
+            # over an empty set is NaN, and alpha_ct * NaN made every eFPR
+            # NaN (PSDS 0 for any model). Its eFPR is its FPR.
+            if rates.ct_rate.shape[0] == 1:
+                rates = rates._replace(effective_fp_rate=rates.fp_rate)
+            return rates
+
+    return _PSDSEval
+
+
+def _psds_frames(operating_points, ground_truth, metadata, settings) -> Dict[str, float]:
+    """PSDS of DataFrames (psds_eval's columns) for every setting."""
+    evaluator_class = _psds_evaluator_class()
     results = {}
     for name, cfg in settings.items():
-        evaluator = _PSDSEval(
+        evaluator = evaluator_class(
             dtc_threshold=cfg["dtc"], gtc_threshold=cfg["gtc"], cttc_threshold=cfg["cttc"],
             ground_truth=ground_truth, metadata=metadata,
         )
@@ -696,6 +711,40 @@ class ScoredClip:
     events: List[Mapping] = field(default_factory=list)
 
 
+def sweep_levels(num_thresholds: int, tail_points: int = 12) -> np.ndarray:
+    """Quantile levels of the threshold sweep: an even grid plus a tail to 1.
+
+    The even grid ``(i + 0.5) / n`` stops at the ``1 - 0.5 / n`` quantile,
+    whose detections on a test set of a few hours already exceed PSDS's
+    ``max_efpr`` (100 false positives per hour); the ROC then starts beyond
+    it and PSDS is 0 for every model. The tail halves the remaining mass
+    ``tail_points`` times, down to the single highest score, so the curve has
+    operating points with few false positives.
+
+    Arguments
+    ---------
+    num_thresholds : int
+        Points of the even grid.
+    tail_points : int
+        Extra levels between the grid's last level and 1 (1 included).
+
+    Returns
+    -------
+    numpy.ndarray
+        Increasing levels in ``(0, 1]``.
+
+    Example
+    -------
+    >>> levels = sweep_levels(4, tail_points=3)
+    >>> levels.round(4).tolist()
+    [0.125, 0.375, 0.625, 0.875, 0.9375, 0.9688, 1.0]
+    """
+    grid = (np.arange(num_thresholds) + 0.5) / num_thresholds
+    rest = 0.5 / num_thresholds
+    tail = 1.0 - rest * 0.5 ** np.arange(1, tail_points)
+    return np.concatenate([grid, tail, [1.0]])
+
+
 def detection_metrics(
     clips: Sequence[ScoredClip],
     period: float,
@@ -716,7 +765,8 @@ def detection_metrics(
     period : float
         Seconds between frames.
     num_thresholds : int
-        Thresholds swept (quantiles of the filtered scores).
+        Thresholds swept (quantiles of the filtered scores, see
+        :func:`sweep_levels`; its tail points come on top).
     median_window : int
         Median filter length in frames.
     fill_gap_seconds : float
@@ -776,8 +826,7 @@ def detection_metrics(
     ref = EventTable(np.array(ref_group, np.int64), np.array(ref_on), np.array(ref_off)).positive()
     num_groups = num_clips * num_labels
     group_class = np.tile(np.arange(num_labels), num_clips)
-    levels = (np.arange(num_thresholds) + 0.5) / num_thresholds
-    thresholds = np.unique(np.quantile(filtered[valid], levels))
+    thresholds = np.unique(np.quantile(filtered[valid], sweep_levels(num_thresholds)))
     gap = _gap_frames(fill_gap_seconds, period)
     refs_per_group = np.bincount(ref.group, minlength=num_groups)
 

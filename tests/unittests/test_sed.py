@@ -166,6 +166,31 @@ def test_psds_of_a_perfect_and_of_an_empty_detector():
     assert empty["p"] == 0.0
 
 
+@pytest.mark.skipif(not sed.psds_available(), reason="psds_eval (extra 'sed') not installed")
+def test_psds_with_one_class_as_grounding_scores_it():
+    # grounding scores one "caption" class per query: psds_eval's cross-
+    # trigger mean over no other class was NaN and made every PSDS 0
+    clips = [sed.ScoredClip(c.name, c.scores[:, [n % 3]], c.times, ["caption"], c.duration,
+                            [dict(e, label="caption") for e in c.events])
+             for n, c in enumerate(_perfect_clips())]
+    perfect = sed.detection_metrics(clips, 0.5, num_thresholds=10, median_window=1,
+                                    psds_settings=sed.GROUNDING_PSDS)
+    assert perfect["psds1"] == pytest.approx(1.0) and perfect["psds2"] == pytest.approx(1.0)
+    shifted = [sed.ScoredClip(c.name, np.roll(c.scores, 5, axis=0), c.times, c.labels,
+                              c.duration, c.events) for c in clips]
+    worse = sed.detection_metrics(shifted, 0.5, num_thresholds=10, median_window=1,
+                                  psds_settings=sed.GROUNDING_PSDS)
+    assert 0.0 <= worse["psds1"] < 0.5
+
+
+def test_threshold_sweep_reaches_the_highest_score():
+    # PSDS needs operating points with few false positives: the sweep ends at
+    # the maximum score, not at the last even quantile
+    levels = sed.sweep_levels(50)
+    assert levels[-1] == 1.0 and np.all(np.diff(levels) > 0)
+    assert levels[49] == pytest.approx(0.99) and len(levels) == 50 + 12
+
+
 # ---------------------------------------------------------------------------
 # The evaluator on a tiny model
 # ---------------------------------------------------------------------------
