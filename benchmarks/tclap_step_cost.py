@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cost of one T-CLAP training step against one CLAP step, side by side.
 
-Same model (``hparams/models/tiny_clap.yaml``), same batch of two-event clips,
+Same model (``--model``, default ``hparams/models/tiny_clap.yaml``), same batch of two-event clips,
 same optimiser; the CLAP step encodes the positive captions and uses
 ``InfoNCELoss``; the T-CLAP step also encodes the order-swapped captions and
 uses ``TemporalFocusedLoss`` (batch form, or ``--form pairwise``). Steps are
@@ -127,6 +127,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--form", default="pairwise", choices=["batch", "pairwise"])
     parser.add_argument("--flops-model", choices=["base", "tiny"], default=None)
+    parser.add_argument("--model", default=os.path.join("hparams", "models", "tiny_clap.yaml"),
+                        help="model YAML (relative to the repository), e.g. "
+                        "hparams/models/tiny_cnn_clap.yaml")
+    parser.add_argument("--audio-pooling", default="temporal_transformer",
+                        help="audio_pooling_kind of the model YAML (the recipes' choice)")
     args = parser.parse_args()
     if args.flops_model:
         flop_ratio(args.flops_model)
@@ -134,8 +139,8 @@ def main():
             return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    with open(os.path.join(ROOT, "hparams", "models", "tiny_clap.yaml")) as f:
-        model = load_hyperpyyaml(f)
+    with open(os.path.join(ROOT, args.model)) as f:
+        model = load_hyperpyyaml(f, {"audio_pooling_kind": args.audio_pooling})
     clap_batch = make_batch(args.batch, with_negatives=False)
     tclap_batch = make_batch(args.batch, with_negatives=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,7 +164,8 @@ def main():
     med = {k: statistics.median(v) for k, v in times.items()}
     print(
         f"batch={args.batch} texts: clap={len(clap_batch.texts)} "
-        f"tclap={len(tclap_batch.texts)} form={args.form} runs={args.runs}"
+        f"tclap={len(tclap_batch.texts)} form={args.form} runs={args.runs} "
+        f"model={args.model} pooling={args.audio_pooling}"
     )
     for name in ("clap", "tclap"):
         print(f"{name:6s} step median {med[name] * 1000:.1f} ms (min {min(times[name]) * 1000:.1f} ms)")

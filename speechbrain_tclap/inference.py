@@ -47,6 +47,7 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_tclap.data.audio import read_audio
 from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.evaluation.sed import normalize_frame_scores
 from speechbrain_tclap.lobes.clap import EncodedAudio
 from speechbrain_tclap.windows import (
     FrameGeometry,
@@ -354,6 +355,7 @@ class CLAP(Pretrained):
         window_seconds: Optional[float] = None,
         hop_seconds: Optional[float] = None,
         max_windows_per_batch: Optional[int] = None,
+        score_normalization: str = "none",
     ) -> FrameScores:
         """Cosine similarity of every audio frame with every text.
 
@@ -380,6 +382,10 @@ class CLAP(Pretrained):
             As :meth:`encode_audio_windows`.
         max_windows_per_batch : int, optional
             As :meth:`encode_audio_windows`.
+        score_normalization : str
+            ``"none"`` (cosines) or ``"prompt_mean"`` (minus each frame's mean
+            over ``texts``; give several prompts), see
+            :func:`speechbrain_tclap.evaluation.sed.normalize_frame_scores`.
 
         Returns
         -------
@@ -421,6 +427,7 @@ class CLAP(Pretrained):
         )
         text = self.encode_text(texts).float()
         scores = frames.frames.float() @ text.T.to(frames.frames.device)
+        scores = normalize_frame_scores(scores, score_normalization)
         scores = scores * frames.mask.unsqueeze(-1).to(scores.dtype)
         return FrameScores(scores, frames.times, frames.mask)
 
@@ -433,6 +440,7 @@ class CLAP(Pretrained):
         median_window: int = 3,
         fill_gap_seconds: float = 0.0,
         wav_lens: Optional[torch.Tensor] = None,
+        score_normalization: str = "none",
     ) -> List[List[dict]]:
         """Where each text is heard: zero-shot SED / text-to-audio grounding.
 
@@ -457,6 +465,9 @@ class CLAP(Pretrained):
             Join events of one text separated by at most this much.
         wav_lens : torch.Tensor, optional
             ``(B,)`` relative lengths for batched tensors.
+        score_normalization : str
+            As :meth:`frame_scores` (the threshold applies to the
+            normalised scores).
 
         Returns
         -------
@@ -488,7 +499,7 @@ class CLAP(Pretrained):
         texts = [texts] if isinstance(texts, str) else list(texts)
         wavs, lens = self._batch_audio(audio, wav_lens)
         lengths = relative_to_samples(lens, wavs.shape[1], wavs.shape[0])
-        result = self.frame_scores(wavs, texts, lens)
+        result = self.frame_scores(wavs, texts, lens, score_normalization=score_normalization)
         times = result.times.cpu().numpy()
         period = FrameGeometry.from_model(self.model).frame_period / self.sample_rate
         out = []
@@ -513,6 +524,7 @@ class CLAP(Pretrained):
         path: str,
         events: Optional[List[dict]] = None,
         title: Optional[str] = None,
+        score_normalization: str = "none",
     ) -> Optional[str]:
         """Save a PNG of one clip's frame-by-text similarity over time.
 
@@ -534,6 +546,8 @@ class CLAP(Pretrained):
             True events.
         title : str, optional
             Figure title.
+        score_normalization : str
+            As :meth:`frame_scores`.
 
         Returns
         -------
@@ -547,7 +561,7 @@ class CLAP(Pretrained):
             isinstance(audio, torch.Tensor) and (audio.dim() == 1 or audio.shape[0] == 1)
         ):
             raise ValueError("plot_frame_scores draws one clip: give one file or one waveform")
-        result = self.frame_scores(audio, texts)
+        result = self.frame_scores(audio, texts, score_normalization=score_normalization)
         mask = result.mask[0].cpu()
         boxes = [dict(e, label=e.get("text", e.get("label"))) for e in events or []]
         return plot_frame_scores(

@@ -983,6 +983,43 @@ def frame_text_scores(
     return FrameTextScores(scores, times, geometry.frame_period / rate, rate)
 
 
+#: Per-frame score normalisations (:func:`normalize_frame_scores`).
+SCORE_NORMALIZATIONS = ("none", "prompt_mean")
+
+
+def normalize_frame_scores(scores, kind: str = "none"):
+    """Per-frame normalisation of frame-by-prompt scores ``(..., T, N)``.
+
+    ``"none"`` returns the scores unchanged (MGA-CLAP's raw cosines);
+    ``"prompt_mean"`` subtracts from every frame its mean over the ``N``
+    prompts, removing what all prompts share (our small models give a
+    silent frame a high cosine with every caption). Works on NumPy arrays
+    and tensors.
+
+    Arguments
+    ---------
+    scores : numpy.ndarray or torch.Tensor
+        Scores with the prompts on the last axis.
+    kind : str
+        One of :data:`SCORE_NORMALIZATIONS`.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        Same type and shape.
+
+    Example
+    -------
+    >>> normalize_frame_scores(np.array([[0.9, 0.7], [0.1, 0.3]]), "prompt_mean").round(2).tolist()
+    [[0.1, -0.1], [-0.1, 0.1]]
+    """
+    if kind not in SCORE_NORMALIZATIONS:
+        raise ValueError(f"score normalization must be one of {SCORE_NORMALIZATIONS}, got {kind!r}")
+    if kind == "prompt_mean":
+        return scores - scores.mean(-1, keepdims=True)
+    return scores
+
+
 class FrameEventEvaluator(Evaluator):
     """Zero-shot SED and text-to-audio grounding as a ``CLAPBrain`` evaluation.
 
@@ -1044,6 +1081,12 @@ class FrameEventEvaluator(Evaluator):
         Stage names to run at (default: those with a manifest).
     seed : int
         Seed of the chance-level random scores.
+    score_normalization : str
+        ``"none"`` (MGA-CLAP's raw cosines) or ``"prompt_mean"``: subtract
+        from every frame its mean score over the SED prompts before
+        decoding. A silent frame has a high cosine with every caption in
+        our small models (the edges of the pictures); the per-frame mean
+        removes what all prompts share, as a background class would.
 
     Example
     -------
@@ -1072,7 +1115,10 @@ class FrameEventEvaluator(Evaluator):
         plot_folder: str = "frame_scores",
         stages: Optional[Sequence[str]] = None,
         seed: int = 0,
+        score_normalization: str = "none",
     ):
+        normalize_frame_scores(np.zeros((1, 1)), score_normalization)  # validates it
+        self.score_normalization = score_normalization
         self.manifests = {str(k).upper(): str(v) for k, v in dict(manifests).items() if v}
         if not self.manifests:
             raise ValueError("FrameEventEvaluator needs at least one manifest (e.g. {test: path})")
@@ -1201,6 +1247,7 @@ class FrameEventEvaluator(Evaluator):
         classes = self.classes or sorted({_label(e) for c in clips for e in c.events})
         prompts = [self.template.format(readable_label(c)) for c in classes]
         scores, times, period, rate = frame_text_scores(model, clips, prompts, window)
+        scores = [normalize_frame_scores(s, self.score_normalization) for s in scores]
         psds = name in self.psds_stages
         metrics = self.metrics(
             clips, scores, times, period, classes, rate, psds, self.psds_thresholds
@@ -1384,6 +1431,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     parser.add_argument("--num_thresholds", type=int, default=50)
     parser.add_argument("--num_plots", type=int, default=4)
     parser.add_argument("--no_psds", action="store_true", help="skip PSDS (slow on large sets)")
+    parser.add_argument("--score_normalization", default="none", choices=SCORE_NORMALIZATIONS,
+                        help="prompt_mean: subtract each frame's mean score over the prompts")
     args = parser.parse_args(argv)
 
     overrides = yaml.safe_load(args.overrides) if args.overrides else None
@@ -1411,6 +1460,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         num_thresholds=args.num_thresholds,
         psds_stages=() if args.no_psds else ("TEST",),
         num_plots=args.num_plots,
+        score_normalization=args.score_normalization,
     )
     with torch.no_grad():
         metrics = evaluator.evaluate_model(model, "TEST", clip_seconds, args.output_folder)
@@ -1418,7 +1468,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     os.makedirs(args.output_folder, exist_ok=True)
     with open(os.path.join(args.output_folder, "sed.json"), "w") as f:
         json.dump({"metrics": metrics, "chance": chance, "model": args.model,
-                   "manifest": args.manifest}, f, indent=2, sort_keys=True)
+                   "manifest": args.manifest,
+                   "score_normalization": args.score_normalization}, f, indent=2, sort_keys=True)
     for key, value in sorted(metrics.items()):
         print(f"{key}: {value:.4f} (chance {chance.get(key, float('nan')):.4f})")
     return metrics

@@ -254,6 +254,31 @@ def test_evaluator_metrics_chance_and_pictures(manifest, tmp_path):
         evaluator.load_clips("VALID")
 
 
+def test_prompt_mean_normalization_ignores_what_all_prompts_share(manifest, tmp_path, monkeypatch):
+    # a frame-level offset common to every prompt (how silence scores in our
+    # small models) must not change what "prompt_mean" decodes
+    model = _model()
+    kwargs = dict(num_thresholds=8, num_plots=0, psds_stages=[], score_normalization="prompt_mean")
+    plain = sed.FrameEventEvaluator({"test": manifest}, _builder, **kwargs)
+    reference = plain.evaluate_model(model, "TEST", 0.5)
+    original = sed.frame_text_scores
+
+    def with_shared_offset(*args, **kw):
+        out = original(*args, **kw)
+        rng = np.random.default_rng(0)
+        shifted = [s + 5.0 * rng.random((s.shape[0], 1)) for s in out.scores]
+        return out._replace(scores=shifted)
+
+    monkeypatch.setattr(sed, "frame_text_scores", with_shared_offset)
+    shifted = sed.FrameEventEvaluator({"test": manifest}, _builder, **kwargs).evaluate_model(model, "TEST", 0.5)
+    for key in ("sed_frame_f1", "sed_event_f1", "grounding_frame_f1", "grounding_event_f1"):
+        assert shifted[key] == pytest.approx(reference[key])
+    raw = sed.FrameEventEvaluator({"test": manifest}, _builder, **dict(kwargs, score_normalization="none"))
+    assert raw.evaluate_model(model, "TEST", 0.5) != shifted
+    with pytest.raises(ValueError, match="score normalization must be one of"):
+        sed.FrameEventEvaluator({"test": manifest}, _builder, score_normalization="softmax")
+
+
 def test_evaluator_refuses_manifests_without_events(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"a": {"seconds": 0.5}}))
@@ -278,6 +303,12 @@ def test_interface_detects_events_and_plots(tmp_path):
     covered = sum(e["offset"] - e["onset"] for e in dog)
     period = float(scores.times[1] - scores.times[0])
     assert covered == pytest.approx(int(mask.sum()) * period, abs=period)
+    centred = clap.frame_scores(wav, ["a dog", "a bell"], score_normalization="prompt_mean")
+    expected = scores.scores - scores.scores.mean(-1, keepdim=True)
+    assert torch.allclose(centred.scores, expected * scores.mask.unsqueeze(-1), atol=1e-6)
+    centred_events = clap.detect_events(wav, ["a dog", "a bell"], 0.0, median_window=1,
+                                        score_normalization="prompt_mean")[0]
+    assert {e["text"] for e in centred_events} <= {"a dog", "a bell"}
     path = clap.plot_frame_scores(wav, ["a dog", "a bell"], str(tmp_path / "p.png"),
                                   events=[{"text": "a dog", "onset": 0.2, "offset": 0.9}])
     assert path and (tmp_path / "p.png").stat().st_size > 0
