@@ -47,7 +47,7 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_tclap.data.audio import read_audio
 from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.evaluation.sed import normalize_frame_scores
+from speechbrain_tclap.evaluation.sed import SCORE_LABELS, normalize_frame_scores
 from speechbrain_tclap.lobes.clap import EncodedAudio
 from speechbrain_tclap.windows import (
     FrameGeometry,
@@ -567,6 +567,7 @@ class CLAP(Pretrained):
         return plot_frame_scores(
             result.scores[0][mask].cpu().numpy(), result.times[mask].cpu().numpy(),
             texts, path, events=boxes, title=title,
+            colorbar_label=SCORE_LABELS[score_normalization],
         )
 
     @torch.no_grad()

@@ -114,6 +114,7 @@ def plot_frame_scores(
     out_path: str,
     events: Optional[Sequence[Dict]] = None,
     title: Optional[str] = None,
+    colorbar_label: str = "cosine similarity",
 ) -> Optional[str]:
     """Save a PNG of frame-by-caption similarity over time with the true events.
 
@@ -136,6 +137,8 @@ def plot_frame_scores(
         ``{"label", "onset", "offset"}`` in seconds; ``label`` is a caption.
     title : str, optional
         Figure title.
+    colorbar_label : str
+        What the colours are (e.g. a normalised score).
 
     Returns
     -------
@@ -186,7 +189,7 @@ def plot_frame_scores(
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlabel("time (s)")
-    fig.colorbar(image, ax=ax, label="cosine similarity")
+    fig.colorbar(image, ax=ax, label=colorbar_label)
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()

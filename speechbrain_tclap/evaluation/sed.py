@@ -985,6 +985,8 @@ def frame_text_scores(
 
 #: Per-frame score normalisations (:func:`normalize_frame_scores`).
 SCORE_NORMALIZATIONS = ("none", "prompt_mean")
+#: What the scores of each normalisation are (picture colour bars).
+SCORE_LABELS = {"none": "cosine similarity", "prompt_mean": "cosine minus its mean over the prompts"}
 
 
 def normalize_frame_scores(scores, kind: str = "none"):
@@ -1384,6 +1386,7 @@ class FrameEventEvaluator(Evaluator):
                 os.path.join(folder, f"{prefix}-{safe}.png"),
                 events=[dict(e, label=self.template.format(readable_label(_label(e)))) for e in clip.events],
                 title=clip.id,
+                colorbar_label=SCORE_LABELS[self.score_normalization],
             )
             if path:
                 written.append(path)
