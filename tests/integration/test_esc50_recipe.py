@@ -16,11 +16,12 @@ ESC10 = ROOT.parent / "shared" / "data" / "esc10"
 
 
 @pytest.mark.skipif(not (ESC10 / "meta" / "esc50.csv").is_file(), reason="ESC-10 data absent")
-def test_tclap_recipe_on_esc10_folds(tmp_path):
+@pytest.mark.parametrize("hparams", ["tclap.yaml", "tclap_cnn.yaml"])
+def test_tclap_recipe_on_esc10_folds(tmp_path, hparams):
     cmd = [
         sys.executable,
         str(ROOT / "recipes" / "ESC50" / "CLAP" / "train.py"),
-        str(ROOT / "recipes" / "ESC50" / "CLAP" / "hparams" / "tclap.yaml"),
+        str(ROOT / "recipes" / "ESC50" / "CLAP" / "hparams" / hparams),
         f"--data_folder={ESC10}",
         "--esc10_only=True",
         "--train_folds=[1]",
