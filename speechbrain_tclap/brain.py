@@ -36,6 +36,7 @@ Authors
 
 import dataclasses
 import json
+import math
 import os
 from typing import Dict, List, Optional
 
@@ -120,7 +121,28 @@ class CLAPBrain(sb.Brain):
             and getattr(self.train_sampler, "sampler", None) is not batch_sampler
         ):
             self.train_sampler = batch_sampler
+        if stage == sb.Stage.TRAIN:
+            self._size_lr_schedule(loader)
         return loader
+
+    def _size_lr_schedule(self, loader):
+        """Give a schedule declared with ``total_steps: null`` its real length:
+        optimiser steps per epoch (this rank's loader, over gradient
+        accumulation) × ``epoch_counter.limit``."""
+        scheduler = getattr(self.hparams, "lr_scheduler", None)
+        if getattr(scheduler, "total_steps", 0) is not None or not hasattr(
+            scheduler, "set_total_steps"
+        ):
+            return
+        counter = getattr(self.hparams, "epoch_counter", None)
+        if counter is None:
+            raise ValueError("lr_scheduler has total_steps: null but hparams has no epoch_counter")
+        steps_per_epoch = math.ceil(len(loader) / max(self.grad_accumulation_factor, 1))
+        scheduler.set_total_steps(steps_per_epoch=steps_per_epoch, epochs=counter.limit)
+        logger.info(
+            "lr schedule: %d steps (%d per epoch x %d epochs)",
+            scheduler.total_steps, steps_per_epoch, counter.limit,
+        )
 
     def _wrap_distributed(self):
         """Wrap modules in DDP; on CPU without SyncBatchNorm.

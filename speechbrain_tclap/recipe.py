@@ -323,6 +323,7 @@ def write_pair_manifests(
     seed: int,
     folder: str,
     include_singles: bool = True,
+    single_repeats: Optional[Dict[str, int]] = None,
 ) -> Dict[str, str]:
     """Per split: seeded pairs drawn from the split's own single-event clips.
 
@@ -343,8 +344,11 @@ def write_pair_manifests(
         ``<split>_pairs.json`` (pairs only) is written.
     include_singles : bool
         Keep the split's single clips as rows too.
-
-    Returns
+    single_repeats : dict, optional
+        ``{split: k}``: each single clip appears ``k`` times in that split
+        (copies get the ids ``<id>@1`` ... ``<id>@<k-1>``; with a random crop
+        each copy is a new view). Raises the share of single-event rows
+        among the pairs of a training split; default 1 (no copies).
     -------
     dict
         ``{split: written manifest path}``.
@@ -360,6 +364,10 @@ def write_pair_manifests(
     ...                            str(tmp), include_singles=False)
     >>> len(load_manifest(out["test"], required=("id", "a", "b")))
     2
+    >>> out = write_pair_manifests({"test": str(tmp / "test.json")}, {"test": 2}, 0,
+    ...                            str(tmp), single_repeats={"test": 3})
+    >>> len(load_manifest(out["test"], required=("id",)))  # 3 clips x 3 + 2 pairs
+    11
     """
     name = "mixed" if include_singles else "pairs"
     out = {}
@@ -368,7 +376,15 @@ def write_pair_manifests(
         pairs = make_pair_rows(list(singles.values()), num_pairs[split], seed=seed + offset)
         rows = {p["id"]: p for p in pairs}
         if include_singles:
-            rows = {**singles, **rows}
+            repeats = (single_repeats or {}).get(split, 1)
+            if repeats < 1:
+                raise ValueError(f"single_repeats[{split!r}] must be >= 1, got {repeats}")
+            copies = {
+                f"{key}@{k}": {**row, "id": f"{key}@{k}"}
+                for key, row in singles.items()
+                for k in range(1, repeats)
+            }
+            rows = {**singles, **copies, **rows}
         out[split] = os.path.join(folder, f"{split}_{name}.json")
         write_manifest(rows, out[split])
     return out

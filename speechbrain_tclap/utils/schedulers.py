@@ -5,6 +5,7 @@ Authors
 """
 
 import math
+from typing import Optional
 
 import torch
 from speechbrain.utils.checkpoints import (
@@ -27,8 +28,12 @@ class WarmupCosineSchedule:
         Peak learning rate.
     warmup_steps : int
         Steps of linear warm-up.
-    total_steps : int
-        Steps until the end of the decay.
+    total_steps : int or None
+        Steps until the end of the decay. ``None``: not known yet; the
+        trainer (``CLAPBrain``) sets it from the length of its training
+        loader and the number of epochs (:meth:`set_total_steps`), so rows
+        added to a manifest can never leave the tail of a run at the final
+        rate.
     final_ratio : float
         Final learning rate as a fraction of ``lr``.
 
@@ -38,20 +43,44 @@ class WarmupCosineSchedule:
     >>> sched = WarmupCosineSchedule(1.0, warmup_steps=2, total_steps=4)
     >>> [round(sched(opt), 3) for _ in range(5)]
     [0.5, 1.0, 0.5, 0.0, 0.0]
+    >>> later = WarmupCosineSchedule(1.0, warmup_steps=2, total_steps=None)
+    >>> later.set_total_steps(steps_per_epoch=2, epochs=2)
+    >>> later.total_steps
+    4
     """
 
     def __init__(
         self,
         lr: float,
         warmup_steps: int,
-        total_steps: int,
+        total_steps: Optional[int],
         final_ratio: float = 0.0,
     ):
         self.lr = lr
         self.warmup_steps = max(int(warmup_steps), 0)
-        self.total_steps = max(int(total_steps), self.warmup_steps + 1)
+        self.total_steps = None
+        if total_steps is not None:
+            self.set_total_steps(total_steps)
         self.final_ratio = final_ratio
         self.n_steps = 0
+
+    def set_total_steps(self, total_steps: int = None, steps_per_epoch: int = None, epochs: int = None):
+        """Fix the length of the decay, directly or as steps per epoch × epochs.
+
+        Arguments
+        ---------
+        total_steps : int, optional
+            Steps until the end of the decay.
+        steps_per_epoch : int, optional
+            Optimiser steps per epoch (with ``epochs``, instead of ``total_steps``).
+        epochs : int, optional
+            Number of epochs.
+        """
+        if total_steps is None:
+            if steps_per_epoch is None or epochs is None:
+                raise ValueError("give total_steps, or steps_per_epoch and epochs")
+            total_steps = int(steps_per_epoch) * int(epochs)
+        self.total_steps = max(int(total_steps), self.warmup_steps + 1)
 
     def value(self, step: int) -> float:
         """Learning rate after ``step`` optimiser steps.
@@ -68,6 +97,11 @@ class WarmupCosineSchedule:
         """
         if step <= self.warmup_steps:
             return self.lr * step / max(self.warmup_steps, 1)
+        if self.total_steps is None:
+            raise RuntimeError(
+                "WarmupCosineSchedule: total_steps is unknown; give it in the YAML "
+                "or train with CLAPBrain, which sets it from the training loader"
+            )
         progress = min(
             (step - self.warmup_steps) / (self.total_steps - self.warmup_steps), 1.0
         )

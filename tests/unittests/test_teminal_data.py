@@ -152,6 +152,17 @@ def test_pair_manifests_are_split_disjoint(clips, tmp_path):
         assert all(r["labels"][0] != r["labels"][1] for r in rows.values())
     mixed = write_pair_manifests(manifests, {"train": 6, "test": 4}, 3, str(tmp_path), True)
     assert len(load_manifest(mixed["train"], required=("id",))) == 8 + 6
+    # Repeated single clips (training only): copies keep the audio and labels.
+    repeated = write_pair_manifests(
+        manifests, {"train": 6, "test": 4}, 3, str(tmp_path), True, single_repeats={"train": 3}
+    )
+    train_rows = load_manifest(repeated["train"], required=("id",))
+    singles = [r for r in train_rows.values() if "wav" in r]
+    assert len(singles) == 3 * 8 and len(train_rows) == 3 * 8 + 6
+    assert {r["wav"] for r in singles} == {r["wav"] for r in singles if "@" not in r["id"]}
+    assert len(load_manifest(repeated["test"], required=("id",))) == 8 + 4
+    with pytest.raises(ValueError, match="single_repeats"):
+        write_pair_manifests(manifests, {"train": 6, "test": 4}, 3, str(tmp_path), True, {"train": 0})
 
 
 def test_errors():

@@ -5,6 +5,7 @@ import math
 import pytest
 import speechbrain as sb
 import torch
+from speechbrain.utils.epoch_loop import EpochCounter
 from torch import nn
 
 from speechbrain_tclap.brain import CLAPBrain
@@ -170,6 +171,21 @@ def test_warmup_cosine_schedule_resumes(tmp_path):
     other._load(tmp_path / "s.ckpt")
     assert other(opt) == pytest.approx(sched(opt))
     assert sched.value(1000) == pytest.approx(0.1)
+
+
+def test_schedule_without_total_steps_is_sized_from_the_training_loader(tmp_path):
+    # ESC-50 style manifests hold pairs *and* single clips: a YAML formula
+    # over the pairs alone ended the cosine early; null lets the loader decide.
+    sched = WarmupCosineSchedule(1.0, warmup_steps=1, total_steps=None)
+    counter = EpochCounter(limit=3)
+    brain = _brain(tmp_path, lr_scheduler=sched, epoch_counter=counter)
+    brain.grad_accumulation_factor = 2
+    loader = brain.make_dataloader(list(range(10)), sb.Stage.TRAIN, batch_size=2)
+    assert len(loader) == 5 and sched.total_steps == 3 * 3  # ceil(5 / 2) steps x 3 epochs
+    brain.make_dataloader(list(range(10)), sb.Stage.VALID, batch_size=4)
+    assert sched.total_steps == 9
+    with pytest.raises(RuntimeError, match="total_steps is unknown"):
+        WarmupCosineSchedule(1.0, warmup_steps=0, total_steps=None).value(1)
 
 
 def _loop_keyed(sim, pos, k):

@@ -35,7 +35,8 @@ from esc50_prepare import prepare_esc50  # noqa: E402
 
 def write_mixed_manifests(hparams, manifests):
     """Per split: pairs drawn from the split's clips, plus the clips themselves
-    unless ``include_single_clips`` is False (TeminAL trains on pairs only)."""
+    unless ``include_single_clips`` is False (TeminAL trains on pairs only);
+    ``single_clip_repeats`` copies of each training clip."""
     num_pairs = {
         "train": hparams["num_train_pairs"],
         "valid": hparams["num_valid_pairs"],
@@ -47,6 +48,7 @@ def write_mixed_manifests(hparams, manifests):
         hparams["pair_seed"],
         hparams["save_folder"],
         include_singles=hparams.get("include_single_clips", True),
+        single_repeats={"train": hparams.get("single_clip_repeats", 1)},
     )
 
 
