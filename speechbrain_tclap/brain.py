@@ -140,8 +140,8 @@ class CLAPBrain(sb.Brain):
         steps_per_epoch = math.ceil(len(loader) / max(self.grad_accumulation_factor, 1))
         scheduler.set_total_steps(steps_per_epoch=steps_per_epoch, epochs=counter.limit)
         logger.info(
-            "lr schedule: %d steps (%d per epoch x %d epochs)",
-            scheduler.total_steps, steps_per_epoch, counter.limit,
+            "lr schedule: %d per epoch x %d epochs, decay ends at step %d",
+            steps_per_epoch, counter.limit, scheduler.total_steps,
         )
 
     def _wrap_distributed(self):

@@ -55,3 +55,11 @@ def test_tclap_recipe_on_esc10_folds(tmp_path, hparams):
         for split, rows in manifests.items()
     }
     assert folds["train"] == {1} and folds["test"] == {4}
+    # single_clip_repeats (3 in the YAML): each training clip thrice, test clips once.
+    singles = {
+        split: [row for row in rows.values() if "wav" in row] for split, rows in manifests.items()
+    }
+    assert len(singles["train"]) == 3 * 80 and len(singles["test"]) == 80
+    log = (tmp_path / "out" / "log.txt").read_text()
+    # (240 + 48) / 16 steps; the decay cannot end before the 60 warm-up steps.
+    assert "lr schedule: 18 per epoch x 1 epochs, decay ends at step 61" in log
