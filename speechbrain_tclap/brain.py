@@ -130,15 +130,13 @@ class CLAPBrain(sb.Brain):
         optimiser steps per epoch (this rank's loader, over gradient
         accumulation) × ``epoch_counter.limit``."""
         scheduler = getattr(self.hparams, "lr_scheduler", None)
-        if getattr(scheduler, "total_steps", 0) is not None or not hasattr(
-            scheduler, "set_total_steps"
-        ):
+        if scheduler is None or getattr(scheduler, "total_steps", 0) is not None:
             return
         counter = getattr(self.hparams, "epoch_counter", None)
         if counter is None:
             raise ValueError("lr_scheduler has total_steps: null but hparams has no epoch_counter")
         steps_per_epoch = math.ceil(len(loader) / max(self.grad_accumulation_factor, 1))
-        scheduler.set_total_steps(steps_per_epoch=steps_per_epoch, epochs=counter.limit)
+        scheduler.set_total_steps(steps_per_epoch * counter.limit)
         logger.info(
             "lr schedule: %d per epoch x %d epochs, decay ends at step %d",
             steps_per_epoch, counter.limit, scheduler.total_steps,

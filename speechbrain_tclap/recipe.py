@@ -349,6 +349,8 @@ def write_pair_manifests(
         (copies get the ids ``<id>@1`` ... ``<id>@<k-1>``; with a random crop
         each copy is a new view). Raises the share of single-event rows
         among the pairs of a training split; default 1 (no copies).
+
+    Returns
     -------
     dict
         ``{split: written manifest path}``.

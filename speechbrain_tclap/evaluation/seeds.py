@@ -19,8 +19,8 @@ Authors
 
 import argparse
 import json
-import math
 import os
+import statistics
 from typing import Dict, List, Mapping, Optional, Sequence
 
 PerSeed = Dict[int, Dict[str, float]]
@@ -55,16 +55,22 @@ def load_seed_metrics(experiment_folder: str, filename: str = "results.json") ->
     >>> load_seed_metrics(str(tmp))
     {1: {'acc': 0.5}, 2: {'acc': 0.7}}
     """
-    per_seed = {}
+    return {seed: {k: float(v) for k, v in result["metrics"].items()}
+            for seed, result in _seed_results(experiment_folder, filename).items()}
+
+
+def _seed_results(experiment_folder: str, filename: str) -> Dict[int, dict]:
+    """``{seed: parsed <experiment_folder>/<seed>/<filename>}``, sorted by seed."""
+    results = {}
     if os.path.isdir(experiment_folder):
         for name in os.listdir(experiment_folder):
             path = os.path.join(experiment_folder, name, filename)
             if name.isdigit() and os.path.isfile(path):
                 with open(path) as f:
-                    per_seed[int(name)] = {k: float(v) for k, v in json.load(f)["metrics"].items()}
-    if not per_seed:
+                    results[int(name)] = json.load(f)
+    if not results:
         raise FileNotFoundError(f"{experiment_folder}: no <seed>/{filename} (has the run finished?)")
-    return dict(sorted(per_seed.items()))
+    return dict(sorted(results.items()))
 
 
 def load_chance(experiment_folder: str, filename: str = "results.json") -> Dict[str, float]:
@@ -82,9 +88,8 @@ def load_chance(experiment_folder: str, filename: str = "results.json") -> Dict[
     dict
         Metric -> chance (empty when the file has none).
     """
-    seed = next(iter(load_seed_metrics(experiment_folder, filename)))
-    with open(os.path.join(experiment_folder, str(seed), filename)) as f:
-        return {k: float(v) for k, v in json.load(f).get("chance", {}).items()}
+    first = next(iter(_seed_results(experiment_folder, filename).values()))
+    return {k: float(v) for k, v in first.get("chance", {}).items()}
 
 
 def mean_std(values: Sequence[float]):
@@ -108,10 +113,8 @@ def mean_std(values: Sequence[float]):
     values = [float(v) for v in values]
     if not values:
         raise ValueError("mean_std needs at least one value")
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.fmean(values), std
 
 
 def seeds_table(

@@ -65,6 +65,7 @@ from speechbrain_tclap.data.temporal import (
     make_pair_rows,
     single_label,
 )
+from speechbrain_tclap.evaluation.seeds import mean_std
 from speechbrain_tclap.windows import FrameGeometry, encode_windows, seconds_to_samples
 
 logger = get_logger(__name__)
@@ -394,9 +395,7 @@ class ZSTEResult:
             values = [row[name] for row in self.per_seed if name in row]
             if not values:
                 continue
-            values = torch.tensor(values, dtype=torch.float64)
-            out[name] = float(values.mean())
-            out[f"{name}_std"] = float(values.std()) if len(values) > 1 else 0.0
+            out[name], out[f"{name}_std"] = mean_std(values)
         return out
 
     def to_markdown(self) -> str:

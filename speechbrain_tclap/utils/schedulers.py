@@ -44,7 +44,7 @@ class WarmupCosineSchedule:
     >>> [round(sched(opt), 3) for _ in range(5)]
     [0.5, 1.0, 0.5, 0.0, 0.0]
     >>> later = WarmupCosineSchedule(1.0, warmup_steps=2, total_steps=None)
-    >>> later.set_total_steps(steps_per_epoch=2, epochs=2)
+    >>> later.set_total_steps(2 * 2)  # steps per epoch x epochs
     >>> later.total_steps
     4
     """
@@ -64,22 +64,14 @@ class WarmupCosineSchedule:
         self.final_ratio = final_ratio
         self.n_steps = 0
 
-    def set_total_steps(self, total_steps: int = None, steps_per_epoch: int = None, epochs: int = None):
-        """Fix the length of the decay, directly or as steps per epoch × epochs.
+    def set_total_steps(self, total_steps: int):
+        """Fix the length of the decay (at least one step past the warm-up).
 
         Arguments
         ---------
-        total_steps : int, optional
+        total_steps : int
             Steps until the end of the decay.
-        steps_per_epoch : int, optional
-            Optimiser steps per epoch (with ``epochs``, instead of ``total_steps``).
-        epochs : int, optional
-            Number of epochs.
         """
-        if total_steps is None:
-            if steps_per_epoch is None or epochs is None:
-                raise ValueError("give total_steps, or steps_per_epoch and epochs")
-            total_steps = int(steps_per_epoch) * int(epochs)
         self.total_steps = max(int(total_steps), self.warmup_steps + 1)
 
     def value(self, step: int) -> float:
