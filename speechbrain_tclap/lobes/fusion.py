@@ -13,22 +13,34 @@ This module holds the parts that do not depend on the encoder:
 
 * :class:`AFFBlock`, the fusion block, with LAION's parameter names
   (``local_att.{0,1,3,4}``, ``global_att.{1,2,4,5}``), which HF reuses;
-* :func:`fusion_chunk_starts` and :func:`fusion_inputs`, a deterministic
+* :func:`laion_start_ranges` (LAION's sampling ranges),
+  :func:`fusion_chunk_starts` and :func:`fusion_inputs`, a deterministic
   fusion front end.
 
 Deterministic front end. LAION's data loader and HF's ``ClapFeatureExtractor``
-draw each local crop at random from the first, middle and last third of the
-possible start frames, and HF also marks a random clip of a batch as
-"longer" when none is, so embeddings change from call to call and with the
-batch. Here the crops sit at fixed positions: the first window, the window
-centred in the clip (start ``(n - window) // 2``) and the last window, and
-``is_longer`` is true exactly for clips with more than ``window`` real
-frames. These are points of LAION's sampling ranges (for clips more than a
-few frames longer than the window), so the model sees inputs of the kind it
-was trained on. The global view is a bilinear resize of the clip's real
-frames to ``window`` frames (``align_corners=False``, no antialiasing), as in
-HF and as LAION's torchvision ``Resize`` computed on tensors when the models
-were trained.
+draw each local crop at random: the ``n - window + 1`` possible start frames
+of a clip of ``n`` frames are cut into three consecutive ranges as
+``np.array_split`` does (the first ``(n - window + 1) % 3`` ranges one start
+longer), an empty middle or back range is replaced by ``[0]``, and one start
+is drawn from each range. HF also marks a random clip of a batch as "longer"
+when none is, so embeddings change from call to call and with the batch.
+Here the crops sit at fixed positions that LAION can always draw
+(:func:`fusion_chunk_starts`): the first start of the first range (the first
+window), the start of the middle range nearest the centred start
+``(n - window) // 2`` and the last start of the last range (the last
+window). For all but a few lengths these are simply the first, centred and
+last windows; just above the window (``n = window + 1`` or ``window + 3``)
+they follow LAION's ranges, e.g. ``(0, 1, 0)`` for 1002 frames and
+``(0, 2, 3)`` for 1004 with LAION's 1001-frame window. ``is_longer`` is true
+exactly for clips with more than ``window`` real frames (LAION and HF also
+treat a clip of exactly ``window`` frames as not longer).
+
+The global view is a bilinear resize of the clip's real frames to
+``window`` frames (``align_corners=False``), without antialiasing by
+default: this is HF's computation, and LAION's ``torchvision`` ``Resize`` on
+tensors before torchvision 0.17. Newer torchvision antialiases by default,
+so LAION's own code run today gives a slightly different global view;
+``fusion_inputs(..., antialias=True)`` reproduces that one.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -122,8 +134,58 @@ class AFFBlock(nn.Module):
         return 2 * x * gate + 2 * residual * (1 - gate)
 
 
+def laion_start_ranges(num_frames: int, window: int) -> Tuple[range, ...]:
+    """The three ranges LAION-CLAP (and HF) draw the local-view starts from.
+
+    The ``num_frames - window + 1`` possible starts are split into three
+    consecutive ranges whose sizes differ by at most one, the longer ones
+    first (``np.array_split``); an empty middle or back range becomes the
+    single start 0, as in LAION's ``get_audio_features`` and HF's
+    ``ClapFeatureExtractor._random_mel_fusion``.
+
+    Arguments
+    ---------
+    num_frames : int
+        Real frames of the clip (more than ``window``).
+    window : int
+        Frames per view.
+
+    Returns
+    -------
+    tuple of range
+        Front, middle and back ranges of start frames.
+
+    Example
+    -------
+    >>> laion_start_ranges(1002, 1001)
+    (range(0, 1), range(1, 2), range(0, 1))
+    >>> laion_start_ranges(1008, 1001)
+    (range(0, 3), range(3, 6), range(6, 8))
+    """
+    if window < 1 or num_frames <= window:
+        raise ValueError(
+            f"local views need a clip longer than the window: got "
+            f"{num_frames} frames for a window of {window}"
+        )
+    starts = num_frames - window + 1
+    size, extra = divmod(starts, 3)
+    ranges = []
+    begin = 0
+    for part in range(3):
+        end = begin + size + (1 if part < extra else 0)
+        ranges.append(range(begin, end) if end > begin else range(0, 1))
+        begin = end
+    return tuple(ranges)
+
+
 def fusion_chunk_starts(num_frames: int, window: int) -> Tuple[int, int, int]:
     """Start frames of the front, middle and back local views.
+
+    Each start is one LAION could draw from :func:`laion_start_ranges`: the
+    first start of the front range, the start of the middle range nearest
+    the centred start ``(num_frames - window) // 2``, and the last start of
+    the back range. Apart from clips one or three frames longer than the
+    window, this is ``(0, (num_frames - window) // 2, num_frames - window)``.
 
     Arguments
     ---------
@@ -135,20 +197,18 @@ def fusion_chunk_starts(num_frames: int, window: int) -> Tuple[int, int, int]:
     Returns
     -------
     tuple of int
-        ``(0, (num_frames - window) // 2, num_frames - window)``.
+        ``(front, middle, back)`` start frames.
 
     Example
     -------
     >>> fusion_chunk_starts(2001, 1001)
     (0, 500, 1000)
+    >>> fusion_chunk_starts(1002, 1001), fusion_chunk_starts(1004, 1001)
+    ((0, 1, 0), (0, 2, 3))
     """
-    if window < 1 or num_frames <= window:
-        raise ValueError(
-            f"local views need a clip longer than the window: got "
-            f"{num_frames} frames for a window of {window}"
-        )
-    last = num_frames - window
-    return 0, last // 2, last
+    front, middle, back = laion_start_ranges(num_frames, window)
+    centred = (num_frames - window) // 2
+    return front[0], min(max(centred, middle[0]), middle[-1]), back[-1]
 
 
 class FusionInputs(NamedTuple):
@@ -181,6 +241,7 @@ def fusion_inputs(
     feats: torch.Tensor,
     feat_lens: Optional[torch.Tensor] = None,
     window: int = 1001,
+    antialias: bool = False,
 ) -> FusionInputs:
     """Builds the fusion views of a batch of log-mels, deterministically.
 
@@ -200,6 +261,10 @@ def fusion_inputs(
         are real.
     window : int
         Frames of a view (LAION: 10 s at 48 kHz, hop 480 → 1001).
+    antialias : bool
+        Antialias the global view's resize, as LAION's code does with
+        torchvision 0.17 or newer. The default (off) matches HF and the
+        torchvision of LAION's training.
 
     Returns
     -------
@@ -252,6 +317,7 @@ def fusion_inputs(
             size=(window, n_mels),
             mode="bilinear",
             align_corners=False,
+            antialias=antialias,
         )[0, 0]
         crops = [clip[s : s + window] for s in fusion_chunk_starts(length, window)]
         views[row] = torch.stack([squeezed] + crops)

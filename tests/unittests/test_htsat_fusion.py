@@ -22,6 +22,7 @@ from speechbrain_tclap.lobes.fusion import (
     AFFBlock,
     fusion_chunk_starts,
     fusion_inputs,
+    laion_start_ranges,
 )
 from speechbrain_tclap.lobes.htsat import HTSAT
 
@@ -108,11 +109,14 @@ def test_fused_encoder_matches_hf(hf_pair):
     reference.load_state_dict(back, strict=True)
 
 
-def test_fusion_front_end_matches_hf_extractor_at_our_positions(monkeypatch):
+@pytest.mark.parametrize("n_frames", [1002, 1004, 1500])
+def test_fusion_front_end_matches_hf_extractor_at_our_positions(
+    monkeypatch, n_frames
+):
     transformers = pytest.importorskip("transformers")
     extractor = transformers.ClapFeatureExtractor()
     torch.manual_seed(3)
-    n_frames, window = 1500, WINDOW
+    window = WINDOW
     mel = torch.randn(n_frames, 64)
     ours = fusion_chunk_starts(n_frames, window)
     draws = iter(ours)
@@ -135,7 +139,8 @@ def test_fusion_front_end_matches_hf_extractor_at_our_positions(monkeypatch):
 
 def test_fusion_inputs_are_deterministic_and_per_clip():
     assert fusion_chunk_starts(1101, 1001) == (0, 50, 100)
-    assert fusion_chunk_starts(1002, 1001) == (0, 0, 1)
+    assert fusion_chunk_starts(1002, 1001) == (0, 1, 0)
+    assert fusion_chunk_starts(1004, 1001) == (0, 2, 3)
     torch.manual_seed(4)
     mels = torch.randn(3, 40, 6)
     lens = torch.tensor([1.0, 0.25, 0.5])  # 40, 10 and 20 frames
@@ -159,6 +164,57 @@ def test_fusion_inputs_are_deterministic_and_per_clip():
     assert short.feats.shape == (3, 4, 12, 6) and not short.is_longer.any()
     with pytest.raises(ValueError, match="longer than the window"):
         fusion_chunk_starts(16, 16)
+
+
+def _laion_ranges(total_frames, chunk_frames):
+    """LAION-CLAP's sampling ranges, written out as in its data loader."""
+    ranges = np.array_split(list(range(0, total_frames - chunk_frames + 1)), 3)
+    ranges = [list(r) for r in ranges]
+    if len(ranges[1]) == 0:
+        ranges[1] = [0]
+    if len(ranges[2]) == 0:
+        ranges[2] = [0]
+    return ranges
+
+
+@pytest.mark.parametrize("window", [WINDOW, 16, 2])
+def test_chunk_starts_are_always_ones_laion_can_draw(window):
+    lengths = list(range(window + 1, window + 11))  # 1002..1011 for 1001
+    lengths += [window + 50, window + 101, 2 * window, 2 * window + 1]
+    lengths += [3 * window - 1, 3 * window, 1501 + window - WINDOW, 4003]
+    for total in lengths:
+        starts = fusion_chunk_starts(total, window)
+        ranges = _laion_ranges(total, window)
+        for start, allowed in zip(starts, ranges):
+            assert start in allowed, (total, starts, ranges)
+        assert [list(r) for r in laion_start_ranges(total, window)] == ranges
+        # every view is a full window of the clip
+        assert all(0 <= s <= total - window for s in starts)
+    # lengths where "front, centred, back" is not drawable: LAION's ranges
+    # for 1002 frames are [0], [1], [] -> [0]; for 1004, [0, 1], [2], [3]
+    assert fusion_chunk_starts(1002, WINDOW) == (0, 1, 0)
+    assert fusion_chunk_starts(1004, WINDOW) == (0, 2, 3)
+    # elsewhere the first, centred and last windows
+    assert fusion_chunk_starts(1501, WINDOW) == (0, 250, 500)
+    with pytest.raises(ValueError, match="longer than the window"):
+        laion_start_ranges(WINDOW, WINDOW)
+
+
+def test_global_view_antialias_option():
+    torch.manual_seed(8)
+    mels = torch.randn(1, 1501, 8)
+    plain = fusion_inputs(mels, None, WINDOW)
+    smooth = fusion_inputs(mels, None, WINDOW, antialias=True)
+    expected = torch.nn.functional.interpolate(
+        mels[:, None],
+        size=(WINDOW, 8),
+        mode="bilinear",
+        align_corners=False,
+        antialias=True,
+    )[0, 0]
+    torch.testing.assert_close(smooth.feats[0, 0], expected, atol=0, rtol=0)
+    assert (smooth.feats[0, 0] - plain.feats[0, 0]).abs().max() > 1e-2
+    assert torch.equal(smooth.feats[0, 1:], plain.feats[0, 1:])
 
 
 def test_not_longer_clips_take_the_plain_path():
