@@ -19,7 +19,8 @@ from speechbrain.utils.checkpoints import (
 class WarmupCosineSchedule:
     """Linear warm-up to ``lr`` then cosine decay to ``lr * final_ratio``.
 
-    Call it once per optimiser step; its step count is checkpointed, so a
+    Each parameter group's rate is this value times the group's
+    ``lr_scale`` (1 when absent). Call it once per optimiser step; its step count is checkpointed, so a
     resumed run continues on the same curve.
 
     Arguments
@@ -116,7 +117,8 @@ class WarmupCosineSchedule:
         self.n_steps += 1
         lr = self.value(self.n_steps)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            # Groups with a multiplier (utils.optim.parameter_groups) keep it.
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         return lr
 
     @mark_as_saver

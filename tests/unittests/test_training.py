@@ -1,5 +1,6 @@
 """Tests of the training machinery: freezing, clipping, skipping, checkpoints."""
 
+import functools
 import math
 
 import pytest
@@ -246,7 +247,7 @@ def test_keyed_retrieval_chance_matches_monte_carlo():
 
 
 def test_extra_evaluations_run_in_eval_mode_and_join_metrics(tmp_path):
-    from speechbrain_tclap.brain import Evaluator
+    from speechbrain_tclap.evaluation.base import Evaluator
 
     class _Probe(Evaluator):
         stages = ("TEST",)
@@ -275,3 +276,19 @@ def test_extra_evaluations_run_in_eval_mode_and_join_metrics(tmp_path):
     assert metrics["probe"] == 4.0
     assert brain.chance_levels(metrics)["probe"] == 0.5
     assert brain.modules.training  # restored
+
+
+def test_optimiser_groups_exempt_the_temperature_and_scale_a_tower(tmp_path):
+    brain = _brain(tmp_path, lr_scales={"clap.text_encoder.*": 0.1})
+    brain.opt_class = functools.partial(torch.optim.AdamW, lr=1e-3, weight_decay=0.01)
+    brain.on_fit_start()
+    clap = brain.modules.clap
+    group = {
+        id(p): g for g in brain.optimizer.param_groups for p in g["params"]
+    }
+    assert group[id(clap.log_logit_scale)]["weight_decay"] == 0.0
+    assert group[id(clap.audio_projection.bias)]["weight_decay"] == 0.0
+    assert group[id(clap.audio_projection.weight)]["weight_decay"] == 0.01
+    text_weight = next(p for p in clap.text_encoder.parameters() if p.ndim == 2)
+    assert group[id(text_weight)]["lr"] == pytest.approx(1e-4)
+    assert group[id(clap.audio_projection.weight)]["lr"] == pytest.approx(1e-3)
