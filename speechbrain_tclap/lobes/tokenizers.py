@@ -18,9 +18,11 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
+import hashlib
+import json
 import os
 import pathlib
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 from speechbrain.utils.checkpoints import (
@@ -480,11 +482,17 @@ class SentencePieceTokenizer:
         )
 
 
+@register_checkpoint_hooks
 class HFTokenizer:
     """Wraps a ``transformers`` tokenizer read from a local folder.
 
     Returns the same ``(ids, mask)`` pair as :class:`SentencePieceTokenizer`.
     Sequences are always right-padded (end-of-text pooling depends on it).
+    It can be a recoverable of a ``Checkpointer`` and a ``Pretrainer``
+    loadable: the saver writes the tokenizer's full definition and settings
+    (JSON); the loaders check that the tokenizer in use is the same one and
+    raise, naming the file, when it is not (the ids of a checkpoint's
+    embedding table only mean something with the tokenizer they came from).
     ``suffix`` is appended to every text before tokenization; when a text is
     too long, the tokens are cut before the suffix and the tokenizer's
     trailing special tokens, which are kept.
@@ -678,6 +686,68 @@ class HFTokenizer:
         texts = [t.strip() for t in texts]
         return texts[0] if single else texts
 
+    def definition(self) -> Dict[str, Any]:
+        """What identifies this tokenizer: its full definition and settings.
+
+        Returns
+        -------
+        dict
+            ``vocabulary`` (token -> id pairs, sorted, as JSON),
+            ``fingerprint`` (its SHA-256), ``max_length``, ``padding``, ``suffix``, ``pad_id``.
+        """
+        # The vocabulary (added tokens included), not the backend's JSON:
+        # that also records truncation and padding state, which changes on use.
+        vocabulary = json.dumps(sorted(self.tokenizer.get_vocab().items()))
+        return {
+            "vocabulary": vocabulary,
+            "fingerprint": hashlib.sha256(vocabulary.encode("utf-8")).hexdigest(),
+            "max_length": self.max_length,
+            "padding": self.padding,
+            "suffix": self.suffix,
+            "pad_id": self.pad_id,
+        }
+
+    @mark_as_saver
+    def _save(self, path: PathLike) -> None:
+        """Checkpoint saver: the tokenizer's definition as JSON."""
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.definition(), f)
+
+    @mark_as_loader
+    def _recover(self, path: PathLike, end_of_epoch: bool = False) -> None:
+        """Checkpoint loader: checks that ``path`` was written by this tokenizer."""
+        del end_of_epoch  # the tokenizer does not depend on the epoch
+        self._check_saved(path)
+
+    @mark_as_transfer
+    def _transfer(self, path: PathLike) -> None:
+        """Pretrainer transfer hook: as :meth:`_recover`."""
+        self._check_saved(path)
+
+    def _check_saved(self, path: PathLike) -> None:
+        """Raise when the tokenizer saved in ``path`` is not this one."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+            fingerprint = saved["fingerprint"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(
+                f"{path}: not a tokenizer file written by HFTokenizer ({err})"
+            ) from err
+        if fingerprint != self.definition()["fingerprint"]:
+            raise ValueError(
+                f"{path} was written with another tokenizer than {self.source!r} "
+                "(its vocabulary differs): token ids would not match the "
+                "checkpoint's embedding table. Point the tokenizer at the folder "
+                "the model was trained with."
+            )
+        for key in ("max_length", "padding", "suffix"):
+            if key in saved and saved[key] != getattr(self, key):
+                logger.warning(
+                    "%s: saved tokenizer had %s=%r, this one has %r",
+                    path, key, saved[key], getattr(self, key),
+                )
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({type(self.tokenizer).__name__}, "
@@ -686,6 +756,7 @@ class HFTokenizer:
         )
 
 
+@register_checkpoint_hooks
 class MissingTokenizer:
     """Stands in for a tokenizer whose local files were not given.
 
@@ -729,6 +800,20 @@ class MissingTokenizer:
             Never returns.
         """
         raise RuntimeError(self.message)
+
+    @mark_as_saver
+    def _save(self, path: PathLike) -> None:
+        """Checkpoint saver: a note that no tokenizer was given."""
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump({"missing": self.message}, f)
+
+    @mark_as_loader
+    def _recover(self, path: PathLike, end_of_epoch: bool = False) -> None:
+        """Checkpoint loader: nothing to restore."""
+
+    @mark_as_transfer
+    def _transfer(self, path: PathLike) -> None:
+        """Pretrainer transfer hook: nothing to restore."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message[:40]!r}...)"
