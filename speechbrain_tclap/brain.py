@@ -19,10 +19,15 @@ Hyperparameters read from YAML (``self.hparams``): ``loss``, ``freezing``
 ``zero_shot_classes`` (optional; default: the labels of the evaluation set),
 ``tclassify_template`` (T-Classify captions, default ``"{A} followed by {B}"``;
 null disables it), ``extra_evaluations`` (optional list of evaluators, see
-:class:`Evaluator`: called at the end of every validation and test stage,
-their metrics and chance levels join the results),
+:class:`speechbrain_tclap.evaluation.base.Evaluator`: duck-typed ``stages``,
+``evaluate(brain, stage)`` and ``chance_levels(metrics)``, called at the end
+of every validation and test stage, their metrics and chance levels join the
+results),
 ``gather_across_ranks`` (default True: under DDP the training loss sees the
 embeddings of every rank, see :meth:`CLAPBrain.compute_objectives`),
+``local_loss`` (default False: with the gather, each rank computes only
+its own rows of the loss, same gradients, see
+:class:`~speechbrain_tclap.utils.distributed.LocalRows`),
 ``valid_metric`` (checkpoint selection key), ``lr_scheduler`` (optional,
 called once per optimiser step), ``train_sample_builder`` (optional; told
 the epoch so its random draws are resumable), ``train_logger``,
@@ -47,7 +52,8 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.losses import ContrastiveInputs
-from speechbrain_tclap.data.batching import caption_key
+from speechbrain_tclap.data.batching import ViewRole, caption_key
+from speechbrain_tclap.utils.optim import LR_SCALE, describe_groups, parameter_groups
 from speechbrain_tclap.utils.distributed import (
     gather_contrastive_inputs,
     is_distributed,
@@ -268,7 +274,11 @@ class CLAPBrain(sb.Brain):
         captions on different ranks are positives of each other. Nothing is
         gathered at evaluation: SpeechBrain does not shard the valid and test
         sets, so every rank evaluates the whole set (metrics identical to a
-        single process).
+        single process). With ``local_loss`` (YAML, default False) each rank
+        computes only the loss rows of its own items against all gathered
+        columns, scaled so that DDP's average gives the same gradients
+        (:class:`~speechbrain_tclap.utils.distributed.LocalRows`); the
+        logged training loss is then this rank's share times the world size.
 
         Arguments
         ---------
@@ -288,7 +298,9 @@ class CLAPBrain(sb.Brain):
         if stage == sb.Stage.TRAIN and getattr(
             self.hparams, "gather_across_ranks", True
         ):
-            inputs = gather_contrastive_inputs(predictions)
+            inputs = gather_contrastive_inputs(
+                predictions, local_loss=getattr(self.hparams, "local_loss", False)
+            )
         # Every loss runs in fp32 with autocast off: under autocast even a
         # matmul of fp32 tensors runs in half precision, and the logits of a
         # large scale are where half precision loses the ranking.
@@ -316,7 +328,8 @@ class CLAPBrain(sb.Brain):
         Only texts that are positives of their sample's *main* audio count as
         its captions (a reversed or overlay view's caption does not).
         """
-        audio_rows = [i for i, v in enumerate(batch.audio_views) if v == "main"]
+        audio_rows = (batch.audio_views == ViewRole.MAIN).nonzero().flatten().tolist()
+        main_text = (batch.text_views == ViewRole.MAIN).tolist()
         sample_of_audio = [int(batch.audio_sample[i]) for i in audio_rows]
         main_key = {
             sample: int(batch.audio_keys[row])
@@ -331,7 +344,7 @@ class CLAPBrain(sb.Brain):
             # Every main-view caption (a clip may have five), or a caption
             # whose key is the main audio's.
             and (
-                batch.text_views[i] == "main"
+                main_text[i]
                 or main_key[int(batch.text_sample[i])] == int(batch.text_keys[i])
             )
         ]
@@ -681,77 +694,6 @@ class CLAPBrain(sb.Brain):
         with open(os.path.join(folder, "results.md"), "w") as f:
             f.write(table + "\n")
         print(table)
-
-
-class Evaluator:
-    """Base class of the extra evaluations a recipe lists in YAML.
-
-    ``CLAPBrain`` calls :meth:`evaluate` at the end of every validation and
-    test stage, with the modules in eval mode and gradients off; the
-    returned metrics join the logged statistics and ``results.json``.
-    Subclasses (ZSTE, sound event detection, ...) read their own data and use
-    ``brain.modules.clap`` (or :meth:`model`) to embed it, and the collected
-    clip embeddings in ``brain.accumulator`` where useful.
-
-    Example
-    -------
-    >>> class CountClips(Evaluator):
-    ...     def evaluate(self, brain, stage):
-    ...         return {"clips": len(brain.accumulator.index)}
-    >>> CountClips().chance_levels({"clips": 3})
-    {}
-    """
-
-    #: Evaluate only at these stages (names of ``speechbrain.Stage``).
-    stages = ("VALID", "TEST")
-
-    def evaluate(self, brain, stage) -> Dict[str, float]:
-        """Metrics of ``brain``'s model (override).
-
-        Arguments
-        ---------
-        brain : CLAPBrain
-            The running Brain.
-        stage : speechbrain.Stage
-            VALID or TEST.
-
-        Returns
-        -------
-        dict
-            Metric name -> value.
-        """
-        raise NotImplementedError
-
-    def chance_levels(self, metrics: Dict[str, float]) -> Dict[str, float]:
-        """Chance levels of this evaluator's metrics (default: none).
-
-        Arguments
-        ---------
-        metrics : dict
-            All metrics of the stage.
-
-        Returns
-        -------
-        dict
-            Metric name -> chance value.
-        """
-        return {}
-
-    @staticmethod
-    def model(brain):
-        """The CLAP module of ``brain`` without a DDP wrapper.
-
-        Arguments
-        ---------
-        brain : CLAPBrain
-            The running Brain.
-
-        Returns
-        -------
-        torch.nn.Module
-            The unwrapped model.
-        """
-        return _unwrap(brain.modules.clap)
 
 
 class EvaluationCollector:

@@ -36,10 +36,15 @@ window are encoded whole, padded and masked.
 Evaluation is deterministic: files are read whole, resampled to the model
 rate, padded or cut into fixed windows (never randomly cropped).
 
+:func:`load_interface` loads the interface from a pretrained folder or from
+one ``hyperparams.yaml`` (e.g. ``hparams/pretrained/msclap_2022.yaml``): the
+command-line evaluations (:mod:`speechbrain_tclap.evaluation`) use it.
+
 Authors
  * speechbrain-tclap developers 2026
 """
 
+import os
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -47,7 +52,7 @@ from speechbrain.inference.interfaces import Pretrained
 
 from speechbrain_tclap.data.audio import read_audio
 from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.evaluation.sed import SCORE_LABELS, normalize_frame_scores
+from speechbrain_tclap.events import SCORE_LABELS, normalize_frame_scores, scores_to_events
 from speechbrain_tclap.lobes.clap import EncodedAudio
 from speechbrain_tclap.windows import (
     FrameGeometry,
@@ -60,7 +65,7 @@ from speechbrain_tclap.windows import (
 
 AudioInput = Union[str, Sequence[str], torch.Tensor]
 
-__all__ = ["CLAP", "FrameScores", "WindowedEmbedding"]
+__all__ = ["CLAP", "FrameScores", "WindowedEmbedding", "load_interface"]
 
 
 class CLAP(Pretrained):
@@ -385,7 +390,7 @@ class CLAP(Pretrained):
         score_normalization : str
             ``"none"`` (cosines) or ``"prompt_mean"`` (minus each frame's mean
             over ``texts``; give several prompts), see
-            :func:`speechbrain_tclap.evaluation.sed.normalize_frame_scores`.
+            :func:`speechbrain_tclap.events.normalize_frame_scores`.
 
         Returns
         -------
@@ -449,7 +454,7 @@ class CLAP(Pretrained):
         above ``threshold`` (a cosine similarity; models differ in range, so pick
         it on data with :mod:`speechbrain_tclap.evaluation.sed`) becomes an
         event with onset and offset in seconds
-        (:func:`speechbrain_tclap.evaluation.sed.scores_to_events`).
+        (:func:`speechbrain_tclap.events.scores_to_events`).
 
         Arguments
         ---------
@@ -494,8 +499,6 @@ class CLAP(Pretrained):
         >>> [(e["text"], e["onset"]) for e in events[0]]  # everything above -1
         [('a dog', 0.0), ('a bell', 0.0)]
         """
-        from speechbrain_tclap.evaluation.sed import scores_to_events
-
         texts = [texts] if isinstance(texts, str) else list(texts)
         wavs, lens = self._batch_audio(audio, wav_lens)
         lengths = relative_to_samples(lens, wavs.shape[1], wavs.shape[0])
@@ -672,3 +675,47 @@ class CLAP(Pretrained):
             ``(B, D)``.
         """
         return self.encode_audio(wavs, wav_lens)
+
+
+def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Optional[dict] = None):
+    """Loads a pretrained interface from a folder or a ``hyperparams.yaml``.
+
+    Arguments
+    ---------
+    model : str
+        A pretrained folder (with ``hyperparams.yaml``) or a YAML file
+        (e.g. ``hparams/pretrained/msclap_2022.yaml``).
+    savedir : str
+        Where the interface collects its files.
+    device : str
+        Device.
+    overrides : dict, optional
+        Hyperparameter overrides (e.g. a tokenizer folder).
+
+    Returns
+    -------
+    CLAP
+        The interface.
+
+    Example
+    -------
+    >>> load_interface("no/such/folder", "unused")
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: --model 'no/such/folder' is neither a YAML file nor a folder with hyperparams.yaml
+    """
+    if os.path.isfile(model):
+        source, hparams_file = os.path.dirname(os.path.abspath(model)), os.path.basename(model)
+    elif os.path.isfile(os.path.join(model, "hyperparams.yaml")):
+        source, hparams_file = os.path.abspath(model), "hyperparams.yaml"
+    else:
+        raise FileNotFoundError(
+            f"--model {model!r} is neither a YAML file nor a folder with hyperparams.yaml"
+        )
+    return CLAP.from_hparams(
+        source=source,
+        hparams_file=hparams_file,
+        savedir=savedir,
+        overrides=overrides or {},
+        run_opts={"device": device},
+    )

@@ -17,16 +17,24 @@ pair exactly when their keys are equal. A batch builds keys from captions, so
 two clips with the same caption are not pushed apart and a negative caption
 can never be used as a positive of its own clip.
 
+Under DDP with YAML ``local_loss`` every rank computes only the rows of its
+own items against the gathered columns (:class:`LocalRows`); every loss
+built on :func:`contrastive_loss` supports it.
+
 Authors
  * speechbrain-tclap developers 2026
 """
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+
+from speechbrain_tclap.data.batching import ViewRole, view_names
+from speechbrain_tclap.utils.distributed import LocalRows
 
 
 def positive_mask_from_keys(
@@ -55,16 +63,29 @@ def positive_mask_from_keys(
     return audio_keys.unsqueeze(1) == text_keys.unsqueeze(0)
 
 
+def _row_losses(logits: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each row against its positives (uniform soft target)."""
+    log_probs = F.log_softmax(logits, dim=1)
+    targets = positives.to(log_probs.dtype) / positives.sum(dim=1, keepdim=True)
+    # Removed negatives (log-weight -inf) must give 0, not 0 * -inf = NaN.
+    return -(targets * log_probs.masked_fill(~positives, 0.0)).sum(dim=1)
+
+
 def _directional_loss(
     logits: torch.Tensor,
     positives: torch.Tensor,
     row_weights: Optional[torch.Tensor],
+    rows: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """Cross-entropy of each row against its positives (uniform soft target).
+    """Mean cross-entropy of the rows against their positives.
 
     Rows without any positive are skipped (they are negatives only). With one
     positive per row this is ``F.cross_entropy``; ``row_weights`` follow the
-    ``weight`` semantics of ``F.cross_entropy`` (weighted mean).
+    ``weight`` semantics of ``F.cross_entropy`` (weighted mean). With
+    ``rows`` (a boolean mask over the rows of ``positives``), ``logits``
+    holds only those rows and the result is their share of the mean over
+    every row: the sum of their terms over the count (or weight) of all rows
+    with a positive.
     """
     has_positive = positives.any(dim=1)
     if not bool(has_positive.any()):
@@ -72,15 +93,18 @@ def _directional_loss(
             "contrastive loss: no row has a positive; check the keys "
             "of the audio and text items"
         )
-    log_probs = F.log_softmax(logits[has_positive], dim=1)
-    pos = positives[has_positive]
-    targets = pos.to(log_probs.dtype) / pos.sum(dim=1, keepdim=True)
-    # Removed negatives (log-weight -inf) must give 0, not 0 * -inf = NaN.
-    per_row = -(targets * log_probs.masked_fill(~pos, 0.0)).sum(dim=1)
+    if rows is None:
+        per_row = _row_losses(logits[has_positive], positives[has_positive])
+        if row_weights is None:
+            return per_row.mean()
+        weights = row_weights[has_positive].to(per_row.dtype)
+        return (weights * per_row).sum() / weights.sum()
+    own = has_positive[rows]
+    per_row = _row_losses(logits[own], positives[rows][own])
     if row_weights is None:
-        return per_row.mean()
-    weights = row_weights[has_positive].to(per_row.dtype)
-    return (weights * per_row).sum() / weights.sum()
+        return per_row.sum() / has_positive.sum()
+    weights = row_weights.to(per_row.dtype)
+    return (weights[rows][own] * per_row).sum() / weights[has_positive].sum()
 
 
 def contrastive_loss(
@@ -93,6 +117,8 @@ def contrastive_loss(
     text_weights: Optional[torch.Tensor] = None,
     audio_to_text: bool = True,
     text_to_audio: bool = True,
+    row_log_weights: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+    local: Optional[LocalRows] = None,
 ) -> torch.Tensor:
     """The one contrastive core every named loss is built on.
 
@@ -127,6 +153,16 @@ def contrastive_loss(
         Include the audio→text direction.
     text_to_audio : bool
         Include the text→audio direction.
+    row_log_weights : callable, optional
+        Log-weights computed from a direction's own logits: called with the
+        ``(rows, columns)`` logits of each direction (audio rows for
+        audio→text, text rows for text→audio, after ``log_weights``) and
+        returning their shape, added to the negatives (MGA-CLAP's
+        hard-negative weights). Must treat rows independently.
+    local : LocalRows, optional
+        Compute only this rank's rows (``local_loss``): the result is
+        ``world_size`` times this rank's share of the loss, see
+        :class:`LocalRows`.
 
     Returns
     -------
@@ -140,6 +176,11 @@ def contrastive_loss(
     >>> loss = contrastive_loss(a, t, torch.tensor(10.0))
     >>> loss.shape
     torch.Size([])
+    >>> halves = [LocalRows(torch.arange(4) // 2 == r, torch.arange(4) // 2 == r, 2)
+    ...           for r in range(2)]
+    >>> shares = [contrastive_loss(a, t, torch.tensor(10.0), local=h) for h in halves]
+    >>> bool(torch.isclose(sum(shares) / 2, loss))
+    True
     """
     if audio_emb.dim() != 2 or text_emb.dim() != 2:
         raise ValueError(
@@ -158,21 +199,46 @@ def contrastive_loss(
         positive_mask = torch.eye(
             num_audio, dtype=torch.bool, device=audio_emb.device
         )
+    if local is not None and (
+        tuple(local.audio.shape) != (num_audio,) or tuple(local.text.shape) != (num_text,)
+    ):
+        raise ValueError(
+            f"contrastive loss: local rows of {tuple(local.audio.shape)} audio and "
+            f"{tuple(local.text.shape)} text items for {num_audio} and {num_text} "
+            "embeddings; select them with the items (LocalRows.select)"
+        )
     # The loss is computed in fp32 even under autocast (which would run this
     # matmul in half precision): the logits of a large scale are where half
     # precision loses the ranking.
-    with torch.autocast(audio_emb.device.type, enabled=False):
-        logits = logit_scale.float() * (audio_emb.float() @ text_emb.float().T)
-    if log_weights is not None:
-        logits = logits + log_weights.float().masked_fill(positive_mask, 0.0)
+    audio, text, scale = audio_emb.float(), text_emb.float(), logit_scale.float()
+    if local is None:
+        with torch.autocast(audio_emb.device.type, enabled=False):
+            logits = scale * (audio @ text.T)
+        if log_weights is not None:
+            logits = logits + log_weights.float().masked_fill(positive_mask, 0.0)
     terms = []
-    if audio_to_text:
-        terms.append(_directional_loss(logits, positive_mask, audio_weights))
-    if text_to_audio:
-        terms.append(
-            _directional_loss(logits.T, positive_mask.T, text_weights)
-        )
-    return torch.stack(terms).mean()
+    for a2t in (True, False):
+        if not (audio_to_text if a2t else text_to_audio):
+            continue
+        positives = positive_mask if a2t else positive_mask.T
+        rows = None
+        if local is None:
+            block = logits if a2t else logits.T
+        else:  # only this rank's rows, against every column
+            rows = local.audio if a2t else local.text
+            anchors, others = (audio, text) if a2t else (text, audio)
+            with torch.autocast(audio_emb.device.type, enabled=False):
+                block = scale * (anchors[rows] @ others.T)
+            if log_weights is not None:
+                own_log_weights = (log_weights if a2t else log_weights.T)[rows]
+                block = block + own_log_weights.float().masked_fill(positives[rows], 0.0)
+        if row_log_weights is not None:
+            own = positives if rows is None else positives[rows]
+            block = block + row_log_weights(block).masked_fill(own, 0.0)
+        weights = audio_weights if a2t else text_weights
+        terms.append(_directional_loss(block, positives, weights, rows))
+    loss = torch.stack(terms).mean()
+    return loss if local is None else local.world_size * loss
 
 
 def block_log_weights(
@@ -253,10 +319,11 @@ class ContrastiveInputs:
         ``(Nt,)`` caption key of each text item.
     text_is_negative : torch.Tensor
         ``(Nt,)`` True for texts that are extra negatives only.
-    audio_views : list of str, optional
-        View name of each audio item (``"main"``, ``"reversed"``, ...).
-    text_views : list of str, optional
-        View name of each text item.
+    audio_views : torch.Tensor, optional
+        ``(Na,)`` :class:`~speechbrain_tclap.data.batching.ViewRole` code of
+        each audio item (``view_codes(["main", "reversed"])``).
+    text_views : torch.Tensor, optional
+        ``(Nt,)`` view code of each text item.
     audio_sample : torch.Tensor, optional
         ``(Na,)`` index of the sample each audio item belongs to.
     text_sample : torch.Tensor, optional
@@ -266,6 +333,10 @@ class ContrastiveInputs:
         :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook` aligner).
     text_codewords : torch.Tensor, optional
         ``(Nt, K)`` codeword weights of the text items.
+    local : LocalRows, optional
+        This rank's items of a batch gathered across ranks, set by
+        :func:`~speechbrain_tclap.utils.distributed.gather_contrastive_inputs`
+        with ``local_loss``; None: compute the whole loss.
 
     Example
     -------
@@ -282,12 +353,18 @@ class ContrastiveInputs:
     audio_keys: torch.Tensor
     text_keys: torch.Tensor
     text_is_negative: torch.Tensor
-    audio_views: Optional[List[str]] = None
-    text_views: Optional[List[str]] = None
+    audio_views: Optional[torch.Tensor] = None
+    text_views: Optional[torch.Tensor] = None
     audio_sample: Optional[torch.Tensor] = None
     text_sample: Optional[torch.Tensor] = None
     audio_codewords: Optional[torch.Tensor] = None
     text_codewords: Optional[torch.Tensor] = None
+    local: Optional[LocalRows] = None
+
+
+def _local(inputs: ContrastiveInputs, audio=None, text=None) -> Optional[LocalRows]:
+    """``inputs.local`` restricted to the items a loss selects (or None)."""
+    return None if inputs.local is None else inputs.local.select(audio, text)
 
 
 class InfoNCELoss(torch.nn.Module):
@@ -346,6 +423,7 @@ class InfoNCELoss(torch.nn.Module):
             positive_mask=mask,
             audio_to_text=self.audio_to_text,
             text_to_audio=self.text_to_audio,
+            local=_local(inputs, text=keep),
         )
 
 
@@ -367,6 +445,9 @@ class TemporalFocusedLoss(torch.nn.Module):
 
     The T-CLAP paper does not print ``L_t``; both readings are offered and
     documented (docs/architecture.md). The logit scale is shared by both terms.
+    Under ``local_loss`` (:class:`LocalRows`) ``L_c`` and the batch form
+    compute this rank's rows only; the pairwise form costs ``O(N)`` and is
+    computed whole on every rank, which keeps the gradients exact.
 
     Arguments
     ---------
@@ -377,12 +458,14 @@ class TemporalFocusedLoss(torch.nn.Module):
 
     Example
     -------
+    >>> from speechbrain_tclap.data.batching import view_codes
     >>> emb = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
     >>> inputs = ContrastiveInputs(
     ...     audio_emb=emb[:2], text_emb=emb, logit_scale=torch.tensor(10.0),
     ...     audio_keys=torch.tensor([0, 1]), text_keys=torch.tensor([0, 1, 2, 3]),
     ...     text_is_negative=torch.tensor([False, False, True, True]),
-    ...     audio_views=["main", "main"], text_views=["main", "main", "swapped", "swapped"],
+    ...     audio_views=view_codes(["main", "main"]),
+    ...     text_views=view_codes(["main", "main", "swapped", "swapped"]),
     ...     audio_sample=torch.tensor([0, 1]), text_sample=torch.tensor([0, 1, 0, 1]))
     >>> TemporalFocusedLoss()(inputs).shape
     torch.Size([])
@@ -420,17 +503,17 @@ class TemporalFocusedLoss(torch.nn.Module):
         return loss + self.temporal_weight * temporal
 
     @staticmethod
-    def _views(inputs, name, audio=True):
+    def _views(inputs, role, audio=True):
         views = inputs.audio_views if audio else inputs.text_views
-        device = inputs.audio_emb.device
         if views is None:
-            return torch.ones(len(inputs.audio_emb if audio else inputs.text_emb), dtype=torch.bool, device=device)
-        return torch.tensor([v == name for v in views], dtype=torch.bool, device=device)
+            rows = len(inputs.audio_emb if audio else inputs.text_emb)
+            return torch.ones(rows, dtype=torch.bool, device=inputs.audio_emb.device)
+        return (views == int(role)).to(inputs.audio_emb.device)
 
     def _batch_form(self, inputs: ContrastiveInputs) -> Optional[torch.Tensor]:
-        main_audio = self._views(inputs, "main")
+        main_audio = self._views(inputs, ViewRole.MAIN)
         has_negatives = bool(inputs.text_is_negative.any())
-        reversed_audio = self._views(inputs, "reversed")
+        reversed_audio = self._views(inputs, ViewRole.REVERSED)
         terms = []
         if has_negatives and main_audio.any():
             mask = positive_mask_from_keys(inputs.audio_keys[main_audio], inputs.text_keys)
@@ -438,16 +521,18 @@ class TemporalFocusedLoss(torch.nn.Module):
                 contrastive_loss(
                     inputs.audio_emb[main_audio], inputs.text_emb, inputs.logit_scale,
                     positive_mask=mask, text_to_audio=False,
+                    local=_local(inputs, audio=main_audio),
                 )
             )
         if reversed_audio.any():
-            main_text = self._views(inputs, "main", audio=False) & ~inputs.text_is_negative
+            main_text = self._views(inputs, ViewRole.MAIN, audio=False) & ~inputs.text_is_negative
             audio_rows = main_audio | reversed_audio
             mask = positive_mask_from_keys(inputs.audio_keys[audio_rows], inputs.text_keys[main_text])
             terms.append(
                 contrastive_loss(
                     inputs.audio_emb[audio_rows], inputs.text_emb[main_text], inputs.logit_scale,
                     positive_mask=mask, audio_to_text=False,
+                    local=_local(inputs, audio=audio_rows, text=main_text),
                 )
             )
         return torch.stack(terms).mean() if terms else None
@@ -455,7 +540,10 @@ class TemporalFocusedLoss(torch.nn.Module):
     def _pairwise_form(self, inputs: ContrastiveInputs) -> Optional[torch.Tensor]:
         # Index triples are found on CPU lists (no autograd nodes), then every
         # two-way softmax is computed in one batched op.
-        audio_views = inputs.audio_views or ["main"] * len(inputs.audio_emb)
+        audio_views = (
+            [ViewRole.MAIN] * len(inputs.audio_emb)
+            if inputs.audio_views is None else inputs.audio_views.tolist()
+        )
         audio_sample = inputs.audio_sample.tolist()
         audio_keys = inputs.audio_keys.tolist()
         texts_of: Dict[int, List[Tuple[int, int, bool]]] = {}
@@ -465,13 +553,13 @@ class TemporalFocusedLoss(torch.nn.Module):
             texts_of.setdefault(sample, []).append((j, key, negative))
         reversed_of: Dict[int, int] = {}
         for i, (view, sample) in enumerate(zip(audio_views, audio_sample)):
-            if view == "reversed":
+            if view == ViewRole.REVERSED:
                 reversed_of.setdefault(sample, i)
         # (anchor, positive, negative): audio vs its caption / swapped caption,
         # and caption vs its audio / the reversed audio.
         a_rows, a_pos, a_neg, t_rows, t_pos, t_neg = [], [], [], [], [], []
         for i, (view, sample) in enumerate(zip(audio_views, audio_sample)):
-            if view != "main":
+            if view != ViewRole.MAIN:
                 continue
             own = texts_of.get(sample, [])
             positives = [j for j, key, negative in own if not negative and key == audio_keys[i]]
@@ -501,16 +589,17 @@ class TemporalFocusedLoss(torch.nn.Module):
 # TeminAL (Sinha et al. 2024): weighted multi-view NCE (stage A and TNCE)
 # ---------------------------------------------------------------------------
 def _view_major_rows(
-    views: List[str], samples: torch.Tensor, view_names, keep=None
+    views: torch.Tensor, samples: torch.Tensor, roles, keep=None
 ) -> dict:
-    """``{view: {sample index: row}}`` for the rows of the named views."""
-    out = {name: {} for name in view_names}
-    for row, (view, sample) in enumerate(zip(views, samples.tolist())):
+    """``{role: {sample index: row}}`` for the rows of the given view roles."""
+    out = {role: {} for role in roles}
+    for row, (view, sample) in enumerate(zip(views.tolist(), samples.tolist())):
         if view not in out or (keep is not None and not keep[row]):
             continue
         if sample in out[view]:
             raise ValueError(
-                f"TemporalNCELoss: sample {sample} has two items of view {view!r}"
+                f"TemporalNCELoss: sample {sample} has two items of view "
+                f"{str(ViewRole.of(view))!r}"
             )
         out[view][sample] = row
     return out
@@ -550,15 +639,16 @@ class TemporalNCELoss(torch.nn.Module):
 
     Arguments
     ---------
-    views : sequence of str
-        View names, in block order (the first is the un-augmented one).
+    views : sequence of str or ViewRole
+        View names (YAML: ``[main, reversed, overlay]``) or roles, in block
+        order (the first is the un-augmented one).
     alpha_same : float
         Weight of a sample's own other views as negatives (0 removes them).
     alpha_cross : float
         Weight of other samples' other views as negatives.
     beta : float
         Row weight of the views after the first (both directions).
-    overlap_view : str, optional
+    overlap_view : str or ViewRole, optional
         View whose blocks use ``overlap_alpha_same`` / ``overlap_alpha_cross``.
     overlap_alpha_same : float, optional
         Default ``alpha_same``.
@@ -580,14 +670,15 @@ class TemporalNCELoss(torch.nn.Module):
 
     Example
     -------
+    >>> from speechbrain_tclap.data.batching import view_codes
     >>> B, views = 2, ["main", "reversed", "overlay"]
     >>> emb = torch.nn.functional.normalize(torch.randn(3 * B, 8), dim=-1)
-    >>> names = [v for _ in range(B) for v in views]  # sample-major, as collated
+    >>> codes = view_codes([v for _ in range(B) for v in views])  # sample-major
     >>> inputs = ContrastiveInputs(
     ...     audio_emb=emb, text_emb=emb, logit_scale=torch.tensor(10.0),
     ...     audio_keys=torch.arange(3 * B), text_keys=torch.arange(3 * B),
     ...     text_is_negative=torch.zeros(3 * B, dtype=torch.bool),
-    ...     audio_views=names, text_views=names,
+    ...     audio_views=codes, text_views=codes,
     ...     audio_sample=torch.arange(B).repeat_interleave(3),
     ...     text_sample=torch.arange(B).repeat_interleave(3))
     >>> TemporalNCELoss(views, alpha_same=0.5).items(inputs)[0].shape
@@ -613,7 +704,7 @@ class TemporalNCELoss(torch.nn.Module):
         text_to_audio: bool = True,
     ):
         super().__init__()
-        self.views = [str(v) for v in views]
+        self.views = [ViewRole.of(v) for v in views]
         if not self.views or len(set(self.views)) != len(self.views):
             raise ValueError(f"TemporalNCELoss: views must be distinct names, got {views!r}")
         if mode not in ("sane", "paper"):
@@ -622,10 +713,13 @@ class TemporalNCELoss(torch.nn.Module):
             raise ValueError(
                 f"TemporalNCELoss positives must be 'keys' or 'diagonal', got {positives!r}"
             )
-        if overlap_view is not None and overlap_view not in self.views:
-            raise ValueError(
-                f"TemporalNCELoss: overlap_view {overlap_view!r} is not in views {self.views}"
-            )
+        if overlap_view is not None:
+            overlap_view = ViewRole.of(overlap_view)
+            if overlap_view not in self.views:
+                raise ValueError(
+                    f"TemporalNCELoss: overlap_view {str(overlap_view)!r} is not in "
+                    f"views {[str(v) for v in self.views]}"
+                )
         alphas = [alpha_same, alpha_cross, overlap_alpha_same, overlap_alpha_cross]
         if any(a is not None and a < 0 for a in alphas) or beta < 0:
             raise ValueError("TemporalNCELoss: alphas and beta must be >= 0")
@@ -661,7 +755,7 @@ class TemporalNCELoss(torch.nn.Module):
             the ``B`` samples that hold every view on both sides.
         """
         if inputs.audio_views is None or inputs.text_views is None:
-            raise ValueError("TemporalNCELoss needs the view names of the items")
+            raise ValueError("TemporalNCELoss needs the view codes of the items")
         if inputs.audio_sample is None or inputs.text_sample is None:
             raise ValueError("TemporalNCELoss needs the sample index of every item")
         audio = _view_major_rows(inputs.audio_views, inputs.audio_sample, self.views)
@@ -675,9 +769,11 @@ class TemporalNCELoss(torch.nn.Module):
         )
         if not complete:
             raise ValueError(
-                f"TemporalNCELoss: no sample has audio and text of every view {self.views} "
-                f"(audio views: {sorted(set(inputs.audio_views))}, "
-                f"text views: {sorted(set(inputs.text_views))}); check the sample builder"
+                "TemporalNCELoss: no sample has audio and text of every view "
+                f"{[str(v) for v in self.views]} "
+                f"(audio views: {view_names(inputs.audio_views.unique())}, "
+                f"text views: {view_names(inputs.text_views.unique())}); "
+                "check the sample builder"
             )
         samples = sorted(complete)
         device = inputs.audio_emb.device
@@ -771,6 +867,7 @@ class TemporalNCELoss(torch.nn.Module):
             text_weights=row_weights,
             audio_to_text=self.audio_to_text,
             text_to_audio=self.text_to_audio,
+            local=_local(inputs, audio=audio_rows, text=text_rows),
         )
         if self.mode == "sane":
             return loss
@@ -881,7 +978,10 @@ class HardNegativeLoss(torch.nn.Module):
 
     ``embedding_regularization`` adds WavCaps' ``embed_reg`` term, which the
     released training enables: ``mean|A| / ||A||_F + mean|T| / ||T||_F``
-    over the normalised embedding matrices.
+    over the normalised embedding matrices. Under ``local_loss``
+    (:class:`LocalRows`) the weights and cross-entropies are computed for
+    this rank's rows only; the regulariser (``O(N D)``) is computed whole on
+    every rank, which keeps the gradients exact.
 
     Arguments
     ---------
@@ -926,19 +1026,161 @@ class HardNegativeLoss(torch.nn.Module):
         keep = ~inputs.text_is_negative
         audio, text = inputs.audio_emb, inputs.text_emb[keep]
         mask = positive_mask_from_keys(inputs.audio_keys, inputs.text_keys[keep])
-        logits = inputs.logit_scale.float() * (audio.float() @ text.float().T)
-        a2t = contrastive_loss(
+        loss = contrastive_loss(
             audio, text, inputs.logit_scale, positive_mask=mask,
-            log_weights=hard_negative_log_weights(logits, self.beta),
-            text_to_audio=False,
+            row_log_weights=functools.partial(hard_negative_log_weights, beta=self.beta),
+            local=_local(inputs, text=keep),
         )
-        t2a = contrastive_loss(
-            audio, text, inputs.logit_scale, positive_mask=mask,
-            log_weights=hard_negative_log_weights(logits.T, self.beta).T,
-            audio_to_text=False,
-        )
-        loss = 0.5 * (a2t + t2a)
         if self.embedding_regularization:
             for emb in (audio.float(), text.float()):
                 loss = loss + emb.abs().mean() / emb.pow(2).sum().sqrt()
         return loss
+
+
+# ---------------------------------------------------------------------------
+# Codeword regulariser of MGA-CLAP's shared codebook (ours)
+# ---------------------------------------------------------------------------
+#: Forms of :func:`codeword_sharing_penalty`.
+SHARING_FORMS = ("pair", "usage")
+
+
+def codeword_sharing_penalty(
+    audio_weights: torch.Tensor,
+    text_weights: torch.Tensor,
+    positive_mask: torch.Tensor,
+    form: str = "pair",
+) -> torch.Tensor:
+    """Our codeword regulariser: codewords must serve both modalities.
+
+    Arguments
+    ---------
+    audio_weights : torch.Tensor
+        ``(Na, K)`` sparsemax weights of the audio items.
+    text_weights : torch.Tensor
+        ``(Nt, K)`` sparsemax weights of the text items.
+    positive_mask : torch.Tensor
+        Boolean ``(Na, Nt)``: positive pairs.
+    form : str
+        ``"pair"``: mean over positive pairs of the total variation distance
+        ``½ ||w_a - w_t||_1``; ``"usage"``: total variation between the
+        mean codeword usage of the audio rows and of the text rows that have
+        a positive.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar in ``[0, 1]``.
+
+    Example
+    -------
+    >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> codeword_sharing_penalty(w, w, torch.eye(2, dtype=torch.bool))
+    tensor(0.)
+    >>> codeword_sharing_penalty(w, w.flip(0), torch.eye(2, dtype=torch.bool))
+    tensor(1.)
+    >>> codeword_sharing_penalty(w, w.flip(0), torch.eye(2, dtype=torch.bool), "usage")
+    tensor(0.)
+    """
+    if form not in SHARING_FORMS:
+        raise ValueError(f"form must be one of {SHARING_FORMS}, got {form!r}")
+    if audio_weights.shape[1] != text_weights.shape[1]:
+        raise ValueError(
+            f"audio and text codeword weights differ in K: "
+            f"{tuple(audio_weights.shape)} vs {tuple(text_weights.shape)}"
+        )
+    if positive_mask.shape != (audio_weights.shape[0], text_weights.shape[0]):
+        raise ValueError(
+            f"positive_mask {tuple(positive_mask.shape)} does not match "
+            f"{audio_weights.shape[0]} audio and {text_weights.shape[0]} text rows"
+        )
+    audio_weights, text_weights = audio_weights.float(), text_weights.float()
+    if not bool(positive_mask.any()):
+        raise ValueError("codeword_sharing_penalty: the batch has no positive pair")
+    if form == "usage":
+        audio_rows = positive_mask.any(dim=1)
+        text_rows = positive_mask.any(dim=0)
+        usage_a = audio_weights[audio_rows].mean(dim=0)
+        usage_t = text_weights[text_rows].mean(dim=0)
+        return 0.5 * (usage_a - usage_t).abs().sum()
+    audio_idx, text_idx = positive_mask.nonzero(as_tuple=True)
+    distance = 0.5 * (audio_weights[audio_idx] - text_weights[text_idx]).abs().sum(-1)
+    return distance.mean()
+
+
+class CodewordSharingLoss(torch.nn.Module):
+    """Any contrastive loss plus ``weight`` times the codeword regulariser.
+
+    MGA-CLAP says each codeword "is regularized to encode modality-shared
+    semantics", but the released code holds no such term and the formula was
+    not retrievable: this is our design. It reads the codeword weights of
+    :class:`speechbrain_tclap.lobes.codebook.SharedCodebook` that
+    ``CLAPBrain`` puts into :class:`ContrastiveInputs` (``audio_codewords``,
+    ``text_codewords``) when the model has a codebook aligner; positives are
+    pairs with equal caption keys, extra negative texts are left out. With
+    ``weight=0`` it is the wrapped loss (the "no regulariser" ablation).
+
+    Arguments
+    ---------
+    loss : torch.nn.Module
+        The contrastive loss (e.g. ``HardNegativeLoss``).
+    weight : float
+        Weight of :func:`codeword_sharing_penalty`.
+    form : str
+        ``"pair"`` or ``"usage"`` (see :func:`codeword_sharing_penalty`).
+
+    Example
+    -------
+    >>> emb = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
+    >>> codes = torch.softmax(torch.randn(3, 5), dim=-1)
+    >>> inputs = ContrastiveInputs(emb, emb, torch.tensor(10.0), torch.arange(3),
+    ...     torch.arange(3), torch.zeros(3, dtype=torch.bool),
+    ...     audio_codewords=codes, text_codewords=codes)
+    >>> loss = CodewordSharingLoss(InfoNCELoss(), weight=0.5)
+    >>> bool(torch.isclose(loss(inputs), InfoNCELoss()(inputs)))  # same codes: no penalty
+    True
+    """
+
+    def __init__(self, loss: torch.nn.Module, weight: float = 0.1, form: str = "pair"):
+        super().__init__()
+        if weight < 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        if form not in SHARING_FORMS:
+            raise ValueError(f"form must be one of {SHARING_FORMS}, got {form!r}")
+        self.loss = loss
+        self.weight = float(weight)
+        self.form = form
+
+    def forward(self, inputs) -> torch.Tensor:
+        """Compute ``loss(inputs) + weight * penalty``.
+
+        Arguments
+        ---------
+        inputs : ContrastiveInputs
+            One batch, with ``audio_codewords`` and ``text_codewords``.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss.
+        """
+        loss = self.loss(inputs)
+        if self.weight == 0:
+            return loss
+        audio, text = inputs.audio_codewords, inputs.text_codewords
+        if audio is None or text is None:
+            raise ValueError(
+                "CodewordSharingLoss needs codeword weights: the model has no "
+                "codebook aligner (SharedCodebook with aggregation='codebook'); "
+                "set the regulariser weight to 0 for other models"
+            )
+        if audio.shape[0] != inputs.audio_emb.shape[0] or text.shape[0] != inputs.text_emb.shape[0]:
+            raise ValueError(
+                f"codeword weights ({audio.shape[0]} audio, {text.shape[0]} text "
+                f"rows) do not match the embeddings ({inputs.audio_emb.shape[0]}, "
+                f"{inputs.text_emb.shape[0]}); were the embeddings gathered "
+                "across ranks without the codeword weights?"
+            )
+        keep = ~inputs.text_is_negative
+        mask = positive_mask_from_keys(inputs.audio_keys, inputs.text_keys[keep])
+        penalty = codeword_sharing_penalty(audio, text[keep], mask, self.form)
+        return loss + self.weight * penalty

@@ -400,8 +400,9 @@ def init_model_from(hparams: Dict) -> Optional[Dict[str, str]]:
     ``model[loadables]`` (an ``export_folder`` such as TeminAL stage A's,
     or a converted checkpoint's folder), a ``clap.ckpt`` file (the other
     loadables are looked up beside it), or a mapping ``{loadable: file}``.
-    Files are loaded with SpeechBrain's ``Pretrainer`` (``CLAP``'s transfer
-    hook converts foreign checkpoints). A resumed run's checkpoint still
+    Files are loaded with SpeechBrain's ``Pretrainer``; the ``clap`` file
+    through :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`,
+    which converts foreign checkpoints. A resumed run's checkpoint still
     overrides these weights, since recovery happens later, in ``fit``.
 
     Arguments
@@ -456,9 +457,12 @@ def init_model_from(hparams: Dict) -> Optional[Dict[str, str]]:
         )
     from speechbrain.utils.parameter_transfer import Pretrainer
 
+    from speechbrain_tclap.convert.pretrainer import load_any_checkpoint
+
     pretrainer = Pretrainer(
         loadables={name: loadables[name] for name in paths},
         paths={name: os.path.abspath(path) for name, path in paths.items()},
+        custom_hooks={"clap": load_any_checkpoint},  # converts foreign files
     )
     # The files are local (checked above): read in place on every rank. A
     # collection folder would keep a link to an earlier run's file when the
@@ -536,11 +540,11 @@ def temporal_vocabulary(labels: Iterable[str]) -> List[str]:
     """
     from speechbrain_tclap.data.teminal import TeminALViewBuilder
     from speechbrain_tclap.data.temporal import TemporalViewBuilder
-    from speechbrain_tclap.evaluation.zste import ZSTE
+    from speechbrain_tclap.data.zste_prompts import ZSTEPrompts
 
     labels = list(labels)
     views = TemporalViewBuilder(16000, 1.0)  # captions only: no audio is made
-    return TeminALViewBuilder(views, stage="A").all_captions(labels) + ZSTE(
+    return TeminALViewBuilder(views, stage="A").all_captions(labels) + ZSTEPrompts(
         views
     ).prompts(labels)
 
@@ -667,7 +671,7 @@ def run_caption_finetuning(
        ``laion_checkpoint``) is a local file and that the text tower has its
        tokenizer files (``tokenizer_source``); nothing is downloaded;
     2. load the checkpoint (:func:`init_model_from` with YAML ``init_from``:
-       ``CLAP``'s transfer hook converts LAION's layout, loads strictly and
+       its Pretrainer hook converts LAION's layout, loads strictly and
        logs what it renamed and dropped);
     3. prepare the corpus and build the datasets
        (:func:`prepare_caption_datasets`);

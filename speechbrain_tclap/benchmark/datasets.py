@@ -13,21 +13,18 @@ return at once. Files whose header cannot be read are skipped, counted and
 logged; a missing metadata file or a malformed row raises an error naming
 the file (and the line).
 
-ESC-50, AudioCaps and Clotho reuse the recipes' preparation scripts
-(``recipes/ESC50/esc50_prepare.py``, ``recipes/AudioCaps/audiocaps_prepare.py``,
-``recipes/Clotho/clotho_prepare.py``), found next to the package in the
-repository (an editable install).
+ESC-50, AudioCaps and Clotho reuse the recipes' preparations
+(:mod:`speechbrain_tclap.data.prepare`), which the recipes' ``*_prepare.py``
+scripts wrap.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
-from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from speechbrain.utils.logger import get_logger
@@ -41,57 +38,17 @@ from speechbrain_tclap.data.caption_datasets import (
     write_prepared,
 )
 from speechbrain_tclap.data.manifest import ManifestError
+from speechbrain_tclap.data.prepare.audiocaps import prepare_audiocaps
+from speechbrain_tclap.data.prepare.clotho import prepare_clotho
+from speechbrain_tclap.data.prepare.esc50 import prepare_esc50
 
 logger = get_logger(__name__)
 
 #: One clip to list: ``(id, audio path, labels, extra fields)``.
 Entry = Tuple[str, str, List[str], Dict[str, Any]]
 
-RECIPES_FOLDER = Path(__file__).resolve().parents[2] / "recipes"
-
-_RECIPE_MODULES: Dict[str, Any] = {}
-
 #: Audio extensions listed; the original GTZAN archive ships Sun ``.au`` files.
 EXTENSIONS = AUDIO_EXTENSIONS + (".au",)
-
-
-def recipe_module(relative_path: str):
-    """Import a preparation script of the repository's ``recipes/`` folder.
-
-    Arguments
-    ---------
-    relative_path : str
-        e.g. ``"ESC50/esc50_prepare.py"``.
-
-    Returns
-    -------
-    module
-        The imported script (cached).
-
-    Raises
-    ------
-    ImportError
-        When the script is not there (a non-editable install has no recipes).
-
-    Example
-    -------
-    >>> recipe_module("ESC50/esc50_prepare.py").prepare_esc50.__name__
-    'prepare_esc50'
-    """
-    if relative_path not in _RECIPE_MODULES:
-        path = RECIPES_FOLDER / relative_path
-        if not path.is_file():
-            raise ImportError(
-                f"{path} not found: this benchmark task reuses the recipe's "
-                "preparation script; install the repository in editable mode "
-                "(pip install -e .)"
-            )
-        name = "_sbtclap_" + path.stem
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _RECIPE_MODULES[relative_path] = module
-    return _RECIPE_MODULES[relative_path]
 
 
 def audio_files(folder: str) -> List[str]:
@@ -286,7 +243,7 @@ def _stem(path: str) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Datasets whose recipes already have a preparation script
+# Datasets whose recipes already have a preparation
 # ---------------------------------------------------------------------------
 def prepare_esc50_task(
     data_folder: str,
@@ -315,8 +272,7 @@ def prepare_esc50_task(
     str
         The manifest.
     """
-    module = recipe_module("ESC50/esc50_prepare.py")
-    paths = module.prepare_esc50(
+    paths = prepare_esc50(
         data_folder,
         save_folder,
         train_folds=None,
@@ -344,8 +300,7 @@ def prepare_audiocaps_task(data_folder: str, save_folder: str, split: str = "tes
     str
         The manifest (rows with ``captions``).
     """
-    module = recipe_module("AudioCaps/audiocaps_prepare.py")
-    return module.prepare_audiocaps(data_folder, save_folder, splits=[split])[split]
+    return prepare_audiocaps(data_folder, save_folder, splits=[split])[split]
 
 
 def prepare_clotho_task(data_folder: str, save_folder: str, split: str = "evaluation") -> str:
@@ -365,8 +320,7 @@ def prepare_clotho_task(data_folder: str, save_folder: str, split: str = "evalua
     str
         The manifest (rows with ``captions``).
     """
-    module = recipe_module("Clotho/clotho_prepare.py")
-    return module.prepare_clotho(data_folder, save_folder, splits=[split])[split]
+    return prepare_clotho(data_folder, save_folder, splits=[split])[split]
 
 
 # ---------------------------------------------------------------------------

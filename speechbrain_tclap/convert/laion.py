@@ -33,7 +33,8 @@ longer stores), ``audio_transform`` / ``text_transform`` (heads of LAION's
 
 Importing this module registers the ``"laion_clap"`` format with
 :mod:`speechbrain_tclap.convert.registry`, so SpeechBrain's ``Pretrainer``
-loads a LAION ``.pt`` file into our ``CLAP`` directly.
+(with :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint` as the
+``clap`` hook) loads a LAION ``.pt`` file into our ``CLAP`` directly.
 
 Authors
  * speechbrain-tclap developers 2026

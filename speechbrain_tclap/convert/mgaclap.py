@@ -25,8 +25,9 @@ end is checked (Hann DFT kernels; ``melW`` must be librosa's 32 kHz,
 50-14000 Hz, 64-mel slaney matrix, which our ``CLAPFeatures`` rebuilds) and
 dropped. The target architecture is ``hparams/models/mgaclap.yaml``.
 
-Importing this module registers the ``mgaclap`` format, so ``CLAP``'s
-Pretrainer hook loads ``model.pt`` directly.
+Importing this module registers the ``mgaclap`` format, so the Pretrainer
+hook (:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`)
+loads ``model.pt`` directly.
 
 Authors
  * speechbrain-tclap developers 2026

@@ -25,7 +25,8 @@ matrix differs is refused with a message naming the design it matches.
 
 Converters are pure functions ``(state_dict) -> (state_dict, report)``;
 importing this module registers them as the ``msclap_2022`` and
-``msclap_2023`` formats, so ``CLAP``'s Pretrainer hook loads a ``.pth`` file
+``msclap_2023`` formats, so the Pretrainer hook
+(:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`) loads a ``.pth`` file
 directly (``{"model": ...}`` wrappers are removed by the registry).
 
 Authors

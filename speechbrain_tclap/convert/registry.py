@@ -4,8 +4,9 @@ Each converter module registers its formats with :func:`register_format`:
 a name, a detector ``(state_dict) -> bool`` and a pure converter
 ``(state_dict) -> (our_state_dict, ConversionReport)`` producing keys of our
 ``CLAP`` module. :func:`convert_state_dict` detects the format of a foreign
-state dict and converts it; ``CLAP``'s transfer hook uses it so that
-SpeechBrain's ``Pretrainer`` can load a foreign file directly.
+state dict and converts it; the ``Pretrainer`` hook
+:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint` uses it so
+that SpeechBrain's ``Pretrainer`` can load a foreign file directly.
 
 Authors
  * speechbrain-tclap developers 2026

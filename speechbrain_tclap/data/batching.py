@@ -9,14 +9,18 @@ clips with the same caption are never pushed apart, and an extra negative
 caption can never be the positive of its own clip). Key ids are a hash of the
 key text (:func:`key_to_id`), not a per-batch counter, so they mean the same
 on every rank and in every batch (needed to gather negatives across ranks).
+View roles (:class:`ViewRole`) are names on a sample (``"main"``,
+``"reversed"``, ...) and integer codes in a batch, so losses compare tensors
+and ranks exchange them with one tensor all-gather.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
+import enum
 import hashlib
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 
@@ -73,6 +77,116 @@ def key_to_id(key: str) -> int:
     return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
+class ViewRole(enum.IntEnum):
+    """What an audio or text view is to the losses: the one list of roles.
+
+    Samples, YAML (``TemporalNCELoss(views: [main, reversed, overlay])``) and
+    error messages use the lower-case names; batches,
+    :class:`~speechbrain_tclap.losses.ContrastiveInputs`, the gather across
+    ranks and the losses use the integer codes (``LongTensor``).
+
+    * ``MAIN``: the un-augmented view (a clip, "A then B" and its caption;
+      the view the Brain evaluates);
+    * ``SWAPPED``: an order-swapped caption (T-CLAP's extra negative);
+    * ``REVERSED``: "B then A" audio and its caption;
+    * ``OVERLAY``: A and B mixed, and its caption;
+    * ``SINGLE``: one event alone (TeminAL stage A);
+    * ``COMBINED``: TeminAL's "combined sound of A and B" in the joint
+      stage A + B (stage A alone calls it ``MAIN``).
+
+    Example
+    -------
+    >>> ViewRole.of("reversed"), ViewRole.of(3), str(ViewRole.SWAPPED)
+    (<ViewRole.REVERSED: 2>, <ViewRole.OVERLAY: 3>, 'swapped')
+    >>> ViewRole.of("backwards")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown view 'backwards'; choose from main, swapped, reversed, overlay, single, combined
+    """
+
+    MAIN = 0
+    SWAPPED = 1
+    REVERSED = 2
+    OVERLAY = 3
+    SINGLE = 4
+    COMBINED = 5
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    @classmethod
+    def of(cls, view: Union[str, int, "ViewRole"]) -> "ViewRole":
+        """The role of a name (any case), a code or a role.
+
+        Arguments
+        ---------
+        view : str, int or ViewRole
+            What to convert.
+
+        Returns
+        -------
+        ViewRole
+            The role.
+        """
+        try:
+            if isinstance(view, str):
+                return cls[view.upper()]
+            return cls(int(view))
+        except (KeyError, ValueError):
+            choices = ", ".join(str(role) for role in cls)
+            raise ValueError(f"unknown view {view!r}; choose from {choices}") from None
+
+
+def view_codes(views: Sequence[Union[str, int]], device=None) -> torch.Tensor:
+    """``LongTensor`` of the :class:`ViewRole` codes of view names or codes.
+
+    Arguments
+    ---------
+    views : sequence of str, int or ViewRole
+        One view per item.
+    device : torch.device, optional
+        Where to put the codes.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` long.
+
+    Example
+    -------
+    >>> view_codes(["main", "reversed", ViewRole.OVERLAY])
+    tensor([0, 2, 3])
+    """
+    codes = [int(ViewRole.of(v)) for v in views]
+    return torch.tensor(codes, dtype=torch.long, device=device)
+
+
+def view_names(codes: Union[torch.Tensor, Sequence[int]]) -> List[str]:
+    """Names of :class:`ViewRole` codes (for messages and tests).
+
+    Arguments
+    ---------
+    codes : torch.Tensor or sequence of int
+        View codes.
+
+    Returns
+    -------
+    list of str
+        One name per code.
+
+    Example
+    -------
+    >>> view_names(torch.tensor([0, 1]))
+    ['main', 'swapped']
+    """
+    if torch.is_tensor(codes):
+        codes = codes.tolist()
+    return [str(ViewRole.of(c)) for c in codes]
+
+
 @dataclass
 class AudioView:
     """One audio item of a sample.
@@ -83,8 +197,9 @@ class AudioView:
         ``(L,)`` waveform.
     key : str
         Caption key this audio is a positive for.
-    view : str
-        View name (``"main"``, ``"reversed"``, ``"overlay"``, ...).
+    view : str or ViewRole
+        View name (``"main"``, ``"reversed"``, ``"overlay"``, ...; see
+        :class:`ViewRole`), kept as its name.
     valid_samples : int, optional
         Real (non-padded) samples; default the whole waveform.
 
@@ -92,6 +207,8 @@ class AudioView:
     -------
     >>> AudioView(torch.zeros(4), "a dog").valid_samples
     4
+    >>> AudioView(torch.zeros(4), "a dog", ViewRole.REVERSED).view
+    'reversed'
     """
 
     wav: torch.Tensor
@@ -100,6 +217,7 @@ class AudioView:
     valid_samples: Optional[int] = None
 
     def __post_init__(self):
+        self.view = str(ViewRole.of(self.view))
         if self.valid_samples is None:
             self.valid_samples = int(self.wav.shape[-1])
 
@@ -114,8 +232,8 @@ class TextView:
         The caption fed to the text encoder.
     key : str, optional
         Positive key; default ``caption_key(text)``.
-    view : str
-        View name.
+    view : str or ViewRole
+        View name (see :class:`ViewRole`), kept as its name.
     negative : bool
         True for an extra negative (e.g. an order-swapped caption).
 
@@ -131,6 +249,7 @@ class TextView:
     negative: bool = False
 
     def __post_init__(self):
+        self.view = str(ViewRole.of(self.view))
         if self.key is None:
             self.key = caption_key(self.text)
 
@@ -182,16 +301,16 @@ class CLAPBatch:
         ``(Na,)`` sample index of each audio view.
     audio_keys : torch.Tensor
         ``(Na,)`` integer key of each audio view (:func:`key_to_id`).
-    audio_views : list of str
-        View name of each audio view.
+    audio_views : torch.Tensor
+        ``(Na,)`` :class:`ViewRole` code of each audio view.
     texts : list of str
         All captions, length Nt.
     text_sample : torch.Tensor
         ``(Nt,)`` sample index of each text view.
     text_keys : torch.Tensor
         ``(Nt,)`` integer key of each text view (:func:`key_to_id`).
-    text_views : list of str
-        View name of each text view.
+    text_views : torch.Tensor
+        ``(Nt,)`` :class:`ViewRole` code of each text view.
     text_is_negative : torch.Tensor
         ``(Nt,)`` True for extra negatives.
     labels : list of list of str
@@ -209,6 +328,8 @@ class CLAPBatch:
     ... ])
     >>> batch.wavs.shape, batch.wav_lens.tolist()
     (torch.Size([2, 4]), [1.0, 0.5])
+    >>> batch.audio_views == ViewRole.MAIN
+    tensor([True, True])
     """
 
     ids: List[str]
@@ -216,11 +337,11 @@ class CLAPBatch:
     wav_lens: torch.Tensor
     audio_sample: torch.Tensor
     audio_keys: torch.Tensor
-    audio_views: List[str]
+    audio_views: torch.Tensor
     texts: List[str]
     text_sample: torch.Tensor
     text_keys: torch.Tensor
-    text_views: List[str]
+    text_views: torch.Tensor
     text_is_negative: torch.Tensor
     labels: List[List[str]]
     meta: List[Dict[str, Any]]
@@ -270,7 +391,8 @@ def collate_clap_samples(samples: Sequence[Optional[CLAPSample]]) -> CLAPBatch:
 
     ``None`` entries (samples whose audio could not be read, already logged
     by the dataset) are dropped and counted in ``num_skipped``. Keys become
-    :func:`key_to_id` ids, independent of the batch and of the rank.
+    :func:`key_to_id` ids, independent of the batch and of the rank; view
+    names become :class:`ViewRole` codes.
 
     Arguments
     ---------
@@ -318,11 +440,11 @@ def collate_clap_samples(samples: Sequence[Optional[CLAPSample]]) -> CLAPBatch:
         wav_lens=lens,
         audio_sample=torch.tensor([i for i, _ in audio_items], dtype=torch.long),
         audio_keys=torch.tensor(audio_keys, dtype=torch.long),
-        audio_views=[a.view for _, a in audio_items],
+        audio_views=view_codes([a.view for _, a in audio_items]),
         texts=[t.text for _, t in text_items],
         text_sample=torch.tensor([i for i, _ in text_items], dtype=torch.long),
         text_keys=torch.tensor(text_keys, dtype=torch.long),
-        text_views=[t.view for _, t in text_items],
+        text_views=view_codes([t.view for _, t in text_items]),
         text_is_negative=torch.tensor(
             [t.negative for _, t in text_items], dtype=torch.bool
         ),

@@ -22,9 +22,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_tclap.brain import Evaluator
 from speechbrain_tclap.data.caption_negatives import caption_items
 from speechbrain_tclap.data.manifest import load_manifest
+from speechbrain_tclap.evaluation.base import Evaluator
 from speechbrain_tclap.metrics import (
     retrieval_chance_with_positives,
     retrieval_metrics_with_positives,

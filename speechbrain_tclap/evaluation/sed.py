@@ -7,7 +7,8 @@ those scores:
 * **sound event detection (SED)**: one prompt per class, every clip scored
   against every class; median filter over time (``median_window`` frames),
   thresholds, contiguous active frames become events
-  (:func:`scores_to_events`);
+  (:func:`speechbrain_tclap.events.scores_to_events`: the decoding lives
+  there, below the interface and this module);
 * **text-to-audio grounding**: one query per (clip, phrase) for the phrases
   the clip contains (as AudioGrounding / MGA-CLAP's ``zero_shot_grounding.py``),
   the same decoding plus joining gaps of at most ``fill_gap_seconds``.
@@ -39,7 +40,6 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
-import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -49,12 +49,20 @@ import numpy as np
 import torch
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_tclap.brain import Evaluator
 from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.evaluation.base import Evaluator
+from speechbrain_tclap.events import (
+    SCORE_LABELS,
+    SCORE_NORMALIZATIONS,
+    EventTable,
+    decode_events,
+    frame_bounds,
+    gap_frames,
+    median_filter_time,
+    normalize_frame_scores,
+)
 
 logger = get_logger(__name__)
-
-Event = Dict[str, object]  # {"filename", "event_label", "onset", "offset"}
 
 #: PSDS1 and PSDS2 of DCASE / MGA-CLAP's SED (sed_scores_eval settings; the
 #: cross-trigger threshold of PSDS1 is unused as alpha_ct = 0).
@@ -70,171 +78,8 @@ GROUNDING_PSDS = {
 
 
 # ---------------------------------------------------------------------------
-# Decoding
+# Ground truth
 # ---------------------------------------------------------------------------
-def median_filter_time(scores: np.ndarray, window: int) -> np.ndarray:
-    """Median filter along time (axis 0) of ``(T, C)`` scores.
-
-    ``scipy.ndimage.median_filter`` with size ``(window, 1)`` and its default
-    ``"reflect"`` edges, as MGA-CLAP's SED script.
-
-    Arguments
-    ---------
-    scores : numpy.ndarray
-        ``(T, C)``.
-    window : int
-        Odd number of frames (1: no filter).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(T, C)``.
-
-    Example
-    -------
-    >>> median_filter_time(np.array([[0.0], [1.0], [0.0], [0.0]]), 3)[:, 0].tolist()
-    [0.0, 0.0, 0.0, 0.0]
-    """
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"median_window must be a positive odd number, got {window}")
-    scores = np.asarray(scores, dtype=np.float64)
-    if window == 1 or scores.shape[0] == 0:
-        return scores
-    from scipy.ndimage import median_filter
-
-    return median_filter(scores, size=(window, 1))
-
-
-def frame_bounds(times: np.ndarray, period: float, duration: float) -> Tuple[np.ndarray, np.ndarray]:
-    """Start and end (seconds) of frames given their centres.
-
-    Arguments
-    ---------
-    times : numpy.ndarray
-        ``(T,)`` frame centres.
-    period : float
-        Seconds between frames.
-    duration : float
-        Clip length: bounds are clipped to ``[0, duration]``.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``(starts, ends)``.
-
-    Example
-    -------
-    >>> frame_bounds(np.array([0.15, 0.47]), 0.32, 0.6)
-    (array([0.  , 0.31]), array([0.31, 0.6 ]))
-    """
-    times = np.asarray(times, dtype=np.float64)
-    starts = np.clip(times - period / 2, 0.0, duration)
-    ends = np.clip(times + period / 2, 0.0, duration)
-    return starts, ends
-
-
-def _decode(
-    scores: np.ndarray,
-    threshold: float,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    fill_gap_frames: int = 0,
-) -> "EventTable":
-    """Runs of ``scores >= threshold`` of ``(N, T, C)`` scores as events.
-
-    ``starts`` / ``ends`` are ``(N, T)`` frame bounds in seconds. Runs
-    separated by at most ``fill_gap_frames`` inactive frames are joined.
-    Events are numbered by group ``n * C + c``; empty ones are dropped.
-    """
-    num_clips, _, num_classes = scores.shape
-    active = np.moveaxis(scores >= threshold, 2, 1)  # (N, C, T): runs in order
-    edges = np.diff(np.pad(active, ((0, 0), (0, 0), (1, 1))).astype(np.int8), axis=2)
-    clip, cls, first = np.nonzero(edges == 1)
-    last = np.nonzero(edges == -1)[2] - 1
-    group = clip * num_classes + cls
-    if fill_gap_frames > 0 and group.size > 1:
-        join = (group[1:] == group[:-1]) & (first[1:] - last[:-1] - 1 <= fill_gap_frames)
-        keep_first, keep_last = np.r_[True, ~join], np.r_[~join, True]
-        clip, group, first, last = clip[keep_first], group[keep_first], first[keep_first], last[keep_last]
-    return EventTable(group, starts[clip, first], ends[clip, last]).positive()
-
-
-def scores_to_events(
-    scores: np.ndarray,
-    times: np.ndarray,
-    labels: Sequence[str],
-    threshold: float,
-    period: float,
-    duration: float,
-    median_window: int = 3,
-    fill_gap_seconds: float = 0.0,
-    filename: str = "clip",
-) -> List[Event]:
-    """Events ``score >= threshold`` of one clip's ``(T, C)`` frame scores.
-
-    Scores are median-filtered over time, thresholded, and every run of
-    active frames becomes an event from the start of its first frame to the
-    end of its last (frames span one period around their centres, clipped
-    to the clip).
-
-    Arguments
-    ---------
-    scores : numpy.ndarray
-        ``(T, C)`` scores of the clip's real frames.
-    times : numpy.ndarray
-        ``(T,)`` frame centres in seconds.
-    labels : sequence of str
-        Label of each column.
-    threshold : float
-        Decision threshold.
-    period : float
-        Seconds between frames.
-    duration : float
-        Clip length in seconds.
-    median_window : int
-        Median filter length in frames (odd).
-    fill_gap_seconds : float
-        Join events separated by at most this much silence.
-    filename : str
-        Clip name stored in each event.
-
-    Returns
-    -------
-    list of dict
-        ``{"filename", "event_label", "onset", "offset"}``.
-
-    Example
-    -------
-    >>> s = np.array([[0.1, 0.9], [0.8, 0.9], [0.9, 0.1], [0.2, 0.1]])
-    >>> times = np.array([0.25, 0.75, 1.25, 1.75])
-    >>> for e in scores_to_events(s, times, ["dog", "bell"], 0.5, 0.5, 2.0, median_window=1):
-    ...     print(e["event_label"], e["onset"], e["offset"])
-    dog 0.5 1.5
-    bell 0.0 1.0
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    if scores.ndim != 2 or scores.shape[1] != len(labels):
-        raise ValueError(
-            f"scores must be (T, {len(labels)}) for {len(labels)} labels, got {scores.shape}"
-        )
-    starts, ends = frame_bounds(times, period, duration)
-    table = _decode(
-        median_filter_time(scores, median_window)[None], threshold, starts[None],
-        ends[None], _gap_frames(fill_gap_seconds, period),
-    )
-    return [
-        {"filename": filename, "event_label": labels[int(g)], "onset": float(on), "offset": float(off)}
-        for g, on, off in zip(table.group, table.onset, table.offset)
-    ]
-
-
-def _gap_frames(fill_gap_seconds: float, period: float) -> int:
-    """Frames of a gap of ``fill_gap_seconds`` (MGA-CLAP: ceil(0.5 / 0.3125))."""
-    if fill_gap_seconds <= 0:
-        return 0
-    return int(math.ceil(fill_gap_seconds / period - 1e-9))
-
-
 def events_to_activity(
     events: Sequence[Mapping], labels: Sequence[str], times: np.ndarray
 ) -> np.ndarray:
@@ -273,34 +118,6 @@ def events_to_activity(
 # ---------------------------------------------------------------------------
 # Metrics
 # ---------------------------------------------------------------------------
-class EventTable(NamedTuple):
-    """Events as arrays; ``group`` numbers a (file, class) pair.
-
-    Arguments
-    ---------
-    group : numpy.ndarray
-        Int64 ``(E,)``.
-    onset : numpy.ndarray
-        ``(E,)`` seconds.
-    offset : numpy.ndarray
-        ``(E,)`` seconds.
-
-    Example
-    -------
-    >>> EventTable(np.zeros(1, np.int64), np.zeros(1), np.ones(1)).offset
-    array([1.])
-    """
-
-    group: np.ndarray
-    onset: np.ndarray
-    offset: np.ndarray
-
-    def positive(self) -> "EventTable":
-        """The events of positive length."""
-        keep = self.offset > self.onset
-        return EventTable(self.group[keep], self.onset[keep], self.offset[keep])
-
-
 def _label(event: Mapping) -> str:
     return str(event.get("event_label", event.get("label")))
 
@@ -827,14 +644,14 @@ def detection_metrics(
     num_groups = num_clips * num_labels
     group_class = np.tile(np.arange(num_labels), num_clips)
     thresholds = np.unique(np.quantile(filtered[valid], sweep_levels(num_thresholds)))
-    gap = _gap_frames(fill_gap_seconds, period)
+    gap = gap_frames(fill_gap_seconds, period)
     refs_per_group = np.bincount(ref.group, minlength=num_groups)
 
     best = {"frame_f1": 0.0, "event_f1": 0.0, "intersection_f1": 0.0, "threshold": float(thresholds[0])}
     tables = []
     for threshold in thresholds:
         best["frame_f1"] = max(best["frame_f1"], frame_f1(filtered[valid] >= threshold, truth[valid]))
-        det = _decode(filtered, threshold, starts, ends, gap)
+        det = decode_events(filtered, threshold, starts, ends, gap)
         tables.append(det)
         tp = _collar_tp(det, ref, num_groups, collar, offset_collar_rate)
         fp = np.bincount(det.group, minlength=num_groups) - tp
@@ -981,45 +798,6 @@ def frame_text_scores(
         if frames.times.shape[0] > times.shape[0]:
             times = frames.times.cpu().numpy().astype(np.float64)
     return FrameTextScores(scores, times, geometry.frame_period / rate, rate)
-
-
-#: Per-frame score normalisations (:func:`normalize_frame_scores`).
-SCORE_NORMALIZATIONS = ("none", "prompt_mean")
-#: What the scores of each normalisation are (picture colour bars).
-SCORE_LABELS = {"none": "cosine similarity", "prompt_mean": "cosine minus its mean over the prompts"}
-
-
-def normalize_frame_scores(scores, kind: str = "none"):
-    """Per-frame normalisation of frame-by-prompt scores ``(..., T, N)``.
-
-    ``"none"`` returns the scores unchanged (MGA-CLAP's raw cosines);
-    ``"prompt_mean"`` subtracts from every frame its mean over the ``N``
-    prompts, removing what all prompts share (our small models give a
-    silent frame a high cosine with every caption). Works on NumPy arrays
-    and tensors.
-
-    Arguments
-    ---------
-    scores : numpy.ndarray or torch.Tensor
-        Scores with the prompts on the last axis.
-    kind : str
-        One of :data:`SCORE_NORMALIZATIONS`.
-
-    Returns
-    -------
-    numpy.ndarray or torch.Tensor
-        Same type and shape.
-
-    Example
-    -------
-    >>> normalize_frame_scores(np.array([[0.9, 0.7], [0.1, 0.3]]), "prompt_mean").round(2).tolist()
-    [[0.1, -0.1], [-0.1, 0.1]]
-    """
-    if kind not in SCORE_NORMALIZATIONS:
-        raise ValueError(f"score normalization must be one of {SCORE_NORMALIZATIONS}, got {kind!r}")
-    if kind == "prompt_mean":
-        return scores - scores.mean(-1, keepdims=True)
-    return scores
 
 
 class FrameEventEvaluator(Evaluator):
@@ -1420,7 +1198,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     import yaml
 
     from speechbrain_tclap.data.datasets import ClipSampleBuilder, EventCaptioner
-    from speechbrain_tclap.evaluation.zste import load_interface
+    from speechbrain_tclap.inference import load_interface
 
     parser = argparse.ArgumentParser(description="Zero-shot SED and grounding of a CLAP model.")
     parser.add_argument("--model", required=True, help="pretrained folder or hyperparams YAML")

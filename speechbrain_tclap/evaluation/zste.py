@@ -56,27 +56,23 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_tclap.brain import Evaluator
 from speechbrain_tclap.data.manifest import load_manifest
 from speechbrain_tclap.data.temporal import (
     TemporalViewBuilder,
-    check_template,
-    fill_template,
     make_pair_rows,
     single_label,
 )
+from speechbrain_tclap.data.zste_prompts import (
+    DEFAULT_PROMPT,
+    DEFAULT_SLOT_TEMPLATES,
+    ZSTEPrompts,
+)
+from speechbrain_tclap.evaluation.base import Evaluator
 from speechbrain_tclap.evaluation.seeds import mean_std
 from speechbrain_tclap.windows import FrameGeometry, encode_windows, seconds_to_samples
 
 logger = get_logger(__name__)
 
-#: Prompt of tasks 1-4 (``{}``: a class name or a pair caption), as the authors'.
-DEFAULT_PROMPT = "this is a sound of {}"
-#: Slot prompts of task 5 (first, second).
-DEFAULT_SLOT_TEMPLATES = (
-    "In this concatenated sound, the first sound is {}",
-    "In this concatenated sound, the second sound is {}",
-)
 #: Metric names, in table order.
 TASKS = ("zste1_acc", "zste2_acc", "zste3_acc", "zste4_acc", "zste5_acc", "zste5_paper_target_acc")
 TASK_DESCRIPTIONS = {
@@ -460,7 +456,7 @@ class ZSTEResult:
         return json_path, md_path
 
 
-class ZSTE:
+class ZSTE(ZSTEPrompts):
     """The five ZSTE tasks over pairs drawn from one split's labelled clips.
 
     Arguments
@@ -527,122 +523,20 @@ class ZSTE:
             )
         if distractors not in DISTRACTORS:
             raise ValueError(f"distractors must be one of {DISTRACTORS}, got {distractors!r}")
-        if len(slot_templates) != 2:
-            raise ValueError("slot_templates needs the 'first' and 'second' prompts")
-        for template in (prompt_template, *slot_templates):
-            if template.count("{}") != 1:
-                raise ValueError(f"ZSTE prompt {template!r} must contain '{{}}' once")
+        super().__init__(
+            pair_builder, prompt_template, before_template, while_template, slot_templates
+        )
         if not seeds:
             raise ValueError("ZSTE needs at least one seed")
         if int(num_candidates) < 2:
             raise ValueError("task 4 needs at least 2 candidates")
-        self.pair_builder = pair_builder
         self.num_pairs = int(num_pairs)
         self.seeds = [int(s) for s in seeds]
         self.classes = None if classes is None else [str(c) for c in classes]
         self.label_key = label_key
-        self.prompt_template = prompt_template
-        self.before_template = check_template(before_template)
-        self.while_template = check_template(while_template)
-        self.slot_templates = list(slot_templates)
         self.num_candidates = int(num_candidates)
         self.distractors = distractors
         self.subset_size = int(subset_size)
-
-    # -- prompts ------------------------------------------------------------
-    def _name(self, label: str) -> str:
-        return self.pair_builder.name(label)
-
-    def class_prompt(self, label: str) -> str:
-        """Prompt of one class (tasks 1 and 2).
-
-        Arguments
-        ---------
-        label : str
-            Class label.
-
-        Returns
-        -------
-        str
-            The prompt.
-        """
-        return self.prompt_template.format(self._name(label))
-
-    def order_prompt(self, first: str, second: str) -> str:
-        """Prompt of "first before second" (tasks 3 and 4).
-
-        Arguments
-        ---------
-        first : str
-            Label heard first.
-        second : str
-            Label heard second.
-
-        Returns
-        -------
-        str
-            The prompt.
-        """
-        caption = fill_template(self.before_template, self._name(first), self._name(second))
-        return self.prompt_template.format(caption)
-
-    def while_prompt(self, a: str, b: str) -> str:
-        """Prompt of "a while b", names sorted (tasks 3 and 4).
-
-        Arguments
-        ---------
-        a : str
-            One label.
-        b : str
-            The other label.
-
-        Returns
-        -------
-        str
-            The prompt.
-        """
-        caption = fill_template(self.while_template, *sorted((self._name(a), self._name(b))))
-        return self.prompt_template.format(caption)
-
-    def slot_prompt(self, slot: int, label: str) -> str:
-        """Prompt "the first (slot 0) / second (slot 1) sound is <label>" (task 5).
-
-        Arguments
-        ---------
-        slot : int
-            0 or 1.
-        label : str
-            Class label.
-
-        Returns
-        -------
-        str
-            The prompt.
-        """
-        return self.slot_templates[slot].format(self._name(label))
-
-    def prompts(self, labels: Sequence[str]) -> List[str]:
-        """Every prompt ZSTE can score for ``labels`` (e.g. to train a tokenizer).
-
-        Arguments
-        ---------
-        labels : sequence of str
-            Class labels.
-
-        Returns
-        -------
-        list of str
-            Distinct prompts, sorted.
-        """
-        out = set()
-        for a in labels:
-            out.add(self.class_prompt(a))
-            out.update(self.slot_prompt(s, a) for s in (0, 1))
-            for b in labels:
-                if a != b:
-                    out.add(self.order_prompt(a, b))
-                    out.add(self.while_prompt(a, b))
-        return sorted(out)
 
     # -- data ---------------------------------------------------------------
     def single_rows(self, manifest: Union[str, Mapping[str, Any]]) -> Tuple[List[dict], List[str]]:
@@ -1066,45 +960,6 @@ class ZSTEEvaluator(Evaluator):
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
-def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Optional[dict] = None):
-    """Loads a pretrained interface from a folder or a ``hyperparams.yaml``.
-
-    Arguments
-    ---------
-    model : str
-        A pretrained folder (with ``hyperparams.yaml``) or a YAML file
-        (e.g. ``hparams/pretrained/msclap_2022.yaml``).
-    savedir : str
-        Where the interface collects its files.
-    device : str
-        Device.
-    overrides : dict, optional
-        Hyperparameter overrides (e.g. a tokenizer folder).
-
-    Returns
-    -------
-    speechbrain_tclap.inference.CLAP
-        The interface.
-    """
-    from speechbrain_tclap.inference import CLAP
-
-    if os.path.isfile(model):
-        source, hparams_file = os.path.dirname(os.path.abspath(model)), os.path.basename(model)
-    elif os.path.isfile(os.path.join(model, "hyperparams.yaml")):
-        source, hparams_file = os.path.abspath(model), "hyperparams.yaml"
-    else:
-        raise FileNotFoundError(
-            f"--model {model!r} is neither a YAML file nor a folder with hyperparams.yaml"
-        )
-    return CLAP.from_hparams(
-        source=source,
-        hparams_file=hparams_file,
-        savedir=savedir,
-        overrides=overrides or {},
-        run_opts={"device": device},
-    )
-
-
 def main(argv: Optional[Sequence[str]] = None) -> ZSTEResult:
     """Command-line ZSTE of a pretrained model on a labelled clip manifest.
 
@@ -1144,6 +999,8 @@ def main(argv: Optional[Sequence[str]] = None) -> ZSTEResult:
     args = parser.parse_args(argv)
 
     import yaml
+
+    from speechbrain_tclap.inference import load_interface
 
     overrides = yaml.safe_load(args.overrides) if args.overrides else None
     interface = load_interface(

@@ -337,30 +337,28 @@ class CLAP(nn.Module):
 
     @mark_as_transfer
     def _load_pretrained(self, path) -> None:
-        """Strict, weights-only load used by SpeechBrain's ``Pretrainer``.
+        """Strict, weights-only load of our own state dicts (``Pretrainer`` transfer hook).
 
-        Native checkpoints load as they are; foreign ones (LAION-CLAP, Hugging
-        Face, msclap, ...) are detected and converted by
-        :mod:`speechbrain_tclap.convert` first, with a logged summary of
-        renamed and dropped keys. SpeechBrain's default transfer for modules
-        is non-strict and only warns; a checkpoint that does not fit the
-        architecture must fail loudly instead.
+        SpeechBrain's default transfer for modules is non-strict and only
+        warns; a checkpoint that does not fit the architecture must fail
+        loudly instead. Foreign checkpoints (LAION-CLAP, Hugging Face, msclap,
+        MGA-CLAP) are converted on the loading path, not by the lobe: give the
+        ``Pretrainer`` the hook
+        ``speechbrain_tclap.convert.pretrainer.load_any_checkpoint`` for this
+        loadable (``custom_hooks``), as the files of ``hparams/pretrained`` do.
 
         Arguments
         ---------
         path : str or pathlib.Path
-            A checkpoint file.
+            A checkpoint file holding this module's ``state_dict()``.
         """
-        from speechbrain_tclap.convert.hf import read_checkpoint
-        from speechbrain_tclap.convert.registry import (
-            convert_state_dict,
-            unwrap_checkpoint,
-        )
-
-        # weights_only torch.load or safetensors; errors name the file.
-        loaded = read_checkpoint(path)
-        state_dict, report, fmt = convert_state_dict(unwrap_checkpoint(loaded))
-        if fmt != "native":
-            logger.info("converted %s checkpoint %s: %s", fmt, path, report.summary())
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state_dict, dict) or "log_logit_scale" not in state_dict:
+            raise ValueError(
+                f"{path} is not a state dict of this CLAP module (no 'log_logit_scale'); "
+                "a foreign checkpoint (LAION-CLAP, Hugging Face, msclap, MGA-CLAP) loads "
+                "through the Pretrainer hook speechbrain_tclap.convert.pretrainer."
+                "load_any_checkpoint (custom_hooks: {clap: ...})"
+            )
         self.load_state_dict(state_dict, strict=True)
         logger.info("loaded CLAP weights from %s (%d tensors)", path, len(state_dict))

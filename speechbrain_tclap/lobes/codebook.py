@@ -32,18 +32,9 @@ pure PyTorch, maintained), whose ``sparsemax`` has the closed-form Jacobian
 as its backward.
 
 Codeword regulariser. The paper says each codeword "is regularized to encode
-modality-shared semantics", but the released code holds no such term and the
-formula was not retrievable. :func:`codeword_sharing_penalty` is our design,
-applied through :class:`CodewordSharingLoss` around any contrastive loss:
-
-* ``form="pair"`` (default): for every positive audio-caption pair, the total
-  variation distance between their codeword weights,
-  ``½ Σ_k |w^a_ik - w^t_jk|`` (in [0, 1]): the share of weight mass that one
-  side puts on codewords the other does not use. Zero when a clip and its
-  caption select the same codewords with the same weights, so a codeword
-  that fires for a sound also fires for its words;
-* ``form="usage"``: the total variation between the batch's average codeword
-  usage of audio and of text: no codeword may be used by one modality only.
+modality-shared semantics"; our design of that term reads the codeword
+weights this aligner returns and lives with the losses
+(:class:`speechbrain_tclap.losses.CodewordSharingLoss`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -57,11 +48,9 @@ from entmax import sparsemax
 from torch import nn
 
 from speechbrain_tclap.lobes.pooling import masked_mean
-from speechbrain_tclap.losses import positive_mask_from_keys
 
 MASKINGS = ("exclude", "multiply")
 AGGREGATIONS = ("codebook", "mean")
-SHARING_FORMS = ("pair", "usage")
 
 
 class AlignerOutput(NamedTuple):
@@ -310,143 +299,3 @@ class SharedCodebook(nn.Module):
             f"temperature={self.temperature:g}, masking={self.masking}, "
             f"aggregation={self.aggregation}"
         )
-
-
-def codeword_sharing_penalty(
-    audio_weights: torch.Tensor,
-    text_weights: torch.Tensor,
-    positive_mask: torch.Tensor,
-    form: str = "pair",
-) -> torch.Tensor:
-    """Our codeword regulariser: codewords must serve both modalities.
-
-    Arguments
-    ---------
-    audio_weights : torch.Tensor
-        ``(Na, K)`` sparsemax weights of the audio items.
-    text_weights : torch.Tensor
-        ``(Nt, K)`` sparsemax weights of the text items.
-    positive_mask : torch.Tensor
-        Boolean ``(Na, Nt)``: positive pairs.
-    form : str
-        ``"pair"``: mean over positive pairs of the total variation distance
-        ``½ ||w_a - w_t||_1``; ``"usage"``: total variation between the
-        mean codeword usage of the audio rows and of the text rows that have
-        a positive.
-
-    Returns
-    -------
-    torch.Tensor
-        Scalar in ``[0, 1]``.
-
-    Example
-    -------
-    >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
-    >>> codeword_sharing_penalty(w, w, torch.eye(2, dtype=torch.bool))
-    tensor(0.)
-    >>> codeword_sharing_penalty(w, w.flip(0), torch.eye(2, dtype=torch.bool))
-    tensor(1.)
-    >>> codeword_sharing_penalty(w, w.flip(0), torch.eye(2, dtype=torch.bool), "usage")
-    tensor(0.)
-    """
-    if form not in SHARING_FORMS:
-        raise ValueError(f"form must be one of {SHARING_FORMS}, got {form!r}")
-    if audio_weights.shape[1] != text_weights.shape[1]:
-        raise ValueError(
-            f"audio and text codeword weights differ in K: "
-            f"{tuple(audio_weights.shape)} vs {tuple(text_weights.shape)}"
-        )
-    if positive_mask.shape != (audio_weights.shape[0], text_weights.shape[0]):
-        raise ValueError(
-            f"positive_mask {tuple(positive_mask.shape)} does not match "
-            f"{audio_weights.shape[0]} audio and {text_weights.shape[0]} text rows"
-        )
-    audio_weights, text_weights = audio_weights.float(), text_weights.float()
-    if not bool(positive_mask.any()):
-        raise ValueError("codeword_sharing_penalty: the batch has no positive pair")
-    if form == "usage":
-        audio_rows = positive_mask.any(dim=1)
-        text_rows = positive_mask.any(dim=0)
-        usage_a = audio_weights[audio_rows].mean(dim=0)
-        usage_t = text_weights[text_rows].mean(dim=0)
-        return 0.5 * (usage_a - usage_t).abs().sum()
-    audio_idx, text_idx = positive_mask.nonzero(as_tuple=True)
-    distance = 0.5 * (audio_weights[audio_idx] - text_weights[text_idx]).abs().sum(-1)
-    return distance.mean()
-
-
-class CodewordSharingLoss(nn.Module):
-    """Any contrastive loss plus ``weight`` times the codeword regulariser.
-
-    Reads the codeword weights that ``CLAPBrain`` puts into
-    :class:`~speechbrain_tclap.losses.ContrastiveInputs` (``audio_codewords``,
-    ``text_codewords``) when the model has a codebook aligner; positives are
-    pairs with equal caption keys, extra negative texts are left out. With
-    ``weight=0`` it is the wrapped loss (the "no regulariser" ablation).
-
-    Arguments
-    ---------
-    loss : torch.nn.Module
-        The contrastive loss (e.g. ``HardNegativeLoss``).
-    weight : float
-        Weight of :func:`codeword_sharing_penalty`.
-    form : str
-        ``"pair"`` or ``"usage"`` (see :func:`codeword_sharing_penalty`).
-
-    Example
-    -------
-    >>> from speechbrain_tclap.losses import ContrastiveInputs, InfoNCELoss
-    >>> emb = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
-    >>> codes = torch.softmax(torch.randn(3, 5), dim=-1)
-    >>> inputs = ContrastiveInputs(emb, emb, torch.tensor(10.0), torch.arange(3),
-    ...     torch.arange(3), torch.zeros(3, dtype=torch.bool),
-    ...     audio_codewords=codes, text_codewords=codes)
-    >>> loss = CodewordSharingLoss(InfoNCELoss(), weight=0.5)
-    >>> bool(torch.isclose(loss(inputs), InfoNCELoss()(inputs)))  # same codes: no penalty
-    True
-    """
-
-    def __init__(self, loss: nn.Module, weight: float = 0.1, form: str = "pair"):
-        super().__init__()
-        if weight < 0:
-            raise ValueError(f"weight must be >= 0, got {weight}")
-        if form not in SHARING_FORMS:
-            raise ValueError(f"form must be one of {SHARING_FORMS}, got {form!r}")
-        self.loss = loss
-        self.weight = float(weight)
-        self.form = form
-
-    def forward(self, inputs) -> torch.Tensor:
-        """Compute ``loss(inputs) + weight * penalty``.
-
-        Arguments
-        ---------
-        inputs : ContrastiveInputs
-            One batch, with ``audio_codewords`` and ``text_codewords``.
-
-        Returns
-        -------
-        torch.Tensor
-            Scalar loss.
-        """
-        loss = self.loss(inputs)
-        if self.weight == 0:
-            return loss
-        audio, text = inputs.audio_codewords, inputs.text_codewords
-        if audio is None or text is None:
-            raise ValueError(
-                "CodewordSharingLoss needs codeword weights: the model has no "
-                "codebook aligner (SharedCodebook with aggregation='codebook'); "
-                "set the regulariser weight to 0 for other models"
-            )
-        if audio.shape[0] != inputs.audio_emb.shape[0] or text.shape[0] != inputs.text_emb.shape[0]:
-            raise ValueError(
-                f"codeword weights ({audio.shape[0]} audio, {text.shape[0]} text "
-                f"rows) do not match the embeddings ({inputs.audio_emb.shape[0]}, "
-                f"{inputs.text_emb.shape[0]}); were the embeddings gathered "
-                "across ranks without the codeword weights?"
-            )
-        keep = ~inputs.text_is_negative
-        mask = positive_mask_from_keys(inputs.audio_keys, inputs.text_keys[keep])
-        penalty = codeword_sharing_penalty(audio, text[keep], mask, self.form)
-        return loss + self.weight * penalty

@@ -5,8 +5,9 @@ A contrastive loss on the local share sees ``B / world_size`` negatives; on
 the gathered share it sees the whole global batch, as single-process
 training with the same global batch would. :func:`gather_contrastive_inputs`
 gathers everything a loss reads (embeddings *with* gradients, caption keys,
-negative flags, view names, sample indices), so every loss of
+negative flags, view codes, sample indices), so every loss of
 :mod:`speechbrain_tclap.losses` gets global negatives without knowing it.
+Everything travels as tensors (no pickled objects).
 
 Why the gradients are exact: every rank computes the same global loss ``L``.
 The backward of :func:`gather_with_grad` sums, over ranks, the gradient each
@@ -17,6 +18,10 @@ ranks, which gives exactly the single-process gradient of ``L`` (open_clip's
 logit scale is the same parameter on every rank and is not gathered: each
 rank gets the full ``dL/dscale`` and DDP's average keeps it.
 
+With ``local_loss`` each rank computes only the rows of its own items
+(:class:`LocalRows`): ``world_size * L_r`` with ``sum_r L_r = L``, so the
+same backward and average give ``dL/dtheta`` again.
+
 Caption keys must mean the same on every rank; the collate function derives
 them from the caption text (:func:`speechbrain_tclap.data.batching.key_to_id`),
 not from the order of a batch.
@@ -26,12 +31,11 @@ Authors
 """
 
 import dataclasses
-from typing import Any, List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as dist
-
-from speechbrain_tclap.losses import ContrastiveInputs
 
 
 def is_distributed() -> bool:
@@ -59,13 +63,6 @@ def _rank_and_world() -> Tuple[int, int]:
     if not is_distributed():
         return 0, 1
     return dist.get_rank(), dist.get_world_size()
-
-
-def _all_gather_objects(obj: Any) -> List[Any]:
-    """One picklable object from every rank, in rank order."""
-    out: List[Any] = [None] * dist.get_world_size()
-    dist.all_gather_object(out, obj)
-    return out
 
 
 def _all_gather_tensors(tensor: torch.Tensor) -> List[torch.Tensor]:
@@ -185,28 +182,104 @@ def gather_with_grad(
     return _GatherWithGrad.apply(tensor, [int(s) for s in sizes])
 
 
-def gather_contrastive_inputs(inputs: ContrastiveInputs) -> ContrastiveInputs:
-    """Gather a batch's :class:`ContrastiveInputs` from every rank.
+@dataclass
+class LocalRows:
+    """This rank's items in a batch gathered from every rank (``local_loss``).
+
+    With global negatives (:func:`gather_contrastive_inputs`) every rank
+    holds the whole batch. By default each computes the whole loss ``L``.
+    With ``local_loss`` (open_clip's option) a loss built on
+    :func:`~speechbrain_tclap.losses.contrastive_loss` computes only the
+    audio→text rows of this rank's audio and the text→audio rows of this
+    rank's texts, each against every column, normalised by the count (or
+    weight) of the rows of *all* ranks, and multiplied by ``world_size``. The results of the ranks sum to
+    ``world_size * L``; the gather's backward sums the embedding gradients
+    of every rank and DDP averages parameter gradients, so the gradients are
+    exactly those of ``L``, with ``B_local x B_global`` logits per rank
+    instead of ``B_global**2``. A term computed on the whole gathered batch
+    (not through ``local``) stays exact too: mixing both is allowed.
+
+    Arguments
+    ---------
+    audio : torch.Tensor
+        ``(Na,)`` boolean, True for the audio items of this rank.
+    text : torch.Tensor
+        ``(Nt,)`` boolean, True for the text items of this rank.
+    world_size : int
+        Number of ranks.
+
+    Example
+    -------
+    >>> local = LocalRows(torch.tensor([True, True, False]),
+    ...     torch.tensor([False, True]), world_size=2)
+    >>> local.select(audio=torch.tensor([2, 0])).audio
+    tensor([False,  True])
+    """
+
+    audio: torch.Tensor
+    text: torch.Tensor
+    world_size: int
+
+    def select(self, audio=None, text=None) -> "LocalRows":
+        """The local rows of a subset of the items (as a loss selects them).
+
+        Arguments
+        ---------
+        audio : torch.Tensor, optional
+            Index or boolean mask of the audio items kept (default all).
+        text : torch.Tensor, optional
+            Index or boolean mask of the text items kept (default all).
+
+        Returns
+        -------
+        LocalRows
+            The masks of the kept items, in their new order.
+        """
+        return LocalRows(
+            self.audio if audio is None else self.audio[audio],
+            self.text if text is None else self.text[text],
+            self.world_size,
+        )
+
+
+def _rank_rows(sizes: Sequence[int], rank: int, device=None) -> torch.Tensor:
+    """Boolean mask of ``rank``'s rows among the gathered rows of all ranks."""
+    rows = torch.zeros(sum(sizes), dtype=torch.bool, device=device)
+    start = sum(sizes[:rank])
+    rows[start : start + sizes[rank]] = True
+    return rows
+
+
+def gather_contrastive_inputs(inputs, local_loss: bool = False):
+    """Gather a batch's :class:`~speechbrain_tclap.losses.ContrastiveInputs` from every rank.
 
     Embeddings are gathered with gradients; keys, negative flags and view
-    names are gathered as they are (keys are text-derived, so equal captions
+    codes are gathered as they are (keys are text-derived, so equal captions
     on different ranks are positives of each other); sample indices are
     offset by the number of samples of the lower ranks so they stay unique.
-    The logit scale is the same parameter everywhere and is kept local.
-    Identity (the same object) when not distributed.
+    One small tensor exchange first carries every rank's row counts. The
+    logit scale is the same parameter everywhere and is kept local.
+    Identity (the same object) when not distributed. The inputs are read by
+    field name (any dataclass with those fields): this module stays below
+    the losses.
 
     Arguments
     ---------
     inputs : ContrastiveInputs
         This rank's inputs.
+    local_loss : bool
+        Mark this rank's rows (``local``, :class:`LocalRows`) so that the
+        loss computes them only.
 
     Returns
     -------
     ContrastiveInputs
-        The global batch, in rank order, identical on every rank.
+        The global batch, in rank order, identical on every rank except for
+        ``local``.
 
     Example
     -------
+    >>> from speechbrain_tclap.losses import ContrastiveInputs
     >>> x = ContrastiveInputs(torch.zeros(2, 3), torch.zeros(2, 3),
     ...     torch.tensor(1.0), torch.arange(2), torch.arange(2),
     ...     torch.zeros(2, dtype=torch.bool))
@@ -217,37 +290,41 @@ def gather_contrastive_inputs(inputs: ContrastiveInputs) -> ContrastiveInputs:
         return inputs
     samples = [s for s in (inputs.audio_sample, inputs.text_sample) if s is not None]
     num_samples = max((int(s.max()) + 1 for s in samples if s.numel()), default=0)
-    # One object exchange carries the row counts and the view names.
-    meta = _all_gather_objects(
-        {
-            "audio": int(inputs.audio_emb.shape[0]),
-            "text": int(inputs.text_emb.shape[0]),
-            "samples": num_samples,
-            "audio_views": inputs.audio_views,
-            "text_views": inputs.text_views,
-        }
+    # One tensor exchange: rows, samples and which optional views exist.
+    device = inputs.audio_emb.device
+    counts = torch.tensor(
+        [
+            inputs.audio_emb.shape[0],
+            inputs.text_emb.shape[0],
+            num_samples,
+            inputs.audio_views is not None,
+            inputs.text_views is not None,
+        ],
+        dtype=torch.long,
+        device=device,
     )
-    rank, _ = _rank_and_world()
-    audio_sizes = [m["audio"] for m in meta]
-    text_sizes = [m["text"] for m in meta]
-    offset = sum(m["samples"] for m in meta[:rank])
-
-    def views(name):
-        per_rank = [m[name] for m in meta]
-        if any(v is None for v in per_rank):
-            return None
-        return [v for rank_views in per_rank for v in rank_views]
+    meta = [c.tolist() for c in _all_gather_tensors(counts)]
+    rank, world = _rank_and_world()
+    audio_sizes = [m[0] for m in meta]
+    text_sizes = [m[1] for m in meta]
+    offset = sum(m[2] for m in meta[:rank])
 
     def plain(tensor, sizes, shift=0):
         if tensor is None:
             return None
         return _gather_padded(tensor + shift, sizes)
 
+    def views(tensor, sizes, column):
+        # Gathered where every rank has them (``meta`` is the same everywhere).
+        if not all(m[column] for m in meta):
+            return None
+        return plain(tensor, sizes)
+
     def with_grad(tensor, sizes):
         # Optional rows (e.g. codebook weights) exist on every rank or none.
         return None if tensor is None else gather_with_grad(tensor, sizes)
 
-    return dataclasses.replace(
+    gathered = dataclasses.replace(
         inputs,
         audio_codewords=with_grad(inputs.audio_codewords, audio_sizes),
         text_codewords=with_grad(inputs.text_codewords, text_sizes),
@@ -256,8 +333,13 @@ def gather_contrastive_inputs(inputs: ContrastiveInputs) -> ContrastiveInputs:
         audio_keys=plain(inputs.audio_keys, audio_sizes),
         text_keys=plain(inputs.text_keys, text_sizes),
         text_is_negative=plain(inputs.text_is_negative.to(torch.uint8), text_sizes).bool(),
-        audio_views=views("audio_views"),
-        text_views=views("text_views"),
+        audio_views=views(inputs.audio_views, audio_sizes, 3),
+        text_views=views(inputs.text_views, text_sizes, 4),
         audio_sample=plain(inputs.audio_sample, audio_sizes, offset),
         text_sample=plain(inputs.text_sample, text_sizes, offset),
     )
+    if local_loss:
+        gathered.local = LocalRows(
+            _rank_rows(audio_sizes, rank, device), _rank_rows(text_sizes, rank, device), world
+        )
+    return gathered

@@ -8,15 +8,18 @@ over the ranks, wraps the CLAP module in ``DistributedDataParallel``, calls
 backpropagates. Each rank writes ``rank<r>.pt`` with the loss, the DDP-averaged
 parameter gradients and the gathered inputs, for every loss:
 ``InfoNCELoss``, ``TemporalFocusedLoss`` (batch and pairwise forms),
-MGA-CLAP's ``HardNegativeLoss``, TeminAL's ``TemporalNCELoss``, and
-a control with ``gather_across_ranks`` off (each rank's local loss).
+MGA-CLAP's ``HardNegativeLoss``, TeminAL's ``TemporalNCELoss``, each also
+with ``local_loss`` (``<name>+local_loss``: each rank computes the rows of
+its own items only), and a control with ``gather_across_ranks`` off (each
+rank's local loss).
 
 Then it trains with ``CLAPBrain.fit_batch`` for the steps of ``SHORT_STEPS``,
 where a rank sometimes holds no usable sample (all audio unreadable) or only
 one: such a rank must still take part in every collective, or the other
 rank would wait forever. Alone, the process trains on the usable samples of
 both ranks together (a step without any is skipped). ``short_rank`` holds
-each step's loss and the parameters after it.
+each step's loss and the parameters after it; ``short_rank_local`` the same
+with ``local_loss`` (a rank without samples owns no row of the loss).
 
 The batch holds order-swapped negative captions, reversed audio views whose
 swapped caption is their positive, captions repeated across ranks (positives
@@ -53,6 +56,8 @@ PAIRS = [
     ("dog", "bird", True),
 ]
 SPLIT = 5  # rank 0 holds samples [0, 5), rank 1 the rest
+# Losses also run with ``local_loss`` (each rank computes its own rows).
+LOCAL_LOSS = ["infonce", "tclap_batch", "tclap_pairwise", "hard_negative", "teminal_tnce"]
 # Per step, the sample indices of rank 0 and rank 1 (None: unreadable audio).
 # A rank with fewer than 2 usable samples contributes none of them.
 SHORT_STEPS = [
@@ -140,7 +145,7 @@ def build_samples():
 
 
 def losses():
-    """Name -> (loss module, ``gather_across_ranks``)."""
+    """Name -> (loss module, ``gather_across_ranks``, ``local_loss``)."""
     from speechbrain_tclap.losses import (
         HardNegativeLoss,
         InfoNCELoss,
@@ -148,7 +153,7 @@ def losses():
         TemporalNCELoss,
     )
 
-    return {
+    table = {
         "infonce": (InfoNCELoss(), True),
         "hard_negative": (HardNegativeLoss(beta=0.15), True),
         # TeminAL's weighted temporal NCE over the samples with both views.
@@ -161,6 +166,10 @@ def losses():
         # Control: the switch off gives each rank's local loss.
         "infonce_local": (InfoNCELoss(), False),
     }
+    table = {name: (loss, gather, False) for name, (loss, gather) in table.items()}
+    for name in LOCAL_LOSS:
+        table[f"{name}+local_loss"] = (table[name][0], True, True)
+    return table
 
 
 def main(out):
@@ -188,7 +197,7 @@ def main(out):
         model = nn.parallel.DistributedDataParallel(clap)
     batch = collate_clap_samples(samples)
     results = {}
-    for name, (loss_fn, gather) in losses().items():
+    for name, (loss_fn, gather, local_loss) in losses().items():
         model.zero_grad(set_to_none=True)
         audio, text, scale = model(batch.wavs, batch.wav_lens, batch.texts)
         inputs = ContrastiveInputs(
@@ -196,7 +205,9 @@ def main(out):
             batch.text_is_negative, batch.audio_views, batch.text_views,
             batch.audio_sample, batch.text_sample,
         )
-        hparams = SimpleNamespace(loss=loss_fn, gather_across_ranks=gather)
+        hparams = SimpleNamespace(
+            loss=loss_fn, gather_across_ranks=gather, local_loss=local_loss
+        )
         brain = SimpleNamespace(hparams=hparams)
         loss = CLAPBrain.compute_objectives(brain, inputs, batch, sb.Stage.TRAIN)
         loss.backward()
@@ -217,6 +228,7 @@ def main(out):
             },
         }
     results["short_rank"] = short_rank_steps(distributed, rank)
+    results["short_rank_local"] = short_rank_steps(distributed, rank, local_loss=True)
     os.makedirs(out, exist_ok=True)
     torch.save(results, os.path.join(out, f"rank{rank}.pt"))
     if distributed:
@@ -224,7 +236,7 @@ def main(out):
         dist.destroy_process_group()
 
 
-def short_rank_steps(distributed, rank):
+def short_rank_steps(distributed, rank, local_loss=False):
     """Train through ``SHORT_STEPS`` with ``CLAPBrain.fit_batch``.
 
     Returns ``{"losses": [...], "params": [{name: tensor}, ...]}``, one entry
@@ -241,7 +253,7 @@ def short_rank_steps(distributed, rank):
     brain = CLAPBrain(
         modules={"clap": clap},
         opt_class=lambda params: torch.optim.SGD(params, lr=0.5),
-        hparams={"loss": InfoNCELoss()},
+        hparams={"loss": InfoNCELoss(), "local_loss": local_loss},
         run_opts={"device": "cpu", "distributed_backend": "gloo"},
     )
     brain.on_fit_start()

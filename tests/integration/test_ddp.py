@@ -6,8 +6,12 @@ CPU) with the batch split 5 / 3, the CLAP module wrapped in
 ``DistributedDataParallel`` and the loss computed through
 ``CLAPBrain.compute_objectives`` (which gathers every rank's inputs). Loss
 and DDP-averaged gradients must match the single process to 1e-5 for
-``InfoNCELoss`` and both forms of ``TemporalFocusedLoss``. The model has no
-BatchNorm and no dropout (batch statistics differ per rank in train mode).
+``InfoNCELoss`` and both forms of ``TemporalFocusedLoss``. With
+``local_loss`` (each rank computes only the loss rows of its own items) the
+DDP-averaged gradients must equal those without it and those of the single
+process to 1e-6, and the ranks' losses must average to the global loss. The
+model has no BatchNorm and no dropout (batch statistics differ per rank in
+train mode).
 """
 
 import os
@@ -24,6 +28,7 @@ ROOT = HERE.parents[1]
 WORKER = HERE / "ddp_worker.py"
 GATHERED = ["infonce", "tclap_batch", "tclap_pairwise", "hard_negative", "teminal_tnce"]
 TOL = 1e-5
+LOCAL_TOL = 1e-6
 
 pytestmark = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()),
@@ -79,12 +84,28 @@ def test_gathered_inputs_are_the_global_batch(runs):
         for name in ("audio_keys", "text_keys", "text_is_negative",
                      "audio_sample", "text_sample"):
             assert torch.equal(got[name], ref[name]), name
-        assert got["audio_views"] == ref["audio_views"]
-        assert got["text_views"] == ref["text_views"]
+        assert torch.equal(got["audio_views"], ref["audio_views"])
+        assert torch.equal(got["text_views"], ref["text_views"])
         assert _max_abs(got["audio_emb"], ref["audio_emb"]) <= TOL
         assert _max_abs(got["text_emb"], ref["text_emb"]) <= TOL
     # 5 + 3 samples; reversed views on samples 1, 3 and 7.
     assert ref["audio_sample"].tolist() == [0, 1, 1, 2, 3, 3, 4, 5, 6, 7, 7]
+
+
+@pytest.mark.parametrize("loss", GATHERED)
+def test_local_loss_gives_the_gradients_of_the_global_loss(runs, loss):
+    """Each rank computes its own rows: same gradients, losses average to L."""
+    single, ranks = runs
+    ref = single[loss]
+    for result in ranks:
+        local, whole = result[f"{loss}+local_loss"], result[loss]
+        for name, grad in ref["grads"].items():
+            assert _max_abs(local["grads"][name], whole["grads"][name]) <= LOCAL_TOL, name
+            assert _max_abs(local["grads"][name], grad) <= LOCAL_TOL, name
+    shares = [r[f"{loss}+local_loss"]["loss"] for r in ranks]
+    assert _max_abs(sum(shares) / len(shares), ref["loss"]) <= TOL
+    # Each rank's value is world_size x its own share, not the global loss.
+    assert max(_max_abs(share, ref["loss"]) for share in shares) > 1e-4
 
 
 def test_switch_off_gives_each_rank_its_local_loss(runs):
@@ -115,7 +136,8 @@ def test_two_rank_recipe_trains_evaluates_and_exports(tmp_path):
         assert (out / "pretrained" / name).is_file(), name
 
 
-def test_rank_without_usable_samples_does_not_stall_the_others(runs):
+@pytest.mark.parametrize("run", ["short_rank", "short_rank_local"])
+def test_rank_without_usable_samples_does_not_stall_the_others(runs, run):
     """A rank with 0 or 1 usable samples takes part with zero rows.
 
     A rank that simply skipped would either leave the other waiting forever
@@ -123,6 +145,8 @@ def test_rank_without_usable_samples_does_not_stall_the_others(runs):
     rank's current ones (silently wrong losses). The run must finish with
     the losses and parameters of single-process training on the usable
     samples of both ranks (a step where no rank has enough changes nothing).
+    With ``local_loss`` (``short_rank_local``) such a rank owns no row of the
+    loss; the ranks' losses average to the single-process loss.
     """
     single, ranks = runs
     ref = single["short_rank"]
@@ -132,10 +156,15 @@ def test_rank_without_usable_samples_does_not_stall_the_others(runs):
     for before, after in zip(ref["params"], ref["params"][1:]):
         moved = max(_max_abs(after[n], before[n]) for n in before)
         assert (moved == 0.0) == (after is ref["params"][3])
+    if run == "short_rank_local":
+        for step, ref_loss in enumerate(ref["losses"]):
+            mean = sum(r[run]["losses"][step] for r in ranks) / len(ranks)
+            assert _max_abs(mean, ref_loss) <= TOL, step
     for result in ranks:
-        got = result["short_rank"]
+        got = result[run]
         for step, (loss, ref_loss) in enumerate(zip(got["losses"], ref["losses"])):
-            assert torch.isfinite(loss) and _max_abs(loss, ref_loss) <= TOL, step
+            assert torch.isfinite(loss), step
+            assert run == "short_rank_local" or _max_abs(loss, ref_loss) <= TOL, step
         for step, (params, ref_params) in enumerate(zip(got["params"], ref["params"])):
             for name, value in ref_params.items():
                 assert _max_abs(params[name], value) <= TOL, (step, name)

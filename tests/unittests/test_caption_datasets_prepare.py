@@ -1,6 +1,5 @@
 """Tests of the AudioCaps and Clotho preparations on tiny fake layouts."""
 
-import importlib.util
 import logging
 import os
 import unicodedata
@@ -11,21 +10,7 @@ import soundfile as sf
 
 from speechbrain_tclap.data.caption_datasets import AudioIndex, read_caption_csv
 from speechbrain_tclap.data.manifest import ManifestError, load_manifest
-
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-
-
-def _load(relative, name):
-    spec = importlib.util.spec_from_file_location(
-        name, os.path.join(ROOT, relative)
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-audiocaps = _load("recipes/AudioCaps/audiocaps_prepare.py", "audiocaps_prepare")
-clotho = _load("recipes/Clotho/clotho_prepare.py", "clotho_prepare")
+from speechbrain_tclap.data.prepare import audiocaps, clotho
 
 HEADER = "audiocap_id,youtube_id,start_time,caption\n"
 

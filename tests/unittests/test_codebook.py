@@ -9,14 +9,16 @@ from entmax import sparsemax
 from torch import nn
 
 from speechbrain_tclap.lobes.clap import CLAP
-from speechbrain_tclap.lobes.codebook import (
-    CodewordSharingLoss,
-    SharedCodebook,
-    codeword_sharing_penalty,
-)
+from speechbrain_tclap.lobes.codebook import SharedCodebook
 from speechbrain_tclap.lobes.htsat import HTSAT
 from speechbrain_tclap.lobes.outputs import AudioEncoderOutput, TextEncoderOutput
-from speechbrain_tclap.losses import ContrastiveInputs, HardNegativeLoss, InfoNCELoss
+from speechbrain_tclap.losses import (
+    CodewordSharingLoss,
+    ContrastiveInputs,
+    HardNegativeLoss,
+    InfoNCELoss,
+    codeword_sharing_penalty,
+)
 
 
 def closed_form_sparsemax(z):

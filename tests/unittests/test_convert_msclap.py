@@ -716,6 +716,8 @@ def test_matches_msclap_package(tmp_path, token_folders, version):
     from speechbrain.utils.parameter_transfer import Pretrainer
     from transformers import AutoConfig, AutoModel
 
+    from speechbrain_tclap.convert.pretrainer import load_any_checkpoint
+
     msclap_cls, wrapper_cls = _msclap()
     shared, n_vocab = token_folders[version]
     folder = tmp_path / shared.name  # 'tiny-gpt2' / 'tiny-bert'
@@ -770,6 +772,7 @@ def test_matches_msclap_package(tmp_path, token_folders, version):
         collect_in=str(tmp_path / "collected"),
         loadables={"clap": clap},
         paths={"clap": str(checkpoint)},
+        custom_hooks={"clap": load_any_checkpoint},
     )
     pretrainer.collect_files()
     pretrainer.load_collected()

@@ -4,9 +4,10 @@
 * caption key ids are the same in every batch and every process;
 * a fake world of two ranks (threads exchanging through a barrier, patched
   into the module's collectives) checks the padding of unequal row counts,
-  the sample-index offsets, the view names, and that the backward gives each
+  the sample-index offsets, the view codes, and that the backward gives each
   rank ``world_size`` times the single-process gradient of its rows (which
-  DDP's averaging turns into the exact gradient);
+  DDP's averaging turns into the exact gradient), also with ``local_loss``
+  (each rank computes its own rows only);
 * ``CLAPBrain.compute_objectives`` gathers only in training, and only with
   ``gather_across_ranks`` on.
 """
@@ -30,7 +31,13 @@ from speechbrain_tclap.data.batching import (
     collate_clap_samples,
     key_to_id,
 )
-from speechbrain_tclap.losses import ContrastiveInputs, InfoNCELoss, TemporalFocusedLoss
+from speechbrain_tclap.losses import (
+    ContrastiveInputs,
+    HardNegativeLoss,
+    InfoNCELoss,
+    TemporalFocusedLoss,
+    TemporalNCELoss,
+)
 from speechbrain_tclap.utils import distributed
 
 
@@ -109,7 +116,6 @@ class _FakeWorld:
     def patch(self, monkeypatch):
         monkeypatch.setattr(distributed, "is_distributed", lambda: True)
         monkeypatch.setattr(distributed, "_rank_and_world", lambda: (self.local.rank, self.size))
-        monkeypatch.setattr(distributed, "_all_gather_objects", self.exchange)
         monkeypatch.setattr(
             distributed, "_all_gather_tensors", lambda t: [x.clone() for x in self.exchange(t)]
         )
@@ -140,10 +146,19 @@ class _FakeWorld:
         return results
 
 
-@pytest.mark.parametrize(
-    "loss_fn", [InfoNCELoss(), TemporalFocusedLoss(form="batch"), TemporalFocusedLoss(form="pairwise")]
-)
-def test_fake_two_rank_gather_pads_offsets_and_scales_gradients(monkeypatch, loss_fn):
+LOCAL_LOSSES = [
+    InfoNCELoss(),
+    TemporalFocusedLoss(form="batch"),
+    TemporalFocusedLoss(form="pairwise"),
+    HardNegativeLoss(beta=0.5, embedding_regularization=True),
+    # Only sample 0 (rank 0) holds both views: rank 1 has no row of its own.
+    TemporalNCELoss(views=("main", "reversed"), alpha_same=0.5, alpha_cross=0.8, beta=0.7),
+]
+
+
+@pytest.mark.parametrize("local_loss", [False, True])
+@pytest.mark.parametrize("loss_fn", LOCAL_LOSSES)
+def test_fake_two_rank_gather_pads_offsets_and_scales_gradients(monkeypatch, loss_fn, local_loss):
     torch.manual_seed(0)
     samples = _samples()
     whole = collate_clap_samples(samples)
@@ -166,7 +181,9 @@ def test_fake_two_rank_gather_pads_offsets_and_scales_gradients(monkeypatch, los
     def rank_step(batch, a_rows, t_rows):
         a = audio[a_rows].clone().requires_grad_()
         t = text[t_rows].clone().requires_grad_()
-        gathered = distributed.gather_contrastive_inputs(_inputs(batch, a, t, scale))
+        gathered = distributed.gather_contrastive_inputs(
+            _inputs(batch, a, t, scale), local_loss=local_loss
+        )
         loss = loss_fn(gathered)
         loss.backward()
         return gathered, loss.detach(), a.grad, t.grad
@@ -175,13 +192,17 @@ def test_fake_two_rank_gather_pads_offsets_and_scales_gradients(monkeypatch, los
     for rank, (gathered, loss, a_grad, t_grad) in enumerate(out):
         for name in ("audio_keys", "text_keys", "text_is_negative", "audio_sample", "text_sample"):
             assert torch.equal(getattr(gathered, name), getattr(whole, name)), name
-        assert gathered.audio_views == whole.audio_views
-        assert gathered.text_views == whole.text_views
+        assert torch.equal(gathered.audio_views, whole.audio_views)
+        assert torch.equal(gathered.text_views, whole.text_views)
         assert torch.allclose(gathered.audio_emb, audio) and torch.allclose(gathered.text_emb, text)
-        assert torch.allclose(loss, ref_loss, atol=1e-6)
+        assert (gathered.local is not None) == local_loss
+        if not local_loss:  # each rank's loss is the global loss
+            assert torch.allclose(loss, ref_loss, atol=1e-6)
         a_rows, t_rows = rows[rank]
         assert torch.allclose(a_grad, 2 * a_ref.grad[a_rows], atol=1e-6)
         assert torch.allclose(t_grad, 2 * t_ref.grad[t_rows], atol=1e-6)
+    if local_loss:  # world_size x each rank's share: they average to the loss
+        assert torch.allclose(sum(o[1] for o in out) / 2, ref_loss, atol=1e-6)
 
 
 def test_fake_world_gather_with_grad_of_empty_rank(monkeypatch):
@@ -195,8 +216,8 @@ def test_fake_world_gather_with_grad_of_empty_rank(monkeypatch):
 def test_brain_gathers_only_in_training_and_when_switched_on(monkeypatch):
     calls = []
 
-    def spy(inputs):
-        calls.append(inputs)
+    def spy(inputs, local_loss=False):
+        calls.append((inputs, local_loss))
         return inputs
 
     monkeypatch.setattr(brain_module, "gather_contrastive_inputs", spy)
@@ -212,7 +233,10 @@ def test_brain_gathers_only_in_training_and_when_switched_on(monkeypatch):
         )
 
     loss = CLAPBrain.compute_objectives(brain(), inputs, batch, sb.Stage.TRAIN)
-    assert len(calls) == 1 and calls[0] is inputs and torch.isfinite(loss)
+    assert len(calls) == 1 and calls[0][0] is inputs and calls[0][1] is False
+    assert torch.isfinite(loss)
     CLAPBrain.compute_objectives(brain(gather_across_ranks=False), inputs, batch, sb.Stage.TRAIN)
     CLAPBrain.compute_objectives(brain(), inputs, batch, sb.Stage.VALID)
     assert len(calls) == 1 and collected == [inputs]
+    CLAPBrain.compute_objectives(brain(local_loss=True), inputs, batch, sb.Stage.TRAIN)
+    assert len(calls) == 2 and calls[1][0] is inputs and calls[1][1] is True

@@ -1,4 +1,4 @@
-"""Tests of the ESC-50 preparation (recipes/ESC50/esc50_prepare.py).
+"""Tests of the ESC-50 preparation (speechbrain_tclap/data/prepare/esc50.py).
 
 A tiny ESC-50 layout (WAV, names as in the official CSV) is made in each
 test; the real ESC-10 subset in FLAC is used when it is available.
@@ -8,7 +8,6 @@ Authors
 """
 
 import csv
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -18,22 +17,12 @@ import pytest
 import soundfile as sf
 
 from speechbrain_tclap.data.manifest import load_manifest
+from speechbrain_tclap.data.prepare.esc50 import prepare_esc50
 
 ROOT = Path(__file__).resolve().parents[2]
 ESC10 = ROOT.parent / "shared" / "data" / "esc10"
 CLASSES = ((0, "dog", True), (10, "rain", True), (12, "crackling_fire", True), (5, "cat", False))
 
-
-def _module():
-    spec = importlib.util.spec_from_file_location(
-        "esc50_prepare", ROOT / "recipes" / "ESC50" / "esc50_prepare.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-prepare_esc50 = _module().prepare_esc50
 
 
 def _layout(root, ext=".wav", rate=8000, folds=(1, 2, 3, 4, 5)):

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from speechbrain_tclap.data.batching import view_codes
 from speechbrain_tclap.losses import (
     ContrastiveInputs,
     InfoNCELoss,
@@ -160,8 +161,8 @@ def _temporal_inputs(seed, reversed_audio=False):
         audio_keys=torch.tensor(audio_keys),
         text_keys=torch.tensor([0, 1, 3, 3, 4, 0]),
         text_is_negative=torch.tensor([False, False, False, True, True, True]),
-        audio_views=["main"] * 3 + (["reversed"] if reversed_audio else []),
-        text_views=["main"] * 3 + ["swapped"] * 3,
+        audio_views=view_codes(["main"] * 3 + (["reversed"] if reversed_audio else [])),
+        text_views=view_codes(["main"] * 3 + ["swapped"] * 3),
         audio_sample=torch.tensor([0, 1, 2] + ([0] if reversed_audio else [])),
         text_sample=torch.tensor([0, 1, 2, 0, 1, 2]),
     )

@@ -1,5 +1,5 @@
-"""Zero-shot SED / grounding: decoding, F1s (vs loops and psds_eval), PSDS, the
-Brain evaluator and the interface."""
+"""Zero-shot SED / grounding: decoding (``speechbrain_tclap.events``), F1s
+(vs loops and psds_eval), PSDS, the Brain evaluator and the interface."""
 
 import itertools
 import json
@@ -11,16 +11,17 @@ import torch
 
 from speechbrain_tclap.data.batching import AudioView, CLAPSample, TextView
 from speechbrain_tclap.evaluation import sed
+from speechbrain_tclap.events import frame_bounds, median_filter_time, scores_to_events
 
 
 def test_median_filter_reflects_edges():
     x = np.random.default_rng(0).random((9, 3))
     padded = np.concatenate([x[:1], x, x[-1:]])
     expected = np.stack([np.median(padded[t : t + 3], axis=0) for t in range(9)])
-    assert np.allclose(sed.median_filter_time(x, 3), expected)
-    assert np.array_equal(sed.median_filter_time(x, 1), x)
+    assert np.allclose(median_filter_time(x, 3), expected)
+    assert np.array_equal(median_filter_time(x, 1), x)
     with pytest.raises(ValueError, match="odd"):
-        sed.median_filter_time(x, 2)
+        median_filter_time(x, 2)
 
 
 def loop_events(scores, threshold, starts, ends, gap):
@@ -45,12 +46,12 @@ def loop_events(scores, threshold, starts, ends, gap):
 def test_decoding_matches_a_loop(gap):
     rng = np.random.default_rng(gap)
     times = np.arange(12) * 0.32 + 0.15
-    starts, ends = sed.frame_bounds(times, 0.32, 3.7)
+    starts, ends = frame_bounds(times, 0.32, 3.7)
     for _ in range(20):
         scores = rng.random((12, 3))
         labels = ["a", "b", "c"]
-        events = sed.scores_to_events(scores, times, labels, 0.5, 0.32, 3.7, median_window=1,
-                                      fill_gap_seconds=gap * 0.32)
+        events = scores_to_events(scores, times, labels, 0.5, 0.32, 3.7, median_window=1,
+                                  fill_gap_seconds=gap * 0.32)
         got = sorted((labels.index(e["event_label"]), e["onset"], e["offset"]) for e in events)
         assert np.allclose(np.array(got).reshape(-1, 3),
                            np.array(loop_events(scores, 0.5, starts, ends, gap)).reshape(-1, 3))

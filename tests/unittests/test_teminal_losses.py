@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from speechbrain_tclap.data.batching import view_codes, view_names
 from speechbrain_tclap.losses import (
     ContrastiveInputs,
     InfoNCELoss,
@@ -34,8 +35,8 @@ def _inputs(batch, views=VIEWS, dim=8, seed=0, normalize=True, keys=None, scale=
         audio_keys=keys,
         text_keys=keys.clone(),
         text_is_negative=torch.zeros(n, dtype=torch.bool),
-        audio_views=names,
-        text_views=list(names),
+        audio_views=view_codes(names),
+        text_views=view_codes(names),
         audio_sample=sample,
         text_sample=sample.clone(),
     )
@@ -46,13 +47,11 @@ def _loop_loss(inputs, views, alpha_same=1.0, alpha_cross=1.0, beta=1.0,
     """The TNCE written item by item (diagonal positives, unique captions)."""
     o_same = alpha_same if o_same is None else o_same
     o_cross = alpha_cross if o_cross is None else o_cross
-    order = [
-        i for v in views for i in range(len(inputs.audio_views))
-        if inputs.audio_views[i] == v
-    ]
+    names = view_names(inputs.audio_views)
+    order = [i for v in views for i in range(len(names)) if names[i] == v]
     a = inputs.audio_emb[order].detach().double()
     t = inputs.text_emb[order].detach().double()
-    view = [inputs.audio_views[i] for i in order]
+    view = [names[i] for i in order]
     sample = [int(inputs.audio_sample[i]) for i in order]
     scale = float(inputs.logit_scale.detach()) if mode == "sane" else 1.0
     n = len(order)
@@ -156,7 +155,8 @@ def test_paper_mode_is_the_authors_cross_entropy():
         VIEWS, alpha_same=a_same, alpha_cross=a_cross, beta=beta,
         mode="paper", positives="diagonal",
     )(inputs)
-    order = [i for v in VIEWS for i in range(3 * batch) if inputs.audio_views[i] == v]
+    names = view_names(inputs.audio_views)
+    order = [i for v in VIEWS for i in range(3 * batch) if names[i] == v]
     a, t = inputs.audio_emb[order], inputs.text_emb[order]
     alpha = torch.full((batch, batch), a_cross)
     alpha.fill_diagonal_(a_same)
@@ -212,8 +212,8 @@ def test_incomplete_samples_and_extra_items_are_ignored():
         text_is_negative=torch.cat(
             [inputs.text_is_negative, torch.tensor([False, True])]
         ),
-        audio_views=inputs.audio_views + ["main"],
-        text_views=inputs.text_views + ["main", "reversed"],
+        audio_views=torch.cat([inputs.audio_views, view_codes(["main"])]),
+        text_views=torch.cat([inputs.text_views, view_codes(["main", "reversed"])]),
         audio_sample=torch.cat([inputs.audio_sample, torch.tensor([3])]),
         text_sample=torch.cat([inputs.text_sample, torch.tensor([3, 0])]),
     )

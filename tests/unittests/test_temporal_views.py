@@ -7,7 +7,6 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
-import importlib.util
 import json
 import logging
 import math
@@ -20,9 +19,10 @@ import soundfile as sf
 import torch
 
 from speechbrain.dataio.dataloader import SaveableDataLoader, make_dataloader
-from speechbrain_tclap.data.batching import caption_key, collate_clap_samples
+from speechbrain_tclap.data.batching import caption_key, collate_clap_samples, view_names
 from speechbrain_tclap.data.datasets import collate_dataset_items, make_clap_dataset
 from speechbrain_tclap.data.manifest import load_manifest, write_manifest
+from speechbrain_tclap.data.prepare.esc50 import prepare_esc50
 from speechbrain_tclap.data.samplers import PairAwareBatchSampler, item_labels, item_sources
 from speechbrain_tclap.data.synthetic import prepare_synthetic
 from speechbrain_tclap.data.temporal import (
@@ -36,15 +36,6 @@ from speechbrain_tclap.data.temporal import (
 ROOT = Path(__file__).resolve().parents[2]
 ESC10 = ROOT.parent / "shared" / "data" / "esc10"
 SR = 8000
-
-
-def _load_prepare():
-    spec = importlib.util.spec_from_file_location(
-        "esc50_prepare", ROOT / "recipes" / "ESC50" / "esc50_prepare.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _signal(seed, length, burst_at, burst_len=200, burst=0.5, floor=0.01):
@@ -386,9 +377,8 @@ def _fake_esc(root, folds=(1, 2, 3, 4, 5), classes=((0, "dog"), (10, "rain"), (3
 
 
 def test_pairs_of_a_split_only_use_that_split(tmp_path):
-    prepare = _load_prepare()
     _fake_esc(tmp_path / "esc")
-    paths = prepare.prepare_esc50(tmp_path / "esc", tmp_path / "m", [1, 2, 3], [4], [5])
+    paths = prepare_esc50(tmp_path / "esc", tmp_path / "m", [1, 2, 3], [4], [5])
     folds = {}
     for split, path in paths.items():
         pair_path = prepare_pair_manifest(path, tmp_path / "m" / f"{split}_pairs.json", 10, seed=1)
@@ -412,7 +402,7 @@ def test_synthetic_manifest_pairs_build_and_collate(tmp_path):
     dataset = make_clap_dataset(pair_path, build, train=True, required=PAIR_REQUIRED)
     batch = collate_dataset_items([dataset[i] for i in range(4)])
     assert batch.wavs.shape == (12, SR) and batch.num_skipped == 0
-    assert batch.audio_views[:3] == ["main", "reversed", "overlay"]
+    assert view_names(batch.audio_views[:3]) == ["main", "reversed", "overlay"]
     for sample_meta, labels in zip(batch.meta, batch.labels):
         events = sample_meta["events"]
         assert [e["label"] for e in events] == labels
@@ -425,8 +415,7 @@ def test_synthetic_manifest_pairs_build_and_collate(tmp_path):
 
 @pytest.mark.skipif(not (ESC10 / "meta" / "esc50.csv").is_file(), reason="ESC-10 data not available")
 def test_esc10_pairs_build_from_flac(tmp_path):
-    prepare = _load_prepare()
-    paths = prepare.prepare_esc50(ESC10, tmp_path, [1, 2], [3], [4])
+    paths = prepare_esc50(ESC10, tmp_path, [1, 2], [3], [4])
     pairs = make_pair_rows(load_manifest(paths["test"], required=("id", "wav")), 2, seed=0)
     build = TemporalViewBuilder(16000, 5.0, gap_seconds=0.5)
     for pair in pairs:

@@ -1,0 +1,389 @@
+"""AudioCaps data preparation: official caption CSVs + audio -> JSON manifests.
+
+Expected layout (the audio has to be fetched from YouTube separately; the
+preparation never downloads anything)::
+
+    <data_folder>/
+        train.csv  val.csv  test.csv        (or dataset/train.csv, ...)
+        <audio_subdir>/                      default "audio"
+            [train/ val/ test/]              optional per-split folders
+            <name>.wav | .flac | .ogg
+
+The CSVs are those of the AudioCaps repository, one caption per line with the
+columns ``audiocap_id, youtube_id, start_time, caption``. A clip is a
+(``youtube_id``, ``start_time``) pair; its captions are grouped (train has one
+per clip, val and test five). An audio file may be named after any of the
+usual conventions, tried in this order (``S``/``E`` = start/end seconds,
+end = start + 10)::
+
+    Y<youtube_id>_<S>.000_<E>.000   <youtube_id>_<S>.000_<E>.000   (AudioSet)
+    Y<youtube_id>_<S>_<E>           <youtube_id>_<S>_<E>
+    Y<youtube_id>_<S>               <youtube_id>_<S>
+    Y<youtube_id>                   <youtube_id>
+    <audiocap_id>                   (of any caption of the clip)
+
+Files inside ``<audio_subdir>/<split>/`` win over same-named files elsewhere.
+A bare ``<youtube_id>`` file claimed by clips with different start times is
+ambiguous: those clips are skipped. Clips without audio (or with unreadable
+audio, or another sample rate than ``sample_rate`` when it is given) are
+skipped, counted and logged.
+
+Each split gives ``<save_folder>/<split>.json`` in SpeechBrain JSON::
+
+    {"<youtube_id>_<start>": {"wav": "/abs/path.wav", "caption": "...",
+      "captions": ["...", ...], "duration": 10.0, "youtube_id": "...",
+      "start_time": 30.0, "audiocap_ids": ["..."]}}
+
+The preparation is idempotent: a fingerprint of the options, the CSV files
+and the audio files (paths and sizes) makes a second call with nothing
+changed return at once.
+
+The recipe's ``recipes/AudioCaps/audiocaps_prepare.py`` and the zero-shot benchmark
+(:mod:`speechbrain_tclap.benchmark.datasets`) both call :func:`prepare_audiocaps`.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import os
+from collections import Counter
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_tclap.data.caption_datasets import (
+    AudioIndex,
+    audio_info,
+    file_signature,
+    prepared_manifests,
+    read_caption_csv,
+    write_prepared,
+)
+from speechbrain_tclap.data.manifest import ManifestError
+
+logger = get_logger(__name__)
+
+CSV_COLUMNS = ("audiocap_id", "youtube_id", "start_time", "caption")
+FINGERPRINT_FILE = "audiocaps_prepare.json"
+#: Length of an AudioCaps (AudioSet) clip in seconds.
+CLIP_SECONDS = 10.0
+
+
+def find_csv(data_folder: str, split: str) -> str:
+    """Path of a split's caption CSV (``<split>.csv`` or ``dataset/<split>.csv``).
+
+    Arguments
+    ---------
+    data_folder : str
+        Dataset root.
+    split : str
+        ``"train"``, ``"val"`` or ``"test"``.
+
+    Returns
+    -------
+    str
+        The CSV path.
+
+    Raises
+    ------
+    FileNotFoundError
+        Listing the places looked at.
+
+    Example
+    -------
+    >>> root = getfixture("tmpdir")
+    >>> _ = (root / "val.csv").write("audiocap_id,youtube_id,start_time,caption\\n")
+    >>> os.path.basename(find_csv(str(root), "val"))
+    'val.csv'
+    """
+    candidates = [
+        os.path.join(data_folder, f"{split}.csv"),
+        os.path.join(data_folder, "dataset", f"{split}.csv"),
+    ]
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(
+        f"AudioCaps caption CSV for split {split!r} not found; looked for "
+        + " and ".join(candidates)
+    )
+
+
+def _format_seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def audio_names(
+    youtube_id: str, start_time: float, audiocap_ids: Sequence[str] = ()
+) -> List[str]:
+    """Candidate file stems of a clip, most specific first.
+
+    Arguments
+    ---------
+    youtube_id : str
+        YouTube id.
+    start_time : float
+        Start of the clip in the video (seconds).
+    audiocap_ids : sequence of str
+        The clip's caption ids (last resort).
+
+    Returns
+    -------
+    list of str
+        Stems to look up.
+
+    Example
+    -------
+    >>> audio_names("abc", 30)[:3]
+    ['Yabc_30.000_40.000', 'abc_30.000_40.000', 'Yabc_30_40']
+    >>> audio_names("abc", 30)[-2:]
+    ['Yabc', 'abc']
+    """
+    start, end = float(start_time), float(start_time) + CLIP_SECONDS
+    s, e = _format_seconds(start), _format_seconds(end)
+    names = []
+    for y in ("Y", ""):
+        names.append(f"{y}{youtube_id}_{start:.3f}_{end:.3f}")
+    for y in ("Y", ""):
+        names.append(f"{y}{youtube_id}_{s}_{e}")
+    for y in ("Y", ""):
+        names.append(f"{y}{youtube_id}_{s}")
+    names += [f"Y{youtube_id}", youtube_id]
+    names += [str(a) for a in audiocap_ids]
+    return names
+
+
+def read_audiocaps_csv(path: str) -> Dict[Tuple[str, float], Dict[str, Any]]:
+    """Groups the captions of an AudioCaps CSV by clip.
+
+    Arguments
+    ---------
+    path : str
+        CSV with ``audiocap_id, youtube_id, start_time, caption``.
+
+    Returns
+    -------
+    dict
+        ``{(youtube_id, start_time): {"captions": [...], "audiocap_ids":
+        [...], "line": first line}}`` in file order.
+
+    Raises
+    ------
+    ManifestError
+        Naming the file and line of a malformed row.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "test.csv"
+    >>> _ = path.write(
+    ...     "audiocap_id,youtube_id,start_time,caption\\n"
+    ...     "1,abc,30,a dog barks\\n2,abc,30,\\"a dog barks, then a cat\\"\\n")
+    >>> read_audiocaps_csv(str(path))[("abc", 30.0)]["captions"]
+    ['a dog barks', 'a dog barks, then a cat']
+    """
+    clips: Dict[Tuple[str, float], Dict[str, Any]] = {}
+    for line, row in read_caption_csv(path, CSV_COLUMNS):
+        try:
+            start = float(row["start_time"])
+        except ValueError:
+            raise ManifestError(
+                path,
+                f"start_time is not a number: {row['start_time']!r}",
+                row=f"line {line}",
+            ) from None
+        if start < 0:
+            raise ManifestError(
+                path, f"negative start_time {start}", row=f"line {line}"
+            )
+        clip = clips.setdefault(
+            (row["youtube_id"], start),
+            {"captions": [], "audiocap_ids": [], "line": line},
+        )
+        clip["captions"].append(" ".join(row["caption"].split()))
+        clip["audiocap_ids"].append(row["audiocap_id"])
+    return clips
+
+
+def prepare_audiocaps(
+    data_folder: Union[str, os.PathLike],
+    save_folder: Union[str, os.PathLike],
+    splits: Sequence[str] = ("train", "val", "test"),
+    audio_subdir: str = "audio",
+    sample_rate: Optional[int] = None,
+    skip_prep: bool = False,
+) -> Dict[str, str]:
+    """Writes one JSON manifest per AudioCaps split (see the module docstring).
+
+    Arguments
+    ---------
+    data_folder : str or os.PathLike
+        Dataset root holding the CSVs and the audio folder.
+    save_folder : str or os.PathLike
+        Where ``<split>.json`` and the fingerprint go (created).
+    splits : sequence of str
+        Splits to prepare.
+    audio_subdir : str
+        Audio folder relative to ``data_folder`` (or absolute).
+    sample_rate : int, optional
+        When given, clips at another rate are skipped and counted (resample
+        the files first, or leave None and resample when loading).
+    skip_prep : bool
+        Return the manifest paths without doing anything.
+
+    Returns
+    -------
+    dict
+        ``{split: manifest path}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A CSV is missing.
+    ManifestError
+        A CSV is malformed (the message names file and line).
+    ValueError
+        A split has no clip with audio.
+
+    Example
+    -------
+    >>> import numpy, soundfile
+    >>> root = getfixture("tmpdir")
+    >>> _ = (root / "test.csv").write(
+    ...     "audiocap_id,youtube_id,start_time,caption\\n"
+    ...     "7,abc,30,a bell rings then a dog barks\\n8,abc,30,a bell and a dog\\n"
+    ...     "9,zzz,0,no audio for this one\\n")
+    >>> _ = (root / "audio").mkdir()
+    >>> soundfile.write(str(root / "audio" / "Yabc.wav"), numpy.zeros(1600), 16000)
+    >>> paths = prepare_audiocaps(root, root / "prepared", splits=["test"])
+    >>> from speechbrain_tclap.data.manifest import load_manifest
+    >>> row = load_manifest(paths["test"])["abc_30"]
+    >>> row["captions"], row["duration"]
+    (['a bell rings then a dog barks', 'a bell and a dog'], 0.1)
+    """
+    data_folder = os.path.abspath(os.fspath(data_folder))
+    save_folder = os.path.abspath(os.fspath(save_folder))
+    splits = [str(s) for s in splits]
+    manifests = {s: os.path.join(save_folder, f"{s}.json") for s in splits}
+    if skip_prep:
+        return manifests
+    audio_root = os.path.join(data_folder, audio_subdir)
+    csv_paths = {s: find_csv(data_folder, s) for s in splits}
+    index = AudioIndex(audio_root)
+    config = {
+        "data_folder": data_folder,
+        "audio_root": audio_root,
+        "splits": splits,
+        "sample_rate": sample_rate,
+        "csv": {s: file_signature(p) for s, p in csv_paths.items()},
+        "audio": index.signature(),
+    }
+    fingerprint = os.path.join(save_folder, FINGERPRINT_FILE)
+    if prepared_manifests(fingerprint, config, manifests):
+        logger.info(
+            "AudioCaps manifests in %s are up to date; skipping.", save_folder
+        )
+        return manifests
+    if len(index) == 0:
+        logger.warning("No audio files found under %s.", audio_root)
+
+    rows_per_split: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    stats: Dict[str, Dict[str, int]] = {}
+    for split in splits:
+        rows, counts = _prepare_split(
+            split, csv_paths[split], index, sample_rate
+        )
+        if not rows:
+            raise ValueError(
+                f"AudioCaps split {split!r}: none of the {counts['clips']} clips of "
+                f"{csv_paths[split]} has audio under {audio_root} (see the expected "
+                "file names in speechbrain_tclap/data/prepare/audiocaps.py)"
+            )
+        rows_per_split[split] = rows
+        stats[split] = dict(counts)
+    os.makedirs(save_folder, exist_ok=True)
+    write_prepared(fingerprint, config, rows_per_split, manifests, stats)
+    return manifests
+
+
+def _prepare_split(
+    split: str, csv_path: str, index: AudioIndex, sample_rate: Optional[int]
+) -> Tuple[Dict[str, Dict[str, Any]], Counter]:
+    """Manifest rows of one split and the counts of what was skipped."""
+    clips = read_audiocaps_csv(csv_path)
+    counts: Counter = Counter(clips=len(clips))
+    found: Dict[Tuple[str, float], Tuple[str, bool]] = {}
+    claims: Counter = Counter()
+    missing: List[str] = []
+    for (youtube_id, start), clip in clips.items():
+        names = audio_names(youtube_id, start, clip["audiocap_ids"])
+        path = index.find(names, prefer=split)
+        if path is None:
+            missing.append(f"{youtube_id}@{_format_seconds(start)}")
+            continue
+        stem = os.path.splitext(os.path.basename(path))[0]
+        bare = stem in (youtube_id, f"Y{youtube_id}")
+        found[(youtube_id, start)] = (path, bare)
+        claims[path] += 1
+
+    rows: Dict[str, Dict[str, Any]] = {}
+    problems: List[str] = []
+    for (youtube_id, start), clip in clips.items():
+        if (youtube_id, start) not in found:
+            continue
+        path, bare = found[(youtube_id, start)]
+        if bare and claims[path] > 1:
+            counts["ambiguous"] += 1
+            problems.append(
+                f"{path}: claimed by {claims[path]} clips with different start times"
+            )
+            continue
+        try:
+            duration, rate = audio_info(path)
+        except ValueError as err:
+            counts["unreadable"] += 1
+            problems.append(str(err))
+            continue
+        if sample_rate is not None and rate != int(sample_rate):
+            counts["wrong_rate"] += 1
+            problems.append(f"{path}: {rate} Hz, expected {sample_rate} Hz")
+            continue
+        clip_id = f"{youtube_id}_{_format_seconds(start)}"
+        rows[clip_id] = {
+            "wav": path,
+            "caption": clip["captions"][0],
+            "captions": clip["captions"],
+            "duration": round(duration, 6),
+            "youtube_id": youtube_id,
+            "start_time": start,
+            "audiocap_ids": clip["audiocap_ids"],
+        }
+    counts["missing"] = len(missing)
+    counts["written"] = len(rows)
+    counts["captions"] = sum(len(r["captions"]) for r in rows.values())
+    if missing:
+        logger.warning(
+            "AudioCaps %s: %d of %d clips have no audio file and are skipped "
+            "(e.g. %s).",
+            split,
+            len(missing),
+            len(clips),
+            ", ".join(missing[:5]),
+        )
+    if problems:
+        logger.warning(
+            "AudioCaps %s: %d clips skipped (unreadable %d, wrong sample rate %d, "
+            "ambiguous file %d), e.g. %s",
+            split,
+            len(problems),
+            counts["unreadable"],
+            counts["wrong_rate"],
+            counts["ambiguous"],
+            "; ".join(problems[:3]),
+        )
+    logger.info(
+        "AudioCaps %s: %d clips, %d captions written.",
+        split,
+        len(rows),
+        counts["captions"],
+    )
+    return rows, counts

@@ -1,0 +1,272 @@
+"""Clotho v2 data preparation: caption CSVs + audio -> JSON manifests.
+
+Expected layout (as extracted from the Zenodo archives)::
+
+    <data_folder>/
+        clotho_captions_development.csv
+        clotho_captions_validation.csv
+        clotho_captions_evaluation.csv
+        development/*.wav   validation/*.wav   evaluation/*.wav
+
+Each caption CSV has the columns ``file_name, caption_1, ..., caption_5``
+(one clip per line, five captions each). Audio is looked up by file name in
+``<data_folder>/<audio_subdir or split>/`` (Unicode-normalised, so a name
+stored in NFC matches a file written in NFD and vice versa). Clips whose audio
+is missing or unreadable (or at another rate than ``sample_rate`` when it is
+given) are skipped, counted and logged.
+
+Each split gives ``<save_folder>/<split>.json`` in SpeechBrain JSON, keyed by
+the file name without extension::
+
+    {"<stem>": {"wav": "/abs/path.wav", "caption": "<caption_1>",
+      "captions": ["<caption_1>", ..., "<caption_5>"], "duration": 21.4,
+      "file_name": "<file_name>"}}
+
+The preparation is idempotent: a fingerprint of the options, the CSV files
+and the audio files (paths and sizes) makes a second call with nothing
+changed return at once.
+
+The recipe's ``recipes/Clotho/clotho_prepare.py`` and the zero-shot benchmark
+(:mod:`speechbrain_tclap.benchmark.datasets`) both call :func:`prepare_clotho`.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import os
+from collections import Counter
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_tclap.data.caption_datasets import (
+    AudioIndex,
+    audio_info,
+    file_signature,
+    prepared_manifests,
+    read_caption_csv,
+    write_prepared,
+)
+from speechbrain_tclap.data.manifest import ManifestError
+
+logger = get_logger(__name__)
+
+CAPTION_COLUMNS = tuple(f"caption_{i}" for i in range(1, 6))
+FINGERPRINT_FILE = "clotho_prepare.json"
+
+
+def read_clotho_csv(path: str) -> Dict[str, Dict[str, Any]]:
+    """Captions of a Clotho caption CSV by file name.
+
+    Arguments
+    ---------
+    path : str
+        ``clotho_captions_<split>.csv``.
+
+    Returns
+    -------
+    dict
+        ``{file_name: {"captions": [5 captions], "line": line number}}`` in
+        file order.
+
+    Raises
+    ------
+    ManifestError
+        Naming the file and line: missing column, wrong number of cells,
+        empty caption, repeated file name, malformed quoting.
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "clotho_captions_validation.csv"
+    >>> _ = path.write("file_name,caption_1,caption_2,caption_3,caption_4,caption_5\\n"
+    ...     'a.wav,A dog barks.,"Wind, then rain.",c,d,e\\n')
+    >>> read_clotho_csv(str(path))["a.wav"]["captions"][:2]
+    ['A dog barks.', 'Wind, then rain.']
+    """
+    clips: Dict[str, Dict[str, Any]] = {}
+    for line, row in read_caption_csv(path, ("file_name",) + CAPTION_COLUMNS):
+        name = row["file_name"]
+        if name in clips:
+            raise ManifestError(
+                path,
+                f"file_name {name!r} repeated (first at line {clips[name]['line']})",
+                row=f"line {line}",
+            )
+        captions = [" ".join(row[c].split()) for c in CAPTION_COLUMNS]
+        clips[name] = {"captions": captions, "line": line}
+    return clips
+
+
+def prepare_clotho(
+    data_folder: Union[str, os.PathLike],
+    save_folder: Union[str, os.PathLike],
+    splits: Sequence[str] = ("development", "validation", "evaluation"),
+    audio_subdirs: Optional[Mapping[str, str]] = None,
+    sample_rate: Optional[int] = None,
+    skip_prep: bool = False,
+) -> Dict[str, str]:
+    """Writes one JSON manifest per Clotho split (see the module docstring).
+
+    Arguments
+    ---------
+    data_folder : str or os.PathLike
+        Dataset root holding the CSVs and the audio folders.
+    save_folder : str or os.PathLike
+        Where ``<split>.json`` and the fingerprint go (created).
+    splits : sequence of str
+        Splits to prepare (CSV ``clotho_captions_<split>.csv``).
+    audio_subdirs : mapping, optional
+        ``{split: audio folder}`` relative to ``data_folder`` (default: the
+        split name).
+    sample_rate : int, optional
+        When given, clips at another rate are skipped and counted (Clotho is
+        44.1 kHz).
+    skip_prep : bool
+        Return the manifest paths without doing anything.
+
+    Returns
+    -------
+    dict
+        ``{split: manifest path}``.
+
+    Raises
+    ------
+    ManifestError
+        A CSV is missing or malformed (the message names file and line).
+    ValueError
+        A split has no clip with audio.
+
+    Example
+    -------
+    >>> import numpy, soundfile
+    >>> root = getfixture("tmpdir")
+    >>> _ = (root / "clotho_captions_evaluation.csv").write(
+    ...     "file_name,caption_1,caption_2,caption_3,caption_4,caption_5\\n"
+    ...     "rain.wav,Rain falls.,Rain,Drops,Water,Wet\\n")
+    >>> _ = (root / "evaluation").mkdir()
+    >>> soundfile.write(str(root / "evaluation" / "rain.wav"), numpy.zeros(4410), 44100)
+    >>> paths = prepare_clotho(root, root / "prepared", splits=["evaluation"])
+    >>> from speechbrain_tclap.data.manifest import load_manifest
+    >>> row = load_manifest(paths["evaluation"])["rain"]
+    >>> row["caption"], len(row["captions"]), row["duration"]
+    ('Rain falls.', 5, 0.1)
+    """
+    data_folder = os.path.abspath(os.fspath(data_folder))
+    save_folder = os.path.abspath(os.fspath(save_folder))
+    splits = [str(s) for s in splits]
+    manifests = {s: os.path.join(save_folder, f"{s}.json") for s in splits}
+    if skip_prep:
+        return manifests
+    audio_subdirs = dict(audio_subdirs or {})
+    csv_paths = {
+        s: os.path.join(data_folder, f"clotho_captions_{s}.csv") for s in splits
+    }
+    audio_roots = {
+        s: os.path.join(data_folder, audio_subdirs.get(s, s)) for s in splits
+    }
+    for split, path in csv_paths.items():
+        if not os.path.isfile(path):
+            raise ManifestError(
+                path, f"Clotho caption CSV of split {split!r} not found"
+            )
+    indexes = {s: AudioIndex(audio_roots[s]) for s in splits}
+    config = {
+        "data_folder": data_folder,
+        "splits": splits,
+        "audio_roots": audio_roots,
+        "sample_rate": sample_rate,
+        "csv": {s: file_signature(p) for s, p in csv_paths.items()},
+        "audio": {s: index.signature() for s, index in indexes.items()},
+    }
+    fingerprint = os.path.join(save_folder, FINGERPRINT_FILE)
+    if prepared_manifests(fingerprint, config, manifests):
+        logger.info(
+            "Clotho manifests in %s are up to date; skipping.", save_folder
+        )
+        return manifests
+
+    rows_per_split: Dict[str, Dict[str, Dict[str, Any]]] = {}
+    stats: Dict[str, Dict[str, int]] = {}
+    for split in splits:
+        rows, counts = _prepare_split(
+            split, csv_paths[split], indexes[split], sample_rate
+        )
+        if not rows:
+            raise ValueError(
+                f"Clotho split {split!r}: none of the {counts['clips']} clips of "
+                f"{csv_paths[split]} has audio under {audio_roots[split]}"
+            )
+        rows_per_split[split] = rows
+        stats[split] = dict(counts)
+    os.makedirs(save_folder, exist_ok=True)
+    write_prepared(fingerprint, config, rows_per_split, manifests, stats)
+    return manifests
+
+
+def _prepare_split(
+    split: str, csv_path: str, index: AudioIndex, sample_rate: Optional[int]
+) -> Tuple[Dict[str, Dict[str, Any]], Counter]:
+    """Manifest rows of one split and the counts of what was skipped."""
+    clips = read_clotho_csv(csv_path)
+    counts: Counter = Counter(clips=len(clips))
+    rows: Dict[str, Dict[str, Any]] = {}
+    missing: List[str] = []
+    problems: List[str] = []
+    seen: Dict[str, str] = {}
+    for name, clip in clips.items():
+        path = index.find([name])
+        if path is None:
+            missing.append(name)
+            continue
+        try:
+            duration, rate = audio_info(path)
+        except ValueError as err:
+            counts["unreadable"] += 1
+            problems.append(str(err))
+            continue
+        if sample_rate is not None and rate != int(sample_rate):
+            counts["wrong_rate"] += 1
+            problems.append(f"{path}: {rate} Hz, expected {sample_rate} Hz")
+            continue
+        clip_id = os.path.splitext(name)[0]
+        if clip_id in seen:
+            raise ManifestError(
+                csv_path,
+                f"file names {seen[clip_id]!r} and {name!r} give the same id {clip_id!r}",
+                row=f"line {clip['line']}",
+            )
+        seen[clip_id] = name
+        rows[clip_id] = {
+            "wav": path,
+            "caption": clip["captions"][0],
+            "captions": clip["captions"],
+            "duration": round(duration, 6),
+            "file_name": name,
+        }
+    counts["missing"] = len(missing)
+    counts["written"] = len(rows)
+    counts["captions"] = sum(len(r["captions"]) for r in rows.values())
+    if missing:
+        logger.warning(
+            "Clotho %s: %d of %d clips have no audio file and are skipped (e.g. %s).",
+            split,
+            len(missing),
+            len(clips),
+            ", ".join(missing[:5]),
+        )
+    if problems:
+        logger.warning(
+            "Clotho %s: %d clips skipped (unreadable %d, wrong sample rate %d), e.g. %s",
+            split,
+            len(problems),
+            counts["unreadable"],
+            counts["wrong_rate"],
+            "; ".join(problems[:3]),
+        )
+    logger.info(
+        "Clotho %s: %d clips, %d captions written.",
+        split,
+        len(rows),
+        counts["captions"],
+    )
+    return rows, counts

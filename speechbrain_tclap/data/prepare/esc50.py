@@ -1,0 +1,304 @@
+"""Data preparation for ESC-50 (and its ESC-10 subset).
+
+ESC-50 (K. J. Piczak, ACM MM 2015) holds 2,000 five-second clips of 50
+environmental sound classes in five folds; clips cut from one recording
+share a fold, so splits are made by fold, never by clip. The standard layout
+is ``audio/*.wav`` plus ``meta/esc50.csv`` (``filename, fold, target,
+category, esc10, src_file, take``). Converted copies (e.g. FLAC files whose
+names in the CSV still end in ``.wav``) are accepted: a listed file that is
+missing is looked up under the other audio extensions.
+
+``prepare_esc50`` writes one SpeechBrain JSON manifest per split:
+``{id: {"wav", "labels": [category], "category", "target", "fold", "esc10",
+"src_file", "take", "duration", "caption": "the sound of <category>"}}``.
+
+The recipe's ``recipes/ESC50/esc50_prepare.py`` (a command line) and the
+zero-shot benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
+:func:`prepare_esc50`.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import csv
+import hashlib
+import os
+from typing import Dict, List, Optional, Sequence, Union
+
+import soundfile as sf
+from speechbrain.utils.logger import get_logger
+
+from speechbrain_tclap.data.caption_datasets import prepared_manifests, write_prepared
+from speechbrain_tclap.data.labels import readable_label
+
+logger = get_logger(__name__)
+
+#: Columns of ``meta/esc50.csv`` this script reads.
+REQUIRED_COLUMNS = ("filename", "fold", "target", "category")
+
+#: Extensions tried, in order, when a listed file is missing.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+
+FINGERPRINT_FILE = "esc50_prepare.json"
+
+Folds = Optional[Sequence[int]]
+
+
+def prepare_esc50(
+    data_folder: Union[str, os.PathLike],
+    save_folder: Union[str, os.PathLike],
+    train_folds: Folds = (1, 2, 3),
+    valid_folds: Folds = (4,),
+    test_folds: Folds = (5,),
+    esc10_only: bool = False,
+    sample_rate: Optional[int] = None,
+    skip_prep: bool = False,
+) -> Dict[str, str]:
+    """Writes fold-disjoint train/valid/test manifests for ESC-50.
+
+    A split whose fold list is empty or None is not written. The manifests
+    are rewritten only when the arguments or the CSV changed (a fingerprint
+    file in ``save_folder`` records them), so a second call is cheap.
+
+    Arguments
+    ---------
+    data_folder : str or os.PathLike
+        ESC-50 root with ``meta/esc50.csv`` and ``audio/``.
+    save_folder : str or os.PathLike
+        Where the manifests (and resampled audio, if any) are written.
+    train_folds : sequence of int, optional
+        Folds of the training split.
+    valid_folds : sequence of int, optional
+        Folds of the validation split.
+    test_folds : sequence of int, optional
+        Folds of the test split.
+    esc10_only : bool
+        Keep only the ESC-10 clips (``esc10`` column).
+    sample_rate : int, optional
+        None keeps the files as they are (the builders may resample on read
+        with ``resample=True``). Otherwise files at another rate are
+        resampled once into ``<save_folder>/audio_<rate>Hz/`` (16-bit FLAC)
+        and the manifests point there.
+    skip_prep : bool
+        Do nothing; return the manifest paths.
+
+    Returns
+    -------
+    dict
+        ``{split: manifest path}``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the CSV or a listed audio file is missing (named in the message).
+    ValueError
+        On overlapping fold lists, a malformed CSV, or a split with no clips.
+
+    Example
+    -------
+    >>> import numpy, soundfile
+    >>> root = getfixture("tmpdir")
+    >>> _ = (root / "audio").mkdir(), (root / "meta").mkdir()
+    >>> lines = ["filename,fold,target,category,esc10,src_file,take"]
+    >>> for fold in (1, 2, 3):
+    ...     for target, category in ((0, "dog"), (10, "rain")):
+    ...         name = f"{fold}-{100 + target}-A-{target}.wav"
+    ...         soundfile.write(str(root / "audio" / name), numpy.zeros(800), 8000)
+    ...         lines.append(f"{name},{fold},{target},{category},True,{100 + target},A")
+    >>> _ = (root / "meta" / "esc50.csv").write("\\n".join(lines) + "\\n")
+    >>> paths = prepare_esc50(root, root / "manifests", train_folds=[1, 2],
+    ...                       valid_folds=[3], test_folds=None)
+    >>> sorted(paths)
+    ['train', 'valid']
+    >>> import json
+    >>> rows = json.loads(open(paths["valid"]).read())
+    >>> row = rows["3-100-A-0"]
+    >>> row["labels"], row["fold"], row["duration"], row["caption"]
+    (['dog'], 3, 0.1, 'the sound of dog')
+    """
+    data_folder = os.path.abspath(os.fspath(data_folder))
+    save_folder = os.path.abspath(os.fspath(save_folder))
+    splits = {
+        name: sorted({int(f) for f in folds})
+        for name, folds in (
+            ("train", train_folds),
+            ("valid", valid_folds),
+            ("test", test_folds),
+        )
+        if folds
+    }
+    manifests = {name: os.path.join(save_folder, f"{name}.json") for name in splits}
+    if skip_prep:
+        missing = [p for p in manifests.values() if not os.path.isfile(p)]
+        if missing:
+            logger.warning("skip_prep=True but manifests are missing: %s", missing)
+        return manifests
+    _check_disjoint(splits)
+
+    csv_path = os.path.join(data_folder, "meta", "esc50.csv")
+    if not os.path.isfile(csv_path):
+        raise FileNotFoundError(
+            f"ESC-50 metadata not found: {csv_path} (expected <data_folder>/meta/esc50.csv)"
+        )
+    with open(csv_path, "rb") as f:
+        csv_digest = hashlib.sha256(f.read()).hexdigest()
+    config = {
+        "data_folder": data_folder,
+        "splits": splits,
+        "esc10_only": bool(esc10_only),
+        "sample_rate": None if sample_rate is None else int(sample_rate),
+        "csv_sha256": csv_digest,
+    }
+    fingerprint = os.path.join(save_folder, FINGERPRINT_FILE)
+    if prepared_manifests(fingerprint, config, manifests):
+        logger.info("ESC-50 manifests in %s are up to date; skipping.", save_folder)
+        return manifests
+
+    records = _read_csv(csv_path, esc10_only)
+    audio_folder = os.path.join(data_folder, "audio")
+    if not os.path.isdir(audio_folder):
+        raise FileNotFoundError(f"ESC-50 audio folder not found: {audio_folder}")
+    folds_present = sorted({r["fold"] for r in records})
+    os.makedirs(save_folder, exist_ok=True)
+    rows_per_split = {}
+    for name, folds in splits.items():
+        chosen = [r for r in records if r["fold"] in folds]
+        if not chosen:
+            raise ValueError(
+                f"no clips in folds {folds} for split {name!r} "
+                f"({csv_path} has folds {folds_present}"
+                f"{', ESC-10 only' if esc10_only else ''})"
+            )
+        rows = {}
+        for record in chosen:
+            wav = _resolve_audio(audio_folder, record["filename"], csv_path)
+            if sample_rate is not None:
+                wav = _ensure_rate(wav, int(sample_rate), save_folder)
+            info = sf.info(wav)
+            clip_id = os.path.splitext(record["filename"])[0]
+            rows[clip_id] = {
+                "wav": wav,
+                "labels": [record["category"]],
+                "category": record["category"],
+                "target": record["target"],
+                "fold": record["fold"],
+                "esc10": record["esc10"],
+                "src_file": record["src_file"],
+                "take": record["take"],
+                "duration": round(info.frames / info.samplerate, 6),
+                "caption": f"the sound of {readable_label(record['category'])}",
+            }
+        rows_per_split[name] = rows
+        logger.info("ESC-50 %s: %d clips (folds %s) -> %s", name, len(rows), folds, manifests[name])
+    _warn_shared_recordings(records, splits)
+    # Manifests first, the fingerprint last: an interrupted run redoes all.
+    counts = {name: len(rows) for name, rows in rows_per_split.items()}
+    write_prepared(fingerprint, config, rows_per_split, manifests, counts)
+    return manifests
+
+
+def _check_disjoint(splits: Dict[str, List[int]]) -> None:
+    """Raises when two splits share a fold."""
+    names = list(splits)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            shared = sorted(set(splits[first]) & set(splits[second]))
+            if shared:
+                raise ValueError(
+                    f"splits {first!r} and {second!r} share folds {shared}; "
+                    "ESC-50 splits must be fold-disjoint"
+                )
+
+
+def _read_csv(csv_path: str, esc10_only: bool) -> List[dict]:
+    """Reads and checks ``esc50.csv`` into typed records."""
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise ValueError(f"{csv_path}: missing columns {missing}; header is {header}")
+        if esc10_only and "esc10" not in header:
+            raise ValueError(f"{csv_path}: esc10_only=True needs an 'esc10' column")
+        records = []
+        for row in reader:
+            where = f"{csv_path}, line {reader.line_num}"
+            try:
+                fold, target = int(row["fold"]), int(row["target"])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}: fold and target must be integers") from exc
+            if not row["filename"] or not row["category"]:
+                raise ValueError(f"{where}: empty filename or category")
+            esc10 = str(row.get("esc10", "")).strip().lower() == "true"
+            if esc10_only and not esc10:
+                continue
+            records.append(
+                {
+                    "filename": row["filename"].strip(),
+                    "fold": fold,
+                    "target": target,
+                    "category": row["category"].strip(),
+                    "esc10": esc10,
+                    "src_file": str(row.get("src_file", "")),
+                    "take": str(row.get("take", "")),
+                }
+            )
+    if not records:
+        raise ValueError(f"{csv_path}: no clips{' (ESC-10 only)' if esc10_only else ''}")
+    return records
+
+
+def _resolve_audio(audio_folder: str, filename: str, csv_path: str) -> str:
+    """The file for a CSV ``filename``, trying other audio extensions."""
+    listed = os.path.join(audio_folder, filename)
+    if os.path.isfile(listed):
+        return listed
+    stem = os.path.splitext(listed)[0]
+    for ext in AUDIO_EXTENSIONS:
+        if os.path.isfile(stem + ext):
+            return stem + ext
+    raise FileNotFoundError(
+        f"audio file listed in {csv_path} not found: {listed} "
+        f"(also tried {', '.join(os.path.basename(stem) + e for e in AUDIO_EXTENSIONS)})"
+    )
+
+
+def _ensure_rate(path: str, sample_rate: int, save_folder: str) -> str:
+    """``path`` if it is at ``sample_rate``, else a resampled FLAC copy."""
+    info = sf.info(path)
+    if info.samplerate == sample_rate:
+        return path
+    out_dir = os.path.join(save_folder, f"audio_{sample_rate}Hz")
+    out = os.path.join(out_dir, os.path.splitext(os.path.basename(path))[0] + ".flac")
+    expected = int(round(info.frames * sample_rate / info.samplerate))
+    if os.path.isfile(out):
+        done = sf.info(out)
+        if done.samplerate == sample_rate and abs(done.frames - expected) <= 1:
+            return out
+    # Imported here: only needed when resampling.
+    from speechbrain_tclap.data.audio import read_audio
+
+    wav = read_audio(path, sample_rate, resample=True)
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = out + ".tmp"
+    sf.write(tmp, wav.clamp(-1.0, 1.0).numpy(), sample_rate, format="FLAC", subtype="PCM_16")
+    os.replace(tmp, out)
+    return out
+
+
+def _warn_shared_recordings(records: List[dict], splits: Dict[str, List[int]]) -> None:
+    """Warns when clips of one recording (``src_file``) fall in two splits."""
+    split_of_fold = {fold: name for name, folds in splits.items() for fold in folds}
+    seen: Dict[str, set] = {}
+    for record in records:
+        name = split_of_fold.get(record["fold"])
+        if name is not None and record["src_file"]:
+            seen.setdefault(record["src_file"], set()).add(name)
+    leaking = sorted(src for src, names in seen.items() if len(names) > 1)
+    if leaking:
+        logger.warning(
+            "%d recordings have clips in more than one split (e.g. src_file %s)",
+            len(leaking),
+            leaking[0],
+        )
+

@@ -1,0 +1,89 @@
+"""Base class of the extra evaluations that ``CLAPBrain`` runs (YAML ``extra_evaluations``).
+
+The Brain does not import this module: it calls any object of its
+``extra_evaluations`` list through three names, duck-typed,
+
+* ``stages``: names of the ``speechbrain.Stage`` values to evaluate at;
+* ``evaluate(brain, stage)`` → metrics, at the end of those stages;
+* ``chance_levels(metrics)`` → the chance level of each of its metrics,
+
+so the trainer stays below the evaluations that use it. :class:`Evaluator`
+gives those names their defaults.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+from typing import Dict
+
+
+class Evaluator:
+    """Base class of the extra evaluations a recipe lists in YAML.
+
+    ``CLAPBrain`` calls :meth:`evaluate` at the end of every validation and
+    test stage, with the modules in eval mode and gradients off; the
+    returned metrics join the logged statistics and ``results.json``.
+    Subclasses (ZSTE, sound event detection, ...) read their own data and use
+    ``brain.modules.clap`` (or :meth:`model`) to embed it, and the collected
+    clip embeddings in ``brain.accumulator`` where useful.
+
+    Example
+    -------
+    >>> class CountClips(Evaluator):
+    ...     def evaluate(self, brain, stage):
+    ...         return {"clips": len(brain.accumulator.index)}
+    >>> CountClips().chance_levels({"clips": 3})
+    {}
+    """
+
+    #: Evaluate only at these stages (names of ``speechbrain.Stage``).
+    stages = ("VALID", "TEST")
+
+    def evaluate(self, brain, stage) -> Dict[str, float]:
+        """Metrics of ``brain``'s model (override).
+
+        Arguments
+        ---------
+        brain : CLAPBrain
+            The running Brain.
+        stage : speechbrain.Stage
+            VALID or TEST.
+
+        Returns
+        -------
+        dict
+            Metric name -> value.
+        """
+        raise NotImplementedError
+
+    def chance_levels(self, metrics: Dict[str, float]) -> Dict[str, float]:
+        """Chance levels of this evaluator's metrics (default: none).
+
+        Arguments
+        ---------
+        metrics : dict
+            All metrics of the stage.
+
+        Returns
+        -------
+        dict
+            Metric name -> chance value.
+        """
+        return {}
+
+    @staticmethod
+    def model(brain):
+        """The CLAP module of ``brain`` without a DDP wrapper.
+
+        Arguments
+        ---------
+        brain : CLAPBrain
+            The running Brain.
+
+        Returns
+        -------
+        torch.nn.Module
+            The unwrapped model.
+        """
+        clap = brain.modules.clap
+        return getattr(clap, "module", clap)  # a DDP wrapper holds the module
