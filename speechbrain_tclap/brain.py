@@ -63,6 +63,7 @@ from speechbrain_tclap.metrics import (
     positives_from_caption_keys,
     retrieval_chance_with_positives,
     retrieval_metrics_with_positives,
+    swapped_caption_cosine,
     t_classify_chance,
     t_classify_metrics,
     zero_shot_accuracy,
@@ -80,11 +81,54 @@ class CLAPBrain(sb.Brain):
     """
 
     def on_fit_start(self):
-        """Apply the freezing rule before the optimiser is built."""
+        """Apply the freezing rule before the optimiser is built; record the
+        text tower's order blindness before training (see
+        :meth:`record_initial_text_order`)."""
         rule = getattr(self.hparams, "freezing", None)
         if rule is not None:
             rule.apply(self.modules)
         super().on_fit_start()
+        self.record_initial_text_order()
+
+    #: File in ``output_folder`` holding metrics of the untrained model.
+    INITIAL_METRICS_FILE = "initial_metrics.json"
+    #: Labels of the training set (set when its loader is made).
+    _train_labels: List[str] = []
+
+    def record_initial_text_order(self) -> None:
+        """Write ``text_order_cosine_init`` before the first training step.
+
+        The mean cosine of "A followed by B" and "B followed by A" (over the
+        ordered pairs of ``zero_shot_classes`` or of the training labels)
+        with the weights training starts from; a resumed run keeps the file
+        it wrote at its start. The test stage adds it to ``results.json``.
+        """
+        if "clap" not in self.modules:  # e.g. MultiTaskBrain: no text tower
+            return
+        folder = getattr(self.hparams, "output_folder", None)
+        classes = getattr(self.hparams, "zero_shot_classes", None) or self._train_labels
+        template = getattr(self.hparams, "tclassify_template", "{A} followed by {B}")
+        if folder is None or not classes or len(classes) < 2 or not template:
+            return
+        path = os.path.join(folder, self.INITIAL_METRICS_FILE)
+        if os.path.exists(path) or self.optimizer_step > 0:
+            return
+        names = [readable_label(c) for c in classes]
+        captions, pairs = ordered_pair_captions(names, template)
+        was_training = self.modules.training
+        self.modules.eval()
+        try:
+            with torch.no_grad():
+                clap = _unwrap(self.modules.clap)
+                emb = torch.cat([clap.encode_text(captions[k : k + 256]).float().cpu()
+                                 for k in range(0, len(captions), 256)])
+        finally:
+            self.modules.train(was_training)
+        value = swapped_caption_cosine(emb, pairs)
+        logger.info("text_order_cosine before training: %.4f", value)
+        if sb.utils.distributed.if_main_process():
+            with open(path, "w") as f:
+                json.dump({"text_order_cosine_init": value}, f)
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """SpeechBrain's loader, with a private generator for its base seed.
@@ -129,6 +173,10 @@ class CLAPBrain(sb.Brain):
             self.train_sampler = batch_sampler
         if stage == sb.Stage.TRAIN:
             self._size_lr_schedule(loader)
+            rows = getattr(dataset, "rows", None) or {}
+            self._train_labels = sorted(
+                {lab for row in rows.values() for lab in row.get("labels", [])}
+            )
         return loader
 
     def _size_lr_schedule(self, loader):
@@ -167,11 +215,27 @@ class CLAPBrain(sb.Brain):
                 )
 
     def init_optimizers(self):
-        """Build the optimiser over trainable parameters only."""
+        """Build the optimiser over trainable parameters, in groups.
+
+        The temperature, biases and norms get no weight decay (as in
+        open_clip; YAML ``exempt_norms_and_biases``, default True), and
+        parameters matching a pattern of YAML ``lr_scales`` (``{glob:
+        multiplier}``, e.g. a pretrained text tower at 0.1) train at a
+        multiple of the scheduled rate.
+        """
         if self.opt_class is None:
             return
-        params = [p for p in self.modules.parameters() if p.requires_grad]
-        self.optimizer = self.opt_class(params)
+        groups = parameter_groups(
+            self.modules.named_parameters(),
+            lr_scales=getattr(self.hparams, "lr_scales", None),
+            exempt_norms_and_biases=getattr(
+                self.hparams, "exempt_norms_and_biases", True
+            ),
+        )
+        self.optimizer = self.opt_class(groups)
+        for group in self.optimizer.param_groups:
+            group["lr"] *= group.get(LR_SCALE, 1.0)
+        logger.info("optimiser %s", describe_groups(self.optimizer))
         self.optimizers_dict = {"optimizer": self.optimizer}
         if self.checkpointer is not None:
             self.checkpointer.add_recoverable("optimizer", self.optimizer)
@@ -516,46 +580,103 @@ class CLAPBrain(sb.Brain):
         )
         if not classes:
             return metrics
-        encode_text = _unwrap(self.modules.clap).encode_text
         was_training = self.modules.training
         self.modules.eval()
         try:
             single = [i for i, row in enumerate(labels) if len(set(row)) == 1]
             if single:
-                template = getattr(
-                    self.hparams, "zero_shot_template", "This is a sound of {}."
-                )
-                prompts = [template.format(readable_label(c)) for c in classes]
-                class_emb = encode_text(prompts).float().cpu()
                 targets = torch.tensor([classes.index(labels[i][0]) for i in single])
-                scores = audio[single] @ class_emb.T
-                metrics["zero_shot_acc"] = zero_shot_accuracy(scores, targets)["acc@1"]
-                metrics["zero_shot_n"] = len(single)
-                metrics["zero_shot_classes"] = len(classes)
+                metrics.update(self._zero_shot(audio[single], targets, classes))
             # T-Classify on clips with exactly two different events, in order.
             two = [
                 i for i, row in enumerate(labels) if len(row) == 2 and row[0] != row[1]
             ]
             template = getattr(self.hparams, "tclassify_template", "{A} followed by {B}")
             if two and template and len(classes) > 1:
-                names = [readable_label(c) for c in classes]
-                captions, pairs = ordered_pair_captions(names, template)
-                caption_emb = torch.cat(
-                    [encode_text(captions[k : k + 256]).float().cpu()
-                     for k in range(0, len(captions), 256)]
-                )
                 true_pairs = torch.tensor(
                     [[classes.index(labels[i][0]), classes.index(labels[i][1])] for i in two]
                 )
-                metrics.update(
-                    t_classify_metrics(audio[two], true_pairs, caption_emb, pairs)
-                )
-                metrics["tclassify_classes"] = len(classes)
+                metrics.update(self._t_classify(audio[two], true_pairs, classes, template))
         finally:
             self.modules.train(was_training)
         return metrics
 
-    def _extra_evaluations(self) -> List["Evaluator"]:
+    def _zero_shot(self, audio, targets, classes) -> Dict[str, float]:
+        """Zero-shot accuracy with the label words and with paraphrases.
+
+        ``zero_shot_template`` holds each class name; YAML
+        ``zero_shot_paraphrases`` (``{class: [paraphrase, ...]}``, words no
+        training caption holds) gives ``zero_shot_paraphrase_acc``: the mean
+        accuracy over the paraphrase sets (set ``k`` takes each class's
+        ``k``-th paraphrase), and its lowest set.
+        """
+        encode_text = _unwrap(self.modules.clap).encode_text
+        template = getattr(self.hparams, "zero_shot_template", "This is a sound of {}.")
+
+        def accuracy(names):
+            class_emb = encode_text([template.format(n) for n in names]).float().cpu()
+            return zero_shot_accuracy(audio @ class_emb.T, targets)["acc@1"]
+
+        metrics = {
+            "zero_shot_acc": accuracy([readable_label(c) for c in classes]),
+            "zero_shot_n": len(targets),
+            "zero_shot_classes": len(classes),
+        }
+        paraphrases = getattr(self.hparams, "zero_shot_paraphrases", None)
+        if paraphrases:
+            missing = [c for c in classes if not paraphrases.get(c)]
+            if missing:
+                raise ValueError(f"zero_shot_paraphrases has none for classes {missing}")
+            sets = max(len(paraphrases[c]) for c in classes)
+            values = [
+                accuracy([paraphrases[c][k % len(paraphrases[c])] for c in classes])
+                for k in range(sets)
+            ]
+            metrics["zero_shot_paraphrase_acc"] = sum(values) / len(values)
+            metrics["zero_shot_paraphrase_acc_min"] = min(values)
+        return metrics
+
+    def _t_classify(self, audio, true_pairs, classes, template) -> Dict[str, float]:
+        """T-Classify with ``tclassify_template``, the text side of the
+        premise, and binary T-Classify over phrasing lists.
+
+        ``text_order_cosine``: mean cosine between each ordered-pair caption
+        and its order-swapped twin (1 = the text tower ignores the order).
+        YAML ``tclassify_trained_templates`` / ``tclassify_heldout_templates``
+        (lists of templates with ``{A}`` and ``{B}``) give
+        ``tclassify_binary_trained`` / ``tclassify_binary_heldout``: the mean
+        binary accuracy over the list, and its lowest template (``_min``);
+        each held-out template's own value is ``tclassify_binary_heldout@<k>``.
+        """
+        encode_text = _unwrap(self.modules.clap).encode_text
+        names = [readable_label(c) for c in classes]
+
+        def run(template):
+            captions, pairs = ordered_pair_captions(names, template)
+            caption_emb = torch.cat(
+                [encode_text(captions[k : k + 256]).float().cpu()
+                 for k in range(0, len(captions), 256)]
+            )
+            return t_classify_metrics(audio, true_pairs, caption_emb, pairs), caption_emb, pairs
+
+        metrics, caption_emb, pairs = run(template)
+        metrics["tclassify_classes"] = len(classes)
+        metrics["text_order_cosine"] = swapped_caption_cosine(caption_emb, pairs)
+        phrasings = {
+            "trained": getattr(self.hparams, "tclassify_trained_templates", None),
+            "heldout": getattr(self.hparams, "tclassify_heldout_templates", None),
+        }
+        for kind, templates in phrasings.items():
+            if templates:
+                values = [run(t)[0]["tclassify_binary"] for t in templates]
+                metrics[f"tclassify_binary_{kind}"] = sum(values) / len(values)
+                metrics[f"tclassify_binary_{kind}_min"] = min(values)
+                if kind == "heldout":  # which phrasings transfer, one by one
+                    metrics.update({f"tclassify_binary_heldout@{k}": v
+                                    for k, v in enumerate(values)})
+        return metrics
+
+    def _extra_evaluations(self) -> List:
         return list(getattr(self.hparams, "extra_evaluations", None) or [])
 
     def chance_levels(self, metrics: Dict[str, float]) -> Dict[str, float]:
@@ -574,8 +695,14 @@ class CLAPBrain(sb.Brain):
         chance = retrieval_chance_with_positives(self.accumulator.positives())
         if "zero_shot_classes" in metrics:
             chance["zero_shot_acc"] = 1.0 / metrics["zero_shot_classes"]
+        if "zero_shot_paraphrase_acc" in metrics:
+            chance["zero_shot_paraphrase_acc"] = 1.0 / metrics["zero_shot_classes"]
+            chance["zero_shot_paraphrase_acc_min"] = 1.0 / metrics["zero_shot_classes"]
         if "tclassify_classes" in metrics:
             chance.update(t_classify_chance(int(metrics["tclassify_classes"])))
+            for key in metrics:
+                if key.startswith("tclassify_binary_"):
+                    chance[key] = chance["tclassify_binary"]
         for evaluator in self._extra_evaluations():
             chance.update(evaluator.chance_levels(metrics))
         return chance
@@ -684,6 +811,10 @@ class CLAPBrain(sb.Brain):
             Chance levels of the same metrics.
         """
         folder = self.hparams.output_folder
+        initial = os.path.join(folder, self.INITIAL_METRICS_FILE)
+        if os.path.exists(initial):
+            with open(initial) as f:
+                stats = {**stats, **json.load(f)}
         results = {
             "metrics": {k: float(v) for k, v in stats.items()},
             "chance": {k: float(v) for k, v in chance.items()},

@@ -1145,6 +1145,41 @@ def ordered_pair_captions(
     return captions, pairs
 
 
+def swapped_caption_cosine(
+    caption_emb: torch.Tensor, pairs: Sequence[Tuple[int, int]]
+) -> float:
+    """Mean cosine of each ordered-pair caption with its order-swapped twin.
+
+    The text side of T-CLAP's premise: a text tower blind to event order
+    gives 1.0 ("A followed by B" and "B followed by A" embed alike).
+
+    Arguments
+    ---------
+    caption_emb : torch.Tensor
+        ``(P, D)`` embeddings of the captions of :func:`ordered_pair_captions`.
+    pairs : sequence of (int, int)
+        Class indices of each caption.
+
+    Returns
+    -------
+    float
+        Mean cosine over the captions whose twin is present.
+
+    Example
+    -------
+    >>> emb = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> swapped_caption_cosine(emb, [(0, 1), (1, 0)])
+    0.0
+    """
+    row = {pair: k for k, pair in enumerate(pairs)}
+    emb = torch.nn.functional.normalize(caption_emb.float(), dim=-1)
+    twins = [(k, row[(j, i)]) for k, (i, j) in enumerate(pairs) if (j, i) in row]
+    if not twins:
+        return float("nan")
+    first, second = zip(*twins)
+    return float((emb[list(first)] * emb[list(second)]).sum(-1).mean())
+
+
 def t_classify_metrics(
     audio_emb: torch.Tensor,
     true_pairs: torch.Tensor,

@@ -115,7 +115,7 @@ def training_captions(dataset, captioner, draws: int = 4) -> List[str]:
 
 
 def prepare_tokenizer(
-    tokenizer, texts: Iterable[str], folder: str, vocab_size: int
+    tokenizer, texts: Iterable[str], folder: str, vocab_size: Optional[int]
 ) -> None:
     """Train a SentencePiece tokenizer on ``texts`` unless it is loaded already.
 
@@ -130,11 +130,17 @@ def prepare_tokenizer(
         Training captions (and prompts).
     folder : str
         Where to write ``tokenizer.model``.
-    vocab_size : int
-        Target vocabulary size (must not exceed the embedding table).
+    vocab_size : int, optional
+        Target vocabulary size (must not exceed the embedding table); only
+        needed for a SentencePiece tokenizer that is trained here.
     """
     if not isinstance(tokenizer, SentencePieceTokenizer) or tokenizer.is_loaded:
         return
+    if vocab_size is None:
+        raise ValueError(
+            "a SentencePiece tokenizer is trained here but the model file gives "
+            "no tokenizer_vocab_size"
+        )
     prefix = os.path.join(folder, "tokenizer")
     texts = list(texts)
     run_on_main(
@@ -389,6 +395,61 @@ def write_pair_manifests(
             rows = {**singles, **copies, **rows}
         out[split] = os.path.join(folder, f"{split}_{name}.json")
         write_manifest(rows, out[split])
+    return out
+
+
+def split_classes(
+    manifests: Dict[str, str], train_classes: Iterable[str], folder: str
+) -> Dict[str, str]:
+    """Class-disjoint splits: training classes for training, the rest for test.
+
+    Zero-shot on classes no training caption named: the ``train`` and
+    ``valid`` splits keep the clips whose labels are all in
+    ``train_classes``; the ``test`` split keeps the clips whose labels are
+    all outside it.
+
+    Arguments
+    ---------
+    manifests : dict
+        ``{split: manifest path}`` of single clips (rows with ``labels``).
+    train_classes : iterable of str
+        Classes the model trains on.
+    folder : str
+        Where ``<split>_classes.json`` is written.
+
+    Returns
+    -------
+    dict
+        ``{split: written manifest path}``.
+
+    Example
+    -------
+    >>> import json
+    >>> tmp = getfixture("tmpdir")
+    >>> rows = {f"c{i}": {"wav": f"c{i}.wav", "labels": [lab]}
+    ...         for i, lab in enumerate(["dog", "rain", "bell"])}
+    >>> _ = (tmp / "all.json").write(json.dumps(rows))
+    >>> out = split_classes({"train": str(tmp / "all.json"),
+    ...                      "test": str(tmp / "all.json")}, ["dog", "rain"], str(tmp))
+    >>> [sorted(load_manifest(out[s], required=("id",))) for s in ("train", "test")]
+    [['c0', 'c1'], ['c2']]
+    """
+    train_classes = set(train_classes)
+    out = {}
+    for split, path in manifests.items():
+        rows = load_manifest(path, required=("id", "labels"))
+        held_out = split == "test"
+        kept = {
+            key: row for key, row in rows.items()
+            if all((label in train_classes) != held_out for label in row["labels"])
+        }
+        if not kept:
+            raise ValueError(
+                f"split_classes: no {split} clip left in {path} with "
+                f"train_classes={sorted(train_classes)}"
+            )
+        out[split] = os.path.join(folder, f"{split}_classes.json")
+        write_manifest(kept, out[split])
     return out
 
 

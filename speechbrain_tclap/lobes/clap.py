@@ -111,6 +111,11 @@ class CLAP(nn.Module):
         Clamp of the logit scale (100 as in CLIP / LAION).
     learn_logit_scale : bool
         Whether the temperature is trained.
+    text_pooling : torch.nn.Module, optional
+        ``(tokens, token_mask) -> (B, C)`` over the text encoder's token
+        states, replacing its pooled output (e.g. an order-aware
+        :class:`~speechbrain_tclap.lobes.pooling.FramePooling` over a
+        pretrained sentence encoder). Ignored with an ``aligner``.
 
     Example
     -------
@@ -166,6 +171,7 @@ class CLAP(nn.Module):
         logit_scale_max: float = 100.0,
         learn_logit_scale: bool = True,
         aligner: Optional[nn.Module] = None,
+        text_pooling: Optional[nn.Module] = None,
     ):
         super().__init__()
         if aligner is not None and audio_pooling is not None:
@@ -183,6 +189,11 @@ class CLAP(nn.Module):
         self.audio_pooling = audio_pooling
         self.audio_projection = audio_projection
         self.text_encoder = text_encoder
+        if text_pooling is not None:
+            # Registered only when given: checkpoints without one are unchanged.
+            self.text_pooling = text_pooling
+        else:
+            self.text_pooling = None
         self.text_projection = text_projection
         self.log_logit_scale = nn.Parameter(
             torch.tensor(math.log(logit_scale_init)),
@@ -292,7 +303,10 @@ class CLAP(nn.Module):
             aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
             return aligned.embedding, tokens, encoded.token_mask, aligned.weights
         tokens = self.text_projection(encoded.tokens) if return_tokens else None
-        return self.text_projection(encoded.pooled), tokens, encoded.token_mask, None
+        pooled = encoded.pooled
+        if self.text_pooling is not None:
+            pooled = self.text_pooling(encoded.tokens, encoded.token_mask)
+        return self.text_projection(pooled), tokens, encoded.token_mask, None
 
     def forward(
         self,

@@ -155,12 +155,84 @@ class TemporalTransformerPooling(nn.Module):
         return masked_mean(self.output_norm(x), mask)
 
 
+class ResidualTemporalPooling(nn.Module):
+    """Masked mean plus a zero-initialised order-aware correction.
+
+    ``mean(x) + W · TemporalTransformerPooling(x)`` with ``W`` initialised at
+    zero: at the start it is exactly the masked mean of the inputs, so a
+    pretrained sentence encoder's embedding (mean over tokens) is kept as it
+    is, and training adds only what the order of the items requires ("A
+    followed by B" vs "B followed by A", which mean-pooled token states of a
+    pretrained language model hardly separate).
+
+    Arguments
+    ---------
+    input_size : int
+        Feature width C.
+    max_frames : int
+        Longest sequence accepted.
+    num_layers : int
+        Transformer layers.
+    nhead : int
+        Attention heads.
+    dropout : float
+        Dropout inside the Transformer.
+    time_init_std : float
+        Std of the position-embedding initialisation.
+
+    Example
+    -------
+    >>> pool = ResidualTemporalPooling(16, max_frames=8, nhead=2)
+    >>> x, mask = torch.randn(2, 8, 16), torch.ones(2, 8, dtype=torch.bool)
+    >>> torch.allclose(pool(x, mask), x.mean(dim=1))  # before training
+    True
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        max_frames: int,
+        num_layers: int = 1,
+        nhead: int = 4,
+        dropout: float = 0.0,
+        time_init_std: float = 1.0,
+    ):
+        super().__init__()
+        self.temporal = TemporalTransformerPooling(
+            input_size, max_frames, num_layers, nhead, dropout, time_init_std
+        )
+        self.correction = nn.Linear(input_size, input_size)
+        nn.init.zeros_(self.correction.weight)
+        nn.init.zeros_(self.correction.bias)
+
+    def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Masked mean plus the learned order correction.
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            ``(B, T, C)`` with ``T <= max_frames``.
+        mask : torch.Tensor
+            Boolean ``(B, T)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, C)``.
+        """
+        return masked_mean(features, mask) + self.correction(
+            self.temporal(features, mask)
+        )
+
+
 class FramePooling(nn.Module):
     """An aggregator chosen by name, so YAML can switch it with one override.
 
     ``kind="mean"`` is :class:`MaskedMeanPooling` (order-blind);
     ``kind="temporal_transformer"`` is :class:`TemporalTransformerPooling`
-    (order-aware). Keeping every option's arguments in one mapping lets a
+    (order-aware); ``kind="residual_temporal_transformer"`` is
+    :class:`ResidualTemporalPooling` (the mean plus a zero-initialised
+    order-aware term: for pretrained token states). Keeping every option's arguments in one mapping lets a
     training YAML (or the command line, ``--audio_pooling=mean``) change the
     aggregator of an included model file, which HyperPyYAML cannot do by
     replacing a ``!new:`` node.
@@ -168,7 +240,8 @@ class FramePooling(nn.Module):
     Arguments
     ---------
     kind : str
-        ``"mean"`` or ``"temporal_transformer"``.
+        ``"mean"``, ``"temporal_transformer"`` or
+        ``"residual_temporal_transformer"``.
     input_size : int
         Frame width (used by the Transformer).
     max_frames : int
@@ -191,7 +264,7 @@ class FramePooling(nn.Module):
     torch.Size([1, 4])
     """
 
-    KINDS = ("mean", "temporal_transformer")
+    KINDS = ("mean", "temporal_transformer", "residual_temporal_transformer")
 
     def __init__(
         self,
@@ -210,7 +283,12 @@ class FramePooling(nn.Module):
         if kind == "mean":
             self.pool = MaskedMeanPooling()
         else:
-            self.pool = TemporalTransformerPooling(
+            pooling = (
+                TemporalTransformerPooling
+                if kind == "temporal_transformer"
+                else ResidualTemporalPooling
+            )
+            self.pool = pooling(
                 input_size, max_frames, num_layers, nhead, dropout, time_init_std
             )
 

@@ -20,7 +20,7 @@ Authors
 """
 
 import os
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from speechbrain.utils.logger import get_logger
@@ -310,6 +310,15 @@ class HFTextEncoder(nn.Module):
     With ``freeze=True`` the weights get ``requires_grad=False``, the model
     stays in eval mode even after ``.train()`` and runs under ``no_grad``.
 
+    Frozen towers encode each caption once: whenever no parameter of the
+    model requires a gradient and the model is in eval mode (``freeze=True``,
+    or a ``FreezingRule`` that freezes the whole tower), the token states and
+    the pooled vector of every text are cached (``cache_size`` texts at most)
+    and later batches only run the model on texts not seen before. Outputs
+    equal an uncached run on real tokens (padded positions are zeros); the
+    cache is dropped when the weights change (a checkpoint is loaded), the
+    device or dtype changes, or the tower becomes trainable.
+
     Arguments
     ---------
     tokenizer : callable or str, optional
@@ -334,6 +343,9 @@ class HFTextEncoder(nn.Module):
     max_length : int
         ``max_length`` of the tokenizer built when ``tokenizer`` is a folder
         or ``None``; a tokenizer object keeps its own.
+    cache_size : int
+        Texts kept in the frozen-tower cache (0 disables it); when full the
+        cache starts over.
 
     Example
     -------
@@ -352,6 +364,12 @@ class HFTextEncoder(nn.Module):
     >>> out = enc(["a dog then a car", "a cat"])
     >>> out.pooled.shape, out.tokens.shape[::2], enc.output_dim
     (torch.Size([2, 32]), torch.Size([2, 32]), 32)
+    >>> frozen = HFTextEncoder(tok, model_type="bert", config=config,
+    ...     pooling="mean", freeze=True)
+    >>> first = frozen(["a dog then a car", "a cat"]).pooled
+    >>> again = frozen(["a cat", "a bell"]).pooled  # "a cat" from the cache
+    >>> len(frozen.cached_texts), torch.allclose(first[1], again[0], atol=1e-6)
+    (3, True)
     """
 
     POOLINGS = ("pooler", "cls", "mean", "eot")
@@ -365,6 +383,7 @@ class HFTextEncoder(nn.Module):
         pooling: str = "pooler",
         freeze: bool = False,
         max_length: int = 77,
+        cache_size: int = 100_000,
     ):
         super().__init__()
         from transformers import AutoConfig, AutoModel
@@ -445,6 +464,32 @@ class HFTextEncoder(nn.Module):
             for param in self.model.parameters():
                 param.requires_grad_(False)
             self.model.eval()
+        self.cache_size = int(cache_size)
+        # text -> (token states (n, H), pooled (H,)); valid for _cache_token.
+        self._cache: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
+        self._cache_token: Optional[tuple] = None
+
+    @property
+    def cached_texts(self) -> List[str]:
+        """Texts whose embeddings the frozen-tower cache holds.
+
+        Returns
+        -------
+        list of str
+            Cached texts, in insertion order.
+        """
+        return list(self._cache)
+
+    def _cache_state(self) -> Optional[tuple]:
+        """Token of the weights the cache is valid for, or ``None`` when the
+        tower is trainable or in training mode (nothing may be cached)."""
+        if self.cache_size <= 0 or self.model.training:
+            return None
+        params = list(self.model.parameters())
+        if any(p.requires_grad for p in params):
+            return None
+        # In-place updates (load_state_dict, optimiser steps) bump _version.
+        return (params[0].device, params[0].dtype) + tuple(p._version for p in params)
 
     @staticmethod
     def _max_positions(cfg) -> Optional[int]:
@@ -505,6 +550,9 @@ class HFTextEncoder(nn.Module):
         texts = _check_batch(texts, owner)
         _check_tokenizer_loaded(self.tokenizer, owner)
         ids, mask = self.tokenizer(texts)
+        state = self._cache_state()
+        if state is not None:
+            return self._encode_cached(texts, ids, mask, state)
         return self.forward_ids(ids, mask)
 
     def forward_ids(
@@ -557,6 +605,33 @@ class HFTextEncoder(nn.Module):
             with torch.no_grad():
                 return self._encode(ids, mask, lengths)
         return self._encode(ids, mask, lengths)
+
+    def _encode_cached(
+        self, texts: List[str], ids: torch.Tensor, mask: torch.Tensor, state: tuple
+    ) -> TextEncoderOutput:
+        """Encodes ``texts`` with a frozen tower, running it on new texts only."""
+        if state != self._cache_token or len(self._cache) >= self.cache_size:
+            self._cache, self._cache_token = {}, state
+        new = [i for i, text in enumerate(texts) if text not in self._cache]
+        if new:
+            rows = torch.tensor(new)
+            width = int(mask[rows].sum(dim=1).max())
+            with torch.no_grad():
+                out = self.forward_ids(ids[rows, :width], mask[rows, :width])
+            for k, i in enumerate(new):
+                length = int(mask[i].sum())
+                self._cache[texts[i]] = (
+                    out.tokens[k, :length].detach(),
+                    out.pooled[k].detach(),
+                )
+        entries = [self._cache[text] for text in texts]
+        tokens = entries[0][0].new_zeros(len(texts), ids.shape[1], entries[0][0].shape[-1])
+        for i, (states, _) in enumerate(entries):
+            tokens[i, : states.shape[0]] = states
+        pooled = torch.stack([p for _, p in entries])
+        return TextEncoderOutput(
+            pooled=pooled, tokens=tokens, token_mask=mask.to(tokens.device, torch.bool)
+        )
 
     def _encode(
         self, ids: torch.Tensor, mask: torch.Tensor, lengths: torch.Tensor

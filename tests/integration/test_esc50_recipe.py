@@ -3,6 +3,7 @@
 Skipped when ``../shared/data/esc10`` is absent (a user's clone has no data).
 """
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,8 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 ESC10 = ROOT.parent / "shared" / "data" / "esc10"
 
 
+HAS_MINILM = importlib.util.find_spec("all_minilm_l6_v2") is not None
+
+
 @pytest.mark.skipif(not (ESC10 / "meta" / "esc50.csv").is_file(), reason="ESC-10 data absent")
-@pytest.mark.parametrize("hparams", ["tclap.yaml", "tclap_cnn.yaml"])
+@pytest.mark.parametrize("hparams", [
+    "tclap.yaml",
+    "tclap_cnn.yaml",
+    # a Hugging Face tokenizer in the checkpoints (SentencePiece above)
+    pytest.param("tclap_minilm.yaml", marks=pytest.mark.skipif(
+        not HAS_MINILM, reason="the minilm extra is not installed")),
+])
 def test_tclap_recipe_on_esc10_folds(tmp_path, hparams):
     cmd = [
         sys.executable,
@@ -45,6 +55,10 @@ def test_tclap_recipe_on_esc10_folds(tmp_path, hparams):
     # Fold-4 single clips feed zero-shot accuracy, fold-4 pairs T-Classify.
     assert metrics["zero_shot_n"] == 80 and metrics["zero_shot_classes"] == 10
     assert metrics["tclassify_n"] == 32 and results["chance"]["tclassify_binary"] == 0.5
+    # judged on held-out words too, with chance levels
+    for key in ("zero_shot_paraphrase_acc", "tclassify_binary_heldout"):
+        assert 0.0 <= metrics[key] <= 1.0 and key in results["chance"]
+    assert -1.0 <= metrics["text_order_cosine"] <= 1.0 and "text_order_cosine_init" in metrics
     manifests = {
         split: json.loads((tmp_path / "out" / "save" / f"{split}_mixed.json").read_text())
         for split in ("train", "test")

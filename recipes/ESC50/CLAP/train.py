@@ -20,11 +20,13 @@ import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
 from speechbrain_tclap.data.datasets import make_clap_dataset
+from speechbrain_tclap.data.manifest import load_manifest
 from speechbrain_tclap.recipe import (
     init_model_from,
     load_recipe_hparams,
     prepare_tokenizer,
     run_clap_experiment,
+    split_classes,
     vocabulary_texts,
     write_pair_manifests,
 )
@@ -71,6 +73,15 @@ if __name__ == "__main__":
     }
     run_on_main(prepare_esc50, kwargs=prepare_kwargs)
     manifests = prepare_esc50(**prepare_kwargs)
+    if hparams.get("train_classes"):
+        # Class-disjoint zero-shot: train on some classes, test on the clips
+        # of the others among every label of the data.
+        all_labels = sorted({
+            label for path in manifests.values()
+            for row in load_manifest(path).values() for label in row["labels"]
+        })
+        manifests = split_classes(manifests, hparams["train_classes"], hparams["save_folder"])
+        hparams["zero_shot_classes"] = hparams.get("zero_shot_classes") or all_labels
     mixed = write_mixed_manifests(hparams, manifests)
     if "valid" not in mixed:
         # No validation fold (ESC-10 here has folds 1-4 only: train 1-3, test
@@ -100,6 +111,6 @@ if __name__ == "__main__":
         + hparams["pair_builder"].all_captions(labels)
         + vocabulary_texts(hparams, labels),
         hparams["save_folder"],
-        hparams["model"]["tokenizer_vocab_size"],
+        hparams["model"].get("tokenizer_vocab_size"),
     )
     run_clap_experiment(hparams, run_opts, datasets, hparams_file)

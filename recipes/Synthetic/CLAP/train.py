@@ -92,6 +92,6 @@ if __name__ == "__main__":
         (training_captions(datasets["train"], captioner) if captioner else [])
         + vocabulary_texts(hparams, labels),
         hparams["save_folder"],
-        hparams["model"]["tokenizer_vocab_size"],
+        hparams["model"].get("tokenizer_vocab_size"),
     )
     run_clap_experiment(hparams, run_opts, datasets, hparams_file)
