@@ -74,6 +74,16 @@ def test_tclap_recipe_on_esc10_folds(tmp_path, hparams):
         split: [row for row in rows.values() if "wav" in row] for split, rows in manifests.items()
     }
     assert len(singles["train"]) == 3 * 80 and len(singles["test"]) == 80
+    if hparams == "tclap_minilm.yaml":
+        # The export classifies labels no caption held, through the interface.
+        from speechbrain_tclap.inference import CLAP
+
+        model = CLAP.from_hparams(source=str(tmp_path / "out" / "pretrained"),
+                                  savedir=str(tmp_path / "interface"))
+        files = sorted(str(p) for p in (ESC10 / "audio").glob("4-*.flac"))[:2]
+        labels = ["a canine barking", "a chopper flying overhead", "waves on a beach"]
+        probs, predicted = model.classify_zero_shot(files, labels)
+        assert probs.shape == (2, 3) and set(predicted) <= set(labels)
     log = (tmp_path / "out" / "log.txt").read_text()
     # (240 + 48) / 16 steps; the decay cannot end before the 60 warm-up steps.
     assert "lr schedule: 18 per epoch x 1 epochs, decay ends at step 61" in log
