@@ -608,7 +608,9 @@ class CLAPBrain(sb.Brain):
         ``zero_shot_paraphrases`` (``{class: [paraphrase, ...]}``, words no
         training caption holds) gives ``zero_shot_paraphrase_acc``: the mean
         accuracy over the paraphrase sets (set ``k`` takes each class's
-        ``k``-th paraphrase), and its lowest set.
+        ``k``-th paraphrase), and its lowest set. When the clips hold only
+        some of ``classes`` (class-disjoint runs), ``zero_shot_present_acc``
+        is the accuracy among the clips' own classes.
         """
         encode_text = _unwrap(self.modules.clap).encode_text
         template = getattr(self.hparams, "zero_shot_template", "This is a sound of {}.")
@@ -622,6 +624,18 @@ class CLAPBrain(sb.Brain):
             "zero_shot_n": len(targets),
             "zero_shot_classes": len(classes),
         }
+        present = sorted(set(targets.tolist()))
+        if len(present) < len(classes):
+            # Class-disjoint runs: the clips' own classes only (no seen-class
+            # label to be drawn to); chance 1 / zero_shot_present_classes.
+            remap = {c: k for k, c in enumerate(present)}
+            class_emb = encode_text(
+                [template.format(readable_label(classes[c])) for c in present]
+            ).float().cpu()
+            metrics["zero_shot_present_acc"] = zero_shot_accuracy(
+                audio @ class_emb.T, torch.tensor([remap[t] for t in targets.tolist()])
+            )["acc@1"]
+            metrics["zero_shot_present_classes"] = len(present)
         paraphrases = getattr(self.hparams, "zero_shot_paraphrases", None)
         if paraphrases:
             missing = [c for c in classes if not paraphrases.get(c)]
@@ -695,6 +709,8 @@ class CLAPBrain(sb.Brain):
         chance = retrieval_chance_with_positives(self.accumulator.positives())
         if "zero_shot_classes" in metrics:
             chance["zero_shot_acc"] = 1.0 / metrics["zero_shot_classes"]
+        if "zero_shot_present_classes" in metrics:
+            chance["zero_shot_present_acc"] = 1.0 / metrics["zero_shot_present_classes"]
         if "zero_shot_paraphrase_acc" in metrics:
             chance["zero_shot_paraphrase_acc"] = 1.0 / metrics["zero_shot_classes"]
             chance["zero_shot_paraphrase_acc_min"] = 1.0 / metrics["zero_shot_classes"]

@@ -28,29 +28,42 @@ HAS_MINILM = importlib.util.find_spec("all_minilm_l6_v2") is not None
         not HAS_MINILM, reason="the minilm extra is not installed")),
 ])
 def test_tclap_recipe_on_esc10_folds(tmp_path, hparams):
+    results = _run_recipe(tmp_path, hparams)
+    _check_tclap_run(tmp_path, hparams, results)
+
+
+def _run_recipe(tmp_path, hparams, **overrides):
+    """Train one epoch on fold 1, test on fold 4; ``results.json``."""
+    settings = {
+        "data_folder": ESC10,
+        "esc10_only": True,
+        "train_folds": "[1]",
+        "valid_folds": "[3]",
+        "test_folds": "[4]",
+        "num_train_pairs": 48,
+        "num_valid_pairs": 16,
+        "num_test_pairs": 32,
+        "number_of_epochs": 1,
+        "batch_size": 16,
+        "output_folder": tmp_path / "out",
+        "prepared_folder": tmp_path / "prepared",
+        "device": "cpu",
+        **overrides,
+    }
     cmd = [
         sys.executable,
         str(ROOT / "recipes" / "ESC50" / "CLAP" / "train.py"),
         str(ROOT / "recipes" / "ESC50" / "CLAP" / "hparams" / hparams),
-        f"--data_folder={ESC10}",
-        "--esc10_only=True",
-        "--train_folds=[1]",
-        "--valid_folds=[3]",
-        "--test_folds=[4]",
-        "--num_train_pairs=48",
-        "--num_valid_pairs=16",
-        "--num_test_pairs=32",
-        "--number_of_epochs=1",
-        "--batch_size=16",
-        f"--output_folder={tmp_path / 'out'}",
-        f"--prepared_folder={tmp_path / 'prepared'}",
         "--noprogressbar",
-        "--device=cpu",
+        *(f"--{key}={value}" for key, value in settings.items()),
     ]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    return json.loads((tmp_path / "out" / "results.json").read_text())
+
+
+def _check_tclap_run(tmp_path, hparams, results):
     metrics = results["metrics"]
     # Fold-4 single clips feed zero-shot accuracy, fold-4 pairs T-Classify.
     assert metrics["zero_shot_n"] == 80 and metrics["zero_shot_classes"] == 10
@@ -87,3 +100,23 @@ def test_tclap_recipe_on_esc10_folds(tmp_path, hparams):
     log = (tmp_path / "out" / "log.txt").read_text()
     # (240 + 48) / 16 steps; the decay cannot end before the 60 warm-up steps.
     assert "lr schedule: 18 per epoch x 1 epochs, decay ends at step 61" in log
+
+
+@pytest.mark.skipif(not (ESC10 / "meta" / "esc50.csv").is_file(), reason="ESC-10 data absent")
+def test_class_disjoint_zero_shot(tmp_path):
+    """--train_classes: train on 7 classes, test the clips of the other 3
+    among all 10 labels, and among their own 3."""
+    seen = ["dog", "rooster", "rain", "sea_waves", "crackling_fire", "crying_baby", "sneezing"]
+    results = _run_recipe(tmp_path, "tclap_cnn.yaml", train_classes=f"[{','.join(seen)}]",
+                          num_test_pairs=24, valid_folds="[]", test_checkpoint="last")
+    metrics, chance = results["metrics"], results["chance"]
+    # fold 4 holds 8 clips of each unseen class; every label is a candidate
+    assert metrics["zero_shot_n"] == 24 and metrics["zero_shot_classes"] == 10
+    assert metrics["zero_shot_present_classes"] == 3
+    assert chance["zero_shot_present_acc"] == pytest.approx(1 / 3)
+    assert 0.0 <= metrics["zero_shot_present_acc"] <= 1.0
+    train = json.loads((tmp_path / "out" / "save" / "train_classes.json").read_text())
+    test = json.loads((tmp_path / "out" / "save" / "test_classes.json").read_text())
+    assert {lab for row in train.values() for lab in row["labels"]} == set(seen)
+    assert {lab for row in test.values() for lab in row["labels"]} == {
+        "chainsaw", "clock_tick", "helicopter"}

@@ -26,7 +26,8 @@ def _esc50_training_captions(phrasings):
     classes = sorted(phrasings["paraphrases"])
     captions = [f"the sound of {readable_label(c)}" for c in classes]
     for style, key in (("ordered", "training_templates"), ("ordered", "rich_training_templates"),
-                       ("ordered", "many_training_templates"), ("unordered", None)):
+                       ("ordered", "many_training_templates"),
+                       ("ordered", "balanced_training_templates"), ("unordered", None)):
         builder = TemporalViewBuilder(
             16000, 1.0, caption_style=style,
             templates=phrasings[key] if key else None, order_negative=style == "ordered",
