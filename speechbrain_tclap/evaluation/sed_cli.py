@@ -8,18 +8,16 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
-import argparse
 import json
 import os
 from typing import Dict, Optional, Sequence
 
 import torch
-import yaml
 
 from speechbrain_tclap.data.datasets import ClipSampleBuilder, EventCaptioner
+from speechbrain_tclap.evaluation.cli import evaluation_parser, load_model
 from speechbrain_tclap.evaluation.sed import FrameEventEvaluator
 from speechbrain_tclap.events import SCORE_NORMALIZATIONS
-from speechbrain_tclap.inference import load_interface
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
@@ -42,13 +40,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     dict
         The metrics.
     """
-    parser = argparse.ArgumentParser(description="Zero-shot SED and grounding of a CLAP model.")
-    parser.add_argument("--model", required=True, help="pretrained folder or hyperparams YAML")
-    parser.add_argument("--manifest", required=True, help="JSON manifest with events per row")
-    parser.add_argument("--output_folder", required=True)
-    parser.add_argument("--overrides", default=None, help="YAML/JSON mapping of hparam overrides")
-    parser.add_argument("--savedir", default=None, help="default: <output_folder>/model")
-    parser.add_argument("--device", default="cpu")
+    parser = evaluation_parser(
+        "Zero-shot SED and grounding of a CLAP model.", "JSON manifest with events per row"
+    )
     parser.add_argument("--template", default="{}")
     parser.add_argument("--median_window", type=int, default=3)
     parser.add_argument("--num_thresholds", type=int, default=50)
@@ -58,13 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
                         help="prompt_mean: subtract each frame's mean score over the prompts")
     args = parser.parse_args(argv)
 
-    overrides = yaml.safe_load(args.overrides) if args.overrides else None
-    interface = load_interface(
-        args.model,
-        args.savedir or os.path.join(args.output_folder, "model"),
-        device=args.device,
-        overrides=overrides,
-    )
+    interface = load_model(args)
     model = interface.mods.clap.eval()
     clip_seconds = getattr(interface.hparams, "clip_seconds", None)
     builder = ClipSampleBuilder(

@@ -20,15 +20,15 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_tclap.data.temporal import TemporalViewBuilder
+from speechbrain_tclap.evaluation.embedding import CLAPEmbedder
 from speechbrain_tclap.evaluation.zste import (
     TASKS,
     ZSTE,
-    CLAPEmbedder,
     ZSTEEvaluator,
-    main,
     top_set_correct,
     zste_chance,
 )
+from speechbrain_tclap.evaluation.zste_cli import main
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.recipe import prepare_tokenizer
 
