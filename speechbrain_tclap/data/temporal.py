@@ -56,7 +56,7 @@ from speechbrain_tclap.data.batching import (
 from speechbrain_tclap.data.datasets import EpochSeededBuilder, row_labels
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.data.manifest import load_manifest, write_manifest
-from speechbrain_tclap.data.synthetic import TEMPLATE_SLOT
+from speechbrain_tclap.data.captions import TEMPLATE_SLOT
 
 logger = get_logger(__name__)
 
