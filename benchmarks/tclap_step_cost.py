@@ -36,8 +36,9 @@ from speechbrain_tclap.data.batching import (
     TextView,
     collate_clap_samples,
 )
-from speechbrain_tclap.data.synthetic import SoundEventGenerator, caption_for_events
+from speechbrain_tclap.data.captions import caption_for_events
 from speechbrain_tclap.data.datasets import EventCaptioner
+from speechbrain_tclap.data.synthetic import SoundEventGenerator
 from speechbrain_tclap.lobes.tokenizers import train_sentencepiece
 from speechbrain_tclap.losses import (
     ContrastiveInputs,

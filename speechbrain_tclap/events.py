@@ -11,7 +11,8 @@ of active frames that become events (:func:`scores_to_events` for one clip,
 
 It is the one decoding of the package: the pretrained interface
 (:meth:`speechbrain_tclap.inference.CLAP.detect_events`) and the SED /
-grounding metrics (:mod:`speechbrain_tclap.evaluation.sed`) both use it.
+grounding metrics (:mod:`speechbrain_tclap.evaluation.detection_metrics`)
+both use it.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -28,6 +29,28 @@ Event = Dict[str, object]  # {"filename", "event_label", "onset", "offset"}
 SCORE_NORMALIZATIONS = ("none", "prompt_mean")
 #: What the scores of each normalisation are (picture colour bars).
 SCORE_LABELS = {"none": "cosine similarity", "prompt_mean": "cosine minus its mean over the prompts"}
+
+
+def event_label(event) -> str:
+    """The class of an event dict: its ``event_label``, else its ``label``.
+
+    Arguments
+    ---------
+    event : mapping
+        An event (a detection has ``event_label``; a reference of a manifest
+        may have ``label``).
+
+    Returns
+    -------
+    str
+        The label.
+
+    Example
+    -------
+    >>> event_label({"label": "dog", "onset": 0.0, "offset": 1.0})
+    'dog'
+    """
+    return str(event.get("event_label", event.get("label")))
 
 
 def normalize_frame_scores(scores, kind: str = "none"):

@@ -1,35 +1,38 @@
-"""Evaluation metrics for CLAP models: retrieval and zero-shot classification.
+"""Evaluation metrics for CLAP models: retrieval, zero-shot classification, T-Classify.
 
 Everything here is a vectorised torch function over embeddings or score
-matrices, so it runs on CPU or GPU tensors alike, plus a small accumulator that
-collects embeddings across the batches of a SpeechBrain evaluation stage.
+matrices, so it runs on CPU or GPU tensors alike.
 
-Retrieval follows the LAION-CLAP protocol for datasets with several captions
-per clip (Clotho, AudioCaps; ``evaluate_clotho_audiocaps`` in LAION-AI/CLAP,
-itself adapted from XinhaoMei/audio-text_retrieval):
+Retrieval (:func:`retrieval_metrics_with_positives`) reads a similarity
+matrix and a boolean matrix of positives, built from caption keys
+(:func:`positives_from_caption_keys`): a caption is a hit for every clip that
+holds a caption with the same key, so on closed-vocabulary data (many clips
+captioned "bell") all of them count as correct. With unique captions this is
+the LAION-CLAP protocol for datasets with several captions per clip (Clotho,
+AudioCaps; ``evaluate_clotho_audiocaps`` in LAION-AI/CLAP, itself adapted from
+XinhaoMei/audio-text_retrieval):
 
 * text -> audio: every caption is a query that ranks all audio clips. With
   ``r`` the 0-indexed rank of its clip, ``R@k = mean[r < k]`` and
   ``mAP@10 = mean[1/(r+1) if r < 10 else 0]``; median rank is
   ``floor(median(r)) + 1`` and mean rank ``mean(r) + 1``. Means run over all
-  captions (LAION averages over the 5 caption "slots", which is the same thing
-  when every clip has the same number of captions).
+  captions.
 * audio -> text: every clip ranks all captions. ``R@k`` (and the median / mean
   rank) use the best-ranked of the clip's own captions. ``mAP@10`` is an
   average precision with ``c`` relevant items (the clip's ``c`` captions): with
   ``r_(1) < r_(2) < ...`` the sorted 0-indexed ranks of the clip's captions,
-  ``AP = (1/c) * sum_{m : r_(m) < 10} m / (r_(m) + 1)``, averaged over clips.
-  This is the definition of XinhaoMei's ``a2t`` and of the LAION docstring.
+  ``AP = (1/c) * sum_{m : r_(m) < 10} m / (r_(m) + 1)``, averaged over clips
+  (``min(c, 10)`` in place of ``c`` for clips with more than 10 captions).
+  This is the definition of XinhaoMei's ``a2t`` and of the LAION docstring;
   LAION's released code forgets the sort (it pairs ``m`` with the ranks in
-  caption order), which can even give values above 1; ``a2t_map="laion"``
-  reproduces that variant for comparison with numbers logged by LAION's code.
+  caption order), which can even give values above 1.
 
 Ties are ranked *pessimistically*: a true item tied in score with a distractor
 is placed after it (its rank counts every other item with a score ``>=`` its
 own), so a collapsed model that gives every pair the same score gets chance
 level or worse, never a perfect score. Positives tied with each other (two
-captions of the same clip) are ordered by caption index; that does not change
-any metric of the sorted protocol. Scores must be finite.
+captions of the same clip) are ordered by index, which changes no metric.
+Scores must be finite.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -42,363 +45,21 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "retrieval_metrics",
-    "retrieval_metrics_from_similarity",
-    "retrieval_chance",
     "zero_shot_classify",
     "zero_shot_accuracy",
-    "zero_shot_chance",
     "average_precision",
     "mean_average_precision",
     "average_precision_chance",
     "mean_average_precision_chance",
     "macro_f1",
-    "EmbeddingAccumulator",
+    "positives_from_caption_keys",
+    "retrieval_metrics_with_positives",
+    "retrieval_chance_with_positives",
+    "ordered_pair_captions",
+    "swapped_caption_cosine",
+    "t_classify_metrics",
+    "t_classify_chance",
 ]
-
-
-# ---------------------------------------------------------------------------
-# Retrieval
-# ---------------------------------------------------------------------------
-
-
-def _median_rank(ranks: torch.Tensor) -> float:
-    """LAION's median rank: ``floor(median(ranks)) + 1`` with numpy's median
-    (mean of the two middle values for an even count), ranks 0-indexed."""
-    srt = torch.sort(ranks.double()).values
-    n = srt.numel()
-    mid = (srt[(n - 1) // 2] + srt[n // 2]) / 2
-    return float(math.floor(mid.item()) + 1)
-
-
-def _check_retrieval_inputs(sim: torch.Tensor, text_to_audio: torch.Tensor):
-    """Validate shapes and values of a similarity matrix and its caption map."""
-    if sim.dim() != 2:
-        raise ValueError(f"sim must be 2-D (Na, Nt), got shape {tuple(sim.shape)}")
-    num_audio, num_text = sim.shape
-    if num_audio == 0 or num_text == 0:
-        raise ValueError(f"sim must be non-empty, got shape {tuple(sim.shape)}")
-    if text_to_audio.dim() != 1 or text_to_audio.numel() != num_text:
-        raise ValueError(
-            f"text_to_audio must have shape ({num_text},), "
-            f"got {tuple(text_to_audio.shape)}"
-        )
-    if text_to_audio.dtype.is_floating_point or text_to_audio.dtype == torch.bool:
-        raise ValueError("text_to_audio must be an integer tensor")
-    if int(text_to_audio.min()) < 0 or int(text_to_audio.max()) >= num_audio:
-        raise ValueError(
-            f"text_to_audio values must lie in [0, {num_audio}), got range "
-            f"[{int(text_to_audio.min())}, {int(text_to_audio.max())}]"
-        )
-    if not bool(torch.isfinite(sim).all()):
-        raise ValueError("sim holds NaN or infinite scores")
-
-
-def _t2a_ranks(sim: torch.Tensor, text_to_audio: torch.Tensor) -> torch.Tensor:
-    """0-indexed pessimistic rank of each caption's clip among all clips."""
-    scores = sim.t()  # (Nt, Na)
-    true = scores.gather(1, text_to_audio.unsqueeze(1))  # (Nt, 1)
-    return (scores >= true).sum(dim=1) - 1  # minus the true clip itself
-
-
-def _a2t_sorted(sim: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-    """Per clip, the caption indices in ranked order (best first).
-
-    Order: score descending; among equal scores, distractors before positives
-    (pessimistic), then by caption index.
-    """
-    # stable sort on the positive flag puts distractors first, by index ...
-    order0 = torch.sort(positives.to(torch.uint8), dim=1, stable=True).indices
-    # ... and a stable descending sort on the scores keeps that tie order
-    order1 = torch.sort(sim.gather(1, order0), dim=1, descending=True, stable=True)
-    return order0.gather(1, order1.indices)
-
-
-def retrieval_metrics_from_similarity(
-    sim: torch.Tensor,
-    text_to_audio: torch.Tensor,
-    ks: Sequence[int] = (1, 5, 10),
-    map_k: int = 10,
-    a2t_map: str = "sorted",
-) -> Dict[str, float]:
-    """Compute audio-text retrieval metrics from a similarity matrix.
-
-    See the module docstring for the protocol (LAION's, several captions per
-    clip) and the tie rule (pessimistic). Clips without any caption are
-    distractors for text -> audio and are left out of the audio -> text
-    averages. Values are fractions in ``[0, 1]``; ranks are 1-indexed.
-
-    Arguments
-    ---------
-    sim : torch.Tensor
-        Scores ``(Na, Nt)``, higher is more similar (e.g. cosine similarity).
-    text_to_audio : torch.Tensor
-        Long ``(Nt,)``: the clip index (row of ``sim``) of every caption.
-    ks : Sequence[int]
-        Cut-offs for the recalls ``R@k``.
-    map_k : int
-        Cut-off of the mean average precision (``mAP@10`` by default).
-    a2t_map : str
-        ``"sorted"`` (the documented definition) or ``"laion"`` (LAION's code,
-        which pairs the counts with the captions' ranks in caption order).
-
-    Returns
-    -------
-    Dict[str, float]
-        Keys ``t2a_R@k``, ``t2a_mAP@{map_k}``, ``t2a_median_rank``,
-        ``t2a_mean_rank`` and the same with ``a2t_``.
-
-    Example
-    -------
-    >>> sim = torch.tensor([[0.9, 0.1, 0.8, 0.3],
-    ...                     [0.2, 0.7, 0.4, 0.6]])
-    >>> text_to_audio = torch.tensor([0, 1, 0, 1])
-    >>> m = retrieval_metrics_from_similarity(sim, text_to_audio, ks=(1,))
-    >>> {k: round(v, 3) for k, v in m.items()}
-    {'t2a_R@1': 1.0, 't2a_mAP@10': 1.0, 't2a_median_rank': 1.0,
-     't2a_mean_rank': 1.0, 'a2t_R@1': 1.0, 'a2t_mAP@10': 1.0,
-     'a2t_median_rank': 1.0, 'a2t_mean_rank': 1.0}
-    """
-    if a2t_map not in ("sorted", "laion"):
-        raise ValueError(f"a2t_map must be 'sorted' or 'laion', got {a2t_map!r}")
-    if map_k < 1 or any(k < 1 for k in ks):
-        raise ValueError("ks and map_k must be positive")
-    text_to_audio = text_to_audio.to(device=sim.device, dtype=torch.long)
-    _check_retrieval_inputs(sim, text_to_audio)
-    sim = sim.detach().float()
-    num_audio, num_text = sim.shape
-    metrics: Dict[str, float] = {}
-
-    # text -> audio
-    t2a = _t2a_ranks(sim, text_to_audio)
-    for k in ks:
-        metrics[f"t2a_R@{k}"] = (t2a < k).double().mean().item()
-    inv = torch.where(
-        t2a < map_k,
-        1.0 / (t2a.double() + 1),
-        torch.zeros((), dtype=torch.double, device=sim.device),
-    )
-    metrics[f"t2a_mAP@{map_k}"] = inv.mean().item()
-    metrics["t2a_median_rank"] = _median_rank(t2a)
-    metrics["t2a_mean_rank"] = t2a.double().mean().item() + 1
-
-    # audio -> text
-    audio_idx = torch.arange(num_audio, device=sim.device)
-    positives = text_to_audio.unsqueeze(0) == audio_idx.unsqueeze(1)  # (Na, Nt)
-    num_pos = positives.sum(dim=1)  # (Na,)
-    has_caption = num_pos > 0
-    order = _a2t_sorted(sim, positives)
-    pos_sorted = positives.gather(1, order)  # (Na, Nt): is rank p a positive?
-    rows, cols = pos_sorted.nonzero(as_tuple=True)  # cols = rank of positive
-    caption_rank = torch.empty(num_text, dtype=torch.long, device=sim.device)
-    caption_rank[order[rows, cols]] = cols
-    best = torch.full((num_audio,), num_text, dtype=torch.long, device=sim.device)
-    best = best.scatter_reduce(0, text_to_audio, caption_rank, reduce="amin")
-    best = best[has_caption]
-    for k in ks:
-        metrics[f"a2t_R@{k}"] = (best < k).double().mean().item()
-
-    kept = caption_rank < map_k
-    if a2t_map == "sorted":
-        # m = how many of the clip's captions rank at or above this one
-        count = pos_sorted.long().cumsum(dim=1)[rows, cols]
-    else:
-        # m = how many kept captions of the clip come at or before this one
-        # in caption order (LAION's unsorted pairing)
-        kept_mat = torch.zeros_like(positives)
-        kept_mat[text_to_audio, torch.arange(num_text, device=sim.device)] = kept
-        count_by_caption = kept_mat.long().cumsum(dim=1)[
-            text_to_audio, torch.arange(num_text, device=sim.device)
-        ]
-        count = count_by_caption[order[rows, cols]]
-    contrib = torch.where(
-        cols < map_k,
-        count.double() / (cols.double() + 1),
-        torch.zeros((), dtype=torch.double, device=sim.device),
-    )
-    ap = torch.zeros(num_audio, dtype=torch.double, device=sim.device)
-    ap = ap.index_add(0, rows, contrib)[has_caption] / num_pos[has_caption]
-    metrics[f"a2t_mAP@{map_k}"] = ap.mean().item()
-    metrics["a2t_median_rank"] = _median_rank(best)
-    metrics["a2t_mean_rank"] = best.double().mean().item() + 1
-    return metrics
-
-
-def retrieval_metrics(
-    audio_emb: torch.Tensor,
-    text_emb: torch.Tensor,
-    text_to_audio: torch.Tensor,
-    ks: Sequence[int] = (1, 5, 10),
-    map_k: int = 10,
-    a2t_map: str = "sorted",
-    normalize: bool = True,
-) -> Dict[str, float]:
-    """Compute audio-text retrieval metrics from embeddings (LAION protocol).
-
-    The similarity is the dot product of the (by default L2-normalised, i.e.
-    cosine) embeddings; a logit scale would not change any rank. See
-    :func:`retrieval_metrics_from_similarity` and the module docstring.
-
-    Arguments
-    ---------
-    audio_emb : torch.Tensor
-        ``(Na, D)`` clip embeddings, one per distinct clip.
-    text_emb : torch.Tensor
-        ``(Nt, D)`` caption embeddings.
-    text_to_audio : torch.Tensor
-        Long ``(Nt,)``: the row of ``audio_emb`` each caption describes.
-    ks : Sequence[int]
-        Cut-offs for the recalls ``R@k``.
-    map_k : int
-        Cut-off of the mean average precision.
-    a2t_map : str
-        ``"sorted"`` or ``"laion"``, see the module docstring.
-    normalize : bool
-        L2-normalise both embeddings first (harmless if they already are).
-
-    Returns
-    -------
-    Dict[str, float]
-        See :func:`retrieval_metrics_from_similarity`.
-
-    Example
-    -------
-    >>> audio = torch.eye(3)
-    >>> text = torch.tensor([[1.0, 0.1, 0.0], [0.0, 1.0, 0.0],
-    ...                      [0.9, 0.0, 0.5], [0.0, 0.2, 1.0]])
-    >>> m = retrieval_metrics(audio, text, torch.tensor([0, 1, 2, 1]), ks=(1, 5))
-    >>> m["t2a_R@1"], m["t2a_mAP@10"], round(m["a2t_R@1"], 3), round(m["a2t_mAP@10"], 3)
-    (0.5, 0.75, 0.667, 0.833)
-    """
-    if audio_emb.dim() != 2 or text_emb.dim() != 2:
-        raise ValueError("audio_emb and text_emb must be 2-D (N, D)")
-    if audio_emb.shape[1] != text_emb.shape[1]:
-        raise ValueError(
-            f"embedding sizes differ: audio {audio_emb.shape[1]}, "
-            f"text {text_emb.shape[1]}"
-        )
-    audio_emb = audio_emb.detach().float()
-    text_emb = text_emb.detach().float().to(audio_emb.device)
-    if normalize:
-        audio_emb = F.normalize(audio_emb, dim=-1)
-        text_emb = F.normalize(text_emb, dim=-1)
-    sim = audio_emb @ text_emb.t()
-    return retrieval_metrics_from_similarity(
-        sim, text_to_audio, ks=ks, map_k=map_k, a2t_map=a2t_map
-    )
-
-
-def _first_hit_cdf(num_items: int, num_pos: int, b: int) -> float:
-    """P(at least one of ``num_pos`` random positives among the first ``b``
-    of ``num_items`` randomly ordered items) (hypergeometric)."""
-    if b >= num_items:
-        return 1.0
-    miss = 1.0
-    for i in range(b):
-        miss *= (num_items - num_pos - i) / (num_items - i)
-        if miss <= 0.0:
-            return 1.0
-    return 1.0 - miss
-
-
-def _expected_ap(num_items: int, num_pos: int, cutoff: int) -> float:
-    """Expected AP@cutoff (denominator ``num_pos``) of a random ranking.
-
-    Rank ``p`` holds a positive with probability ``c/N``; given that, the
-    expected count of positives at ranks ``<= p`` is
-    ``1 + (c - 1) p / (N - 1)``. Hence
-    ``E[AP] = (1/N) sum_{p < K} (1 + (c - 1) p / (N - 1)) / (p + 1)``.
-    """
-    n, c, k = num_items, num_pos, min(cutoff, num_items)
-    if n == 1:
-        return 1.0
-    return sum((1 + (c - 1) * p / (n - 1)) / (p + 1) for p in range(k)) / n
-
-
-def retrieval_chance(
-    num_audio: int,
-    captions_per_audio: int = 5,
-    ks: Sequence[int] = (1, 5, 10),
-    map_k: int = 10,
-    a2t_map: str = "sorted",
-) -> Dict[str, float]:
-    """Expected retrieval metrics of random scores (the chance level).
-
-    With i.i.d. continuous scores every ranking is a uniform random
-    permutation. With ``Na`` clips, ``c`` captions each and ``Nt = c Na``:
-
-    * ``t2a_R@k = min(k, Na) / Na``; ``t2a_mAP@K = H_min(K, Na) / Na``
-      (``H`` harmonic number); ``t2a_mean_rank = (Na + 1) / 2``.
-    * ``a2t_R@k = 1 - prod_{i<k} (Nt - c - i) / (Nt - i)`` (hypergeometric:
-      at least one of the ``c`` captions in the top ``k``);
-      ``a2t_mean_rank = (Nt + 1) / (c + 1)`` (mean minimum of ``c`` draws
-      without replacement); ``a2t_mAP@K`` (sorted) is
-      ``(1/Nt) sum_{p<K} (1 + (c-1) p / (Nt-1)) / (p+1)``; the LAION-code
-      variant is ``(H_K / Nt) (2 + (c-1)(K-1)/(Nt-1)) / 2``.
-
-    All of these are exact expectations. The median ranks are the medians of
-    the rank distribution (smallest ``b`` with ``P(rank <= b) >= 1/2``), which
-    the sample median of a large test set approaches: an approximation.
-
-    Arguments
-    ---------
-    num_audio : int
-        Number of clips ``Na``.
-    captions_per_audio : int
-        Captions per clip ``c``.
-    ks : Sequence[int]
-        Cut-offs for the recalls.
-    map_k : int
-        Cut-off of the mean average precision.
-    a2t_map : str
-        ``"sorted"`` or ``"laion"``, as in :func:`retrieval_metrics`.
-
-    Returns
-    -------
-    Dict[str, float]
-        The same keys as :func:`retrieval_metrics`.
-
-    Example
-    -------
-    >>> ch = retrieval_chance(1000, 5, ks=(1, 10))
-    >>> round(ch["t2a_R@1"], 4), round(ch["a2t_R@1"], 4), round(ch["a2t_R@10"], 4)
-    (0.001, 0.001, 0.01)
-    >>> ch["t2a_mean_rank"], ch["t2a_median_rank"]
-    (500.5, 500.0)
-    """
-    if num_audio < 1 or captions_per_audio < 1:
-        raise ValueError("num_audio and captions_per_audio must be positive")
-    if a2t_map not in ("sorted", "laion"):
-        raise ValueError(f"a2t_map must be 'sorted' or 'laion', got {a2t_map!r}")
-    na, c = num_audio, captions_per_audio
-    nt = na * c
-    out: Dict[str, float] = {}
-    for k in ks:
-        out[f"t2a_R@{k}"] = min(k, na) / na
-    out[f"t2a_mAP@{map_k}"] = _expected_ap(na, 1, map_k)
-    out["t2a_median_rank"] = float(math.ceil(na / 2))
-    out["t2a_mean_rank"] = (na + 1) / 2
-    for k in ks:
-        out[f"a2t_R@{k}"] = _first_hit_cdf(nt, c, k)
-    if a2t_map == "sorted":
-        out[f"a2t_mAP@{map_k}"] = _expected_ap(nt, c, map_k)
-    else:
-        kk = min(map_k, nt)
-        harmonic = sum(1.0 / (p + 1) for p in range(kk))
-        spread = (c - 1) * (kk - 1) / (nt - 1) if nt > 1 else 0.0
-        out[f"a2t_mAP@{map_k}"] = harmonic / nt * (2 + spread) / 2
-    # median of the best rank: smallest b with P(best <= b) >= 1/2 (bisection,
-    # the CDF is increasing in b)
-    lo, hi = 1, nt - c + 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _first_hit_cdf(nt, c, mid) >= 0.5:
-            hi = mid
-        else:
-            lo = mid + 1
-    out["a2t_median_rank"] = float(lo)
-    out["a2t_mean_rank"] = (nt + 1) / (c + 1)
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -496,31 +157,6 @@ def zero_shot_accuracy(
     true = scores.gather(1, labels.unsqueeze(1))
     rank = (scores >= true).sum(dim=1) - 1
     return {f"acc@{k}": (rank < k).double().mean().item() for k in topk}
-
-
-def zero_shot_chance(num_classes: int, topk: Sequence[int] = (1,)) -> Dict[str, float]:
-    """Chance top-k accuracy with ``K`` classes: ``min(k, K) / K``.
-
-    Arguments
-    ---------
-    num_classes : int
-        Number of classes ``K``.
-    topk : Sequence[int]
-        The ``k`` values.
-
-    Returns
-    -------
-    Dict[str, float]
-        ``{"acc@k": chance}``, the keys of :func:`zero_shot_accuracy`.
-
-    Example
-    -------
-    >>> zero_shot_chance(50, topk=(1, 5))
-    {'acc@1': 0.02, 'acc@5': 0.1}
-    """
-    if num_classes < 1:
-        raise ValueError("num_classes must be positive")
-    return {f"acc@{k}": min(k, num_classes) / num_classes for k in topk}
 
 
 def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -729,218 +365,44 @@ def macro_f1(
 
 
 # ---------------------------------------------------------------------------
-# Accumulation across batches
+# Retrieval: several clips and captions can be correct for one query
 # ---------------------------------------------------------------------------
+def _median_rank(ranks: torch.Tensor) -> float:
+    """LAION's median rank: ``floor(median(ranks)) + 1`` with numpy's median
+    (mean of the two middle values for an even count), ranks 0-indexed."""
+    srt = torch.sort(ranks.double()).values
+    n = srt.numel()
+    mid = (srt[(n - 1) // 2] + srt[n // 2]) / 2
+    return float(math.floor(mid.item()) + 1)
 
 
-class EmbeddingAccumulator:
-    """Collect clip and caption embeddings across evaluation batches.
+def _first_hit_cdf(num_items: int, num_pos: int, b: int) -> float:
+    """P(at least one of ``num_pos`` random positives among the first ``b``
+    of ``num_items`` randomly ordered items) (hypergeometric)."""
+    if b >= num_items:
+        return 1.0
+    miss = 1.0
+    for i in range(b):
+        miss *= (num_items - num_pos - i) / (num_items - i)
+        if miss <= 0.0:
+            return 1.0
+    return 1.0 - miss
 
-    Every row of a batch is a (clip, caption) pair; the same clip id may come
-    back with other captions, in the same batch or later. Clip embeddings (and
-    labels) are kept once per id, at its first occurrence; every caption is
-    kept, with the index of its clip. Tensors are detached and stored as
-    float32 on ``device`` (default: where they arrive). Single-process only:
-    gather across DDP ranks before computing metrics.
 
-    Arguments
-    ---------
-    device : str or torch.device, optional
-        Where to store the embeddings (e.g. ``"cpu"`` to spare GPU memory).
+def _expected_ap(num_items: int, num_pos: int, cutoff: int) -> float:
+    """Expected AP@cutoff (denominator ``num_pos``) of a random ranking.
 
-    Example
-    -------
-    >>> acc = EmbeddingAccumulator()
-    >>> acc.append(["a", "b", "a"], torch.randn(3, 4), torch.randn(3, 4))
-    >>> acc.append(["c", "b"], torch.randn(2, 4), torch.randn(2, 4))
-    >>> acc.audio_matrix().shape, acc.text_matrix().shape
-    (torch.Size([3, 4]), torch.Size([5, 4]))
-    >>> acc.text_to_audio()
-    tensor([0, 1, 0, 2, 1])
-    >>> acc.audio_ids
-    ['a', 'b', 'c']
+    Rank ``p`` holds a positive with probability ``c/N``; given that, the
+    expected count of positives at ranks ``<= p`` is
+    ``1 + (c - 1) p / (N - 1)``. Hence
+    ``E[AP] = (1/N) sum_{p < K} (1 + (c - 1) p / (N - 1)) / (p + 1)``.
     """
-
-    def __init__(self, device: Optional[Union[str, torch.device]] = None):
-        self.device = device
-        self.clear()
-
-    def clear(self) -> None:
-        """Forget everything collected so far.
-
-        Example
-        -------
-        >>> acc = EmbeddingAccumulator()
-        >>> acc.append(["a"], torch.ones(1, 2))
-        >>> acc.clear(); len(acc)
-        0
-        """
-        self.audio_ids: List[str] = []
-        self._index: Dict[str, int] = {}
-        self._audio: List[torch.Tensor] = []
-        self._text: List[torch.Tensor] = []
-        self._labels: List[torch.Tensor] = []
-        self._text_to_audio: List[int] = []
-
-    def __len__(self) -> int:
-        """Number of distinct clips collected."""
-        return len(self.audio_ids)
-
-    def _store(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.detach()
-        if x.is_floating_point():
-            x = x.float()
-        return x.to(self.device) if self.device is not None else x
-
-    def append(
-        self,
-        audio_ids: Sequence[str],
-        audio_emb: torch.Tensor,
-        text_emb: Optional[torch.Tensor] = None,
-        labels: Optional[torch.Tensor] = None,
-    ) -> None:
-        """Add one batch.
-
-        Arguments
-        ---------
-        audio_ids : Sequence[str]
-            Clip id of every row (``B`` ids).
-        audio_emb : torch.Tensor
-            ``(B, D)`` clip embeddings.
-        text_emb : torch.Tensor, optional
-            ``(B, D)`` caption embeddings, one per row, or ``(B, C, D)`` with
-            ``C`` captions per row. Omit for classification-only evaluation.
-        labels : torch.Tensor, optional
-            ``(B, ...)`` per-clip labels (class index or multi-hot).
-
-        Example
-        -------
-        >>> acc = EmbeddingAccumulator()
-        >>> acc.append(["x", "y"], torch.randn(2, 3), torch.randn(2, 5, 3))
-        >>> acc.text_to_audio().tolist()
-        [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]
-        """
-        ids = [str(i) for i in audio_ids]
-        if audio_emb.dim() != 2 or audio_emb.shape[0] != len(ids):
-            raise ValueError(
-                f"audio_emb must be ({len(ids)}, D), got {tuple(audio_emb.shape)}"
-            )
-        if labels is not None and labels.shape[0] != len(ids):
-            raise ValueError(f"labels must have {len(ids)} rows")
-        if self.audio_ids and (labels is None) != (not self._labels):
-            raise ValueError("give labels with every batch or with none")
-        per_row = 0
-        if text_emb is not None:
-            if text_emb.dim() not in (2, 3) or text_emb.shape[0] != len(ids):
-                raise ValueError(
-                    f"text_emb must be ({len(ids)}, D) or ({len(ids)}, C, D), "
-                    f"got {tuple(text_emb.shape)}"
-                )
-            per_row = 1 if text_emb.dim() == 2 else text_emb.shape[1]
-
-        new_rows = []
-        for row, i in enumerate(ids):  # a batch of ids: a trivially small loop
-            if i not in self._index:
-                self._index[i] = len(self.audio_ids)
-                self.audio_ids.append(i)
-                new_rows.append(row)
-        if new_rows:
-            sel = torch.tensor(new_rows, device=audio_emb.device)
-            self._audio.append(self._store(audio_emb.index_select(0, sel)))
-            if labels is not None:
-                self._labels.append(
-                    self._store(labels.index_select(0, sel.to(labels.device)))
-                )
-
-        if text_emb is not None:
-            self._text.append(self._store(text_emb.reshape(-1, text_emb.shape[-1])))
-            for i in ids:
-                self._text_to_audio.extend([self._index[i]] * per_row)
-
-    def audio_matrix(self) -> torch.Tensor:
-        """Return the ``(Na, D)`` clip embeddings in first-seen order.
-
-        Example
-        -------
-        >>> acc = EmbeddingAccumulator()
-        >>> acc.append(["a", "a"], torch.tensor([[1.0], [2.0]]))
-        >>> acc.audio_matrix()
-        tensor([[1.]])
-        """
-        if not self._audio:
-            raise ValueError("no embeddings collected")
-        return torch.cat(self._audio, dim=0)
-
-    def text_matrix(self) -> torch.Tensor:
-        """Return the ``(Nt, D)`` caption embeddings in arrival order.
-
-        Example
-        -------
-        >>> acc = EmbeddingAccumulator()
-        >>> acc.append(["a", "a"], torch.zeros(2, 1), torch.tensor([[1.0], [2.0]]))
-        >>> acc.text_matrix()
-        tensor([[1.],
-                [2.]])
-        """
-        if not self._text:
-            raise ValueError("no caption embeddings collected")
-        return torch.cat(self._text, dim=0)
-
-    def text_to_audio(self) -> torch.Tensor:
-        """Return the long ``(Nt,)`` clip index of every caption.
-
-        Example
-        -------
-        >>> acc = EmbeddingAccumulator()
-        >>> acc.append(["a", "b", "a"], torch.zeros(3, 1), torch.zeros(3, 1))
-        >>> acc.text_to_audio()
-        tensor([0, 1, 0])
-        """
-        device = self._text[0].device if self._text else None
-        return torch.tensor(self._text_to_audio, dtype=torch.long, device=device)
-
-    def labels(self) -> Optional[torch.Tensor]:
-        """Return the per-clip labels ``(Na, ...)`` or None if none were given.
-
-        Example
-        -------
-        >>> acc = EmbeddingAccumulator()
-        >>> labels = torch.tensor([2, 0, 2])
-        >>> acc.append(["a", "b", "a"], torch.zeros(3, 1), labels=labels)
-        >>> acc.labels()
-        tensor([2, 0])
-        """
-        return torch.cat(self._labels, dim=0) if self._labels else None
-
-    def retrieval_metrics(self, **kwargs) -> Dict[str, float]:
-        """Run :func:`retrieval_metrics` on the collected embeddings.
-
-        Arguments
-        ---------
-        **kwargs
-            Passed on (``ks``, ``map_k``, ``a2t_map``, ``normalize``).
-
-        Returns
-        -------
-        Dict[str, float]
-            The retrieval metrics.
-
-        Example
-        -------
-        >>> acc = EmbeddingAccumulator()
-        >>> emb = torch.eye(3)
-        >>> acc.append(["a", "b", "c"], emb, emb)
-        >>> acc.retrieval_metrics(ks=(1,))["t2a_R@1"]
-        1.0
-        """
-        return retrieval_metrics(
-            self.audio_matrix(), self.text_matrix(), self.text_to_audio(), **kwargs
-        )
+    n, c, k = num_items, num_pos, min(cutoff, num_items)
+    if n == 1:
+        return 1.0
+    return sum((1 + (c - 1) * p / (n - 1)) / (p + 1) for p in range(k)) / n
 
 
-# ---------------------------------------------------------------------------
-# Retrieval with equivalent items (closed-vocabulary captions)
-# ---------------------------------------------------------------------------
 def positives_from_caption_keys(
     audio_caption_keys: Sequence[Sequence[str]], text_keys: Sequence[str]
 ) -> torch.Tensor:
@@ -1021,10 +483,9 @@ def retrieval_metrics_with_positives(
     ``k``; ranks: the first hit; ``mAP@K``: average precision over the top
     ``K`` with ``min(#positives, K)`` as denominator (as for retrieval
     leaderboards with several relevant items). With exactly one positive per
-    text and unique captions this equals :func:`retrieval_metrics` (its
-    ``"sorted"`` audio→text mAP included, up to the ``min(c, K)``
-    denominator, which only matters for clips with more than ``K`` captions).
-    Ties are pessimistic. Queries without a positive are left out.
+    text and unique captions this is LAION's protocol (see the module
+    docstring). Ties are pessimistic. Queries without a positive are left
+    out.
 
     Arguments
     ---------

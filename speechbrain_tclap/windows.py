@@ -14,8 +14,8 @@ by the lengths alone: no random crop, no random fusion.
 * :class:`FrameGeometry`: the time axis of an encoder's output frames (from
   the front-end hop and the encoder's ``frame_hop``), and the frame grid
   shared by all windows of a clip;
-* :func:`stitch_frames`: frame embeddings of overlapping windows put on that
-  grid (weighted mean where windows overlap);
+* :func:`stitch_accumulate` and :func:`stitch_finish`: frame embeddings of
+  overlapping windows put on that grid (weighted mean where windows overlap);
 * :func:`encode_windows`: all of the above for a :class:`~speechbrain_tclap.lobes.clap.CLAP`
   module, encoding at most ``max_windows_per_batch`` windows at a time.
 
@@ -533,21 +533,24 @@ class FrameGeometry:
         return positions, valid
 
 
-def stitch_frames(
+def stitch_accumulate(
     frames: torch.Tensor,
     positions: torch.Tensor,
     valid: torch.Tensor,
     clip_index: torch.Tensor,
     num_cells: torch.Tensor,
-    normalize: bool = True,
+    sums: Optional[torch.Tensor] = None,
+    weights: Optional[torch.Tensor] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Puts frames of (overlapping) windows onto each clip's frame grid.
+    """Adds frames of (overlapping) windows to each clip's frame grid.
 
     A frame at grid position ``p`` adds weight ``1 - (p - floor(p))`` to
-    cell ``floor(p)`` and the rest to the next cell; each cell is the
-    weighted mean of the frames that reached it. A frame exactly on a cell
-    goes to that cell only, so aligned overlapping windows are plainly
-    averaged. Cells at or past ``num_cells`` of their clip are dropped.
+    cell ``floor(p)`` and the rest to the next cell; :func:`stitch_finish`
+    then makes each cell the weighted mean of the frames that reached it. A
+    frame exactly on a cell goes to that cell only, so aligned overlapping
+    windows are plainly averaged. Cells at or past ``num_cells`` of their
+    clip are dropped. Running sums let a caller stitch window batches one at
+    a time with bounded memory: accumulate every batch, then finish.
 
     Arguments
     ---------
@@ -561,58 +564,6 @@ def stitch_frames(
         Long ``(N,)``: the clip each window belongs to.
     num_cells : torch.Tensor
         Long ``(B,)``: grid cells of each clip.
-    normalize : bool
-        L2-normalise the stitched frames (for cosine similarities).
-
-    Returns
-    -------
-    stitched : torch.Tensor
-        ``(B, T, D)`` with ``T = max(num_cells)``; zero where masked.
-    mask : torch.Tensor
-        Boolean ``(B, T)``: cells that received a frame.
-
-    Example
-    -------
-    >>> frames = torch.tensor([[[1.0], [2.0]], [[4.0], [6.0]]])  # 2 windows
-    >>> positions = torch.tensor([[0.0, 1.0], [1.0, 2.0]])
-    >>> valid = torch.ones(2, 2, dtype=torch.bool)
-    >>> out, mask = stitch_frames(frames, positions, valid, torch.tensor([0, 0]),
-    ...                           torch.tensor([3]), normalize=False)
-    >>> out[0, :, 0].tolist(), mask.tolist()
-    ([1.0, 3.0, 6.0], [[True, True, True]])
-    """
-    sums, weights = stitch_accumulate(
-        frames, positions, valid, clip_index, num_cells
-    )
-    return stitch_finish(sums, weights, normalize)
-
-
-def stitch_accumulate(
-    frames: torch.Tensor,
-    positions: torch.Tensor,
-    valid: torch.Tensor,
-    clip_index: torch.Tensor,
-    num_cells: torch.Tensor,
-    sums: Optional[torch.Tensor] = None,
-    weights: Optional[torch.Tensor] = None,
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Adds windows' frames to running weighted sums (see :func:`stitch_frames`).
-
-    Lets a caller stitch window batches one at a time with bounded memory:
-    accumulate every batch, then call :func:`stitch_finish`.
-
-    Arguments
-    ---------
-    frames : torch.Tensor
-        ``(N, K, D)``.
-    positions : torch.Tensor
-        ``(N, K)`` grid positions.
-    valid : torch.Tensor
-        Boolean ``(N, K)``.
-    clip_index : torch.Tensor
-        Long ``(N,)``.
-    num_cells : torch.Tensor
-        Long ``(B,)``.
     sums : torch.Tensor, optional
         ``(B, T, D)`` running sums (created when ``None``).
     weights : torch.Tensor, optional
@@ -750,7 +701,7 @@ def encode_windows(
     most one window is encoded whole (padded and masked by the encoder, as
     without windows). The clip embedding is :func:`pool_windows` of the
     window embeddings; frames are put on the clip's grid by
-    :func:`stitch_frames`. A clip's results do not depend on the rest of its
+    :func:`stitch_accumulate`. A clip's results do not depend on the rest of its
     batch (with an encoder whose outputs do not, e.g. HTSAT ``"pad"``).
 
     Arguments

@@ -43,7 +43,6 @@ _HF_TOP_LEVEL = re.compile(
     r"|norm\.)"
 )
 
-_LAION_PREFIXES = ("module.", "audio_branch.", "sed_model.")
 _LAION_FRONT_END = ("spectrogram_extractor.", "logmel_extractor.")
 _LAION_HEAD = ("tscam_conv.", "head.")
 

@@ -43,7 +43,6 @@ from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
     laion_audio_branch_to_htsat,
 )
-from speechbrain_tclap.convert.msclap import MSCLAP_MEL_DESIGNS
 from speechbrain_tclap.convert.msclap import _check_front_end as check_msclap_front_end
 from speechbrain_tclap.convert.registry import register_format
 
@@ -63,8 +62,6 @@ _TORCHLIBROSA_NAMES = {
 _LEGACY_TEXT_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 _HEADS = {"frame_proj.": "audio_projection.", "word_proj.": "text_projection."}
 _HEAD_LAYERS = ("0", "1", "3", "4")
-#: The mel matrix of MGA-CLAP's front end: (sample rate, f_min, f_max).
-MGACLAP_MEL_DESIGN = MSCLAP_MEL_DESIGNS["2023"]
 
 
 def is_mgaclap(state_dict: Mapping[str, torch.Tensor]) -> bool:

@@ -71,23 +71,6 @@ def register_format(name: str, detect, convert) -> None:
     _FORMATS.insert(0, CheckpointFormat(name, detect, convert))
 
 
-def registered_formats() -> List[str]:
-    """Names of the registered formats.
-
-    Returns
-    -------
-    list of str
-        Format names.
-
-    Example
-    -------
-    >>> isinstance(registered_formats(), list)
-    True
-    """
-    _load_builtin_converters()
-    return [f.name for f in _FORMATS]
-
-
 def detect_format(state_dict: StateDict) -> str:
     """Name of the format of ``state_dict`` (``"native"`` for ours).
 

@@ -11,7 +11,7 @@ Authors
 """
 
 import os
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import soundfile as sf
@@ -235,39 +235,3 @@ def _loudest_start(wav: torch.Tensor, window: int) -> int:
     csum = torch.nn.functional.pad(energy.cumsum(0), (1, 0))
     window_energy = csum[window:] - csum[:-window]
     return int(torch.argmax(window_energy))
-
-
-def to_relative_lengths(
-    lengths: Union[Sequence[int], torch.Tensor], max_len: Optional[int] = None
-) -> torch.Tensor:
-    """Converts absolute lengths to SpeechBrain relative lengths in ``(0, 1]``.
-
-    Arguments
-    ---------
-    lengths : sequence of int or torch.Tensor
-        Absolute lengths (samples or frames), shape ``(B,)``.
-    max_len : int, optional
-        The padded length; defaults to ``max(lengths)``.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(B,)`` float32 relative lengths.
-
-    Example
-    -------
-    >>> to_relative_lengths([4, 2, 1])
-    tensor([1.0000, 0.5000, 0.2500])
-    >>> to_relative_lengths(torch.tensor([5, 10]), max_len=20)
-    tensor([0.2500, 0.5000])
-    """
-    lengths = torch.as_tensor(lengths, dtype=torch.float32)
-    if lengths.numel() == 0:
-        raise ValueError("lengths is empty")
-    if max_len is None:
-        max_len = float(lengths.max())
-    if max_len <= 0:
-        raise ValueError(f"max_len must be positive, got {max_len}")
-    if bool((lengths < 0).any()) or bool((lengths > max_len).any()):
-        raise ValueError(f"lengths must lie in [0, max_len={max_len}]")
-    return lengths / float(max_len)

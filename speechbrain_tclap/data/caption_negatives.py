@@ -40,7 +40,6 @@ from typing import (
     Any,
     Dict,
     Iterable,
-    Iterator,
     List,
     Mapping,
     Optional,
@@ -1083,28 +1082,3 @@ class CaptionNegativeProvider:
                 return negative
         self.counts["none"] += 1
         return None
-
-
-def iter_swappable(
-    items: Iterable[Tuple[str, str]]
-) -> Iterator[Tuple[str, str]]:
-    """Yields the ``(caption id, caption)`` pairs that state an event order.
-
-    Arguments
-    ---------
-    items : iterable of tuple
-        ``(caption id, caption)`` pairs.
-
-    Yields
-    ------
-    tuple
-        Pairs whose caption has a sequential connective.
-
-    Example
-    -------
-    >>> list(iter_swappable([("a#0", "x then y"), ("b#0", "x while y")]))
-    [('a#0', 'x then y')]
-    """
-    for item in items:
-        if has_temporal_connective(item[1], sequential_only=True):
-            yield item

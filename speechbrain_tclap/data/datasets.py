@@ -38,7 +38,7 @@ from speechbrain_tclap.data.batching import (
     collate_clap_samples,
 )
 from speechbrain_tclap.data.manifest import load_manifest
-from speechbrain_tclap.data.synthetic import caption_for_events
+from speechbrain_tclap.data.captions import caption_for_events
 
 logger = get_logger(__name__)
 

@@ -500,31 +500,6 @@ def duration_bucketed_sampler(
     )
 
 
-def padding_fraction(batches: Sequence[Sequence[int]], durations: Sequence[float]) -> float:
-    """Fraction of padded audio when each batch is padded to its longest item.
-
-    Arguments
-    ---------
-    batches : sequence of sequence of int
-        Item indices per batch.
-    durations : sequence of float
-        Duration of every item.
-
-    Returns
-    -------
-    float
-        ``1 - real seconds / padded seconds`` over all batches.
-
-    Example
-    -------
-    >>> padding_fraction([[0, 1], [2]], [1.0, 3.0, 2.0])
-    0.25
-    """
-    padded = sum(len(b) * max(durations[i] for i in b) for b in batches if len(b))
-    real = sum(durations[i] for b in batches for i in b)
-    return 1.0 - real / padded if padded else 0.0
-
-
 def loader_options_with_batch_sampler(
     loader_options: Mapping[str, Any], batch_sampler: Any
 ) -> Dict[str, Any]:

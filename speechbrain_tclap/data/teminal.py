@@ -45,7 +45,7 @@ Authors
 from typing import Any, Dict, List, Optional, Sequence
 
 from speechbrain_tclap.data.batching import AudioView, CLAPSample, TextView
-from speechbrain_tclap.data.synthetic import TEMPLATE_SLOT
+from speechbrain_tclap.data.captions import TEMPLATE_SLOT
 from speechbrain_tclap.data.temporal import (
     TemporalViewBuilder,
     check_template,

@@ -6,10 +6,11 @@ is the positive of a caption such as "dog followed by rain", and the same
 caption with the events exchanged ("rain followed by dog") is a hard negative.
 This module provides the two halves of that pipeline:
 
-* :func:`make_pair_rows` / :func:`prepare_pair_manifest` draw seeded pairs of
-  clips of different classes from ONE split's manifest and write a pair
-  manifest (SpeechBrain JSON). Every pair row holds both source rows, so the
-  pairs of a split only ever use that split's clips;
+* :func:`make_pair_rows` draws seeded pairs of clips of different classes
+  from ONE split's manifest, the rows of a pair manifest (SpeechBrain JSON;
+  the recipes write them with ``speechbrain_tclap.recipe.write_pair_manifests``).
+  Every pair row holds both source rows, so the pairs of a split only ever
+  use that split's clips;
 * :class:`TemporalViewBuilder` is a sample builder (``(row, train) ->
   CLAPSample``) that reads both clips, crops each to a segment (loudest
   window by default), normalises their gain and synthesises the audio views
@@ -53,10 +54,9 @@ from speechbrain_tclap.data.batching import (
     TextView,
     caption_key,
 )
+from speechbrain_tclap.data.captions import TEMPLATE_SLOT
 from speechbrain_tclap.data.datasets import EpochSeededBuilder, row_labels
 from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.data.manifest import load_manifest, write_manifest
-from speechbrain_tclap.data.synthetic import TEMPLATE_SLOT
 
 logger = get_logger(__name__)
 
@@ -299,78 +299,6 @@ def make_pair_rows(
                 }
             )
     return out
-
-
-def prepare_pair_manifest(
-    single_manifest: Union[str, os.PathLike],
-    out_path: Union[str, os.PathLike],
-    num_pairs: int,
-    seed: int = 0,
-    label_key: Optional[str] = None,
-    allow_same_class: bool = False,
-    include_reversed: bool = False,
-    replacements: Optional[Mapping[str, str]] = None,
-) -> str:
-    """Writes a pair manifest (SpeechBrain JSON) drawn from one split manifest.
-
-    The output is a deterministic function of the arguments, so calling it
-    again rewrites the same file.
-
-    Arguments
-    ---------
-    single_manifest : str or os.PathLike
-        CSV or JSON manifest of one split (rows with ``id``, ``wav`` and a
-        label).
-    out_path : str or os.PathLike
-        Output JSON file.
-    num_pairs : int
-        Number of drawn pairs.
-    seed : int
-        Seed of the draw.
-    label_key : str, optional
-        Field holding the class label (None: automatic).
-    allow_same_class : bool
-        Also pair clips of the same class.
-    include_reversed : bool
-        Add the reversed pair (B, A) as its own row.
-    replacements : mapping, optional
-        Placeholder values for paths in the single manifest.
-
-    Returns
-    -------
-    str
-        ``out_path``.
-
-    Example
-    -------
-    >>> import json
-    >>> tmp = getfixture("tmpdir")
-    >>> rows = {f"c{i}": {"wav": f"c{i}.wav", "labels": [lab]}
-    ...         for i, lab in enumerate(["dog", "rain", "bell"])}
-    >>> _ = (tmp / "train.json").write(json.dumps(rows))
-    >>> path = prepare_pair_manifest(str(tmp / "train.json"),
-    ...     str(tmp / "train_pairs.json"), num_pairs=2, seed=0)
-    >>> pairs = load_manifest(path, required=PAIR_REQUIRED)
-    >>> len(pairs), all(set(p["labels"]) <= {"dog", "rain", "bell"} for p in pairs.values())
-    (2, True)
-    """
-    rows = load_manifest(
-        single_manifest, required=("id", "wav"), replacements=replacements
-    )
-    pairs = make_pair_rows(
-        rows,
-        num_pairs,
-        seed=seed,
-        label_key=label_key,
-        allow_same_class=allow_same_class,
-        include_reversed=include_reversed,
-    )
-    out_path = os.fspath(out_path)
-    write_manifest(pairs, out_path)
-    logger.info(
-        "Wrote %d pair rows from %s to %s", len(pairs), single_manifest, out_path
-    )
-    return out_path
 
 
 def _as_row_list(rows: RowsLike) -> List[Dict[str, Any]]:

@@ -35,17 +35,18 @@ never repeat the target; ties count as errors.
 
 Use it three ways:
 
-* :class:`ZSTE` with :class:`CLAPEmbedder` on any CLAP module or pretrained
-  interface (exported or converted msclap / LAION checkpoints);
+* :class:`ZSTE` with :class:`~speechbrain_tclap.evaluation.embedding.CLAPEmbedder`
+  on any CLAP module or pretrained interface (exported or converted msclap /
+  LAION checkpoints);
 * :class:`ZSTEEvaluator` in a recipe's ``extra_evaluations`` (YAML);
-* ``python -m speechbrain_tclap.evaluation.zste --model <pretrained folder or
-  hyperparams.yaml> --manifest <labelled clips> --output_folder <dir>``.
+* ``python -m speechbrain_tclap.evaluation.zste_cli --model <pretrained folder
+  or hyperparams.yaml> --manifest <labelled clips> --output_folder <dir>``
+  (:mod:`speechbrain_tclap.evaluation.zste_cli`).
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
-import argparse
 import json
 import math
 import os
@@ -68,8 +69,8 @@ from speechbrain_tclap.data.zste_prompts import (
     ZSTEPrompts,
 )
 from speechbrain_tclap.evaluation.base import Evaluator
+from speechbrain_tclap.evaluation.embedding import CLAPEmbedder
 from speechbrain_tclap.evaluation.seeds import mean_std
-from speechbrain_tclap.windows import FrameGeometry, encode_windows, seconds_to_samples
 
 logger = get_logger(__name__)
 
@@ -84,153 +85,6 @@ TASK_DESCRIPTIONS = {
     "zste5_paper_target_acc": "5 (authors' target {first A, first B})",
 }
 DISTRACTORS = ("paper", "uniform")
-
-
-# ---------------------------------------------------------------------------
-# Embedding any CLAP model
-# ---------------------------------------------------------------------------
-class CLAPEmbedder:
-    """Deterministic audio and text embeddings from a CLAP module.
-
-    Arguments
-    ---------
-    model : torch.nn.Module
-        A :class:`speechbrain_tclap.lobes.clap.CLAP` (in eval mode).
-    device : str or torch.device
-        Where the model runs.
-    window : str
-        ``"whole"``: each view is encoded in one pass (the paper's 10-s
-        concatenation as one input; an error if the audio encoder cannot
-        hold it). ``"sliding"``: fixed sliding windows of ``window_seconds``
-        pooled as the pretrained interface does for long audio.
-    window_seconds : float, optional
-        Window of ``"sliding"`` (default: the most the encoder holds).
-    batch_size : int
-        Audio views or texts per forward pass.
-
-    Example
-    -------
-    >>> from speechbrain_tclap.lobes.clap import CLAP
-    >>> from speechbrain_tclap.lobes.features import CLAPFeatures
-    >>> from speechbrain_tclap.lobes.htsat import HTSAT
-    >>> clap = CLAP(CLAPFeatures(sample_rate=8000, n_fft=256, hop_length=80,
-    ...     n_mels=16, f_max=4000.0), HTSAT.from_preset("test"), torch.nn.Linear(16, 8),
-    ...     torch.nn.Identity(), torch.nn.Identity()).eval()
-    >>> emb = CLAPEmbedder(clap).encode_audio(torch.randn(3, 4000), torch.tensor([1.0, 1.0, 0.5]))
-    >>> emb.shape
-    torch.Size([3, 8])
-    """
-
-    def __init__(
-        self,
-        model,
-        device="cpu",
-        window: str = "whole",
-        window_seconds: Optional[float] = None,
-        batch_size: int = 16,
-    ):
-        if window not in ("whole", "sliding"):
-            raise ValueError(f"window must be 'whole' or 'sliding', got {window!r}")
-        self.model = model
-        self.device = device
-        self.window = window
-        self.window_seconds = window_seconds
-        self.batch_size = int(batch_size)
-        try:
-            self.geometry = FrameGeometry.from_model(model)
-        except ValueError:  # a tower without a time axis (e.g. CNN14): unbounded
-            self.geometry = None
-
-    @classmethod
-    def from_interface(cls, interface, **kwargs) -> "CLAPEmbedder":
-        """The embedder of a :class:`speechbrain_tclap.inference.CLAP` interface.
-
-        Arguments
-        ---------
-        interface : speechbrain_tclap.inference.CLAP
-            A loaded pretrained interface.
-        **kwargs
-            As the constructor (``window_seconds`` defaults to the
-            interface's ``clip_seconds``).
-
-        Returns
-        -------
-        CLAPEmbedder
-            The embedder.
-        """
-        kwargs.setdefault("window_seconds", getattr(interface.hparams, "clip_seconds", None))
-        interface.mods.eval()
-        return cls(interface.mods.clap, interface.device, **kwargs)
-
-    @property
-    def sample_rate(self) -> int:
-        """The model's sample rate (from its front end)."""
-        return int(self.model.audio_features.sample_rate)
-
-    def max_samples(self) -> Optional[int]:
-        """Longest input the audio encoder holds in one pass (None: any)."""
-        return None if self.geometry is None else self.geometry.max_window_samples()
-
-    @torch.no_grad()
-    def encode_audio(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> torch.Tensor:
-        """Normalised embeddings of same-length views.
-
-        Arguments
-        ---------
-        wavs : torch.Tensor
-            ``(N, L)`` waveforms at the model rate.
-        wav_lens : torch.Tensor
-            ``(N,)`` relative lengths.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, D)`` float32 on CPU.
-        """
-        limit = self.max_samples()
-        if self.window == "whole" and limit is not None and wavs.shape[1] > limit:
-            raise ValueError(
-                f"ZSTE: views of {wavs.shape[1] / self.sample_rate:g} s exceed what the "
-                f"audio encoder holds in one pass ({limit / self.sample_rate:g} s); use "
-                "window='sliding' (fixed windows) or shorter segment_seconds"
-            )
-        out = []
-        for start in range(0, wavs.shape[0], self.batch_size):
-            chunk = wavs[start : start + self.batch_size].to(self.device)
-            lens = wav_lens[start : start + self.batch_size].to(self.device)
-            if self.window == "whole":
-                emb = self.model.encode_audio(chunk, lens)
-            else:
-                window = None
-                if self.window_seconds is not None:
-                    window = seconds_to_samples(
-                        self.window_seconds, self.sample_rate, "window_seconds"
-                    )
-                emb = encode_windows(self.model, chunk, lens, window=window).embedding
-            out.append(emb.float().cpu())
-        return torch.cat(out)
-
-    @torch.no_grad()
-    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        """Normalised embeddings of texts.
-
-        Arguments
-        ---------
-        texts : sequence of str
-            Prompts.
-
-        Returns
-        -------
-        torch.Tensor
-            ``(N, D)`` float32 on CPU.
-        """
-        texts = list(texts)
-        return torch.cat(
-            [
-                self.model.encode_text(texts[k : k + self.batch_size]).float().cpu()
-                for k in range(0, len(texts), self.batch_size)
-            ]
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -865,7 +719,7 @@ class ZSTEEvaluator(Evaluator):
     stages : sequence of str
         Stages to run at (``"VALID"``, ``"TEST"``).
     window : str
-        ``"whole"`` or ``"sliding"`` (see :class:`CLAPEmbedder`).
+        ``"whole"`` or ``"sliding"`` (see :class:`~speechbrain_tclap.evaluation.embedding.CLAPEmbedder`).
     output_folder : str, optional
         Where the test stage writes ``zste.json`` / ``zste.md``.
 
@@ -955,89 +809,3 @@ class ZSTEEvaluator(Evaluator):
         if "zste_classes" not in metrics:
             return {}
         return zste_chance(int(metrics["zste_classes"]), round(metrics["zste4_candidates"]))
-
-
-# ---------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------
-def main(argv: Optional[Sequence[str]] = None) -> ZSTEResult:
-    """Command-line ZSTE of a pretrained model on a labelled clip manifest.
-
-    Arguments
-    ---------
-    argv : sequence of str, optional
-        Arguments (default: ``sys.argv[1:]``).
-
-    Returns
-    -------
-    ZSTEResult
-        The results (also written to ``--output_folder``).
-    """
-    parser = argparse.ArgumentParser(
-        description="ZSTE (zero-shot temporal evaluation) of a CLAP model."
-    )
-    parser.add_argument("--model", required=True, help="pretrained folder or hyperparams YAML")
-    parser.add_argument("--manifest", required=True,
-                        help="labelled clips of one split (CSV/JSON: id, wav, label)")
-    parser.add_argument("--output_folder", required=True)
-    parser.add_argument("--overrides", default=None, help="YAML/JSON mapping of hparam overrides")
-    parser.add_argument("--savedir", default=None, help="default: <output_folder>/model")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--segment_seconds", type=float, default=None,
-                        help="length of each event (default: half the model's clip_seconds; "
-                             "5 for ESC-50 as the paper)")
-    parser.add_argument("--gain", default="rms", choices=["rms", "peak", "none"],
-                        help="per-segment level normalisation (the paper: none)")
-    parser.add_argument("--window", default="whole", choices=["whole", "sliding"])
-    parser.add_argument("--num_pairs", type=int, default=200)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--num_candidates", type=int, default=50)
-    parser.add_argument("--distractors", default="paper", choices=list(DISTRACTORS))
-    parser.add_argument("--prompt_template", default=DEFAULT_PROMPT)
-    parser.add_argument("--label_key", default=None)
-    parser.add_argument("--batch_size", type=int, default=16)
-    args = parser.parse_args(argv)
-
-    import yaml
-
-    from speechbrain_tclap.inference import load_interface
-
-    overrides = yaml.safe_load(args.overrides) if args.overrides else None
-    interface = load_interface(
-        args.model, args.savedir or os.path.join(args.output_folder, "model"),
-        args.device, overrides,
-    )
-    segment = args.segment_seconds
-    if segment is None:
-        clip = getattr(interface.hparams, "clip_seconds", None)
-        if clip is None:
-            raise ValueError("the model has no clip_seconds: pass --segment_seconds")
-        segment = float(clip) / 2
-    builder = TemporalViewBuilder(
-        interface.sample_rate,
-        segment,
-        gain=None if args.gain == "none" else args.gain,
-        resample=True,
-    )
-    zste = ZSTE(
-        builder,
-        num_pairs=args.num_pairs,
-        seeds=args.seeds,
-        label_key=args.label_key,
-        prompt_template=args.prompt_template,
-        num_candidates=args.num_candidates,
-        distractors=args.distractors,
-    )
-    embedder = CLAPEmbedder.from_interface(
-        interface, window=args.window, batch_size=args.batch_size
-    )
-    result = zste.run(embedder, args.manifest)
-    result.info.update({"model": args.model, "manifest": args.manifest})
-    paths = result.save(args.output_folder)
-    print(result.to_markdown())
-    print("written:", ", ".join(paths))
-    return result
-
-
-if __name__ == "__main__":
-    main()

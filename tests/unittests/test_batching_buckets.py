@@ -28,11 +28,17 @@ from speechbrain_tclap.data.datasets import (
 from speechbrain_tclap.data.samplers import (
     duration_bucketed_sampler,
     item_durations,
-    padding_fraction,
 )
 from speechbrain_tclap.recipe import train_loader_options
 
 RATE = 8000
+
+
+def padding_fraction(batches, durations):
+    """``1 - real seconds / padded seconds`` when each batch is padded to its longest item."""
+    padded = sum(len(b) * max(durations[i] for i in b) for b in batches if len(b))
+    real = sum(durations[i] for b in batches for i in b)
+    return 1.0 - real / padded if padded else 0.0
 
 
 def _fixed_size_batches(num_items, batch_size, seed):

@@ -16,7 +16,6 @@ from speechbrain_tclap.data.audio import (
     AudioReadError,
     crop_or_pad,
     read_audio,
-    to_relative_lengths,
 )
 from speechbrain_tclap.data.manifest import (
     ManifestError,
@@ -184,14 +183,6 @@ def test_crop_or_pad_rejects_bad_arguments():
         crop_or_pad(torch.ones(0), 8)
     with pytest.raises(ValueError, match="positive"):
         crop_or_pad(torch.ones(5), 0)
-
-
-def test_to_relative_lengths():
-    rel = to_relative_lengths([8, 4, 2])
-    assert rel.tolist() == [1.0, 0.5, 0.25]
-    assert to_relative_lengths(torch.tensor([3]), max_len=12).tolist() == [0.25]
-    with pytest.raises(ValueError):
-        to_relative_lengths([5], max_len=4)
 
 
 # ---------------------------------------------------------------------------

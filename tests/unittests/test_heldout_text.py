@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.data.synthetic import DEFAULT_TEMPLATES, EVENT_CLASSES, TEMPLATE_SLOT
+from speechbrain_tclap.data.captions import DEFAULT_TEMPLATES, TEMPLATE_SLOT
+from speechbrain_tclap.data.synthetic import EVENT_CLASSES
 from speechbrain_tclap.data.temporal import TemporalViewBuilder
 from speechbrain_tclap.metrics import ordered_pair_captions
 

@@ -1,5 +1,6 @@
 """Zero-shot SED / grounding: decoding (``speechbrain_tclap.events``), F1s
-(vs loops and psds_eval), PSDS, the Brain evaluator and the interface."""
+(vs loops and psds_eval) and PSDS (``evaluation.detection_metrics``), the
+Brain evaluator (``evaluation.sed``) and the interface."""
 
 import itertools
 import json
@@ -11,6 +12,18 @@ import torch
 
 from speechbrain_tclap.data.batching import AudioView, CLAPSample, TextView
 from speechbrain_tclap.evaluation import sed
+from speechbrain_tclap.evaluation.detection_metrics import (
+    GROUNDING_PSDS,
+    SED_PSDS,
+    ScoredClip,
+    collar_event_f1,
+    detection_metrics,
+    intersection_f1,
+    psds_available,
+    psds_scores,
+    staircase_area,
+    sweep_levels,
+)
 from speechbrain_tclap.events import frame_bounds, median_filter_time, scores_to_events
 
 
@@ -78,7 +91,7 @@ def test_collar_f1_matches_brute_force_matching():
         tp = brute_force_tp(dets, refs, 0.2, 0.2)
         det_rows = [{"filename": "f", "event_label": "x", "onset": a, "offset": b} for a, b in dets]
         ref_rows = [{"filename": "f", "label": "x", "onset": a, "offset": b} for a, b in refs]
-        got = sed.collar_event_f1(det_rows, ref_rows, 0.2, 0.2)
+        got = collar_event_f1(det_rows, ref_rows, 0.2, 0.2)
         assert got["f1_micro"] == pytest.approx(2 * tp / (len(dets) + len(refs)))
 
 
@@ -87,7 +100,7 @@ def test_collar_f1_is_macro_over_classes_with_references():
            {"filename": "a", "label": "bell", "onset": 2.0, "offset": 3.0}]
     det = [{"filename": "a", "event_label": "dog", "onset": 0.1, "offset": 0.9},
            {"filename": "a", "event_label": "cat", "onset": 2.0, "offset": 3.0}]
-    got = sed.collar_event_f1(det, ref)
+    got = collar_event_f1(det, ref)
     assert got["f1_macro"] == pytest.approx(0.5)  # dog 1, bell 0; cat has no reference
     assert got["f1_micro"] == pytest.approx(0.5)
 
@@ -103,7 +116,7 @@ def _random_events(rng, files, classes, count, prefix):
     return rows
 
 
-@pytest.mark.skipif(not sed.psds_available(), reason="psds_eval (extra 'sed') not installed")
+@pytest.mark.skipif(not psds_available(), reason="psds_eval (extra 'sed') not installed")
 @pytest.mark.parametrize("dtc,gtc", [(0.5, 0.5), (0.1, 0.7)])
 def test_intersection_f1_matches_psds_eval(dtc, gtc):
     import pandas as pd
@@ -120,15 +133,15 @@ def test_intersection_f1_matches_psds_eval(dtc, gtc):
     evaluator = PSDSEval(dtc, gtc, 0.3, ground_truth=pd.DataFrame(ref, columns=columns),
                          metadata=pd.DataFrame({"filename": files, "duration": [10.0] * 3}))
     expected, _ = evaluator.compute_macro_f_score(pd.DataFrame(det, columns=columns))
-    assert sed.intersection_f1(det, ref, dtc, gtc) == pytest.approx(expected)
+    assert intersection_f1(det, ref, dtc, gtc) == pytest.approx(expected)
 
 
 def test_staircase_area():
-    assert sed.staircase_area(np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0]), 2.0) == 3.0
-    assert sed.staircase_area(np.array([0.0, 1.0]), np.array([1.0, 2.0]), 3.0) == 5.0
-    assert sed.staircase_area(np.array([1.0]), np.array([1.0]), 0.5) == 0.0
+    assert staircase_area(np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 3.0]), 2.0) == 3.0
+    assert staircase_area(np.array([0.0, 1.0]), np.array([1.0, 2.0]), 3.0) == 5.0
+    assert staircase_area(np.array([1.0]), np.array([1.0]), 0.5) == 0.0
     with pytest.raises(ValueError, match="non-decreasing"):
-        sed.staircase_area(np.array([1.0, 0.0]), np.array([1.0, 1.0]), 2.0)
+        staircase_area(np.array([1.0, 0.0]), np.array([1.0, 1.0]), 2.0)
 
 
 def _perfect_clips(num=6):
@@ -142,52 +155,52 @@ def _perfect_clips(num=6):
         first = 1 + n % 4
         scores[first : first + 4, c] = 1.0
         event = {"label": labels[c], "onset": first * 0.5, "offset": (first + 4) * 0.5}
-        clips.append(sed.ScoredClip(f"clip{n}", scores, times, labels, 5.0, [event]))
+        clips.append(ScoredClip(f"clip{n}", scores, times, labels, 5.0, [event]))
     return clips
 
 
 def test_detection_metrics_of_a_perfect_detector():
     clips = _perfect_clips()
-    m = sed.detection_metrics(clips, 0.5, num_thresholds=10, median_window=1)
+    m = detection_metrics(clips, 0.5, num_thresholds=10, median_window=1)
     assert (m["frame_f1"], m["event_f1"], m["intersection_f1"]) == (1.0, 1.0, 1.0)
-    noisy = [sed.ScoredClip(c.name, np.random.default_rng(4).random(c.scores.shape), c.times,
+    noisy = [ScoredClip(c.name, np.random.default_rng(4).random(c.scores.shape), c.times,
                             c.labels, c.duration, c.events) for c in clips]
-    worse = sed.detection_metrics(noisy, 0.5, num_thresholds=10, median_window=1)
+    worse = detection_metrics(noisy, 0.5, num_thresholds=10, median_window=1)
     assert worse["event_f1"] < 1.0 and worse["frame_f1"] < 1.0
 
 
-@pytest.mark.skipif(not sed.psds_available(), reason="psds_eval (extra 'sed') not installed")
+@pytest.mark.skipif(not psds_available(), reason="psds_eval (extra 'sed') not installed")
 def test_psds_of_a_perfect_and_of_an_empty_detector():
     clips = _perfect_clips()
-    m = sed.detection_metrics(clips, 0.5, num_thresholds=10, median_window=1,
-                              psds_settings=sed.SED_PSDS)
+    m = detection_metrics(clips, 0.5, num_thresholds=10, median_window=1,
+                              psds_settings=SED_PSDS)
     assert m["psds1"] == pytest.approx(1.0) and m["psds2"] == pytest.approx(1.0)
     ref = [dict(e, filename=c.name) for c in clips for e in c.events]
-    empty = sed.psds_scores([[]], ref, {c.name: 5.0 for c in clips}, {"p": sed.SED_PSDS["psds1"]})
+    empty = psds_scores([[]], ref, {c.name: 5.0 for c in clips}, {"p": SED_PSDS["psds1"]})
     assert empty["p"] == 0.0
 
 
-@pytest.mark.skipif(not sed.psds_available(), reason="psds_eval (extra 'sed') not installed")
+@pytest.mark.skipif(not psds_available(), reason="psds_eval (extra 'sed') not installed")
 def test_psds_with_one_class_as_grounding_scores_it():
     # grounding scores one "caption" class per query: psds_eval's cross-
     # trigger mean over no other class was NaN and made every PSDS 0
-    clips = [sed.ScoredClip(c.name, c.scores[:, [n % 3]], c.times, ["caption"], c.duration,
+    clips = [ScoredClip(c.name, c.scores[:, [n % 3]], c.times, ["caption"], c.duration,
                             [dict(e, label="caption") for e in c.events])
              for n, c in enumerate(_perfect_clips())]
-    perfect = sed.detection_metrics(clips, 0.5, num_thresholds=10, median_window=1,
-                                    psds_settings=sed.GROUNDING_PSDS)
+    perfect = detection_metrics(clips, 0.5, num_thresholds=10, median_window=1,
+                                    psds_settings=GROUNDING_PSDS)
     assert perfect["psds1"] == pytest.approx(1.0) and perfect["psds2"] == pytest.approx(1.0)
-    shifted = [sed.ScoredClip(c.name, np.roll(c.scores, 5, axis=0), c.times, c.labels,
+    shifted = [ScoredClip(c.name, np.roll(c.scores, 5, axis=0), c.times, c.labels,
                               c.duration, c.events) for c in clips]
-    worse = sed.detection_metrics(shifted, 0.5, num_thresholds=10, median_window=1,
-                                  psds_settings=sed.GROUNDING_PSDS)
+    worse = detection_metrics(shifted, 0.5, num_thresholds=10, median_window=1,
+                                  psds_settings=GROUNDING_PSDS)
     assert 0.0 <= worse["psds1"] < 0.5
 
 
 def test_threshold_sweep_reaches_the_highest_score():
     # PSDS needs operating points with few false positives: the sweep ends at
     # the maximum score, not at the last even quantile
-    levels = sed.sweep_levels(50)
+    levels = sweep_levels(50)
     assert levels[-1] == 1.0 and np.all(np.diff(levels) > 0)
     assert levels[49] == pytest.approx(0.99) and len(levels) == 50 + 12
 

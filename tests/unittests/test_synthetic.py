@@ -1,4 +1,4 @@
-"""Tests for the procedural sound-event generator (data/synthetic.py).
+"""Tests for the sound-event generator (data/synthetic.py) and its captions (data/captions.py).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -12,12 +12,13 @@ import pytest
 import soundfile as sf
 
 from speechbrain_tclap.data import synthetic
+from speechbrain_tclap.data.captions import caption_for_events
+from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.data.manifest import load_manifest
 from speechbrain_tclap.data.synthetic import (
     EVENT_CLASSES,
     FINGERPRINT_FILE,
     SoundEventGenerator,
-    caption_for_events,
     prepare_synthetic,
 )
 
@@ -31,7 +32,7 @@ def test_there_are_at_least_12_readable_classes():
     assert len(CLASSES) >= 12
     for label in CLASSES:
         assert label == label.lower() and " " not in label
-        assert synthetic.readable_label(label) == label.replace("_", " ")
+        assert readable_label(label) == label.replace("_", " ")
 
 
 @pytest.mark.parametrize("label", CLASSES)

@@ -30,8 +30,8 @@ from speechbrain_tclap.data.temporal import (
     PAIR_REQUIRED,
     TemporalViewBuilder,
     make_pair_rows,
-    prepare_pair_manifest,
 )
+from speechbrain_tclap.recipe import write_pair_manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 ESC10 = ROOT.parent / "shared" / "data" / "esc10"
@@ -379,9 +379,11 @@ def _fake_esc(root, folds=(1, 2, 3, 4, 5), classes=((0, "dog"), (10, "rain"), (3
 def test_pairs_of_a_split_only_use_that_split(tmp_path):
     _fake_esc(tmp_path / "esc")
     paths = prepare_esc50(tmp_path / "esc", tmp_path / "m", [1, 2, 3], [4], [5])
+    pair_paths = write_pair_manifests(
+        paths, {split: 10 for split in paths}, 1, str(tmp_path / "m"), include_singles=False
+    )
     folds = {}
-    for split, path in paths.items():
-        pair_path = prepare_pair_manifest(path, tmp_path / "m" / f"{split}_pairs.json", 10, seed=1)
+    for split, pair_path in pair_paths.items():
         pairs = load_manifest(pair_path, required=PAIR_REQUIRED)
         folds[split] = {p[s]["fold"] for p in pairs.values() for s in "ab"}
         sources = {p[s]["id"] for p in pairs.values() for s in "ab"}
@@ -396,8 +398,9 @@ def test_synthetic_manifest_pairs_build_and_collate(tmp_path):
         tmp_path / "synth", splits={"train": 10}, sample_rate=SR, clip_duration=1.0,
         n_events=(1, 1), num_workers=1,
     )
-    pair_path = prepare_pair_manifest(paths["train"], tmp_path / "pairs.json", 6, seed=0,
-                                      include_reversed=True)
+    pairs = make_pair_rows(load_manifest(paths["train"]), 6, seed=0, include_reversed=True)
+    pair_path = str(tmp_path / "pairs.json")
+    write_manifest(pairs, pair_path)
     build = TemporalViewBuilder(SR, 0.5, reversed_audio=True, overlay=True)
     dataset = make_clap_dataset(pair_path, build, train=True, required=PAIR_REQUIRED)
     batch = collate_dataset_items([dataset[i] for i in range(4)])

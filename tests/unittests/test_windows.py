@@ -23,7 +23,8 @@ from speechbrain_tclap.windows import (
     encode_windows,
     pool_windows,
     relative_to_samples,
-    stitch_frames,
+    stitch_accumulate,
+    stitch_finish,
     window_bounds,
     window_starts,
 )
@@ -180,19 +181,28 @@ def test_stitch_splits_off_grid_frames_linearly():
     frames = torch.tensor([[[2.0], [4.0]]])
     positions = torch.tensor([[0.25, 1.25]])
     valid = torch.tensor([[True, True]])
-    out, mask = stitch_frames(
-        frames, positions, valid, torch.tensor([0]), torch.tensor([3]),
+    out, mask = stitch_finish(
+        *stitch_accumulate(frames, positions, valid, torch.tensor([0]), torch.tensor([3])),
         normalize=False,
     )
     # cell 0: 2 (w .75); cell 1: 2 (w .25) and 4 (w .75); cell 2: 4 (w .25)
     torch.testing.assert_close(out[0, :, 0], torch.tensor([2.0, 3.5, 4.0]))
     assert mask.tolist() == [[True, True, True]]
     # cells past a clip's grid are dropped; invalid frames never count
-    out, mask = stitch_frames(
-        frames, positions, torch.tensor([[True, False]]), torch.tensor([0]),
-        torch.tensor([1]), normalize=False,
+    out, mask = stitch_finish(
+        *stitch_accumulate(frames, positions, torch.tensor([[True, False]]),
+                           torch.tensor([0]), torch.tensor([1])),
+        normalize=False,
     )
     assert out.shape == (1, 1, 1) and float(out[0, 0, 0]) == 2.0
+    # aligned overlapping windows are plainly averaged
+    out, mask = stitch_finish(
+        *stitch_accumulate(torch.tensor([[[1.0], [2.0]], [[4.0], [6.0]]]),
+                           torch.tensor([[0.0, 1.0], [1.0, 2.0]]), torch.ones(2, 2, dtype=torch.bool),
+                           torch.tensor([0, 0]), torch.tensor([3])),
+        normalize=False,
+    )
+    assert out[0, :, 0].tolist() == [1.0, 3.0, 6.0] and mask.all()
 
 
 @pytest.mark.parametrize("hop", [4 * PERIOD, 3 * PERIOD + 7])

@@ -20,15 +20,15 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_tclap.data.temporal import TemporalViewBuilder
+from speechbrain_tclap.evaluation.embedding import CLAPEmbedder
 from speechbrain_tclap.evaluation.zste import (
     TASKS,
     ZSTE,
-    CLAPEmbedder,
     ZSTEEvaluator,
-    main,
     top_set_correct,
     zste_chance,
 )
+from speechbrain_tclap.evaluation.zste_cli import main
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.recipe import prepare_tokenizer
 
@@ -300,7 +300,7 @@ def test_command_line(exported, data, tmp_path):
 def test_sed_command_line_on_an_exported_model(exported, data, tmp_path):
     # The SED / grounding command line shares this module's exported model:
     # each clip gets one event over its tone (0.0-0.6 s of a zero-padded window).
-    from speechbrain_tclap.evaluation.sed import main as sed_main
+    from speechbrain_tclap.evaluation.sed_cli import main as sed_main
 
     rows = json.loads(open(data).read())
     for row in rows.values():

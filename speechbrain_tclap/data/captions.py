@@ -1,0 +1,134 @@
+"""Captions of sound-event clips: templates and the caption of an event list.
+
+A clip's events (label, onset, offset) become a caption that states their
+temporal order ("a bell followed by hiss") or deliberately not ("bell and
+hiss"). The templates (:data:`DEFAULT_TEMPLATES`) name the events with
+slots ``{A}``, ``{B}``, ... (:data:`TEMPLATE_SLOT`), which the sample
+builders of :mod:`speechbrain_tclap.data.datasets`,
+:mod:`speechbrain_tclap.data.temporal` and :mod:`speechbrain_tclap.data.teminal`
+fill as well; :func:`caption_for_events` writes one caption. The synthetic
+generator (:mod:`speechbrain_tclap.data.synthetic`) captions its clips with it.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import re
+from typing import Dict, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from speechbrain_tclap.data.labels import readable_label
+
+
+#: Caption templates; ``{A}``, ``{B}``, ... are the events (in time order for
+#: "ordered", alphabetical for "unordered"). A template is used for clips
+#: whose event count equals its number of placeholders.
+DEFAULT_TEMPLATES: Dict[str, List[str]] = {
+    "single": ["the sound of {A}", "{A}", "{A} can be heard"],
+    "ordered": [
+        "{A} followed by {B}",
+        "{A}, then {B}",
+        "first {A}, then {B}",
+        "{A} before {B}",
+        "{B} after {A}",
+        "{A} followed by {B} followed by {C}",
+        "{A}, then {B}, then {C}",
+        "first {A}, then {B}, and finally {C}",
+    ],
+    "unordered": [
+        "{A} and {B}",
+        "{A} together with {B}",
+        "a mix of {A} and {B}",
+        "{A}, {B} and {C}",
+        "a mix of {A}, {B} and {C}",
+    ],
+}
+
+#: A template slot: ``{A}``, ``{B}``, ... (one capital letter per event).
+TEMPLATE_SLOT = re.compile(r"\{([A-Z])\}")
+
+
+def _n_slots(template: str) -> int:
+    return len(set(TEMPLATE_SLOT.findall(template)))
+
+
+def caption_for_events(
+    events: Sequence[Union[Mapping[str, object], str]],
+    style: str = "ordered",
+    templates: Optional[Mapping[str, Sequence[str]]] = None,
+    rng: Union[np.random.Generator, int, None] = None,
+) -> str:
+    """Writes a caption for a clip's events.
+
+    ``"ordered"`` names the events in time order ("A followed by B");
+    ``"unordered"`` sorts the names alphabetically so that the caption carries
+    no order information ("A and B"). One event uses the ``"single"``
+    templates in both styles. With ``rng=None`` the first fitting template is
+    used; otherwise one is drawn. Without a fitting template (e.g. four
+    events) the names are joined with " followed by " or ", ... and ...".
+
+    Arguments
+    ---------
+    events : sequence of dict or str
+        Events with ``"label"`` (and ``"onset"``, used to sort them), or
+        labels already in time order.
+    style : str
+        ``"ordered"`` or ``"unordered"``.
+    templates : mapping, optional
+        Replaces :data:`DEFAULT_TEMPLATES` (keys ``"single"``, ``"ordered"``,
+        ``"unordered"``; missing keys fall back to the defaults).
+    rng : np.random.Generator or int, optional
+        Draws the template; None means the first fitting one.
+
+    Returns
+    -------
+    str
+        The caption.
+
+    Example
+    -------
+    >>> events = [
+    ...     {"label": "hiss", "onset": 1.2, "offset": 1.8},
+    ...     {"label": "rising_chirp", "onset": 0.1, "offset": 0.9},
+    ... ]
+    >>> caption_for_events(events)
+    'rising chirp followed by hiss'
+    >>> caption_for_events(events, style="unordered")
+    'hiss and rising chirp'
+    >>> caption_for_events(events[:1])
+    'the sound of hiss'
+    """
+    if style not in ("ordered", "unordered"):
+        raise ValueError(
+            f"style must be 'ordered' or 'unordered', got {style!r}"
+        )
+    if not events:
+        raise ValueError("cannot caption a clip without events")
+    if isinstance(events[0], Mapping):
+        ordered = sorted(
+            events, key=lambda e: (e.get("onset", 0.0), e.get("offset", 0.0))
+        )
+        names = [readable_label(str(e["label"])) for e in ordered]
+    else:
+        names = [readable_label(str(e)) for e in events]
+    if style == "unordered":
+        names = sorted(names)
+
+    merged = dict(DEFAULT_TEMPLATES)
+    if templates is not None:
+        merged.update({k: list(v) for k, v in templates.items()})
+    group = "single" if len(names) == 1 else style
+    fitting = [t for t in merged.get(group, []) if _n_slots(t) == len(names)]
+    if not fitting:
+        if len(names) == 1:
+            return names[0]
+        if style == "ordered":
+            return " followed by ".join(names)
+        return ", ".join(names[:-1]) + " and " + names[-1]
+    if rng is None:
+        template = fitting[0]
+    else:
+        template = fitting[int(np.random.default_rng(rng).integers(len(fitting)))]
+    slots = {chr(ord("A") + i): name for i, name in enumerate(names)}
+    return template.format(**slots)
