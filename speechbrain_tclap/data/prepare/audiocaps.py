@@ -59,7 +59,7 @@ from speechbrain_tclap.data.caption_datasets import (
     read_caption_csv,
     write_prepared,
 )
-from speechbrain_tclap.data.manifest import ManifestError
+from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
 
 logger = get_logger(__name__)
 
@@ -263,7 +263,7 @@ def prepare_audiocaps(
     data_folder = os.path.abspath(os.fspath(data_folder))
     save_folder = os.path.abspath(os.fspath(save_folder))
     splits = [str(s) for s in splits]
-    manifests = {s: os.path.join(save_folder, f"{s}.json") for s in splits}
+    manifests = manifest_paths(save_folder, splits)
     if skip_prep:
         return manifests
     audio_root = os.path.join(data_folder, audio_subdir)

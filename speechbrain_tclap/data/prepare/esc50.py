@@ -30,6 +30,7 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_datasets import prepared_manifests, write_prepared
 from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.data.manifest import manifest_paths
 
 logger = get_logger(__name__)
 
@@ -127,7 +128,7 @@ def prepare_esc50(
         )
         if folds
     }
-    manifests = {name: os.path.join(save_folder, f"{name}.json") for name in splits}
+    manifests = manifest_paths(save_folder, splits)
     if skip_prep:
         missing = [p for p in manifests.values() if not os.path.isfile(p)]
         if missing:
