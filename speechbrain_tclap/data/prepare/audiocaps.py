@@ -38,8 +38,9 @@ The preparation is idempotent: a fingerprint of the options, the CSV files
 and the audio files (paths and sizes) makes a second call with nothing
 changed return at once.
 
-The recipe's ``recipes/AudioCaps/audiocaps_prepare.py`` and the zero-shot benchmark
-(:mod:`speechbrain_tclap.benchmark.datasets`) both call :func:`prepare_audiocaps`.
+The recipe's ``recipes/AudioCaps/CLAP/audiocaps_prepare.py`` and the
+zero-shot benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
+:func:`prepare_audiocaps`.
 
 Authors
  * speechbrain-tclap developers 2026

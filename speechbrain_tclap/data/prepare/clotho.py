@@ -26,8 +26,9 @@ The preparation is idempotent: a fingerprint of the options, the CSV files
 and the audio files (paths and sizes) makes a second call with nothing
 changed return at once.
 
-The recipe's ``recipes/Clotho/clotho_prepare.py`` and the zero-shot benchmark
-(:mod:`speechbrain_tclap.benchmark.datasets`) both call :func:`prepare_clotho`.
+The recipe's ``recipes/Clotho/CLAP/clotho_prepare.py`` and the zero-shot
+benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
+:func:`prepare_clotho`.
 
 Authors
  * speechbrain-tclap developers 2026

@@ -12,7 +12,7 @@ missing is looked up under the other audio extensions.
 ``{id: {"wav", "labels": [category], "category", "target", "fold", "esc10",
 "src_file", "take", "duration", "caption": "the sound of <category>"}}``.
 
-The recipe's ``recipes/ESC50/esc50_prepare.py`` (a command line) and the
+The recipe's ``recipes/ESC50/CLAP/esc50_prepare.py`` (a command line) and the
 zero-shot benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
 :func:`prepare_esc50`.
 
