@@ -668,13 +668,6 @@ def caption_datasets(hparams: Dict, manifests: Mapping[str, str]) -> Dict:
                 "temporal loss sees none (captions need a sequential connective "
                 "such as 'followed by' or 'then', or an entry in the LLM cache)"
             )
-    expected = hparams.get("num_train_clips")
-    if expected and abs(len(datasets["train"]) - expected) > 0.1 * expected:
-        logger.warning(
-            "%d training clips, but num_train_clips (the schedule's length) is %d",
-            len(datasets["train"]),
-            expected,
-        )
     return datasets
 
 

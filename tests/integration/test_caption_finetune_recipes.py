@@ -153,7 +153,6 @@ def _overrides(setup, out, name="tclap_finetune.yaml", **extra):
         "model": TINY_MODEL,
         "batch_size": 2,
         "number_of_epochs": 1,
-        "num_train_clips": 4,
         "warmup_steps": 1,
         "num_workers": 0,
     }

@@ -68,6 +68,8 @@ def test_multitask_recipe_and_clap_init(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # The Brain sized the schedule (total_steps: null): 4 steps x 1 epoch.
+    assert "lr schedule: 4 per epoch x 1 epochs" in (out / "log.txt").read_text()
     results = json.loads((out / "results.json").read_text())
     metrics, chance = results["metrics"], results["chance"]
     assert set(chance) == {"esc10_acc", "fsdd_acc", "synthetic_events_mAP", "synthetic_count_MAE"}

@@ -15,7 +15,8 @@
   listed in :data:`SELECTABLE`, with why.
 * Every YAML loads offline with the overrides of the recipe tests
   (``output_folder``, ``data_folder``); those needing the ``minilm`` extra
-  are skipped without it.
+  are skipped without it. Each declares its schedule ``total_steps: null``
+  with the same comment: the Brain sizes it from the training loader.
 * Every ``recipes/...`` path the documentation, the scripts and the package
   name exists.
 
@@ -52,6 +53,12 @@ SELECTABLE: Dict[str, str] = {
         'with --train_batch_sampler="!ref <order_separated_batches>"'
     ),
 }
+
+#: The one line that declares every recipe's schedule length.
+TOTAL_STEPS_LINE = (
+    "    total_steps: null  # set by the Brain: optimiser steps per epoch "
+    "(training loader) x epochs"
+)
 
 #: Where the code reads a key, as in SpeechBrain's check (``["key"]``,
 #: ``hparams.key``, ``modules.key``, ``getattr(self.hparams, "key"``,
@@ -268,6 +275,12 @@ def test_a_key_nothing_reads_is_reported(tmp_path):
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=task_id)
+def test_yaml_declares_the_schedule_sized_by_the_brain(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if "total_steps:" in line] == [TOTAL_STEPS_LINE]
+
+
+@pytest.mark.parametrize("path", YAMLS, ids=task_id)
 def test_yaml_loads_offline(path, tmp_path, monkeypatch):
     if needs_minilm(path) and importlib.util.find_spec("all_minilm_l6_v2") is None:
         pytest.skip("the minilm extra is not installed")
@@ -275,6 +288,7 @@ def test_yaml_loads_offline(path, tmp_path, monkeypatch):
     overrides = {"output_folder": str(tmp_path / "out"), "data_folder": str(tmp_path)}
     with open(path, encoding="utf-8") as f:
         hparams = load_hyperpyyaml(f, overrides)
+    assert hparams["lr_scheduler"].total_steps is None
     assert hparams["epoch_counter"].limit == hparams["number_of_epochs"]
     if "clap" in hparams.get("modules", {}):
         assert hparams["modules"]["clap"] is hparams["model"]["clap"]

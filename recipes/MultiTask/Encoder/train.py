@@ -87,7 +87,8 @@ if __name__ == "__main__":
         checkpointer=hparams["checkpointer"],
     )
 
-    # Training: every batch holds one task, drawn by its weight.
+    # Training: every batch holds one task, drawn by its weight; the
+    # learning-rate schedule is sized from this loader (steps x epochs).
     brain.fit(
         brain.hparams.epoch_counter,
         datasets["train"],

@@ -121,7 +121,7 @@ if __name__ == "__main__":
         checkpointer=hparams["checkpointer"],
     )
 
-    # Training.
+    # Training; the learning-rate schedule is sized from the training loader.
     clap_brain.fit(
         clap_brain.hparams.epoch_counter,
         datasets["train"],
