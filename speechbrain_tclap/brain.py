@@ -28,8 +28,12 @@ embeddings of every rank, see :meth:`CLAPBrain.compute_objectives`),
 ``local_loss`` (default False: with the gather, each rank computes only
 its own rows of the loss, same gradients, see
 :class:`~speechbrain_tclap.utils.distributed.LocalRows`),
-``valid_metric`` (checkpoint selection key), ``lr_scheduler`` (optional,
-called once per optimiser step), ``train_sample_builder`` (optional; told
+``valid_metric`` and ``valid_metric_mode`` (checkpoint selection),
+``test_checkpoint`` (``best`` or ``last``: the checkpoint
+:meth:`CLAPBrain.test_checkpoint_keys` names for the test),
+``lr_scheduler`` (optional, called once per optimiser step; a schedule
+declared with ``total_steps: null`` is sized here from the training loader,
+see :meth:`CLAPBrain.make_dataloader`), ``train_sample_builder`` (optional; told
 the epoch so its random draws are resumable), ``train_logger``,
 ``checkpointer``, ``output_folder``, ``sample_rate`` and ``clip_seconds``
 (optional; silent stand-in clips for a DDP rank that has no sample yet,
@@ -81,9 +85,11 @@ class CLAPBrain(sb.Brain):
     """
 
     def on_fit_start(self):
-        """Apply the freezing rule before the optimiser is built; record the
-        text tower's order blindness before training (see
+        """Check the checkpoint selection (:meth:`test_checkpoint_keys`); apply
+        the freezing rule before the optimiser is built; record the text
+        tower's order blindness before training (see
         :meth:`record_initial_text_order`)."""
+        self.test_checkpoint_keys()  # a wrong setting fails before training
         rule = getattr(self.hparams, "freezing", None)
         if rule is not None:
             rule.apply(self.modules)
@@ -747,6 +753,45 @@ class CLAPBrain(sb.Brain):
     default_valid_metric = "t2a_R@1"
     default_valid_metric_mode = "max"
 
+    def checkpoint_selection(self):
+        """The validation metric that selects checkpoints, and its mode.
+
+        YAML ``valid_metric`` and ``valid_metric_mode`` (``"max"`` or
+        ``"min"``), else the class defaults.
+
+        Returns
+        -------
+        tuple of str
+            ``(metric, mode)``.
+        """
+        key = getattr(self.hparams, "valid_metric", self.default_valid_metric)
+        mode = getattr(self.hparams, "valid_metric_mode", self.default_valid_metric_mode)
+        if mode not in ("max", "min"):
+            raise ValueError(f"valid_metric_mode must be 'max' or 'min', got {mode!r}")
+        return key, mode
+
+    def test_checkpoint_keys(self) -> Dict[str, Optional[str]]:
+        """``min_key`` / ``max_key`` of :meth:`evaluate`: which checkpoint is tested.
+
+        YAML ``test_checkpoint`` (default ``"best"``): ``"best"`` loads the
+        checkpoint with the best ``valid_metric`` (see
+        :meth:`checkpoint_selection`), ``"last"`` the most recent one, for
+        protocols whose validation set is only monitored (SpeechBrain keeps
+        both).
+
+        Returns
+        -------
+        dict
+            Keyword arguments of :meth:`evaluate`.
+        """
+        which = getattr(self.hparams, "test_checkpoint", "best")
+        if which not in ("best", "last"):
+            raise ValueError(f"test_checkpoint must be 'best' or 'last', got {which!r}")
+        key, mode = self.checkpoint_selection()
+        if which == "last":
+            return {"min_key": None, "max_key": None}
+        return {"min_key": key if mode == "min" else None, "max_key": key if mode == "max" else None}
+
     def stage_stats(self, stage, stage_loss) -> Dict[str, float]:
         """The stage's loss and skipped-sample count (logging the skips).
 
@@ -794,10 +839,7 @@ class CLAPBrain(sb.Brain):
                 train_stats=self.train_stats,
                 valid_stats=stats,
             )
-            key = getattr(self.hparams, "valid_metric", self.default_valid_metric)
-            mode = getattr(self.hparams, "valid_metric_mode", self.default_valid_metric_mode)
-            if mode not in ("max", "min"):
-                raise ValueError(f"valid_metric_mode must be 'max' or 'min', got {mode!r}")
+            key, mode = self.checkpoint_selection()
             self.checkpointer.save_and_keep_only(
                 meta={key: stats[key], "loss": stats["loss"]},
                 max_keys=[key] if mode == "max" else [],

@@ -1,35 +1,39 @@
-"""Steps shared by every recipe's ``train.py`` (so recipes stay thin).
+"""Steps shared by the recipes' ``train.py`` (each ``train.py`` shows the experiment).
 
-* :func:`prepare_tokenizer`: train a from-scratch text tower's SentencePiece
-  model on the training captions (skipped for pretrained tokenizers);
-* :func:`init_audio_encoder`: start the audio tower from an encoder exported
-  by the multi-task recipe (YAML ``audio_encoder_init``);
-* :func:`run_clap_experiment`: build the ``CLAPBrain``, fit, test on the best
-  checkpoint, and export a pretrained-interface folder;
-* :func:`train_loader_options`: the training loader options, with the batch
-  sampler named in YAML (``train_batch_sampler``) when there is one;
+A recipe's ``train.py`` reads as SpeechBrain's: hyperparameters, data
+preparation on the main process, data pipeline, Brain, ``fit``,
+``evaluate``. The steps they share live here:
+
+* :func:`load_recipe_hparams`: command line, DDP group, YAML;
+* :func:`init_model_from`: load a whole model (e.g. TeminAL stage A's export
+  or a LAION checkpoint) before training (YAML ``init_from``);
+  :func:`check_finetuning_inputs` checks a fine-tuning's starting files;
 * :func:`write_pair_manifests`: per split, seeded pairs of the split's own
   clips (split- and fold-disjoint), with or without the single clips;
-* :func:`init_model_from`: load a whole model (e.g. TeminAL stage A's export)
-  before training (YAML ``init_from``);
-* :func:`vocabulary_texts`: prompts and captions a from-scratch tokenizer
-  must cover besides the training captions;
-* :func:`run_caption_finetuning`: the whole ``train.py`` of the caption
-  corpora (AudioCaps, Clotho) fine-tuning a published checkpoint, with
-  :func:`prepare_caption_datasets` and :func:`negative_coverage`.
+  :func:`split_classes`: class-disjoint splits;
+* :func:`caption_datasets`: the datasets of a caption corpus (AudioCaps,
+  Clotho), with :func:`negative_coverage`;
+* :func:`prepare_tokenizer`: train a from-scratch text tower's SentencePiece
+  model on the training captions (skipped for pretrained tokenizers), with
+  :func:`training_captions` and :func:`vocabulary_texts`;
+* :func:`init_audio_encoder`: start the audio tower from an encoder exported
+  by the multi-task recipe (YAML ``audio_encoder_init``);
+* :func:`train_loader_options`: the training loader options, with the batch
+  sampler named in YAML (``train_batch_sampler``) when there is one;
+* :func:`export_experiment`: validation curves and a pretrained-interface
+  folder of the tested checkpoint.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
 import os
-from typing import Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional
 
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_tclap.brain import CLAPBrain
 from speechbrain_tclap.data.caption_negatives import caption_items
 from speechbrain_tclap.data.datasets import make_clap_dataset
 from speechbrain_tclap.data.labels import readable_label
@@ -178,7 +182,7 @@ def init_audio_encoder(hparams: Dict) -> bool:
     """Load ``hparams["audio_encoder_init"]`` into the CLAP's audio encoder.
 
     The file is an ``audio_encoder.ckpt`` written by the multi-task recipe
-    (``recipes/MultiTask``) for the same model file; it is loaded strictly
+    (``recipes/MultiTask/Encoder``) for the same model file; it is loaded strictly
     (:func:`speechbrain_tclap.multitask.encoder.load_audio_encoder`). It runs
     before training, so a resumed run's checkpoint still overrides it.
 
@@ -249,78 +253,42 @@ def train_loader_options(hparams: Dict, train_set) -> Dict:
     return loader_options_with_batch_sampler(options, make_sampler(train_set))
 
 
-def run_clap_experiment(
-    hparams: Dict,
-    run_opts: Dict,
-    datasets: Dict,
-    hparams_file: str,
-) -> CLAPBrain:
-    """Fit, test on the best (or last) checkpoint, and export the model.
+def export_experiment(hparams: Dict, hparams_file: str) -> str:
+    """Draw the validation curves and export a pretrained-interface folder.
 
-    ``hparams["test_checkpoint"]`` (default ``"best"``) chooses the
-    checkpoint that is tested and exported: the best ``valid_metric`` or the
-    most recent one (SpeechBrain keeps both).
+    Runs after :meth:`~speechbrain_tclap.brain.CLAPBrain.evaluate`, so the
+    exported weights are those of the tested checkpoint. The curves
+    (``validation_curves.png`` in ``output_folder``) are drawn on the main
+    process; every rank takes part in the export (save hooks broadcast from
+    the main process), which reads the experiment's resolved
+    ``hyperparams.yaml``.
 
     Arguments
     ---------
     hparams : dict
-        Loaded hyperparameters (see ``recipes/Synthetic/CLAP/hparams``).
-    run_opts : dict
-        SpeechBrain run options.
-    datasets : dict
-        ``train``, ``valid`` and ``test`` datasets.
+        Loaded hyperparameters (``train_log``, ``output_folder``, ``model``,
+        ``export_folder``, optionally ``zero_shot_template``).
     hparams_file : str
-        Unused beyond logging; the export reads the experiment's resolved
-        ``hyperparams.yaml`` in ``output_folder``.
+        The recipe's YAML (the curves' title).
 
     Returns
     -------
-    CLAPBrain
-        The trained Brain (``brain.test_stats`` holds the test metrics).
+    str
+        The export folder.
     """
-    init_audio_encoder(hparams)
-    brain = CLAPBrain(
-        modules=hparams["modules"],
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
-    brain.fit(
-        brain.hparams.epoch_counter,
-        datasets["train"],
-        datasets["valid"],
-        train_loader_kwargs=train_loader_options(hparams, datasets["train"]),
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
-    # "best": the checkpoint with the best ``valid_metric``; "last": the end
-    # of training (for protocols whose validation set is only monitored).
-    test_checkpoint = hparams.get("test_checkpoint", "best")
-    if test_checkpoint not in ("best", "last"):
-        raise ValueError(
-            f"test_checkpoint must be 'best' or 'last', got {test_checkpoint!r}"
-        )
-    brain.evaluate(
-        datasets["test"],
-        max_key=(
-            hparams.get("valid_metric", "t2a_R@1") if test_checkpoint == "best" else None
-        ),
-        test_loader_kwargs=hparams["valid_dataloader_opts"],
-    )
     if sb.utils.distributed.if_main_process():
         plot_curves(
             hparams["train_log"],
             os.path.join(hparams["output_folder"], "validation_curves.png"),
             title=os.path.basename(hparams_file),
         )
-    # Every rank takes part (save hooks broadcast from the main process).
     export_pretrained(
         os.path.join(hparams["output_folder"], "hyperparams.yaml"),
         hparams["model"]["loadables"],
         hparams["export_folder"],
         zero_shot_template=hparams.get("zero_shot_template", "This is a sound of {}."),
     )
-    return brain
+    return hparams["export_folder"]
 
 
 def write_pair_manifests(
@@ -650,15 +618,11 @@ def negative_coverage(rows: Mapping[str, Dict], builder) -> Optional[Dict[str, i
     return coverage
 
 
-def prepare_caption_datasets(hparams: Dict, prepare: Callable) -> Dict:
-    """Prepare a caption corpus and build its train / valid / test datasets.
+def caption_datasets(hparams: Dict, manifests: Mapping[str, str]) -> Dict:
+    """The train / valid / test datasets of a prepared caption corpus.
 
-    ``prepare`` is the corpus' preparation function (``prepare_audiocaps``,
-    ``prepare_clotho``), called on the main process as ``prepare(data_folder,
-    save_folder=prepared_folder, splits=..., skip_prep=..., **prepare_options)``
-    (YAML keys; it is idempotent), then everywhere with ``skip_prep=True``
-    for the manifest paths. YAML ``splits`` maps the roles ``train``,
-    ``valid`` and ``test`` to the corpus' split names. The training set uses
+    YAML ``splits`` maps the roles ``train``, ``valid`` and ``test`` to the
+    corpus' split names (the keys of ``manifests``). The training set uses
     ``train_sample_builder``, the others ``eval_sample_builder``; how many
     training captions have an order-swapped negative is logged.
 
@@ -666,8 +630,8 @@ def prepare_caption_datasets(hparams: Dict, prepare: Callable) -> Dict:
     ---------
     hparams : dict
         Loaded hyperparameters.
-    prepare : callable
-        The preparation function.
+    manifests : mapping
+        ``{corpus split name: manifest path}``.
 
     Returns
     -------
@@ -679,22 +643,13 @@ def prepare_caption_datasets(hparams: Dict, prepare: Callable) -> Dict:
         raise ValueError(
             f"splits must map train, valid and test to split names, got {splits}"
         )
-    kwargs = {
-        "data_folder": hparams["data_folder"],
-        "save_folder": hparams["prepared_folder"],
-        "splits": list(splits.values()),
-        **(hparams.get("prepare_options") or {}),
+    builders = {
+        "train": hparams["train_sample_builder"],
+        "valid": hparams["eval_sample_builder"],
+        "test": hparams["eval_sample_builder"],
     }
-    run_on_main(
-        prepare, kwargs={**kwargs, "skip_prep": hparams.get("skip_prep", False)}
-    )
-    manifests = prepare(**kwargs, skip_prep=True)
     datasets = {
-        role: make_clap_dataset(
-            manifests[name],
-            hparams["train_sample_builder" if role == "train" else "eval_sample_builder"],
-            train=(role == "train"),
-        )
+        role: make_clap_dataset(manifests[name], builders[role], train=(role == "train"))
         for role, name in splits.items()
     }
     coverage = negative_coverage(datasets["train"].rows, hparams["train_sample_builder"])
@@ -713,46 +668,22 @@ def prepare_caption_datasets(hparams: Dict, prepare: Callable) -> Dict:
                 "temporal loss sees none (captions need a sequential connective "
                 "such as 'followed by' or 'then', or an entry in the LLM cache)"
             )
-    expected = hparams.get("num_train_clips")
-    if expected and abs(len(datasets["train"]) - expected) > 0.1 * expected:
-        logger.warning(
-            "%d training clips, but num_train_clips (the schedule's length) is %d",
-            len(datasets["train"]),
-            expected,
-        )
     return datasets
 
 
-def run_caption_finetuning(
-    hparams: Dict, run_opts: Dict, hparams_file: str, prepare: Callable
-) -> CLAPBrain:
-    """The caption corpora's ``train.py``: fine-tune a published CLAP.
+def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
+    """Fail before any data work when a fine-tuning lacks its starting files.
 
-    1. check, before any data work, that the starting checkpoint (YAML
-       ``laion_checkpoint``) is a local file and that the text tower has its
-       tokenizer files (``tokenizer_source``); nothing is downloaded;
-    2. load the checkpoint (:func:`init_model_from` with YAML ``init_from``:
-       its Pretrainer hook converts LAION's layout, loads strictly and
-       logs what it renamed and dropped);
-    3. prepare the corpus and build the datasets
-       (:func:`prepare_caption_datasets`);
-    4. fit, test and export (:func:`run_clap_experiment`).
+    The starting checkpoint (YAML ``laion_checkpoint``) must be a local file
+    and the text tower must have its tokenizer files (``tokenizer_source``);
+    nothing is downloaded.
 
     Arguments
     ---------
     hparams : dict
         Loaded hyperparameters (``recipes/AudioCaps/CLAP/hparams``).
-    run_opts : dict
-        SpeechBrain run options.
     hparams_file : str
         The YAML file (named in errors).
-    prepare : callable
-        The corpus' preparation function.
-
-    Returns
-    -------
-    CLAPBrain
-        The trained Brain.
 
     Raises
     ------
@@ -772,6 +703,3 @@ def run_caption_finetuning(
     tokenizer = hparams["model"]["tokenizer"]
     if isinstance(tokenizer, MissingTokenizer):
         raise RuntimeError(f"{hparams_file}: {tokenizer.message}")
-    init_model_from(hparams)
-    datasets = prepare_caption_datasets(hparams, prepare)
-    return run_clap_experiment(hparams, run_opts, datasets, hparams_file)

@@ -146,6 +146,39 @@ def load_manifest(
     return manifest
 
 
+def manifest_paths(
+    folder: Union[str, os.PathLike], splits: Iterable[str]
+) -> Dict[str, str]:
+    """The manifests a preparation writes: ``<folder>/<split>.json`` per split.
+
+    Every preparation of the package names its outputs this way
+    (:func:`~speechbrain_tclap.data.prepare.esc50.prepare_esc50`,
+    :func:`~speechbrain_tclap.data.synthetic.prepare_synthetic`, AudioCaps,
+    Clotho), so a recipe runs its preparation once on the main process
+    (``run_on_main``) and then reads the manifests from these known paths.
+
+    Arguments
+    ---------
+    folder : str or os.PathLike
+        The preparation's output folder (made absolute).
+    splits : iterable of str
+        Split names.
+
+    Returns
+    -------
+    dict
+        ``{split: absolute manifest path}``.
+
+    Example
+    -------
+    >>> paths = manifest_paths("/data/prepared", ["train", "test"])
+    >>> paths["test"]
+    '/data/prepared/test.json'
+    """
+    folder = os.path.abspath(os.fspath(folder))
+    return {str(split): os.path.join(folder, f"{split}.json") for split in splits}
+
+
 def write_manifest(
     rows: Union[Mapping[str, Mapping[str, Any]], Iterable[Mapping[str, Any]]],
     path: Union[str, os.PathLike],

@@ -1004,7 +1004,7 @@ def prepare_synthetic(
     True
     """
     # Imported here to keep the synthesis usable without the manifest module.
-    from speechbrain_tclap.data.manifest import write_manifest
+    from speechbrain_tclap.data.manifest import manifest_paths, write_manifest
 
     if splits is None:
         splits = {"train": 2000, "valid": 200, "test": 400}
@@ -1044,9 +1044,7 @@ def prepare_synthetic(
         "allow_overlap": bool(allow_overlap),
         "data_folder": data_folder,
     }
-    manifests = {
-        split: os.path.join(data_folder, f"{split}.json") for split in splits
-    }
+    manifests = manifest_paths(data_folder, splits)
     fingerprint_path = os.path.join(data_folder, FINGERPRINT_FILE)
 
     previous = _read_fingerprint(fingerprint_path)

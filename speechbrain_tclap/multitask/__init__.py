@@ -11,19 +11,24 @@ trainer, for any list of tasks:
 * :mod:`~speechbrain_tclap.multitask.data`: samples, batches of one task
   each, and :class:`TaskBatchSampler` (seeded, resumable task sampling with
   weights from YAML);
-* :mod:`~speechbrain_tclap.multitask.brain`: :class:`MultiTaskBrain` and
-  :func:`run_multitask_experiment` (fit, evaluate, export the encoder);
+* :mod:`~speechbrain_tclap.multitask.brain`: :class:`MultiTaskBrain` (fit,
+  evaluate, export the encoder), :func:`add_task_heads` and
+  :func:`task_loader_options` (the recipe's steps around it);
 * :mod:`~speechbrain_tclap.multitask.encoder`: the exported encoder file and
   its strict loading into a CLAP audio tower (``audio_encoder_init`` in the
   CLAP recipes).
 
-See ``recipes/MultiTask`` and ``docs/multitask.md``.
+See ``recipes/MultiTask/Encoder`` and ``docs/multitask.md``.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
-from speechbrain_tclap.multitask.brain import MultiTaskBrain, run_multitask_experiment
+from speechbrain_tclap.multitask.brain import (
+    MultiTaskBrain,
+    add_task_heads,
+    task_loader_options,
+)
 from speechbrain_tclap.multitask.data import (
     TaskBatch,
     TaskBatchSampler,
@@ -55,11 +60,12 @@ __all__ = [
     "TaskSample",
     "TaskSampleBuilder",
     "TaskSpec",
+    "add_task_heads",
     "collate_task_samples",
     "encoder_file",
     "export_audio_encoder",
     "load_audio_encoder",
     "make_multitask_dataset",
-    "run_multitask_experiment",
     "sequential_task_batches",
+    "task_loader_options",
 ]

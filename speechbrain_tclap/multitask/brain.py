@@ -17,8 +17,14 @@ batches whose audio could not be read.
 Hyperparameters read from YAML (``self.hparams``): ``tasks`` (list of
 :class:`TaskSpec`), ``valid_metric`` (checkpoint selection key, default
 ``loss``) and ``valid_metric_mode`` (``min`` or ``max``), ``train_logger``,
-``output_folder``, and optionally ``lr_scheduler``, ``freezing``,
+``output_folder``, ``encoder_folder`` (:meth:`MultiTaskBrain.export_encoder`),
+and optionally ``lr_scheduler`` (``total_steps: null`` is sized from the
+training loader: ``steps_per_epoch`` x epochs), ``freezing``,
 ``train_sample_builder`` (told the epoch).
+
+The recipe's steps around the Brain: :func:`add_task_heads` (one head per
+task, before the Brain is built) and :func:`task_loader_options` (batches of
+one task each); see ``recipes/MultiTask/Encoder/train.py``.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -26,7 +32,7 @@ Authors
 
 import json
 import os
-from typing import Dict, List
+from typing import Any, Dict, List, Sequence
 
 import speechbrain as sb
 import torch
@@ -36,7 +42,6 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.brain import CLAPBrain, _unwrap, format_results_table
 from speechbrain_tclap.multitask.data import (
     collate_task_samples,
-    make_multitask_dataset,
     sequential_task_batches,
 )
 from speechbrain_tclap.multitask.encoder import export_audio_encoder
@@ -49,13 +54,12 @@ class MultiTaskBrain(CLAPBrain):
 
     Example
     -------
-    See ``recipes/MultiTask/train.py`` and ``tests/unittests/test_multitask.py``.
+    See ``recipes/MultiTask/Encoder/train.py`` and ``tests/unittests/test_multitask.py``.
     """
 
     # Selection on the mean task loss unless YAML says otherwise.
     default_valid_metric = "loss"
     default_valid_metric_mode = "min"
-
 
     def task(self, name: str):
         """The :class:`TaskSpec` called ``name`` (from ``hparams.tasks``).
@@ -205,6 +209,40 @@ class MultiTaskBrain(CLAPBrain):
         stats.update(metrics)
         self.finish_evaluation_stage(stage, stats, epoch, lambda _: chance)
 
+    def export_encoder(self, hparams_file: str) -> str:
+        """Write the audio encoder for a CLAP recipe's ``audio_encoder_init``.
+
+        Call it after :meth:`evaluate`: the encoder is that of the evaluated
+        checkpoint, and ``encoder.json`` records its validation metrics, the
+        tasks and the YAML file. The main process writes; every rank waits.
+
+        Arguments
+        ---------
+        hparams_file : str
+            The recipe's YAML (recorded in ``encoder.json``).
+
+        Returns
+        -------
+        str
+            The folder (YAML ``encoder_folder``).
+        """
+        folder = self.hparams.encoder_folder
+        if if_main_process():
+            export_audio_encoder(
+                _unwrap(self.modules.model).audio_encoder,
+                folder,
+                info={
+                    "hparams_file": os.path.abspath(hparams_file),
+                    "tasks": {
+                        spec.name: {"kind": spec.kind, "weight": spec.weight}
+                        for spec in self.hparams.tasks
+                    },
+                    "valid_metrics": {k: float(v) for k, v in self.test_stats.items()},
+                },
+            )
+        sb.utils.distributed.ddp_barrier()
+        return folder
+
     @main_process_only
     def write_results(self, stats: Dict[str, float], chance: Dict[str, float]) -> None:
         """Write ``results.json`` (metrics, chance, tasks) and ``results.md``.
@@ -239,41 +277,23 @@ class MultiTaskBrain(CLAPBrain):
         print(table)
 
 
-def run_multitask_experiment(hparams: Dict, run_opts: Dict, hparams_file: str) -> MultiTaskBrain:
-    """Build the datasets and heads, fit, evaluate the best checkpoint, export.
+def add_task_heads(model, tasks: Sequence[Any], train_set) -> None:
+    """One head per task on the shared encoder (before the Brain is built).
 
-    The tasks' manifests must exist (the recipe's ``train.py`` prepares
-    them). The best checkpoint (``valid_metric``) is evaluated on the
-    validation sets (there is no separate test set: the encoder is the
-    product), and its audio encoder is written to ``encoder_folder``.
+    Build the training set first: it fits each task's classes and target
+    statistics (:func:`~speechbrain_tclap.multitask.data.make_multitask_dataset`),
+    which size the heads. Each task is logged with its kind, weight,
+    training clips and classes.
 
     Arguments
     ---------
-    hparams : dict
-        Loaded hyperparameters (see ``recipes/MultiTask/hparams``): ``tasks``,
-        ``multitask_model``, ``train_sample_builder``, ``eval_sample_builder``,
-        ``train_sampler`` (a ``!name:`` :class:`TaskBatchSampler`),
-        ``valid_batch_size``, ``num_workers``, ``opt_class``,
-        ``checkpointer``, ``epoch_counter``, ``encoder_folder``.
-    run_opts : dict
-        SpeechBrain run options.
-    hparams_file : str
-        The YAML file (recorded in ``encoder.json``).
-
-    Returns
-    -------
-    MultiTaskBrain
-        The trained Brain (``test_stats`` holds the final metrics).
+    model : MultiTaskModel
+        The shared encoder (YAML ``multitask_model``).
+    tasks : sequence of TaskSpec
+        The tasks.
+    train_set : DynamicItemDataset
+        The multi-task training set (``task_indices``).
     """
-    if hparams.get("valid_metric_mode", "min") not in ("min", "max"):
-        raise ValueError(f"{hparams_file}: valid_metric_mode must be 'min' or 'max'")
-    tasks = hparams["tasks"]
-    names = [spec.name for spec in tasks]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{hparams_file}: task names must be unique, got {names}")
-    train = make_multitask_dataset(tasks, "train", hparams["train_sample_builder"], True)
-    valid = make_multitask_dataset(tasks, "valid", hparams["eval_sample_builder"], False)
-    model = hparams["multitask_model"]
     for spec in tasks:
         model.add_task(spec)
         logger.info(
@@ -281,63 +301,48 @@ def run_multitask_experiment(hparams: Dict, run_opts: Dict, hparams_file: str) -
             spec.name,
             spec.kind,
             spec.weight,
-            len(train.task_indices.get(spec.name, [])),
+            len(train_set.task_indices.get(spec.name, [])),
             f"{len(spec.classes)} classes" if spec.classes else "regression",
         )
-    brain = MultiTaskBrain(
-        modules={"model": model},
-        opt_class=hparams["opt_class"],
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
-    sampler = hparams["train_sampler"](
-        train.task_indices, {spec.name: spec.weight for spec in tasks}
-    )
-    workers = hparams.get("num_workers", 0)
 
-    def eval_loader():
-        return {
-            "batch_sampler": sequential_task_batches(
-                valid.task_indices, hparams["valid_batch_size"]
-            ),
-            "collate_fn": collate_task_samples,
-            "num_workers": workers,
-        }
 
-    brain.fit(
-        brain.hparams.epoch_counter,
-        train,
-        valid,
-        train_loader_kwargs={
-            "batch_sampler": sampler,
-            "collate_fn": collate_task_samples,
-            "num_workers": workers,
-        },
-        valid_loader_kwargs=eval_loader(),
-    )
-    key = hparams.get("valid_metric", "loss")
-    lower_is_better = hparams.get("valid_metric_mode", "min") == "min"
-    brain.evaluate(
-        valid,
-        min_key=key if lower_is_better else None,
-        max_key=None if lower_is_better else key,
-        test_loader_kwargs=eval_loader(),
-    )
-    if if_main_process():
-        export_audio_encoder(
-            _unwrap(brain.modules.model).audio_encoder,
-            hparams["encoder_folder"],
-            info={
-                "hparams_file": os.path.abspath(hparams_file),
-                "tasks": {
-                    spec.name: {"kind": spec.kind, "weight": spec.weight}
-                    for spec in tasks
-                },
-                "valid_metrics": {
-                    k: float(v) for k, v in brain.test_stats.items()
-                },
-            },
-        )
-    sb.utils.distributed.ddp_barrier()
-    return brain
+def task_loader_options(hparams: Dict, dataset, train: bool) -> Dict:
+    """Loader options of a multi-task dataset: every batch holds one task.
+
+    Training batches come from YAML ``train_sampler`` (a ``!name:``
+    :class:`~speechbrain_tclap.multitask.data.TaskBatchSampler`: tasks drawn
+    by their ``weight``, ``steps_per_epoch`` batches); evaluation batches
+    hold each task's clips in order, ``valid_batch_size`` at a time.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters (``tasks``, ``train_sampler``,
+        ``valid_batch_size``, optionally ``num_workers``).
+    dataset : DynamicItemDataset
+        A multi-task dataset (``task_indices``).
+    train : bool
+        Training or evaluation batches.
+
+    Returns
+    -------
+    dict
+        Keyword arguments of ``make_dataloader``.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> data = SimpleNamespace(task_indices={"a": [0, 1, 2], "b": [3]})
+    >>> task_loader_options({"valid_batch_size": 2}, data, train=False)["batch_sampler"]
+    [[0, 1], [2], [3]]
+    """
+    if train:
+        weights = {spec.name: spec.weight for spec in hparams["tasks"]}
+        batches = hparams["train_sampler"](dataset.task_indices, weights)
+    else:
+        batches = sequential_task_batches(dataset.task_indices, hparams["valid_batch_size"])
+    return {
+        "batch_sampler": batches,
+        "collate_fn": collate_task_samples,
+        "num_workers": hparams.get("num_workers", 0),
+    }

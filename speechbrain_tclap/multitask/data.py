@@ -289,6 +289,9 @@ def make_multitask_dataset(
     """
     if split not in ("train", "valid"):
         raise ValueError(f"split must be 'train' or 'valid', got {split!r}")
+    names = [spec.name for spec in tasks]
+    if len(set(names)) != len(names):
+        raise ValueError(f"task names must be unique, got {names}")
     rows: Dict[str, Dict[str, Any]] = {}
     task_indices: Dict[str, List[int]] = {}
     for spec in tasks:

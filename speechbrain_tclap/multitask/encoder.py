@@ -102,7 +102,7 @@ def encoder_file(path: Union[str, os.PathLike], key: str = "audio_encoder_init")
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"{key}: {path} not found (expected an {ENCODER_FILE} written by "
-            "the multi-task recipe, recipes/MultiTask)"
+            "the multi-task recipe, recipes/MultiTask/Encoder)"
         )
     return path
 

@@ -42,10 +42,10 @@ from speechbrain_tclap.data.caption_negatives import (
 from speechbrain_tclap.data.datasets import collate_dataset_items
 from speechbrain_tclap.losses import InfoNCELoss, TemporalFocusedLoss
 from speechbrain_tclap.recipe import (
+    caption_datasets,
+    check_finetuning_inputs,
     init_model_from,
     negative_coverage,
-    prepare_caption_datasets,
-    run_caption_finetuning,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,7 +153,6 @@ def _overrides(setup, out, name="tclap_finetune.yaml", **extra):
         "model": TINY_MODEL,
         "batch_size": 2,
         "number_of_epochs": 1,
-        "num_train_clips": 4,
         "warmup_steps": 1,
         "num_workers": 0,
     }
@@ -175,7 +174,7 @@ def setup(request, tmp_path_factory, tokenizer_dir):
     script, function, layout, test_split = CORPORA[corpus]
     root = tmp_path_factory.mktemp(corpus)
     ids = layout(root / "data")
-    prepare = runpy.run_path(str(ROOT / "recipes" / corpus / script))[function]
+    prepare = runpy.run_path(str(ROOT / "recipes" / corpus / "CLAP" / script))[function]
     cache = NegativeCache(root / "llm_negatives.jsonl")
     cache.append([make_record(f"{ids[0]}#0", _captions(0, 1)[0], LLM_NEGATIVE, "llm")])
     setup = {
@@ -201,6 +200,17 @@ def setup(request, tmp_path_factory, tokenizer_dir):
     torch.save({"state_dict": state, "epoch": 3}, str(setup["checkpoint"]))
     setup["source_state"] = {k: v.clone() for k, v in source.state_dict().items()}
     return setup
+
+
+def _datasets(hparams, prepare):
+    """The recipe's data steps: prepare the corpus, build its datasets."""
+    manifests = prepare(
+        data_folder=hparams["data_folder"],
+        save_folder=hparams["prepared_folder"],
+        splits=list(hparams["splits"].values()),
+        **(hparams["prepare_options"] or {}),
+    )
+    return caption_datasets(hparams, manifests)
 
 
 def _expected_negative(setup, row_id, caption, captions):
@@ -232,7 +242,7 @@ def test_checkpoint_loads_and_batches_carry_negatives(setup, tmp_path):
     init_model_from(hparams)
     assert torch.equal(clap.log_logit_scale, scale)
 
-    datasets = prepare_caption_datasets(hparams, setup["prepare"])
+    datasets = _datasets(hparams, setup["prepare"])
     sizes = {role: len(dataset) for role, dataset in datasets.items()}
     assert sizes == {"train": 4, "valid": 2, "test": 3}
     rows = datasets["train"].rows
@@ -277,7 +287,7 @@ def test_clap_baseline_has_no_negatives(setup, tmp_path):
     name = "clap_finetune.yaml"
     hparams = _load(setup["corpus"], _overrides(setup, tmp_path, name), name)
     assert isinstance(hparams["loss"], InfoNCELoss)
-    datasets = prepare_caption_datasets(hparams, setup["prepare"])
+    datasets = _datasets(hparams, setup["prepare"])
     loader = torch.utils.data.DataLoader(
         datasets["train"], **hparams["train_dataloader_opts"]
     )
@@ -288,7 +298,7 @@ def test_clap_baseline_has_no_negatives(setup, tmp_path):
 
 def test_evaluation_collects_every_caption_of_a_clip(setup, tmp_path):
     hparams = _load(setup["corpus"], _overrides(setup, tmp_path))
-    test = prepare_caption_datasets(hparams, setup["prepare"])["test"]
+    test = _datasets(hparams, setup["prepare"])["test"]
     batch = collate_dataset_items([test[i] for i in range(len(test))])
     brain = SimpleNamespace(accumulator=EvaluationCollector())
     embeddings = SimpleNamespace(
@@ -304,7 +314,8 @@ def train_py(monkeypatch, tmp_path):
 
     In this process rather than a subprocess (imports are most of a tiny
     run's time); SpeechBrain's experiment set-up reconfigures the root
-    logger and ``sys.excepthook``, which are put back afterwards.
+    logger and ``sys.excepthook``, which are put back afterwards, as is
+    ``sys.path``.
     """
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
@@ -319,6 +330,9 @@ def train_py(monkeypatch, tmp_path):
         ]
         argv = [str(script), str(_hparams_file(setup["corpus"])), *args]
         monkeypatch.setattr(sys, "argv", argv + ["--device=cpu", "--noprogressbar"])
+        # As `python train.py` does: the script's folder first on sys.path
+        # (train.py imports its preparation from beside it).
+        monkeypatch.setattr(sys, "path", [str(script.parent), *sys.path])
         handlers, level = list(root.handlers), root.level
         try:
             runpy.run_path(str(script), run_name="__main__")
@@ -340,7 +354,7 @@ def test_missing_checkpoint_or_tokenizer_is_a_clear_error(setup, tmp_path, train
     overrides = _overrides(setup, tmp_path / "b", tokenizer_source=None)
     hparams = _load(setup["corpus"], overrides)
     with pytest.raises(RuntimeError, match="no RoBERTa tokenizer: set tokenizer_source"):
-        run_caption_finetuning(hparams, {}, "tclap_finetune.yaml", setup["prepare"])
+        check_finetuning_inputs(hparams, "tclap_finetune.yaml")
     # Both fail before the data preparation.
     assert not any(tmp_path.glob("*/prepared"))
 

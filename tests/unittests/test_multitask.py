@@ -31,12 +31,16 @@ from speechbrain_tclap.multitask import (
     TaskSpec,
     collate_task_samples,
     export_audio_encoder,
+    MultiTaskBrain,
+    add_task_heads,
     load_audio_encoder,
-    run_multitask_experiment,
+    make_multitask_dataset,
     sequential_task_batches,
+    task_loader_options,
 )
 from speechbrain_tclap.recipe import init_audio_encoder
 from speechbrain_tclap.utils.checkpointing import AtomicCheckpointer
+from speechbrain_tclap.utils.schedulers import WarmupCosineSchedule
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "hparams" / "models" / "tiny_clap.yaml"
@@ -167,6 +171,7 @@ def test_multitask_brain_trains_and_reports_every_task(tmp_path):
     )
     counter = EpochCounter(1)
     out = tmp_path / "out"
+    schedule = WarmupCosineSchedule(1e-3, warmup_steps=1, total_steps=None)
     hparams = {
         "tasks": tasks,
         "multitask_model": model,
@@ -180,9 +185,30 @@ def test_multitask_brain_trains_and_reports_every_task(tmp_path):
         "train_logger": FileTrainLogger(str(out / "train_log.txt")),
         "output_folder": str(out),
         "encoder_folder": str(out / "encoder"),
+        "lr_scheduler": schedule,
     }  # fmt: skip
     os.makedirs(out, exist_ok=True)
-    brain = run_multitask_experiment(hparams, {"device": "cpu", "noprogressbar": True}, "toy.yaml")
+    # The steps of recipes/MultiTask/Encoder/train.py after the preparation.
+    train = make_multitask_dataset(tasks, "train", hparams["train_sample_builder"], True)
+    valid = make_multitask_dataset(tasks, "valid", hparams["eval_sample_builder"], False)
+    add_task_heads(model, tasks, train)
+    brain = MultiTaskBrain(
+        modules={"model": model}, opt_class=hparams["opt_class"], hparams=hparams,
+        run_opts={"device": "cpu", "noprogressbar": True}, checkpointer=hparams["checkpointer"],
+    )  # fmt: skip
+    brain.fit(
+        counter, train, valid,
+        train_loader_kwargs=task_loader_options(hparams, train, train=True),
+        valid_loader_kwargs=task_loader_options(hparams, valid, train=False),
+    )  # fmt: skip
+    # The Brain sized the schedule: 3 steps per epoch x 1 epoch.
+    assert schedule.total_steps == 3
+    assert brain.test_checkpoint_keys() == {"min_key": "loss", "max_key": None}
+    brain.evaluate(
+        valid, test_loader_kwargs=task_loader_options(hparams, valid, train=False),
+        **brain.test_checkpoint_keys(),
+    )  # fmt: skip
+    brain.export_encoder("toy.yaml")
     results = json.loads((out / "results.json").read_text())
     metrics, chance = results["metrics"], results["chance"]
     assert set(chance) == {"tones_acc", "events_mAP", "count_MAE"}
@@ -217,6 +243,12 @@ def tiny_clap_model(seed):
     torch.manual_seed(seed)
     with open(TINY) as f:
         return load_hyperpyyaml(f)
+
+
+def test_task_names_must_be_unique(tmp_path):
+    tones = fake_tasks(tmp_path)[0]
+    with pytest.raises(ValueError, match="task names must be unique"):
+        make_multitask_dataset([tones, tones], "train", TaskSampleBuilder(RATE, 0.5), True)
 
 
 def test_clap_audio_tower_initialised_from_the_export(tmp_path):

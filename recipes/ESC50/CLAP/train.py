@@ -4,7 +4,8 @@
 Each split holds its single clips (captions "the sound of <class>") plus
 seeded pairs of its own clips synthesised as "A then B" (so no source clip is
 in two splits). Evaluation reports retrieval, single-clip zero-shot accuracy
-and T-Classify (binary and N-way) on the test fold's clips and pairs.
+and T-Classify (binary and N-way) on the test fold's clips and pairs, writes
+``results.json`` / ``results.md`` and exports a pretrained-interface folder.
 
     python recipes/ESC50/CLAP/train.py recipes/ESC50/CLAP/hparams/tclap.yaml \\
         --data_folder=/path/to/ESC-50   # or ../shared/data/esc10
@@ -13,26 +14,27 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
-import os
 import sys
 
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
+from speechbrain_tclap.brain import CLAPBrain
 from speechbrain_tclap.data.datasets import make_clap_dataset
-from speechbrain_tclap.data.manifest import load_manifest
+from speechbrain_tclap.data.manifest import load_manifest, manifest_paths
 from speechbrain_tclap.recipe import (
+    export_experiment,
+    init_audio_encoder,
     init_model_from,
     load_recipe_hparams,
     prepare_tokenizer,
-    run_clap_experiment,
     split_classes,
+    train_loader_options,
     vocabulary_texts,
     write_pair_manifests,
 )
 
-sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from esc50_prepare import prepare_esc50  # noqa: E402
+from esc50_prepare import prepare_esc50  # beside this script
 
 
 def write_mixed_manifests(hparams, manifests):
@@ -54,25 +56,54 @@ def write_mixed_manifests(hparams, manifests):
     )
 
 
+def dataio_prep(hparams, manifests):
+    """The train / valid / test datasets of the mixed manifests."""
+    builders = {
+        "train": hparams["train_sample_builder"],
+        "valid": hparams["eval_sample_builder"],
+        "test": hparams["eval_sample_builder"],
+    }
+    return {
+        split: make_clap_dataset(
+            manifests[split], builders[split], train=(split == "train"), required=("id",)
+        )
+        for split in ("train", "valid", "test")
+    }
+
+
 if __name__ == "__main__":
+    # Command line, DDP group and hyperparameters; the experiment folder.
     hparams_file, run_opts, overrides, hparams = load_recipe_hparams(sys.argv[1:])
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    # Before the tokenizer step: a loaded tokenizer is not trained again.
+    # Initial weights (YAML init_from), before the tokenizer step: a loaded
+    # tokenizer is not trained again.
     init_model_from(hparams)
-    prepare_kwargs = {
-        "data_folder": hparams["data_folder"],
-        "save_folder": hparams["prepared_folder"],
-        "train_folds": hparams["train_folds"],
-        "valid_folds": hparams["valid_folds"],
-        "test_folds": hparams["test_folds"],
-        "esc10_only": hparams["esc10_only"],
+
+    # Data preparation, once, on the main process: fold-disjoint manifests
+    # at <prepared_folder>/<split>.json for the splits that have folds.
+    folds = {
+        "train": hparams["train_folds"],
+        "valid": hparams["valid_folds"],
+        "test": hparams["test_folds"],
     }
-    run_on_main(prepare_esc50, kwargs=prepare_kwargs)
-    manifests = prepare_esc50(**prepare_kwargs)
+    run_on_main(
+        prepare_esc50,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["prepared_folder"],
+            "train_folds": folds["train"],
+            "valid_folds": folds["valid"],
+            "test_folds": folds["test"],
+            "esc10_only": hparams["esc10_only"],
+        },
+    )
+    manifests = manifest_paths(
+        hparams["prepared_folder"], [split for split, chosen in folds.items() if chosen]
+    )
     if hparams.get("train_classes"):
         # Class-disjoint zero-shot: train on some classes, test on the clips
         # of the others among every label of the data.
@@ -93,15 +124,11 @@ if __name__ == "__main__":
                 "fold may be monitored but must not select the checkpoint)"
             )
         mixed["valid"] = mixed["test"]
-    datasets = {
-        split: make_clap_dataset(
-            mixed[split],
-            hparams["train_sample_builder" if split == "train" else "eval_sample_builder"],
-            train=(split == "train"),
-            required=("id",),
-        )
-        for split in ("train", "valid", "test")
-    }
+
+    # Data pipeline: single clips and pairs, with their sample builders.
+    datasets = dataio_prep(hparams, mixed)
+
+    # A from-scratch tokenizer learns every caption the recipe can write.
     singles = [r for r in datasets["train"].rows.values() if "wav" in r]
     labels = sorted({lab for row in datasets["train"].rows.values() for lab in row["labels"]})
     prepare_tokenizer(
@@ -113,4 +140,32 @@ if __name__ == "__main__":
         hparams["save_folder"],
         hparams["model"].get("tokenizer_vocab_size"),
     )
-    run_clap_experiment(hparams, run_opts, datasets, hparams_file)
+
+    # The Brain (audio tower from a multi-task export when asked).
+    init_audio_encoder(hparams)
+    clap_brain = CLAPBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+
+    # Training; the learning-rate schedule is sized from the training loader.
+    clap_brain.fit(
+        clap_brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=train_loader_options(hparams, datasets["train"]),
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+
+    # Test on the checkpoint named by test_checkpoint (best valid_metric or last).
+    clap_brain.evaluate(
+        datasets["test"],
+        test_loader_kwargs=hparams["valid_dataloader_opts"],
+        **clap_brain.test_checkpoint_keys(),
+    )
+
+    # Validation curves and a pretrained-interface folder of that checkpoint.
+    export_experiment(hparams, hparams_file)

@@ -18,18 +18,23 @@ import sys
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
+from speechbrain_tclap.brain import CLAPBrain
 from speechbrain_tclap.data.datasets import make_clap_dataset
-from speechbrain_tclap.data.synthetic import prepare_synthetic
+from speechbrain_tclap.data.manifest import manifest_paths
 from speechbrain_tclap.data.temporal import PAIR_REQUIRED
 from speechbrain_tclap.recipe import (
+    export_experiment,
+    init_audio_encoder,
     init_model_from,
     load_recipe_hparams,
     prepare_tokenizer,
-    run_clap_experiment,
+    train_loader_options,
     training_captions,
     vocabulary_texts,
     write_pair_manifests,
 )
+
+from synthetic_prepare import prepare_synthetic  # beside this script
 
 
 def dataio_prep(hparams, manifests, required=("id", "wav")):
@@ -48,30 +53,40 @@ def dataio_prep(hparams, manifests, required=("id", "wav")):
 
 
 if __name__ == "__main__":
+    # Command line, DDP group and hyperparameters; the experiment folder.
     hparams_file, run_opts, overrides, hparams = load_recipe_hparams(sys.argv[1:])
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    # Before the tokenizer step: a loaded tokenizer is not trained again.
+    # Initial weights (YAML init_from), before the tokenizer step: a loaded
+    # tokenizer is not trained again.
     init_model_from(hparams)
-    prepare_kwargs = {
-        "data_folder": hparams["data_folder"],
-        "splits": {
-            "train": hparams["num_train_clips"],
-            "valid": hparams["num_valid_clips"],
-            "test": hparams["num_test_clips"],
-        },
-        "sample_rate": hparams["sample_rate"],
-        "clip_duration": hparams["clip_seconds"],
-        "n_events": (hparams["min_events"], hparams["max_events"]),
-        "seed": hparams["data_seed"],
+
+    # Data preparation, once, on the main process: generated clips and
+    # their manifests at <data_folder>/<split>.json.
+    splits = {
+        "train": hparams["num_train_clips"],
+        "valid": hparams["num_valid_clips"],
+        "test": hparams["num_test_clips"],
     }
-    run_on_main(prepare_synthetic, kwargs=prepare_kwargs)
-    manifests = prepare_synthetic(**prepare_kwargs)  # cached: returns paths
+    run_on_main(
+        prepare_synthetic,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "splits": splits,
+            "sample_rate": hparams["sample_rate"],
+            "clip_duration": hparams["clip_seconds"],
+            "n_events": (hparams["min_events"], hparams["max_events"]),
+            "seed": hparams["data_seed"],
+        },
+    )
+    manifests = manifest_paths(hparams["data_folder"], splits)
+
+    # Data pipeline: the clips, or (TeminAL) pairs of each split's
+    # single-event clips.
     if hparams.get("num_train_pairs"):
-        # Pair recipes (TeminAL): pairs of the single-event clips of each split.
         num_pairs = {
             "train": hparams["num_train_pairs"],
             "valid": hparams["num_valid_pairs"],
@@ -85,6 +100,7 @@ if __name__ == "__main__":
     else:
         datasets = dataio_prep(hparams, manifests)
 
+    # A from-scratch tokenizer learns every caption the recipe can write.
     labels = sorted({lab for row in datasets["train"].rows.values() for lab in row["labels"]})
     captioner = hparams.get("captioner")
     prepare_tokenizer(
@@ -94,4 +110,32 @@ if __name__ == "__main__":
         hparams["save_folder"],
         hparams["model"].get("tokenizer_vocab_size"),
     )
-    run_clap_experiment(hparams, run_opts, datasets, hparams_file)
+
+    # The Brain (audio tower from a multi-task export when asked).
+    init_audio_encoder(hparams)
+    clap_brain = CLAPBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+
+    # Training; the learning-rate schedule is sized from the training loader.
+    clap_brain.fit(
+        clap_brain.hparams.epoch_counter,
+        datasets["train"],
+        datasets["valid"],
+        train_loader_kwargs=train_loader_options(hparams, datasets["train"]),
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+
+    # Test on the checkpoint named by test_checkpoint (best valid_metric or last).
+    clap_brain.evaluate(
+        datasets["test"],
+        test_loader_kwargs=hparams["valid_dataloader_opts"],
+        **clap_brain.test_checkpoint_keys(),
+    )
+
+    # Validation curves and a pretrained-interface folder of that checkpoint.
+    export_experiment(hparams, hparams_file)

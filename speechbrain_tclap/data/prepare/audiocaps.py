@@ -38,8 +38,9 @@ The preparation is idempotent: a fingerprint of the options, the CSV files
 and the audio files (paths and sizes) makes a second call with nothing
 changed return at once.
 
-The recipe's ``recipes/AudioCaps/audiocaps_prepare.py`` and the zero-shot benchmark
-(:mod:`speechbrain_tclap.benchmark.datasets`) both call :func:`prepare_audiocaps`.
+The recipe's ``recipes/AudioCaps/CLAP/audiocaps_prepare.py`` and the
+zero-shot benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
+:func:`prepare_audiocaps`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -59,7 +60,7 @@ from speechbrain_tclap.data.caption_datasets import (
     read_caption_csv,
     write_prepared,
 )
-from speechbrain_tclap.data.manifest import ManifestError
+from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
 
 logger = get_logger(__name__)
 
@@ -263,7 +264,7 @@ def prepare_audiocaps(
     data_folder = os.path.abspath(os.fspath(data_folder))
     save_folder = os.path.abspath(os.fspath(save_folder))
     splits = [str(s) for s in splits]
-    manifests = {s: os.path.join(save_folder, f"{s}.json") for s in splits}
+    manifests = manifest_paths(save_folder, splits)
     if skip_prep:
         return manifests
     audio_root = os.path.join(data_folder, audio_subdir)

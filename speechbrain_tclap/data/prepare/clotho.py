@@ -26,8 +26,9 @@ The preparation is idempotent: a fingerprint of the options, the CSV files
 and the audio files (paths and sizes) makes a second call with nothing
 changed return at once.
 
-The recipe's ``recipes/Clotho/clotho_prepare.py`` and the zero-shot benchmark
-(:mod:`speechbrain_tclap.benchmark.datasets`) both call :func:`prepare_clotho`.
+The recipe's ``recipes/Clotho/CLAP/clotho_prepare.py`` and the zero-shot
+benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
+:func:`prepare_clotho`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -47,7 +48,7 @@ from speechbrain_tclap.data.caption_datasets import (
     read_caption_csv,
     write_prepared,
 )
-from speechbrain_tclap.data.manifest import ManifestError
+from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
 
 logger = get_logger(__name__)
 
@@ -154,7 +155,7 @@ def prepare_clotho(
     data_folder = os.path.abspath(os.fspath(data_folder))
     save_folder = os.path.abspath(os.fspath(save_folder))
     splits = [str(s) for s in splits]
-    manifests = {s: os.path.join(save_folder, f"{s}.json") for s in splits}
+    manifests = manifest_paths(save_folder, splits)
     if skip_prep:
         return manifests
     audio_subdirs = dict(audio_subdirs or {})

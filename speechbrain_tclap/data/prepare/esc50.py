@@ -12,7 +12,7 @@ missing is looked up under the other audio extensions.
 ``{id: {"wav", "labels": [category], "category", "target", "fold", "esc10",
 "src_file", "take", "duration", "caption": "the sound of <category>"}}``.
 
-The recipe's ``recipes/ESC50/esc50_prepare.py`` (a command line) and the
+The recipe's ``recipes/ESC50/CLAP/esc50_prepare.py`` (a command line) and the
 zero-shot benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
 :func:`prepare_esc50`.
 
@@ -30,6 +30,7 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_datasets import prepared_manifests, write_prepared
 from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.data.manifest import manifest_paths
 
 logger = get_logger(__name__)
 
@@ -127,7 +128,7 @@ def prepare_esc50(
         )
         if folds
     }
-    manifests = {name: os.path.join(save_folder, f"{name}.json") for name in splits}
+    manifests = manifest_paths(save_folder, splits)
     if skip_prep:
         missing = [p for p in manifests.values() if not os.path.isfile(p)]
         if missing:

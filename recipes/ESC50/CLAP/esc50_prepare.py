@@ -2,12 +2,12 @@
 
 The preparation lives in the package, :mod:`speechbrain_tclap.data.prepare.esc50`
 (fold-disjoint train / valid / test manifests from ``meta/esc50.csv`` and
-``audio/``); this script keeps the recipe's entry points::
+``audio/``, at ``<save_folder>/<split>.json``); this script keeps the
+recipe's entry points: ``train.py`` imports :func:`prepare_esc50` from here,
+and a command line::
 
-    python recipes/ESC50/esc50_prepare.py <data_folder> <save_folder> \
+    python recipes/ESC50/CLAP/esc50_prepare.py <data_folder> <save_folder> \
         [--train_folds 1 2 3] [--valid_folds 4] [--test_folds 5] [--esc10_only]
-
-or ``from esc50_prepare import prepare_esc50`` next to it.
 
 Authors
  * speechbrain-tclap developers 2026
