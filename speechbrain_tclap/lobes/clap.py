@@ -148,7 +148,7 @@ class CLAP(nn.Module):
     torch.Size([2, 5])
     >>> clap.encode_audio(torch.randn(2, 16), return_frames=True).frames.shape
     torch.Size([2, 4, 5])
-    >>> round(float(clap.logit_scale()), 2)
+    >>> round(float(clap.logit_scale().detach()), 2)
     14.29
     >>> from speechbrain_tclap.lobes.codebook import SharedCodebook
     >>> mga = CLAP(Frames(), Audio(), nn.Linear(6, 5), Text(), nn.Linear(6, 5),
