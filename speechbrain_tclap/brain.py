@@ -62,6 +62,7 @@ from speechbrain_tclap.utils.distributed import (
     gather_contrastive_inputs,
     is_distributed,
 )
+from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
 from speechbrain_tclap.metrics import (
     ordered_pair_captions,
     positives_from_caption_keys,
@@ -619,7 +620,7 @@ class CLAPBrain(sb.Brain):
         is the accuracy among the clips' own classes.
         """
         encode_text = _unwrap(self.modules.clap).encode_text
-        template = getattr(self.hparams, "zero_shot_template", "This is a sound of {}.")
+        template = getattr(self.hparams, "zero_shot_template", DEFAULT_PROMPT_TEMPLATE)
 
         def accuracy(names):
             class_emb = encode_text([template.format(n) for n in names]).float().cpu()

@@ -27,6 +27,8 @@ from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
+
 logger = get_logger(__name__)
 
 _INTERFACE_YAML = """
@@ -89,7 +91,7 @@ def export_pretrained(
     hparams_yaml_path: str,
     loadables: Dict[str, object],
     folder: str,
-    zero_shot_template: str = "This is a sound of {}.",
+    zero_shot_template: str = DEFAULT_PROMPT_TEMPLATE,
 ) -> str:
     """Write a pretrained-interface folder.
 

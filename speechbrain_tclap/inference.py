@@ -54,6 +54,7 @@ from speechbrain_tclap.data.audio import read_audio
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.events import SCORE_LABELS, normalize_frame_scores, scores_to_events
 from speechbrain_tclap.lobes.clap import EncodedAudio
+from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
 from speechbrain_tclap.windows import (
     FrameGeometry,
     FrameScores,
@@ -651,7 +652,7 @@ class CLAP(Pretrained):
             ``(probabilities (N, K), predicted label per audio)``.
         """
         template = template or getattr(
-            self.hparams, "zero_shot_template", "This is a sound of {}."
+            self.hparams, "zero_shot_template", DEFAULT_PROMPT_TEMPLATE
         )
         prompts = [template.format(readable_label(label)) for label in labels]
         logits = self.similarity(audio, prompts, wav_lens, scaled=True)

@@ -42,6 +42,7 @@ from speechbrain_tclap.data.temporal import make_pair_rows
 from speechbrain_tclap.data.samplers import loader_options_with_batch_sampler
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.plotting import plot_curves
+from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
 from speechbrain_tclap.lobes.tokenizers import (
     MissingTokenizer,
     SentencePieceTokenizer,
@@ -286,7 +287,7 @@ def export_experiment(hparams: Dict, hparams_file: str) -> str:
         os.path.join(hparams["output_folder"], "hyperparams.yaml"),
         hparams["model"]["loadables"],
         hparams["export_folder"],
-        zero_shot_template=hparams.get("zero_shot_template", "This is a sound of {}."),
+        zero_shot_template=hparams.get("zero_shot_template", DEFAULT_PROMPT_TEMPLATE),
     )
     return hparams["export_folder"]
 
@@ -529,7 +530,7 @@ def vocabulary_texts(hparams: Dict, labels: Iterable[str]) -> List[str]:
     """
     labels = list(labels)
     texts = zero_shot_prompts(
-        labels, hparams.get("zero_shot_template", "This is a sound of {}.")
+        labels, hparams.get("zero_shot_template", DEFAULT_PROMPT_TEMPLATE)
     )
     builder = hparams.get("train_sample_builder")
     if hasattr(builder, "all_captions"):

@@ -25,6 +25,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from speechbrain_tclap.benchmark import datasets as ds
 from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
 
 #: Task kinds, their score activation (the paper's rule) and primary metrics.
 KINDS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
@@ -36,11 +37,11 @@ KINDS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
 #: Metrics a classification task may report.
 CLASSIFICATION_METRICS = ("acc", "mAP", "F1")
 
-DEFAULT_TEMPLATE = "This is a sound of {}."
+DEFAULT_TEMPLATE = DEFAULT_PROMPT_TEMPLATE
 
 #: Templates tried by ``--templates-sweep`` besides each task's own.
 SWEEP_TEMPLATES = (
-    "This is a sound of {}.",
+    DEFAULT_PROMPT_TEMPLATE,
     "this is the sound of {}",
     "a recording of {}",
     "{} can be heard",

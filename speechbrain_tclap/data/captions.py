@@ -21,6 +21,10 @@ import numpy as np
 from speechbrain_tclap.data.labels import readable_label
 
 
+#: The zero-shot prompt of a class name when a model or task names none
+#: (MS-CLAP's and LAION's "This is a sound of {}."): its one home.
+DEFAULT_PROMPT_TEMPLATE = "This is a sound of {}."
+
 #: Caption templates; ``{A}``, ``{B}``, ... are the events (in time order for
 #: "ordered", alphabetical for "unordered"). A template is used for clips
 #: whose event count equals its number of placeholders.
