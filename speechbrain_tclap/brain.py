@@ -622,25 +622,25 @@ class CLAPBrain(sb.Brain):
         encode_text = _unwrap(self.modules.clap).encode_text
         template = getattr(self.hparams, "zero_shot_template", DEFAULT_PROMPT_TEMPLATE)
 
-        def accuracy(names):
+        def logits(names):
             class_emb = encode_text([template.format(n) for n in names]).float().cpu()
-            return zero_shot_accuracy(audio @ class_emb.T, targets)["acc@1"]
+            return audio @ class_emb.T
 
+        def accuracy(names):
+            return zero_shot_accuracy(logits(names), targets)["acc@1"]
+
+        label_logits = logits([readable_label(c) for c in classes])
         metrics = {
-            "zero_shot_acc": accuracy([readable_label(c) for c in classes]),
+            "zero_shot_acc": zero_shot_accuracy(label_logits, targets)["acc@1"],
             "zero_shot_n": len(targets),
             "zero_shot_classes": len(classes),
         }
-        present = sorted(set(targets.tolist()))
+        present, present_targets = torch.unique(targets, return_inverse=True)
         if len(present) < len(classes):
             # Class-disjoint runs: the clips' own classes only (no seen-class
             # label to be drawn to); chance 1 / zero_shot_present_classes.
-            remap = {c: k for k, c in enumerate(present)}
-            class_emb = encode_text(
-                [template.format(readable_label(classes[c])) for c in present]
-            ).float().cpu()
             metrics["zero_shot_present_acc"] = zero_shot_accuracy(
-                audio @ class_emb.T, torch.tensor([remap[t] for t in targets.tolist()])
+                label_logits[:, present], present_targets
             )["acc@1"]
             metrics["zero_shot_present_classes"] = len(present)
         paraphrases = getattr(self.hparams, "zero_shot_paraphrases", None)
