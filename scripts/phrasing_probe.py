@@ -3,7 +3,7 @@
 order from a set of training phrasings in a way that transfers to others?
 
 Builds the text side of a model file (tokenizer, frozen text tower, text
-pooling and projection), caches the tower's token states, and trains only
+pooling and projection; the frozen tower caches each caption), and trains only
 the pooling and projection with a text-to-text contrastive loss: the same
 ordered pair of class names in two training phrasings is a positive, every
 other pair of the batch (its order-swapped twin included) a negative. Each
@@ -37,28 +37,15 @@ def fill(template, first, second):
     return template.replace("{A}", first).replace("{B}", second)
 
 
-class TokenStates:
-    """Frozen text-tower token states, each caption encoded once."""
-
-    def __init__(self, text_encoder):
-        self.text_encoder = text_encoder
-        self.cache = {}
-
-    @torch.no_grad()
-    def __call__(self, captions):
-        todo = [c for c in dict.fromkeys(captions) if c not in self.cache]
-        for start in range(0, len(todo), 256):
-            chunk = todo[start:start + 256]
-            encoded = self.text_encoder(chunk)
-            for row, caption in enumerate(chunk):
-                self.cache[caption] = encoded.tokens[row][encoded.token_mask[row]].clone()
-        states = [self.cache[c] for c in captions]
-        padded = torch.nn.utils.rnn.pad_sequence(states, batch_first=True)
-        lengths = torch.tensor([len(s) for s in states])
-        return padded, torch.arange(padded.shape[1])[None] < lengths[:, None]
+def token_states(text_encoder, captions):
+    """Padded token states and mask of the frozen tower (its own cache
+    encodes each caption once)."""
+    with torch.no_grad():
+        encoded = text_encoder(captions)
+    return encoded.tokens, encoded.token_mask
 
 
-def probe(model, states, names, train, evaluate, seed, steps, batch_size=48):
+def probe(model, names, train, evaluate, seed, steps, batch_size=48):
     """Train a fresh copy of the pooling and projection; accuracy per phrasing."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
@@ -69,7 +56,8 @@ def probe(model, states, names, train, evaluate, seed, steps, batch_size=48):
     pairs = [(a, b) for a in names for b in names if a != b]
 
     def embed(captions):
-        return F.normalize(projection(pooling(*states(captions))), dim=-1)
+        tokens = token_states(model["text_encoder"], captions)
+        return F.normalize(projection(pooling(*tokens)), dim=-1)
 
     for _ in range(steps):
         batch = rng.sample(pairs, batch_size)
@@ -109,10 +97,11 @@ def main():
     with open(args.model) as f:
         model = load_hyperpyyaml(f)
     names = [c.replace("_", " ") for c in sorted(phrasings["paraphrases"])]
-    states = TokenStates(model["text_encoder"].eval())
+    # Frozen and in eval mode: HFTextEncoder caches every caption's states.
+    model["text_encoder"].requires_grad_(False).eval()
     validation = phrasings[args.validation]
     for key in args.train:
-        runs = [probe(model, states, names, phrasings[key], validation, seed, args.steps)
+        runs = [probe(model, names, phrasings[key], validation, seed, args.steps)
                 for seed in args.seeds]
         means = [sum(r.values()) / len(r) for r in runs]
         print(f"{key} ({len(phrasings[key])} phrasings): validation accuracy "
