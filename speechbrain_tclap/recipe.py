@@ -4,7 +4,8 @@ A recipe's ``train.py`` reads as SpeechBrain's: hyperparameters, data
 preparation on the main process, data pipeline, Brain, ``fit``,
 ``evaluate``. The steps they share live here:
 
-* :func:`load_recipe_hparams`: command line, DDP group, YAML;
+* :func:`load_recipe_hparams`: command line, DDP group, YAML, torch
+  threads (``--num_threads``), model file (``--model_file``);
 * :func:`init_model_from`: load a whole model (e.g. TeminAL stage A's export
   or a LAION checkpoint) before training (YAML ``init_from``);
   :func:`check_finetuning_inputs` checks a fine-tuning's starting files;
@@ -42,6 +43,7 @@ from speechbrain_tclap.data.temporal import make_pair_rows
 from speechbrain_tclap.data.samplers import loader_options_with_batch_sampler
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.plotting import plot_curves
+from speechbrain_tclap.utils.threads import set_num_threads
 from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
 from speechbrain_tclap.lobes.tokenizers import (
     MissingTokenizer,
@@ -57,7 +59,12 @@ def load_recipe_hparams(argv):
 
     The first steps of every recipe's ``train.py``, in SpeechBrain's order.
     ``train.py`` then calls ``sb.create_experiment_directory`` itself, which
-    copies the calling script into the experiment folder.
+    copies the calling script into the experiment folder. Two options of
+    the command line are not hyperparameters (:func:`split_run_options`):
+    ``--num_threads=N`` (torch's CPU threads; else YAML ``num_threads``,
+    else :func:`~speechbrain_tclap.utils.threads.default_num_threads`) and
+    ``--model_file=PATH`` (the model file the YAML's ``model`` includes,
+    :func:`with_model_file`).
 
     Arguments
     ---------
@@ -72,15 +79,122 @@ def load_recipe_hparams(argv):
     from hyperpyyaml import load_hyperpyyaml
 
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    overrides, options = split_run_options(overrides)
+    if options.get("model_file") is not None:
+        hparams_file = with_model_file(hparams_file, options["model_file"])
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    set_num_threads(options.get("num_threads", hparams.get("num_threads")))
     if hparams.get("audio_encoder_init") is not None:
         from speechbrain_tclap.multitask.encoder import encoder_file
 
         # Fail before data preparation, not after it.
         encoder_file(hparams["audio_encoder_init"])
     return hparams_file, run_opts, overrides, hparams
+
+
+#: Command-line options of the recipes that are not YAML keys.
+RUN_OPTIONS = ("num_threads", "model_file")
+
+
+def split_run_options(overrides: str):
+    r"""Take :data:`RUN_OPTIONS` out of SpeechBrain's YAML overrides string.
+
+    Arguments
+    ---------
+    overrides : str
+        The overrides ``sb.parse_arguments`` returns (YAML text).
+
+    Returns
+    -------
+    tuple
+        ``(overrides without the options, {option: value})``.
+
+    Example
+    -------
+    >>> rest, options = split_run_options("lr: 0.1\nnum_threads: 1\nfreezing: !ref <a>")
+    >>> rest.split("\n")[:2], options
+    (['lr: 0.1', 'freezing: !ref <a>'], {'num_threads': 1})
+    """
+    if not overrides or not any(key in overrides for key in RUN_OPTIONS):
+        return overrides, {}
+    import io
+
+    import ruamel.yaml
+
+    yaml = ruamel.yaml.YAML()  # round trip: keeps tags such as !ref
+    tree = yaml.load(overrides) or {}
+    options = {key: tree.pop(key) for key in RUN_OPTIONS if key in tree}
+    if not tree:
+        return "", options
+    stream = io.StringIO()
+    yaml.dump(tree, stream)
+    return stream.getvalue(), options
+
+
+def with_model_file(hparams_file: str, model_file: str) -> str:
+    r"""A copy of a recipe YAML whose ``model`` includes another model file.
+
+    HyperPyYAML resolves ``!include:`` before any override, so the model
+    file cannot be a YAML key. The copy (in a temporary folder, under the
+    same name) has ``model: !include:<model_file>`` with the recipe's nested
+    settings kept, and every other include made absolute.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The recipe YAML (a top-level ``model: !include:<file>`` line).
+    model_file : str
+        The model file to include instead (e.g.
+        ``hparams/models/tiny_cnn_clap.yaml``).
+
+    Returns
+    -------
+    str
+        The copy's path.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``model_file`` does not exist.
+    ValueError
+        The recipe YAML has no ``model: !include:`` line.
+
+    Example
+    -------
+    >>> tmp = getfixture("tmpdir")
+    >>> _ = (tmp / "m.yaml").write("width: 4\n")
+    >>> _ = (tmp / "r.yaml").write("model: !include:old.yaml\n    width: 8\n")
+    >>> print(open(with_model_file(str(tmp / "r.yaml"), str(tmp / "m.yaml"))).read().strip()
+    ...       == f"model: !include:{tmp / 'm.yaml'}\n    width: 8")
+    True
+    """
+    import atexit
+    import re
+    import shutil
+    import tempfile
+
+    if not os.path.isfile(model_file):
+        raise FileNotFoundError(f"--model_file={model_file!r}: no such file")
+    with open(hparams_file, encoding="utf-8") as f:
+        text = f.read()
+    line = re.compile(r"^(model: !include:)\S+", re.M)
+    if not line.search(text):
+        raise ValueError(
+            f"{hparams_file} has no top-level 'model: !include:<file>' line for "
+            "--model_file to replace"
+        )
+    here = os.path.dirname(os.path.abspath(hparams_file))
+    text = re.sub(r"!include:(\S+)", lambda m: "!include:" + os.path.join(here, m.group(1)), text)
+    text = line.sub(lambda m: m.group(1) + os.path.abspath(model_file), text)
+    folder = tempfile.mkdtemp(prefix="recipe_model_file_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = os.path.join(folder, os.path.basename(hparams_file))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    logger.info("model file: %s (--model_file)", model_file)
+    return path
 
 
 def training_captions(dataset, captioner, draws: int = 4) -> List[str]:

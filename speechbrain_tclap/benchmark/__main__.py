@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=16, help="audio files per batch")
     parser.add_argument("--num-workers", type=int, default=0, help="processes reading audio")
+    parser.add_argument("--num-threads", type=int, default=None,
+                        help="torch CPU threads (default: OMP_NUM_THREADS, else the cores this process may use)")
     parser.add_argument("--option", action="append", default=[], metavar="TASK.KEY=VALUE",
                         help="preparation option of a task, e.g. esc10.folds=[4]")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -141,6 +143,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from speechbrain_tclap.benchmark.runner import run_benchmark
     from speechbrain_tclap.inference import CLAP
+    from speechbrain_tclap.utils.threads import set_num_threads
+
+    set_num_threads(args.num_threads)
 
     model = CLAP.from_hparams(
         source=args.model,

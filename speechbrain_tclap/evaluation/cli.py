@@ -17,7 +17,8 @@ def evaluation_parser(description: str, manifest_help: str) -> argparse.Argument
 
     ``--model`` (a pretrained folder or a ``hyperparams.yaml``),
     ``--manifest``, ``--output_folder``, ``--overrides`` (a YAML / JSON
-    mapping of hyperparameter overrides), ``--savedir`` and ``--device``.
+    mapping of hyperparameter overrides), ``--savedir``, ``--device`` and
+    ``--num_threads``.
 
     Arguments
     ---------
@@ -45,6 +46,8 @@ def evaluation_parser(description: str, manifest_help: str) -> argparse.Argument
     parser.add_argument("--overrides", default=None, help="YAML/JSON mapping of hparam overrides")
     parser.add_argument("--savedir", default=None, help="default: <output_folder>/model")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--num_threads", type=int, default=None,
+                        help="torch CPU threads (default: OMP_NUM_THREADS, else the cores this process may use)")
     return parser
 
 
@@ -55,7 +58,7 @@ def load_model(args: argparse.Namespace):
     ---------
     args : argparse.Namespace
         Parsed arguments (``model``, ``output_folder``, ``overrides``,
-        ``savedir``, ``device``).
+        ``savedir``, ``device``, ``num_threads``: set first).
 
     Returns
     -------
@@ -67,7 +70,9 @@ def load_model(args: argparse.Namespace):
     import yaml
 
     from speechbrain_tclap.inference import load_interface
+    from speechbrain_tclap.utils.threads import set_num_threads
 
+    set_num_threads(args.num_threads)
     overrides = yaml.safe_load(args.overrides) if args.overrides else None
     return load_interface(
         args.model,

@@ -29,6 +29,84 @@ from torch import nn
 logger = get_logger(__name__)
 
 
+def input_width(module: Optional[nn.Module]) -> Optional[int]:
+    """The feature width a lobe takes, when it says so.
+
+    ``input_size`` (projections, an order-aware :class:`FramePooling`), or
+    the first layer of an ``nn.Sequential`` (``Linear`` or ``LayerNorm``).
+
+    Arguments
+    ---------
+    module : torch.nn.Module, optional
+        A pooling or projection lobe.
+
+    Returns
+    -------
+    int or None
+        The width, or None when the lobe does not tell.
+
+    Example
+    -------
+    >>> input_width(nn.Sequential(nn.LayerNorm(6), nn.Linear(6, 4))), input_width(None)
+    (6, None)
+    """
+    if getattr(module, "input_size", None):
+        return int(module.input_size)
+    if isinstance(module, nn.Sequential) and len(module):
+        module = module[0]
+    if isinstance(module, nn.Linear):
+        return module.in_features
+    if isinstance(module, nn.LayerNorm):
+        return module.normalized_shape[-1]
+    return None
+
+
+def check_tower_widths(tower, encoder, pooling, projection) -> None:
+    """Fail at construction when a lobe's input width is not its encoder's.
+
+    The message names the model-file keys (``<tower>_pooling``,
+    ``<tower>_projection``, ``<tower>_encoder``), instead of a shape error at
+    the first batch.
+
+    Arguments
+    ---------
+    tower : str
+        ``"audio"`` or ``"text"``.
+    encoder : torch.nn.Module
+        The tower's encoder (its ``output_dim`` is the width it gives).
+    pooling : torch.nn.Module, optional
+        The tower's aggregator.
+    projection : torch.nn.Module
+        The tower's projection head.
+
+    Raises
+    ------
+    ValueError
+        Naming the key whose width differs.
+
+    Example
+    -------
+    >>> encoder = nn.Linear(4, 8)
+    >>> encoder.output_dim = 8
+    >>> check_tower_widths("audio", encoder, None, nn.Linear(8, 2))
+    >>> try:
+    ...     check_tower_widths("audio", encoder, None, nn.Linear(6, 2))
+    ... except ValueError as err:
+    ...     print(str(err)[:67])
+    audio_projection takes 6-d inputs but audio_encoder gives 8 (its ou
+    """
+    width = getattr(encoder, "output_dim", None)
+    for part, module in (("pooling", pooling), ("projection", projection)):
+        expected = input_width(module)
+        if width is not None and expected is not None and expected != width:
+            raise ValueError(
+                f"{tower}_{part} takes {expected}-d inputs but {tower}_encoder "
+                f"gives {width} (its output_dim): set {tower}_{part}'s input size "
+                f"in the model file from the encoder, e.g. "
+                f"input_size: !apply:getattr [!ref <{tower}_encoder>, output_dim]"
+            )
+
+
 class EncodedAudio(NamedTuple):
     """Audio embeddings with frame-level detail.
 
@@ -200,6 +278,11 @@ class CLAP(nn.Module):
             requires_grad=learn_logit_scale,
         )
         self.log_logit_scale_max = math.log(logit_scale_max)
+        for tower in ("audio", "text"):
+            check_tower_widths(tower, *(
+                getattr(self, f"{tower}_{part}", None)
+                for part in ("encoder", "pooling", "projection")
+            ))
 
     def logit_scale(self) -> torch.Tensor:
         """Return ``exp(log_logit_scale)`` clamped to ``logit_scale_max``.

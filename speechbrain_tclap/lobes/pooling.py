@@ -280,6 +280,8 @@ class FramePooling(nn.Module):
         if kind not in self.KINDS:
             raise ValueError(f"FramePooling kind must be one of {self.KINDS}, got {kind!r}")
         self.kind = kind
+        # The width the aggregator depends on (None: any width).
+        self.input_size = None if kind == "mean" else input_size
         if kind == "mean":
             self.pool = MaskedMeanPooling()
         else:
