@@ -5,7 +5,8 @@ Builds HF ``ClapAudioModel(ClapAudioConfig())`` (LAION HTSAT-tiny, no fusion)
 with random weights (BatchNorm statistics and relative-position tables
 randomised too), converts its state dict with
 :func:`speechbrain_tclap.convert.htsat_keys.hf_audio_encoder_to_htsat` into
-``HTSAT.from_preset("tiny", time_fill="stretch")`` (the reference's bicubic
+the HTSAT of ``hparams/models/laion_clap_htsat_tiny.yaml`` with
+``time_fill: stretch`` (the reference's bicubic
 time stretch, for parity), then times, interleaved and after warm-up:
 
 (a) waveform → clip embedding: ``CLAPFeatures.from_preset("laion")`` + our
@@ -45,10 +46,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
+from hyperpyyaml import load_hyperpyyaml  # noqa: E402
 
 from speechbrain_tclap.convert.htsat_keys import hf_audio_encoder_to_htsat  # noqa: E402
 from speechbrain_tclap.lobes.features import CLAPFeatures  # noqa: E402
 from speechbrain_tclap.lobes.htsat import HTSAT  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PARITY_TOLERANCE = 1e-4
 # LAION's HTSAT-tiny on a 10-s clip (1024 x 64 image), the figure usually
@@ -144,7 +148,8 @@ def build_models(seed: int):
     torch.manual_seed(seed)
     reference = randomize_(transformers.ClapAudioModel(transformers.ClapAudioConfig()))
     state, report = hf_audio_encoder_to_htsat(reference.state_dict())
-    ours = HTSAT.from_preset("tiny", time_fill="stretch")
+    with open(os.path.join(ROOT, "hparams", "models", "laion_clap_htsat_tiny.yaml")) as f:
+        ours = load_hyperpyyaml(f, {"time_fill": "stretch"})["audio_encoder"]
     ours.load_state_dict(state, strict=True)
     return reference.eval(), ours.eval(), report
 

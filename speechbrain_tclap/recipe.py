@@ -6,9 +6,10 @@ preparation on the main process, data pipeline, Brain, ``fit``,
 
 * :func:`load_recipe_hparams`: command line, DDP group, YAML, torch
   threads (``--num_threads``), model file (``--model_file``);
-* :func:`init_model_from`: load a whole model (e.g. TeminAL stage A's export
-  or a LAION checkpoint) before training (YAML ``init_from``);
-  :func:`check_finetuning_inputs` checks a fine-tuning's starting files;
+* :func:`init_weights`: the one way to start from other weights (YAML
+  ``init_weights``: an export folder such as TeminAL stage A's, an encoder
+  of the multi-task recipe, a LAION / MS-CLAP checkpoint converted on
+  load); :func:`check_finetuning_inputs` checks a fine-tuning's inputs;
 * :func:`write_pair_manifests`: per split, seeded pairs of the split's own
   clips (split- and fold-disjoint), with or without the single clips;
   :func:`split_classes`: class-disjoint splits;
@@ -17,8 +18,6 @@ preparation on the main process, data pipeline, Brain, ``fit``,
 * :func:`prepare_tokenizer`: train a from-scratch text tower's SentencePiece
   model on the training captions (skipped for pretrained tokenizers), with
   :func:`training_captions` and :func:`vocabulary_texts`;
-* :func:`init_audio_encoder`: start the audio tower from an encoder exported
-  by the multi-task recipe (YAML ``audio_encoder_init``);
 * :func:`train_loader_options`: the training loader options, with the batch
   sampler named in YAML (``train_batch_sampler``) when there is one;
 * :func:`export_experiment`: validation curves and a pretrained-interface
@@ -86,11 +85,7 @@ def load_recipe_hparams(argv):
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
     set_num_threads(options.get("num_threads", hparams.get("num_threads")))
-    if hparams.get("audio_encoder_init") is not None:
-        from speechbrain_tclap.multitask.encoder import encoder_file
-
-        # Fail before data preparation, not after it.
-        encoder_file(hparams["audio_encoder_init"])
+    init_weight_sources(hparams)  # missing files fail before data preparation
     return hparams_file, run_opts, overrides, hparams
 
 
@@ -291,39 +286,6 @@ def zero_shot_prompts(labels: Iterable[str], template: str) -> List[str]:
     ['This is a sound of dog bark.']
     """
     return [template.format(readable_label(label)) for label in labels]
-
-
-def init_audio_encoder(hparams: Dict) -> bool:
-    """Load ``hparams["audio_encoder_init"]`` into the CLAP's audio encoder.
-
-    The file is an ``audio_encoder.ckpt`` written by the multi-task recipe
-    (``recipes/MultiTask/Encoder``) for the same model file; it is loaded strictly
-    (:func:`speechbrain_tclap.multitask.encoder.load_audio_encoder`). It runs
-    before training, so a resumed run's checkpoint still overrides it.
-
-    Arguments
-    ---------
-    hparams : dict
-        Loaded hyperparameters with ``model`` (holding ``clap``) and
-        optionally ``audio_encoder_init`` (null or a path).
-
-    Returns
-    -------
-    bool
-        Whether weights were loaded.
-
-    Example
-    -------
-    >>> init_audio_encoder({"audio_encoder_init": None})
-    False
-    """
-    path = hparams.get("audio_encoder_init")
-    if path is None:
-        return False
-    from speechbrain_tclap.multitask.encoder import load_audio_encoder
-
-    load_audio_encoder(hparams["model"]["clap"].audio_encoder, path)
-    return True
 
 
 def train_loader_options(hparams: Dict, train_set) -> Dict:
@@ -536,85 +498,151 @@ def split_classes(
     return out
 
 
-def init_model_from(hparams: Dict) -> Optional[Dict[str, str]]:
-    """Load ``hparams["init_from"]`` into the model's loadables before training.
+def init_weight_sources(hparams: Dict) -> List[Dict[str, Optional[str]]]:
+    """The entries of YAML ``init_weights``, checked before any data work.
 
-    ``init_from`` (YAML) is null (keep the initialisation of the YAML), a
-    pretrained folder holding ``<loadable>.ckpt`` for every entry of
-    ``model[loadables]`` (an ``export_folder`` such as TeminAL stage A's,
-    or a converted checkpoint's folder), a ``clap.ckpt`` file (the other
-    loadables are looked up beside it), or a mapping ``{loadable: file}``.
-    Files are loaded with SpeechBrain's ``Pretrainer``; the ``clap`` file
-    through :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`,
-    which converts foreign checkpoints. A resumed run's checkpoint still
-    overrides these weights, since recovery happens later, in ``fit``.
+    ``init_weights`` is null (the model file's random initialisation), one
+    source, or a list of them. A source is a path, or ``{source: path,
+    into: name}`` with ``into`` a model loadable (``clap``, ``tokenizer``)
+    or a module inside one (``clap.audio_encoder``):
+
+    * a folder without ``into``: an export (``<loadable>.ckpt`` for every
+      entry of ``model[loadables]``, e.g. TeminAL stage A's
+      ``export_folder``);
+    * a folder with ``into``: the file ``<last part of into>.ckpt`` in it
+      (e.g. the multi-task recipe's ``encoder/`` folder holds
+      ``audio_encoder.ckpt``);
+    * a file: loaded into ``into`` (default ``clap``). Into ``clap`` it
+      goes through :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`,
+      which converts foreign checkpoints (LAION-CLAP, MS-CLAP, MGA-CLAP).
 
     Arguments
     ---------
     hparams : dict
-        Loaded hyperparameters (``model``, ``save_folder``, ``init_from``).
+        Loaded hyperparameters (``init_weights``, ``model``).
 
     Returns
     -------
-    dict or None
-        ``{loadable: file}`` loaded, or None.
+    list of dict
+        ``{"source", "into", "path"}`` per file to load (``into`` names the
+        loadable or module).
 
     Raises
     ------
+    ValueError
+        An entry with other keys, or ``into`` naming no loadable.
     FileNotFoundError
-        When a file is missing (named, with what to run first).
+        A file is missing (named, with what to run first).
 
     Example
     -------
-    >>> init_model_from({"init_from": None}) is None
-    True
+    >>> init_weight_sources({"init_weights": None})
+    []
+    >>> folder = getfixture("tmpdir")
+    >>> _ = (folder / "audio_encoder.ckpt").write("")
+    >>> [e["path"] == str(folder / "audio_encoder.ckpt") for e in init_weight_sources(
+    ...     {"init_weights": [{"source": str(folder), "into": "clap.audio_encoder"}],
+    ...      "model": {"loadables": {"clap": None}}})]
+    [True]
     """
-    source = hparams.get("init_from")
-    if source is None:
-        if hparams.get("freezing") is not None:
-            logger.warning(
-                "init_from is null but a freezing rule is set: the frozen "
-                "parameters keep their random initialisation"
-            )
-        return None
+    spec = hparams.get("init_weights")
+    if spec is None:
+        return []
     loadables = hparams["model"]["loadables"]
-    if isinstance(source, Mapping):
-        paths = {str(k): str(v) for k, v in source.items()}
-    else:
-        source = str(source)
-        folder = os.path.dirname(source) if source.endswith(".ckpt") else source
-        paths = {name: os.path.join(folder, f"{name}.ckpt") for name in loadables}
-        if source.endswith(".ckpt"):
-            paths["clap"] = source
-    unknown = sorted(set(paths) - set(loadables))
-    if unknown:
-        raise ValueError(
-            f"init_from names {unknown}, which are not model loadables {sorted(loadables)}"
-        )
-    missing = [path for path in paths.values() if not os.path.isfile(path)]
-    if missing:
-        raise FileNotFoundError(
-            f"init_from={source!r}: missing {missing}. Run the experiment it comes "
-            "from first (TeminAL stage B starts from stage A's export_folder; "
-            "stage A from a CLAP export, e.g. clap.yaml's), or set init_from: null "
-            "(random initialisation)"
-        )
-    from speechbrain.utils.parameter_transfer import Pretrainer
+    entries = []
+    for item in spec if isinstance(spec, (list, tuple)) else [spec]:
+        item = dict(item) if isinstance(item, Mapping) else {"source": item}
+        if set(item) - {"source", "into"} or "source" not in item:
+            raise ValueError(f"init_weights: entries are a path or {{source, into}}, got {item}")
+        source, into = str(item["source"]), item.get("into")
+        if into is not None and str(into).split(".")[0] not in loadables:
+            raise ValueError(
+                f"init_weights: into={into!r} is not in a model loadable {sorted(loadables)}"
+            )
+        if into is None and os.path.isdir(source):
+            names = list(loadables)
+            paths = [os.path.join(source, f"{name}.ckpt") for name in names]
+        else:
+            names = [str(into or "clap")]
+            last = names[0].rsplit(".", 1)[-1]
+            paths = [os.path.join(source, f"{last}.ckpt") if os.path.isdir(source) else source]
+        missing = [path for path in paths if not os.path.isfile(path)]
+        if missing:
+            raise FileNotFoundError(
+                f"init_weights: {missing} not found (source {source!r}). Run the "
+                "experiment it comes from first (TeminAL stage B starts from stage "
+                "A's export_folder, stage A from a CLAP export such as clap.yaml's; "
+                "recipes/MultiTask/Encoder writes encoder/audio_encoder.ckpt; "
+                "fine-tuning starts from a local LAION-CLAP .pt, docs/pretrained.md), "
+                "or set init_weights: null (random initialisation)"
+            )
+        entries += [{"source": source, "into": n, "path": p} for n, p in zip(names, paths)]
+    return entries
 
-    from speechbrain_tclap.convert.pretrainer import load_any_checkpoint
 
-    pretrainer = Pretrainer(
-        loadables={name: loadables[name] for name in paths},
-        paths={name: os.path.abspath(path) for name, path in paths.items()},
-        custom_hooks={"clap": load_any_checkpoint},  # converts foreign files
-    )
-    # The files are local (checked above): read in place on every rank. A
-    # collection folder would keep a link to an earlier run's file when the
-    # path changes (SpeechBrain's fetch reuses an existing link).
-    pretrainer.collect_files()
-    pretrainer.load_collected()
-    logger.info("initialised %s from %s", ", ".join(sorted(paths)), source)
-    return paths
+def init_weights(hparams: Dict) -> List[Dict[str, Optional[str]]]:
+    """Load YAML ``init_weights`` into the model before training.
+
+    The one way a recipe starts from other weights
+    (:func:`init_weight_sources`): whole loadables are read by SpeechBrain's
+    ``Pretrainer`` (the ``clap`` file through
+    :func:`~speechbrain_tclap.convert.pretrainer.load_any_checkpoint`, which
+    converts foreign checkpoints and loads strictly); a module inside one
+    (e.g. ``clap.audio_encoder``) takes a state dict strictly. A resumed
+    run's checkpoint still overrides these weights, since recovery happens
+    later, in ``fit``.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters (``model``, ``init_weights``, ``freezing``).
+
+    Returns
+    -------
+    list of dict
+        The entries loaded (:func:`init_weight_sources`).
+
+    Example
+    -------
+    >>> init_weights({"init_weights": None})
+    []
+    """
+    entries = init_weight_sources(hparams)
+    if not entries and hparams.get("freezing") is not None:
+        logger.warning(
+            "init_weights is null but a freezing rule is set: the frozen "
+            "parameters keep their random initialisation"
+        )
+    loadables = hparams["model"]["loadables"] if entries else {}
+    whole = {e["into"]: e["path"] for e in entries if e["into"] in loadables}
+    if whole:
+        from speechbrain.utils.parameter_transfer import Pretrainer
+
+        from speechbrain_tclap.convert.pretrainer import load_any_checkpoint
+
+        pretrainer = Pretrainer(
+            loadables={name: loadables[name] for name in whole},
+            paths={name: os.path.abspath(path) for name, path in whole.items()},
+            custom_hooks={"clap": load_any_checkpoint},  # converts foreign files
+        )
+        # The files are local (checked): read in place on every rank. A
+        # collection folder would keep a link to an earlier run's file when the
+        # path changes (SpeechBrain's fetch reuses an existing link).
+        pretrainer.collect_files()
+        pretrainer.load_collected()
+    for entry in entries:
+        if entry["into"] not in loadables:
+            from speechbrain_tclap.multitask.encoder import load_audio_encoder
+
+            root, *inner = entry["into"].split(".")
+            module = loadables[root]
+            for name in inner:
+                module = getattr(module, name)
+            load_audio_encoder(module, entry["path"], key="init_weights")
+    for source in dict.fromkeys(e["source"] for e in entries):
+        names = [e["into"] for e in entries if e["source"] == source]
+        logger.info("initialised %s from %s", ", ".join(names), source)
+    return entries
 
 
 def vocabulary_texts(hparams: Dict, labels: Iterable[str]) -> List[str]:
@@ -789,9 +817,10 @@ def caption_datasets(hparams: Dict, manifests: Mapping[str, str]) -> Dict:
 def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     """Fail before any data work when a fine-tuning lacks its starting files.
 
-    The starting checkpoint (YAML ``laion_checkpoint``) must be a local file
-    and the text tower must have its tokenizer files (``tokenizer_source``);
-    nothing is downloaded.
+    The starting checkpoint (YAML ``init_weights``, e.g. a LAION-CLAP
+    ``.pt``) must be given (:func:`init_weight_sources` has checked that it
+    is a local file) and the text tower must have its tokenizer files
+    (``tokenizer_source``); nothing is downloaded.
 
     Arguments
     ---------
@@ -803,17 +832,16 @@ def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     Raises
     ------
     FileNotFoundError
-        ``laion_checkpoint`` is not set or not a file (the path is named).
+        ``init_weights`` is not set.
     RuntimeError
         ``tokenizer_source`` is not set.
     """
-    checkpoint = hparams.get("laion_checkpoint")
-    if checkpoint is None or not os.path.isfile(checkpoint):
+    if not init_weight_sources(hparams):
         raise FileNotFoundError(
-            f"{hparams_file}: laion_checkpoint={checkpoint!r} is not a local file. "
-            "Fine-tuning starts from a LAION-CLAP checkpoint (.pt) of the model "
-            "file's architecture, given as --laion_checkpoint=/path/to/file.pt; "
-            "nothing is downloaded (docs/pretrained.md lists the files)"
+            f"{hparams_file}: init_weights is not set. Fine-tuning starts from a "
+            "LAION-CLAP checkpoint (.pt) of the model file's architecture, given as "
+            "--init_weights=/path/to/file.pt; nothing is downloaded "
+            "(docs/pretrained.md lists the files)"
         )
     tokenizer = hparams["model"]["tokenizer"]
     if isinstance(tokenizer, MissingTokenizer):

@@ -16,7 +16,7 @@ the custom hook of the ``clap`` loadable. In YAML (as every file of
             clap: !name:speechbrain_tclap.convert.pretrainer.load_any_checkpoint
 
 and in Python ``Pretrainer(..., custom_hooks={"clap": load_any_checkpoint})``
-(:func:`speechbrain_tclap.recipe.init_model_from` does so).
+(:func:`speechbrain_tclap.recipe.init_weights` does so).
 
 Authors
  * speechbrain-tclap developers 2026

@@ -49,29 +49,10 @@ TIME_FILLS = ("pad", "repeatpad", "stretch")
 # HF and the original Swin all use -100, so parity needs the same value.
 SHIFT_MASK_VALUE = -100.0
 
+#: Configurations without a model file: doctests and unit tests build them
+#: offline. Published architectures live in ``hparams/models/*.yaml`` only
+#: (e.g. ``laion_clap_htsat_tiny.yaml``, ``laion_clap_htsat_base.yaml``).
 HTSAT_PRESETS: Dict[str, dict] = {
-    # LAION-CLAP 630k checkpoints (HF "laion/clap-htsat-*").
-    "tiny": dict(
-        n_mels=64,
-        spec_size=256,
-        patch_size=4,
-        patch_stride=4,
-        embed_dim=96,
-        depths=(2, 2, 6, 2),
-        num_heads=(4, 8, 16, 32),
-        window_size=8,
-    ),
-    # LAION-CLAP music / speech checkpoints.
-    "base": dict(
-        n_mels=64,
-        spec_size=256,
-        patch_size=4,
-        patch_stride=4,
-        embed_dim=128,
-        depths=(2, 2, 12, 2),
-        num_heads=(4, 8, 16, 32),
-        window_size=8,
-    ),
     # A few thousand parameters: doctests and unit tests.
     "test": dict(
         n_mels=16,
@@ -1341,8 +1322,8 @@ class HTSAT(nn.Module):
         Arguments
         ---------
         name : str
-            ``"tiny"`` (LAION 630k, width 768), ``"base"`` (width 1024) or
-            ``"test"`` (a tiny config for tests).
+            ``"test"`` (a tiny config for tests); published architectures
+            are model files (``hparams/models/laion_clap_htsat_*.yaml``).
         **overrides
             Constructor arguments that replace the preset's.
 

@@ -15,8 +15,8 @@ trainer, for any list of tasks:
   evaluate, export the encoder), :func:`add_task_heads` and
   :func:`task_loader_options` (the recipe's steps around it);
 * :mod:`~speechbrain_tclap.multitask.encoder`: the exported encoder file and
-  its strict loading into a CLAP audio tower (``audio_encoder_init`` in the
-  CLAP recipes).
+  its strict loading into a CLAP audio tower (``init_weights`` with
+  ``into: clap.audio_encoder`` in the CLAP recipes).
 
 See ``recipes/MultiTask/Encoder`` and ``docs/multitask.md``.
 
@@ -39,7 +39,6 @@ from speechbrain_tclap.multitask.data import (
     sequential_task_batches,
 )
 from speechbrain_tclap.multitask.encoder import (
-    encoder_file,
     export_audio_encoder,
     load_audio_encoder,
 )
@@ -62,7 +61,6 @@ __all__ = [
     "TaskSpec",
     "add_task_heads",
     "collate_task_samples",
-    "encoder_file",
     "export_audio_encoder",
     "load_audio_encoder",
     "make_multitask_dataset",

@@ -210,7 +210,7 @@ class MultiTaskBrain(CLAPBrain):
         self.finish_evaluation_stage(stage, stats, epoch, lambda _: chance)
 
     def export_encoder(self, hparams_file: str) -> str:
-        """Write the audio encoder for a CLAP recipe's ``audio_encoder_init``.
+        """Write the audio encoder for a CLAP recipe's ``init_weights``.
 
         Call it after :meth:`evaluate`: the encoder is that of the evaluated
         checkpoint, and ``encoder.json`` records its validation metrics, the

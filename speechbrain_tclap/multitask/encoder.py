@@ -4,8 +4,8 @@
 state dict, loadable with ``weights_only=True``) and ``encoder.json`` (tasks,
 validation metrics, where it came from). :func:`load_audio_encoder` loads
 such a file strictly into an encoder of the same architecture: the CLAP
-recipes call it for ``audio_encoder_init: <path>`` (see
-:func:`speechbrain_tclap.recipe.init_audio_encoder`).
+recipes call it for ``init_weights: [{source: <path>, into: clap.audio_encoder}]``
+(see :func:`speechbrain_tclap.recipe.init_weights`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -68,56 +68,17 @@ def export_audio_encoder(
     return path
 
 
-def encoder_file(path: Union[str, os.PathLike], key: str = "audio_encoder_init") -> str:
-    """The encoder file a setting names (a file, or a folder holding one).
-
-    Arguments
-    ---------
-    path : str or os.PathLike
-        ``audio_encoder.ckpt`` or its folder.
-    key : str
-        The setting that named it, for the error message.
-
-    Returns
-    -------
-    str
-        The file.
-
-    Raises
-    ------
-    FileNotFoundError
-        Naming the setting and the path.
-
-    Example
-    -------
-    >>> try:
-    ...     encoder_file("/nonexistent/audio_encoder.ckpt")
-    ... except FileNotFoundError as err:
-    ...     print(str(err)[:61])
-    audio_encoder_init: /nonexistent/audio_encoder.ckpt not found
-    """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        path = os.path.join(path, ENCODER_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{key}: {path} not found (expected an {ENCODER_FILE} written by "
-            "the multi-task recipe, recipes/MultiTask/Encoder)"
-        )
-    return path
-
-
 def load_audio_encoder(
-    encoder: torch.nn.Module, path: Union[str, os.PathLike], key: str = "audio_encoder_init"
+    encoder: torch.nn.Module, path: Union[str, os.PathLike], key: str = "init_weights"
 ) -> None:
-    """Load an exported encoder file strictly into ``encoder``.
+    """Load an exported encoder file (a state dict) strictly into ``encoder``.
 
     Arguments
     ---------
     encoder : torch.nn.Module
         An encoder of the same architecture (e.g. a CLAP's ``audio_encoder``).
     path : str or os.PathLike
-        ``audio_encoder.ckpt``, or the folder holding it.
+        ``audio_encoder.ckpt`` (or any state-dict file of the module).
     key : str
         The setting that named the file, for error messages.
 
@@ -135,7 +96,7 @@ def load_audio_encoder(
     >>> source = torch.nn.Linear(2, 3)
     >>> path = export_audio_encoder(source, folder)
     >>> target = torch.nn.Linear(2, 3)
-    >>> load_audio_encoder(target, folder)
+    >>> load_audio_encoder(target, path)
     >>> torch.equal(target.weight, source.weight)
     True
     >>> try:
@@ -144,7 +105,9 @@ def load_audio_encoder(
     ...     print("does not fit Linear" in str(err), "size mismatch" in str(err))
     True True
     """
-    path = encoder_file(path, key)
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{key}: {path} not found")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure

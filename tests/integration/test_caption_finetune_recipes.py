@@ -44,7 +44,7 @@ from speechbrain_tclap.losses import InfoNCELoss, TemporalFocusedLoss
 from speechbrain_tclap.recipe import (
     caption_datasets,
     check_finetuning_inputs,
-    init_model_from,
+    init_weights,
     negative_coverage,
 )
 
@@ -148,7 +148,7 @@ def _overrides(setup, out, name="tclap_finetune.yaml", **extra):
         "data_folder": str(setup["data"]),
         "output_folder": str(out),
         "prepared_folder": str(out / "prepared"),
-        "laion_checkpoint": str(setup["checkpoint"]),
+        "init_weights": str(setup["checkpoint"]),
         "tokenizer_source": setup["tokenizer"],
         "model": TINY_MODEL,
         "batch_size": 2,
@@ -227,7 +227,7 @@ def test_checkpoint_loads_and_batches_carry_negatives(setup, tmp_path):
     clap = hparams["model"]["clap"]
     source = setup["source_state"]
     assert not all(torch.equal(v, source[k]) for k, v in clap.state_dict().items())
-    init_model_from(hparams)
+    init_weights(hparams)
     loaded = clap.state_dict()
     assert loaded.keys() == source.keys()
     for key, value in source.items():
@@ -238,8 +238,8 @@ def test_checkpoint_loads_and_batches_carry_negatives(setup, tmp_path):
     scale = state["state_dict"]["module.logit_scale_a"]
     scale.add_(1.0)
     torch.save(state, str(other))
-    hparams["init_from"]["clap"] = str(other)
-    init_model_from(hparams)
+    hparams["init_weights"] = str(other)
+    init_weights(hparams)
     assert torch.equal(clap.log_logit_scale, scale)
 
     datasets = _datasets(hparams, setup["prepare"])
@@ -348,9 +348,12 @@ def train_py(monkeypatch, tmp_path):
 
 def test_missing_checkpoint_or_tokenizer_is_a_clear_error(setup, tmp_path, train_py):
     missing = tmp_path / "nowhere" / "630k-best.pt"
-    expected = re.escape(f"laion_checkpoint={str(missing)!r} is not a local file")
+    expected = re.escape(f"init_weights: [{str(missing)!r}] not found")
     with pytest.raises(FileNotFoundError, match=expected):
-        train_py(setup, tmp_path / "a", laion_checkpoint=str(missing))
+        train_py(setup, tmp_path / "a", init_weights=str(missing))
+    hparams = _load(setup["corpus"], _overrides(setup, tmp_path / "c", init_weights=None))
+    with pytest.raises(FileNotFoundError, match="init_weights is not set"):
+        check_finetuning_inputs(hparams, "tclap_finetune.yaml")
     overrides = _overrides(setup, tmp_path / "b", tokenizer_source=None)
     hparams = _load(setup["corpus"], overrides)
     with pytest.raises(RuntimeError, match="no RoBERTa tokenizer: set tokenizer_source"):

@@ -3,7 +3,7 @@
 ESC-50 layout (3 classes, folds 1-4), FSDD with its ``metadata.csv`` split,
 and a few generated sound-event clips; one short epoch. Checks the per-task
 validation metrics, the exported encoder and that a CLAP recipe's model
-loads it (``audio_encoder_init``). (That every key of the YAML is used:
+loads it (``init_weights``). (That every key of the YAML is used:
 ``tests/unittests/test_recipe_conventions.py``.)
 
 Authors
@@ -21,7 +21,7 @@ import soundfile as sf
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tclap.recipe import init_audio_encoder
+from speechbrain_tclap.recipe import init_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "MultiTask" / "Encoder"
@@ -85,9 +85,10 @@ def test_multitask_recipe_and_clap_init(tmp_path):
     clap_yaml = ROOT / "recipes" / "Synthetic" / "CLAP" / "hparams" / "clap.yaml"
     with open(clap_yaml) as f:
         hparams = load_hyperpyyaml(
-            f, {"output_folder": str(tmp_path / "clap"), "audio_encoder_init": str(encoder)}
+            f, {"output_folder": str(tmp_path / "clap"),
+                "init_weights": [{"source": str(encoder.parent), "into": "clap.audio_encoder"}]},
         )
-    assert init_audio_encoder(hparams)
+    assert init_weights(hparams)
     state = torch.load(encoder, weights_only=True)
     for key, value in hparams["model"]["clap"].audio_encoder.state_dict().items():
         assert torch.equal(value, state[key])

@@ -1,7 +1,7 @@
 """TeminAL stage A then stage B from A's export, end to end (synthetic, CPU).
 
 Stage A trains one tiny epoch from random weights (no freezing); stage B
-starts from A's exported folder (``init_from``) with the paper's partial
+starts from A's exported folder (``init_weights``) with the paper's partial
 unfreezing, TNCE in the paper-compatible mode with alpha_same = 0.5, and
 ZSTE at the test stage. Checks: both runs write results with the ZSTE
 metrics and chance levels; B loaded A's weights and tokenizer; the frozen
@@ -50,9 +50,9 @@ def _run(hparams, out, data, extra, cwd):
 def test_stage_a_then_stage_b_from_its_export(tmp_path):
     data, stage_a, stage_b = tmp_path / "data", tmp_path / "a", tmp_path / "b"
     _run(HPARAMS / "teminal_stage_a.yaml", stage_a, data,
-         ["--init_from=null", "--freezing=null"], tmp_path)
+         ["--init_weights=null", "--freezing=null"], tmp_path)
     results = _run(HPARAMS / "teminal_stage_b.yaml", stage_b, data,
-                   [f"--init_from={stage_a / 'pretrained'}", "--tnce_mode=paper",
+                   [f"--init_weights={stage_a / 'pretrained'}", "--tnce_mode=paper",
                     "--alpha_same=0.5"], tmp_path)
 
     metrics, chance = results["metrics"], results["chance"]

@@ -8,6 +8,8 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from pathlib import Path
+
 import pytest
 from reference_models import randomize_reference, small_clap_audio_config
 import torch
@@ -59,10 +61,20 @@ def test_shapes_and_geometry(encoder):
     torch.testing.assert_close(out.clip, out.frames.mean(1))
 
 
-def test_presets_geometry():
+def _model_file_encoder(name):
+    """The HTSAT of a model file, from its plain arguments (no other lobe built)."""
+    import ruamel.yaml
+
+    path = Path(__file__).resolve().parents[2] / "hparams" / "models" / name
+    section = ruamel.yaml.YAML().load(path.read_text())["audio_encoder"]
+    args = {k: v for k, v in section.items() if not isinstance(v, ruamel.yaml.comments.TaggedScalar)}
     with torch.device("meta"):  # geometry only: skip allocating weights
-        tiny = HTSAT.from_preset("tiny")
-        base = HTSAT.from_preset("base")
+        return HTSAT(**{k: tuple(v) if isinstance(v, list) else v for k, v in args.items()})
+
+
+def test_model_file_geometry():
+    tiny = _model_file_encoder("laion_clap_htsat_tiny.yaml")
+    base = _model_file_encoder("laion_clap_htsat_base.yaml")
     assert tiny.output_dim == 768
     assert tiny.time_capacity == 1024
     assert tiny.num_frames == 32 and tiny.frame_hop == 32

@@ -38,7 +38,7 @@ from speechbrain_tclap.multitask import (
     sequential_task_batches,
     task_loader_options,
 )
-from speechbrain_tclap.recipe import init_audio_encoder
+from speechbrain_tclap.recipe import init_weights
 from speechbrain_tclap.utils.checkpointing import AtomicCheckpointer
 from speechbrain_tclap.utils.schedulers import WarmupCosineSchedule
 
@@ -258,7 +258,10 @@ def test_clap_audio_tower_initialised_from_the_export(tmp_path):
     target = tiny_clap_model(2)
     clap = target["clap"]
     before = {k: v.clone() for k, v in clap.state_dict().items()}
-    assert init_audio_encoder({"audio_encoder_init": path, "model": target}) is True
+    folder = os.path.dirname(path)  # a folder with into: its audio_encoder.ckpt
+    entries = init_weights({"init_weights": [{"source": folder, "into": "clap.audio_encoder"}],
+                            "model": target})
+    assert [(e["into"], e["path"]) for e in entries] == [("clap.audio_encoder", path)]
     loaded = clap.audio_encoder.state_dict()
     assert any(not torch.equal(before["audio_encoder." + k], loaded[k]) for k in loaded)
     for key, value in source["audio_encoder"].state_dict().items():
@@ -269,5 +272,8 @@ def test_clap_audio_tower_initialised_from_the_export(tmp_path):
             assert torch.equal(value, before[key]), key
     with pytest.raises(ValueError, match="does not fit HTSAT"):
         load_audio_encoder(HTSAT.from_preset("test"), path)
-    with pytest.raises(FileNotFoundError, match="audio_encoder_init: .*missing.ckpt not found"):
-        init_audio_encoder({"audio_encoder_init": str(tmp_path / "missing.ckpt"), "model": target})
+    with pytest.raises(FileNotFoundError, match=r"init_weights: \[.*missing.ckpt'\] not found"):
+        init_weights({"init_weights": [{"source": str(tmp_path / "missing.ckpt"),
+                                        "into": "clap.audio_encoder"}], "model": target})
+    with pytest.raises(ValueError, match="into='text' is not in a model loadable"):
+        init_weights({"init_weights": [{"source": path, "into": "text"}], "model": target})

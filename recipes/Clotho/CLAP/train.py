@@ -9,7 +9,7 @@ same steps on its corpus.
 
     python recipes/Clotho/CLAP/train.py \\
         recipes/Clotho/CLAP/hparams/tclap_finetune.yaml \\
-        --data_folder=/path/to/clotho --laion_checkpoint=/path/to/laion.pt \\
+        --data_folder=/path/to/clotho --init_weights=/path/to/laion.pt \\
         --tokenizer_source=/path/to/roberta_tokenizer_folder
 
 Authors
@@ -27,8 +27,7 @@ from speechbrain_tclap.recipe import (
     caption_datasets,
     check_finetuning_inputs,
     export_experiment,
-    init_audio_encoder,
-    init_model_from,
+    init_weights,
     load_recipe_hparams,
     train_loader_options,
 )
@@ -44,10 +43,10 @@ if __name__ == "__main__":
         overrides=overrides,
     )
     # The starting checkpoint and the tokenizer files, before any data work;
-    # then the weights (YAML init_from: the Pretrainer hook converts LAION's
+    # then the weights (YAML init_weights: the Pretrainer hook converts LAION's
     # layout, loads strictly and logs what it renamed and dropped).
     check_finetuning_inputs(hparams, hparams_file)
-    init_model_from(hparams)
+    init_weights(hparams)
 
     # Data preparation, once, on the main process: a manifest per corpus
     # split at <prepared_folder>/<split>.json (splits: recipe role -> split).
@@ -67,8 +66,7 @@ if __name__ == "__main__":
     # Data pipeline: clips with their captions (and order-swapped negatives).
     datasets = caption_datasets(hparams, manifests)
 
-    # The Brain (audio tower from a multi-task export when asked).
-    init_audio_encoder(hparams)
+    # The Brain.
     clap_brain = CLAPBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],

@@ -24,8 +24,7 @@ from speechbrain_tclap.data.datasets import make_clap_dataset
 from speechbrain_tclap.data.manifest import load_manifest, manifest_paths
 from speechbrain_tclap.recipe import (
     export_experiment,
-    init_audio_encoder,
-    init_model_from,
+    init_weights,
     load_recipe_hparams,
     prepare_tokenizer,
     split_classes,
@@ -79,9 +78,9 @@ if __name__ == "__main__":
         hyperparams_to_save=hparams_file,
         overrides=overrides,
     )
-    # Initial weights (YAML init_from), before the tokenizer step: a loaded
+    # Initial weights (YAML init_weights), before the tokenizer step: a loaded
     # tokenizer is not trained again.
-    init_model_from(hparams)
+    init_weights(hparams)
 
     # Data preparation, once, on the main process: fold-disjoint manifests
     # at <prepared_folder>/<split>.json for the splits that have folds.
@@ -141,8 +140,7 @@ if __name__ == "__main__":
         hparams["model"].get("tokenizer_vocab_size"),
     )
 
-    # The Brain (audio tower from a multi-task export when asked).
-    init_audio_encoder(hparams)
+    # The Brain.
     clap_brain = CLAPBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],

@@ -7,7 +7,7 @@ shared encoder and one head per task with tasks drawn per batch by weight,
 reports per-task validation metrics of the best checkpoint
 (``results.json``, ``results.md``) and exports the encoder to
 ``<output_folder>/encoder/audio_encoder.ckpt`` for a CLAP recipe's
-``audio_encoder_init``.
+``init_weights`` (``into: clap.audio_encoder``).
 
     python recipes/MultiTask/Encoder/train.py \\
         recipes/MultiTask/Encoder/hparams/htsat_multitask.yaml \\
@@ -105,5 +105,5 @@ if __name__ == "__main__":
         **brain.test_checkpoint_keys(),
     )
 
-    # The encoder of that checkpoint, for --audio_encoder_init.
+    # The encoder of that checkpoint, for a CLAP recipe's init_weights.
     brain.export_encoder(hparams_file)
