@@ -297,7 +297,7 @@ def laion_tokenizer(
         return MissingTokenizer(
             "no RoBERTa tokenizer: set tokenizer_source to a local folder "
             "with the roberta-base tokenizer files (vocab.json, merges.txt; "
-            "e.g. `huggingface-cli download laion/clap-htsat-unfused "
+            "e.g. `hf download laion/clap-htsat-unfused "
             "--local-dir <folder>`); nothing is downloaded here",
             pad_id=1,  # roberta-base's
         )

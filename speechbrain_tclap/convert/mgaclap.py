@@ -270,7 +270,7 @@ def mgaclap_tokenizer(folder=None):
         return MissingTokenizer(
             "MGA-CLAP needs the bert-base-uncased tokenizer files: set "
             "`tokenizer_folder` to a local folder holding them (for example "
-            "`huggingface-cli download bert-base-uncased --local-dir <folder>`); "
+            "`hf download bert-base-uncased --local-dir <folder>`); "
             "nothing is downloaded here."
         )
     return HFTokenizer(folder, max_length=30, padding="longest")

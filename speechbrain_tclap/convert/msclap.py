@@ -575,7 +575,7 @@ def msclap_tokenizer(
         return MissingTokenizer(
             f"MS-CLAP {version} needs the {name} tokenizer files: set "
             "`tokenizer_folder` to a local folder holding them (for example "
-            f"`huggingface-cli download {name} --local-dir <folder>`); "
+            f"`hf download {name} --local-dir <folder>`); "
             "nothing is downloaded here."
         )
     from speechbrain_tclap.lobes.tokenizers import HFTokenizer
