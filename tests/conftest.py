@@ -39,3 +39,33 @@ def tokenizer_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("roberta_tokenizer")
     tok.save_pretrained(str(folder))
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def export_tiny_clap():
+    """``export(root, texts, vocab_size=None)``: a random tiny CLAP exported offline.
+
+    Builds ``hparams/models/tiny_clap.yaml`` (seed 0), trains its
+    SentencePiece tokenizer on ``texts`` (``vocab_size`` default: the model
+    file's) and returns the pretrained folder ``<root>/pretrained``.
+    """
+    from pathlib import Path
+
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_tclap.export import export_pretrained
+    from speechbrain_tclap.recipe import prepare_tokenizer
+
+    tiny = Path(__file__).resolve().parents[1] / "hparams" / "models" / "tiny_clap.yaml"
+
+    def export(root, texts, vocab_size=None):
+        hparams_file = Path(root) / "hyperparams.yaml"
+        hparams_file.write_text(f"model: !include:{tiny}\n")
+        torch.manual_seed(0)
+        with open(hparams_file) as f:
+            model = load_hyperpyyaml(f)["model"]
+        prepare_tokenizer(model["tokenizer"], list(texts), str(Path(root) / "tok"),
+                          vocab_size or model["tokenizer_vocab_size"])
+        return export_pretrained(str(hparams_file), model["loadables"], str(Path(root) / "pretrained"))
+
+    return export

@@ -12,36 +12,21 @@ Authors
 """
 
 import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
-from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tclap.export import export_pretrained
-from speechbrain_tclap.recipe import prepare_tokenizer
-
-ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "hparams" / "models" / "tiny_clap.yaml"
 RATE = 16000
 ESC = ("dog", "rain", "crackling_fire")
 DIGITS = ("zero", "one", "two")
 
 
 @pytest.fixture(scope="module")
-def pretrained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench_model")
-    hparams_file = root / "hyperparams.yaml"
-    hparams_file.write_text(f"model: !include:{TINY}\n")
-    torch.manual_seed(0)
-    with open(hparams_file) as f:
-        model = load_hyperpyyaml(f)["model"]
+def pretrained(tmp_path_factory, export_tiny_clap):
     texts = [f"This is a sound of {w}." for w in ("dog", "rain", "crackling fire", "bell")]
     texts += [f"the spoken digit {d}" for d in DIGITS + ("three",)]
-    prepare_tokenizer(model["tokenizer"], texts * 4, str(root / "tok"), 120)
-    return export_pretrained(str(hparams_file), model["loadables"], str(root / "pretrained"))
+    return export_tiny_clap(tmp_path_factory.mktemp("bench_model"), texts * 4, 120)
 
 
 @pytest.fixture(scope="module")

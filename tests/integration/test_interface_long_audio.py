@@ -10,18 +10,10 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
-from pathlib import Path
-
 import pytest
 import soundfile as sf
 import torch
-from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tclap.export import export_pretrained
-from speechbrain_tclap.recipe import prepare_tokenizer
-
-ROOT = Path(__file__).resolve().parents[2]
-TINY = ROOT / "hparams" / "models" / "tiny_clap.yaml"
 RATE, WINDOW, FRAME = 16000, 40000, 0.32  # samples / seconds
 CAPTIONS = [
     f"a {a} {verb} then a {b}"
@@ -32,23 +24,11 @@ CAPTIONS = [
 
 
 @pytest.fixture(scope="module")
-def interface(tmp_path_factory):
+def interface(tmp_path_factory, export_tiny_clap):
     from speechbrain_tclap.inference import CLAP
 
     root = tmp_path_factory.mktemp("long_audio")
-    hparams_file = root / "hyperparams.yaml"
-    hparams_file.write_text(f"model: !include:{TINY}\n")
-    torch.manual_seed(0)
-    with open(hparams_file) as f:
-        hparams = load_hyperpyyaml(f)
-    model = hparams["model"]
-    prepare_tokenizer(
-        model["tokenizer"], CAPTIONS, str(root / "tok"),
-        model["tokenizer_vocab_size"],
-    )
-    folder = export_pretrained(
-        str(hparams_file), model["loadables"], str(root / "pretrained")
-    )
+    folder = export_tiny_clap(root, CAPTIONS)
     return CLAP.from_hparams(
         source=folder, savedir=str(root / "iface"), run_opts={"device": "cpu"}
     )

@@ -14,11 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
-from hyperpyyaml import load_hyperpyyaml
-
-from speechbrain_tclap.export import export_pretrained
-from speechbrain_tclap.recipe import prepare_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -50,18 +45,11 @@ def test_few_blocks_are_skipped_and_each_says_why():
 
 
 @pytest.fixture(scope="module")
-def tiny_export(tmp_path_factory):
+def tiny_export(tmp_path_factory, export_tiny_clap):
     """A random tiny CLAP exported as a pretrained folder (16 kHz)."""
-    root = tmp_path_factory.mktemp("docs_model")
-    hparams_file = root / "hyperparams.yaml"
-    hparams_file.write_text(f"model: !include:{ROOT / 'hparams' / 'models' / 'tiny_clap.yaml'}\n")
-    torch.manual_seed(0)
-    with open(hparams_file) as f:
-        model = load_hyperpyyaml(f)["model"]
     words = ["bell", "hiss", "rising chirp", "click train", "a bell followed by hiss"]
-    prepare_tokenizer(model["tokenizer"], [f"This is a sound of {w}." for w in words] * 4,
-                      str(root / "tok"), 100)
-    return export_pretrained(str(hparams_file), model["loadables"], str(root / "pretrained"))
+    return export_tiny_clap(tmp_path_factory.mktemp("docs_model"),
+                            [f"This is a sound of {w}." for w in words] * 4, 100)
 
 
 @pytest.mark.parametrize(
