@@ -288,10 +288,10 @@ class CLAP(nn.Module):
         )
         self.log_logit_scale_max = math.log(logit_scale_max)
         for tower in ("audio", "text"):
-            check_tower_widths(tower, *(
-                getattr(self, f"{tower}_{part}", None)
-                for part in ("encoder", "pooling", "projection")
-            ))
+            # With an aligner the poolings (order heads) take projected features.
+            pooling = None if aligner is not None else getattr(self, f"{tower}_pooling", None)
+            check_tower_widths(tower, getattr(self, f"{tower}_encoder"), pooling,
+                               getattr(self, f"{tower}_projection"))
         rate = getattr(audio_features, "sample_rate", None)
         self.sample_rate = None if rate is None else int(rate)
         self.clip_seconds = None if clip_seconds is None else float(clip_seconds)
