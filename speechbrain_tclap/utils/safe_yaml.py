@@ -42,6 +42,11 @@ SAFE_MODULES = (
     "speechbrain.utils.parameter_transfer",
     "torch.nn",
 )
+#: Help of the command-line flag that turns safe mode off.
+UNSAFE_YAML_HELP = (
+    "load a model YAML that names code outside the model-building modules "
+    "(HyperPyYAML runs it): only for a folder whose author you trust"
+)
 _CALL_TAGS = ("!new:", "!name:", "!apply:", "!applyref:", "!module:")
 _PLAIN_TAGS = {"!ref", "!copy", "!tuple", "!PLACEHOLDER"}
 _CORE_TYPES = {
