@@ -209,7 +209,7 @@ class CLAP(Pretrained):
                 pretrainer.custom_hooks[name] = _load_state_dict_weights_only
         pretrainer.load_collected()
         for name, obj in pretrainer.loadables.items():
-            if isinstance(obj, torch.nn.Module):
+            if isinstance(obj, torch.nn.Module) and name in files:
                 _refuse_non_finite(obj, os.path.realpath(files[name]))
         return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
 
