@@ -12,7 +12,10 @@ every tag that is not
 * ``!new:`` / ``!name:`` / ``!apply:`` / ``!applyref:`` / ``!module:`` of a
   public class or function defined in :data:`SAFE_MODULES` (the objects
   themselves are checked, so ``<allowed module>.os.system`` is refused);
-* ``!include:`` of a file that passes the same check.
+* ``!include:`` of a file that passes the same check;
+
+and strings ``"(...)"`` (which HyperPyYAML parses again as tuples, with
+PyYAML's full loader) are checked as YAML too.
 
 It is a guard against running code, not a sandbox: allowed constructors
 still read the files the folder names (weights-only) and allocate memory.
@@ -24,8 +27,10 @@ Authors
 import inspect
 import os
 import pydoc
+import re
 
 import ruamel.yaml
+import yaml
 
 #: Modules whose public classes and functions a safe YAML file may construct
 #: or call: model building (ours, SpeechBrain's, ``torch.nn``), checkpoint
@@ -47,6 +52,8 @@ UNSAFE_YAML_HELP = (
     "load a model YAML that names code outside the model-building modules "
     "(HyperPyYAML runs it): only for a folder whose author you trust"
 )
+# HyperPyYAML reads a string "(...)" again, as a list, with PyYAML's full loader
+_TUPLE = re.compile(r"^\(.*\)$", re.DOTALL)
 _CALL_TAGS = ("!new:", "!name:", "!apply:", "!applyref:", "!module:")
 _PLAIN_TAGS = {"!ref", "!copy", "!tuple", "!PLACEHOLDER"}
 _CORE_TYPES = {
@@ -118,7 +125,12 @@ def check_yaml_safe(path: str) -> None:
             continue
         seen.add(id(node))
         _check_tag(path, str(getattr(node.tag, "value", node.tag)))
-        if isinstance(node.value, list):
+        if isinstance(node.value, str) and _TUPLE.match(node.value):
+            try:
+                stack.append(yaml.compose(f"[{node.value[1:-1]}]", Loader=yaml.SafeLoader))
+            except yaml.YAMLError:
+                pass  # HyperPyYAML fails on it as well, before constructing anything
+        elif isinstance(node.value, list):
             for item in node.value:  # mapping items are (key, value) pairs
                 stack.extend(item if isinstance(item, tuple) else (item,))
 
