@@ -58,9 +58,11 @@ from speechbrain.utils.checkpoints import (
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 
 from speechbrain_tclap.convert.hf import read_checkpoint
+from speechbrain_tclap.convert.pretrainer import load_any_checkpoint
 from speechbrain_tclap.data.audio import read_audio
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.events import SCORE_LABELS, normalize_frame_scores, scores_to_events
+from speechbrain_tclap.lobes.clap import CLAP as CLAPModule
 from speechbrain_tclap.lobes.clap import EncodedAudio
 from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
 from speechbrain_tclap.utils.safe_yaml import check_yaml_safe
@@ -193,6 +195,9 @@ class CLAP(Pretrained):
             check_yaml_safe(hparams_path)
         with open(hparams_path, encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, overrides or {})
+        missing = [key for key in ("modules", "pretrainer") if key not in hparams]
+        if missing:
+            raise ValueError(f"{hparams_path} defines no {missing}: not an interface file")
         hparams["savedir"] = savedir
         pretrainer = hparams["pretrainer"]
         pretrainer.set_collect_in(savedir)
@@ -202,10 +207,14 @@ class CLAP(Pretrained):
             fetch_config=fetching["fetch_config"],
         )
         for name, obj in pretrainer.loadables.items():
-            # SpeechBrain's default module hook lets the environment turn
-            # weights_only off; plain modules load through ours instead.
-            default_hook = get_default_hook(obj, DEFAULT_TRANSFER_HOOKS)
-            if name not in pretrainer.custom_hooks and default_hook is torch_parameter_transfer:
+            # Weights-only whatever the environment says (SpeechBrain's default
+            # module hook lets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turn it off), and
+            # read errors (truncated, empty, pickled code) that name the file.
+            if name in pretrainer.custom_hooks:
+                continue
+            if isinstance(obj, CLAPModule):
+                pretrainer.custom_hooks[name] = load_any_checkpoint
+            elif get_default_hook(obj, DEFAULT_TRANSFER_HOOKS) is torch_parameter_transfer:
                 pretrainer.custom_hooks[name] = _load_state_dict_weights_only
         pretrainer.load_collected()
         for name, obj in pretrainer.loadables.items():
