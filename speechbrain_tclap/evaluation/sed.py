@@ -42,6 +42,7 @@ from speechbrain_tclap.evaluation.detection_metrics import (
     SED_PSDS,
     ScoredClip,
     detection_metrics,
+    event_order_accuracy,
 )
 from speechbrain_tclap.events import (
     SCORE_LABELS,
@@ -468,6 +469,9 @@ class FrameEventEvaluator(Evaluator):
         )
         out = {f"sed_{k}": v for k, v in detection_metrics(
             sed, psds_settings=SED_PSDS if psds else None, **common).items()}
+        order = event_order_accuracy(sed)
+        if order is not None:
+            out["grounding_order_acc"] = order
         if grounding:
             out.update({f"grounding_{k}": v for k, v in detection_metrics(
                 grounding, fill_gap_seconds=self.grounding_fill_gap_seconds,

@@ -26,6 +26,8 @@ from speechbrain.utils.checkpoints import (
 from speechbrain.utils.logger import get_logger
 from torch import nn
 
+from speechbrain_tclap.lobes.pooling import pooling_or_none
+
 logger = get_logger(__name__)
 
 
@@ -97,14 +99,17 @@ class CLAP(nn.Module):
         Maps text width to the joint space.
     audio_pooling : torch.nn.Module, optional
         ``(frames, frame_mask) -> (B, C)``; default: the encoder's clip output.
+        With an ``aligner`` it is an order head instead: it reads the
+        projected frames and its output is added to the aligner's embedding
+        (e.g. ``FramePooling("temporal_correction")``: an aligner's
+        codebook sum is blind to the order of the frames it weighs).
     aligner : torch.nn.Module, optional
         Builds both global embeddings from projected local features:
         ``aggregate_audio(frames (B, T, D), frame_mask)`` and
         ``aggregate_text(tokens (B, L, D), token_mask)``, each returning an
         :class:`~speechbrain_tclap.lobes.codebook.AlignerOutput` (e.g.
-        :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook`). Exclusive
-        with ``audio_pooling``. Absent: the module and its checkpoints are
-        exactly as without this argument.
+        :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook`). Absent:
+        the module and its checkpoints are exactly as without this argument.
     logit_scale_init : float
         Initial value of the (exponentiated) logit scale, 1/0.07 as in CLIP.
     logit_scale_max : float
@@ -115,7 +120,8 @@ class CLAP(nn.Module):
         ``(tokens, token_mask) -> (B, C)`` over the text encoder's token
         states, replacing its pooled output (e.g. an order-aware
         :class:`~speechbrain_tclap.lobes.pooling.FramePooling` over a
-        pretrained sentence encoder). Ignored with an ``aligner``.
+        pretrained sentence encoder). With an ``aligner``: an order head over
+        the projected tokens, added to the aligner's embedding.
 
     Example
     -------
@@ -174,11 +180,6 @@ class CLAP(nn.Module):
         text_pooling: Optional[nn.Module] = None,
     ):
         super().__init__()
-        if aligner is not None and audio_pooling is not None:
-            raise ValueError(
-                "CLAP: give either audio_pooling or an aligner (which builds "
-                "the audio embedding from the projected frames), not both"
-            )
         if aligner is not None:
             # Registered only when given: checkpoints without one are unchanged.
             self.aligner = aligner
@@ -186,9 +187,10 @@ class CLAP(nn.Module):
             self.aligner = None
         self.audio_features = audio_features
         self.audio_encoder = audio_encoder
-        self.audio_pooling = audio_pooling
+        self.audio_pooling = pooling_or_none(audio_pooling)
         self.audio_projection = audio_projection
         self.text_encoder = text_encoder
+        text_pooling = pooling_or_none(text_pooling)
         if text_pooling is not None:
             # Registered only when given: checkpoints without one are unchanged.
             self.text_pooling = text_pooling
@@ -255,7 +257,10 @@ class CLAP(nn.Module):
         if self.aligner is not None:
             frames = self.audio_projection(encoded.frames)
             aligned = self.aligner.aggregate_audio(frames, encoded.frame_mask)
-            return aligned.embedding, frames, encoded.frame_mask, aligned.weights
+            embedding = aligned.embedding
+            if self.audio_pooling is not None:
+                embedding = embedding + self.audio_pooling(frames, encoded.frame_mask)
+            return embedding, frames, encoded.frame_mask, aligned.weights
         if self.audio_pooling is None:
             clip = encoded.clip
         else:
@@ -301,7 +306,10 @@ class CLAP(nn.Module):
         if self.aligner is not None:
             tokens = self.text_projection(encoded.tokens)
             aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
-            return aligned.embedding, tokens, encoded.token_mask, aligned.weights
+            embedding = aligned.embedding
+            if self.text_pooling is not None:
+                embedding = embedding + self.text_pooling(tokens, encoded.token_mask)
+            return embedding, tokens, encoded.token_mask, aligned.weights
         tokens = self.text_projection(encoded.tokens) if return_tokens else None
         pooled = encoded.pooled
         if self.text_pooling is not None:
