@@ -11,7 +11,8 @@ every tag that is not
 * a plain YAML type, ``!ref``, ``!copy``, ``!tuple`` or ``!PLACEHOLDER``;
 * ``!new:`` / ``!name:`` / ``!apply:`` / ``!applyref:`` / ``!module:`` of a
   public class or function defined in :data:`SAFE_MODULES` (the objects
-  themselves are checked, so ``<allowed module>.os.system`` is refused);
+  themselves are checked, so ``<allowed module>.os.system`` is refused),
+  except the training utilities that write files (:data:`FILE_WRITERS`);
 * ``!include:`` of a file that passes the same check;
 
 and strings ``"(...)"`` (which HyperPyYAML parses again as tuples, with
@@ -51,6 +52,11 @@ SAFE_MODULES = (
 UNSAFE_YAML_HELP = (
     "load a model YAML that names code outside the model-building modules "
     "(HyperPyYAML runs it): only for a folder whose author you trust"
+)
+#: Functions of those modules that write files (training utilities): refused.
+FILE_WRITERS = (
+    "speechbrain_tclap.lobes.tokenizers.train_sentencepiece",
+    "speechbrain_tclap.lobes.minilm.main",
 )
 # HyperPyYAML reads a string "(...)" again, as a list, with PyYAML's full loader
 _TUPLE = re.compile(r"^\(.*\)$", re.DOTALL)
@@ -170,7 +176,11 @@ def _unsafe_reason(name: str, module: bool) -> str:
         ok = (inspect.isclass(target) or inspect.isroutine(target)) and _in_safe_modules(
             getattr(target, "__module__", None) or ""
         )
-    return "" if ok else f"{name} does not resolve to a class or function of the allowed modules"
+    if not ok:
+        return f"{name} does not resolve to a class or function of the allowed modules"
+    if f"{target.__module__}.{getattr(target, '__qualname__', '')}" in FILE_WRITERS:
+        return f"{name} writes files"
+    return ""
 
 
 def _in_safe_modules(name: str) -> bool:

@@ -171,6 +171,7 @@ PLANTED_TAGS = {
     "torch_load": "!apply:torch.load ['{marker}.pt']",
     "new_subprocess": "!new:subprocess.Popen [['touch', '{marker}']]",
     "name_later_called": "!name:os.system",
+    "file_writer": "!apply:speechbrain_tclap.lobes.tokenizers.train_sentencepiece [[a], '{marker}', 8]",
     "tuple_string": "(!!python/object/apply:os.system ['touch {marker}'], 1)",
     "quoted_tuple_string": "\"(1, !!python/object/apply:os.system ['touch {marker}'])\"",
 }
