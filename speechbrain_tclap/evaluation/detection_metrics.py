@@ -528,8 +528,8 @@ def score_centre(scores: np.ndarray, times: np.ndarray) -> float:
 
     Example
     -------
-    >>> score_centre(np.array([0.0, 0.0, 1.0, 3.0]), np.arange(4.0))
-    2.75
+    >>> round(score_centre(np.array([0.0, 0.0, 1.0, 3.0]), np.arange(4.0)), 3)
+    2.833
     """
     mass = np.clip(scores - np.median(scores), 0.0, None)
     if mass.sum() <= 0:

@@ -8,7 +8,10 @@ encoder and two projection heads. An optional ``aligner`` (MGA-CLAP's
 both global embeddings from the *projected* frames and tokens. The API follows open_clip:
 ``encode_audio`` / ``encode_text`` return L2-normalised embeddings, and
 ``logit_scale()`` is the exponentiated, clamped temperature shared by every
-loss (LAION's ``logit_scale_a`` maps onto it).
+loss (LAION's ``logit_scale_a`` maps onto it). The module owns its audio
+window: ``clip_seconds`` (YAML), ``sample_rate`` and ``window_samples``, and
+``frame_geometry`` (the time axis of its frames), which the sliding-window
+embedder of :mod:`speechbrain_tclap.windows` reads.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -26,6 +29,7 @@ from speechbrain.utils.checkpoints import (
 from speechbrain.utils.logger import get_logger
 from torch import nn
 
+from speechbrain_tclap.lobes.outputs import FrameGeometry
 from speechbrain_tclap.lobes.pooling import pooling_or_none
 
 logger = get_logger(__name__)
@@ -156,6 +160,8 @@ class CLAP(nn.Module):
     torch.Size([2, 4, 5])
     >>> round(float(clap.logit_scale().detach()), 2)
     14.29
+    >>> clap.frame_geometry is None, clap.window_samples  # no time axis
+    (True, None)
     >>> from speechbrain_tclap.lobes.codebook import SharedCodebook
     >>> mga = CLAP(Frames(), Audio(), nn.Linear(6, 5), Text(), nn.Linear(6, 5),
     ...            aligner=SharedCodebook(5, num_codewords=7, text_boundary_tokens=False))
@@ -178,6 +184,7 @@ class CLAP(nn.Module):
         learn_logit_scale: bool = True,
         aligner: Optional[nn.Module] = None,
         text_pooling: Optional[nn.Module] = None,
+        clip_seconds: Optional[float] = None,
     ):
         super().__init__()
         if aligner is not None:
@@ -202,6 +209,36 @@ class CLAP(nn.Module):
             requires_grad=learn_logit_scale,
         )
         self.log_logit_scale_max = math.log(logit_scale_max)
+        rate = getattr(audio_features, "sample_rate", None)
+        self.sample_rate = None if rate is None else int(rate)
+        self.clip_seconds = None if clip_seconds is None else float(clip_seconds)
+        self.window_samples = self._window_samples()
+
+    @property
+    def frame_geometry(self) -> Optional[FrameGeometry]:
+        """The time axis of the audio frames (``None`` for towers without one)."""
+        try:
+            return FrameGeometry.from_model(self)
+        except ValueError:
+            return None
+
+    def _window_samples(self) -> Optional[int]:
+        """``clip_seconds`` in samples, else the encoder's capacity; checked against it."""
+        if self.clip_seconds is not None and not self.clip_seconds > 0:
+            raise ValueError(f"CLAP: clip_seconds must be positive, got {self.clip_seconds}")
+        geometry = self.frame_geometry
+        if geometry is None:  # no time axis: clips of any length are encoded whole
+            return None
+        limit = geometry.max_window_samples()
+        if self.clip_seconds is None:
+            return limit
+        window = int(round(self.clip_seconds * geometry.sample_rate))
+        if limit is not None and window > limit:
+            raise ValueError(
+                f"CLAP: clip_seconds={self.clip_seconds:g} is longer than the audio "
+                f"encoder holds ({limit / self.sample_rate:g} s)"
+            )
+        return window
 
     def logit_scale(self) -> torch.Tensor:
         """Return ``exp(log_logit_scale)`` clamped to ``logit_scale_max``.
