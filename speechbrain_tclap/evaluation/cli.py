@@ -11,6 +11,8 @@ Authors
 import argparse
 import os
 
+from speechbrain_tclap.utils.safe_yaml import UNSAFE_YAML_HELP
+
 
 def evaluation_parser(description: str, manifest_help: str) -> argparse.ArgumentParser:
     """An argument parser with the arguments of every evaluation command.
@@ -48,6 +50,7 @@ def evaluation_parser(description: str, manifest_help: str) -> argparse.Argument
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--num_threads", type=int, default=None,
                         help="torch CPU threads (default: OMP_NUM_THREADS, else the cores this process may use)")
+    parser.add_argument("--allow_unsafe_yaml", action="store_true", help=UNSAFE_YAML_HELP)
     return parser
 
 
@@ -58,7 +61,8 @@ def load_model(args: argparse.Namespace):
     ---------
     args : argparse.Namespace
         Parsed arguments (``model``, ``output_folder``, ``overrides``,
-        ``savedir``, ``device``, ``num_threads``: set first).
+        ``savedir``, ``device``, ``allow_unsafe_yaml``, ``num_threads``: set
+        first).
 
     Returns
     -------
@@ -79,4 +83,5 @@ def load_model(args: argparse.Namespace):
         args.savedir or os.path.join(args.output_folder, "model"),
         device=args.device,
         overrides=overrides,
+        allow_unsafe_yaml=args.allow_unsafe_yaml,
     )

@@ -67,6 +67,35 @@ def input_width(module: Optional[nn.Module]) -> Optional[int]:
     return None
 
 
+def output_width(encoder: nn.Module) -> int:
+    """The width of an encoder's outputs (its ``output_dim``), for model files.
+
+    A model file derives the input size of the lobes after an encoder from
+    it: ``audio_width: !apply:speechbrain_tclap.lobes.clap.output_width
+    [!ref <audio_encoder>]``.
+
+    Arguments
+    ---------
+    encoder : torch.nn.Module
+        An audio or text encoder.
+
+    Returns
+    -------
+    int
+        Its ``output_dim``.
+
+    Example
+    -------
+    >>> from speechbrain_tclap.lobes.htsat import HTSAT
+    >>> output_width(HTSAT.from_preset("test"))
+    16
+    """
+    width = getattr(encoder, "output_dim", None)
+    if width is None:
+        raise ValueError(f"{type(encoder).__name__} does not say its output width (output_dim)")
+    return int(width)
+
+
 def check_tower_widths(tower, encoder, pooling, projection) -> None:
     """Fail at construction when a lobe's input width is not its encoder's.
 
@@ -109,7 +138,7 @@ def check_tower_widths(tower, encoder, pooling, projection) -> None:
                 f"{tower}_{part} takes {expected}-d inputs but {tower}_encoder "
                 f"gives {width} (its output_dim): set {tower}_{part}'s input size "
                 f"in the model file from the encoder, e.g. "
-                f"input_size: !apply:getattr [!ref <{tower}_encoder>, output_dim]"
+                f"input_size: !apply:speechbrain_tclap.lobes.clap.output_width [!ref <{tower}_encoder>]"
             )
 
 
