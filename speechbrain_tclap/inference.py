@@ -36,9 +36,10 @@ window are encoded whole, padded and masked.
 Evaluation is deterministic: files are read whole, resampled to the model
 rate, padded or cut into fixed windows (never randomly cropped).
 
-:func:`load_interface` loads the interface from a pretrained folder or from
-one ``hyperparams.yaml`` (e.g. ``hparams/pretrained/msclap_2022.yaml``): the
-command-line evaluations (:mod:`speechbrain_tclap.evaluation`) use it.
+``CLAP.from_pretrained(name)`` loads a public checkpoint by short name
+(:mod:`speechbrain_tclap.pretrained`), an exported folder or an interface
+YAML, from any directory; :func:`load_interface` is that for the command
+lines (:mod:`speechbrain_tclap.evaluation`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -120,6 +121,70 @@ class CLAP(Pretrained):
         self.model = self.mods.clap
         self.max_windows_per_batch = int(
             getattr(self.hparams, "max_windows_per_batch", 16)
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name: str,
+        checkpoint: Optional[str] = None,
+        tokenizer_folder: Optional[str] = None,
+        savedir: Optional[str] = None,
+        device: str = "cpu",
+        overrides: Optional[dict] = None,
+        **kwargs,
+    ) -> "CLAP":
+        """Load a model by short name, exported folder or interface YAML, from any directory.
+
+        Names (:func:`speechbrain_tclap.pretrained.list_pretrained`) select an
+        interface file shipped with the package; local paths are checked first
+        (a missing one is a ``FileNotFoundError`` at once, without a Hub
+        lookup), then :meth:`from_hparams` loads as usual.
+
+        Arguments
+        ---------
+        name : str
+            A registry name (e.g. ``"laion-630k-audioset"``, ``"msclap-2023"``),
+            a folder that a recipe exported, or an interface YAML.
+        checkpoint : str, optional
+            The weights: a local file, or ``"<HF repo id>/<file>"``; default the
+            name's public checkpoint.
+        tokenizer_folder : str, optional
+            Local folder with the tokenizer files (for text).
+        savedir : str, optional
+            Where the interface collects its files; default
+            :func:`speechbrain_tclap.pretrained.default_savedir`.
+        device : str
+            Device.
+        overrides : dict, optional
+            Further hyperparameter overrides.
+        **kwargs
+            Passed to :meth:`from_hparams`.
+
+        Returns
+        -------
+        CLAP
+            The interface.
+
+        Example
+        -------
+        >>> CLAP.from_pretrained("msclap-2023", checkpoint="/no/such/CLAP_weights_2023.pth")
+        Traceback (most recent call last):
+            ...
+        FileNotFoundError: checkpoint '/no/such/CLAP_weights_2023.pth': no such file (give a local file, or '<HF repo id>/<file>' to download)
+        """
+        from speechbrain_tclap.pretrained import default_savedir, resolve_pretrained
+
+        source, hparams_file, overrides = resolve_pretrained(
+            name, checkpoint, tokenizer_folder, overrides
+        )
+        return cls.from_hparams(
+            source=source,
+            hparams_file=hparams_file,
+            savedir=savedir or default_savedir(name),
+            overrides=overrides,
+            run_opts={"device": device, **kwargs.pop("run_opts", {})},
+            **kwargs,
         )
 
     def load_audio(self, path: str, savedir: Optional[str] = None) -> torch.Tensor:
@@ -679,19 +744,19 @@ class CLAP(Pretrained):
 
 
 def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Optional[dict] = None):
-    """Loads a pretrained interface from a folder or a ``hyperparams.yaml``.
+    """Loads a pretrained interface for the command lines (:meth:`CLAP.from_pretrained`).
 
     Arguments
     ---------
     model : str
-        A pretrained folder (with ``hyperparams.yaml``) or a YAML file
-        (e.g. ``hparams/pretrained/msclap_2022.yaml``).
+        A registry name, a pretrained folder (with ``hyperparams.yaml``) or a
+        YAML file (e.g. ``hparams/pretrained/msclap_2022.yaml``).
     savedir : str
         Where the interface collects its files.
     device : str
         Device.
     overrides : dict, optional
-        Hyperparameter overrides (e.g. a tokenizer folder).
+        Hyperparameter overrides (e.g. ``checkpoint``, ``tokenizer_folder``).
 
     Returns
     -------
@@ -703,20 +768,6 @@ def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Opt
     >>> load_interface("no/such/folder", "unused")
     Traceback (most recent call last):
         ...
-    FileNotFoundError: --model 'no/such/folder' is neither a YAML file nor a folder with hyperparams.yaml
+    FileNotFoundError: 'no/such/folder' is no pretrained name, folder with hyperparams.yaml or YAML file; names: ...
     """
-    if os.path.isfile(model):
-        source, hparams_file = os.path.dirname(os.path.abspath(model)), os.path.basename(model)
-    elif os.path.isfile(os.path.join(model, "hyperparams.yaml")):
-        source, hparams_file = os.path.abspath(model), "hyperparams.yaml"
-    else:
-        raise FileNotFoundError(
-            f"--model {model!r} is neither a YAML file nor a folder with hyperparams.yaml"
-        )
-    return CLAP.from_hparams(
-        source=source,
-        hparams_file=hparams_file,
-        savedir=savedir,
-        overrides=overrides or {},
-        run_opts={"device": device},
-    )
+    return CLAP.from_pretrained(model, savedir=savedir, device=device, overrides=overrides)

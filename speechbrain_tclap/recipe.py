@@ -676,7 +676,7 @@ def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     """Fail before any data work when a fine-tuning lacks its starting files.
 
     The starting checkpoint (YAML ``laion_checkpoint``) must be a local file
-    and the text tower must have its tokenizer files (``tokenizer_source``);
+    and the text tower must have its tokenizer files (``tokenizer_folder``);
     nothing is downloaded.
 
     Arguments
@@ -691,7 +691,7 @@ def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     FileNotFoundError
         ``laion_checkpoint`` is not set or not a file (the path is named).
     RuntimeError
-        ``tokenizer_source`` is not set.
+        ``tokenizer_folder`` is not set.
     """
     checkpoint = hparams.get("laion_checkpoint")
     if checkpoint is None or not os.path.isfile(checkpoint):

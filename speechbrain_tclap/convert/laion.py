@@ -295,7 +295,7 @@ def laion_tokenizer(
 
     if folder is None:
         return MissingTokenizer(
-            "no RoBERTa tokenizer: set tokenizer_source to a local folder "
+            "no RoBERTa tokenizer: set tokenizer_folder to a local folder "
             "with the roberta-base tokenizer files (vocab.json, merges.txt; "
             "e.g. `huggingface-cli download laion/clap-htsat-unfused "
             "--local-dir <folder>`); nothing is downloaded here",
