@@ -55,4 +55,5 @@ setup(
         "msclap": ["torchlibrosa>=0.1,<0.2", "librosa>=0.10"],
     },
     include_package_data=True,
+    entry_points={"console_scripts": ["speechbrain-tclap=speechbrain_tclap.cli:main"]},
 )

@@ -11,8 +11,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d)}
 deps=$(python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-rm -rf "$work/whl" "$work/venv"
-python -m pip wheel "$repo" --no-deps -q -w "$work/whl"
+rm -rf "$work/whl" "$work/venv" "$work/tree"
+# built from a copy: setuptools writes build/ and *.egg-info into the tree
+mkdir -p "$work/tree"
+cp -r "$repo/setup.py" "$repo/README.md" "$repo/speechbrain_tclap" "$repo/hparams" "$work/tree"
+python -m pip wheel "$work/tree" --no-deps -q -w "$work/whl"
 unzip -l "$work"/whl/*.whl | grep -c "_hparams/.*\.yaml" | sed 's/^/YAML files in the wheel: /'
 python -m venv "$work/venv"
 site=$("$work/venv/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")

@@ -38,14 +38,13 @@ rate, padded or cut into fixed windows (never randomly cropped).
 
 ``CLAP.from_pretrained(name)`` loads a public checkpoint by short name
 (:mod:`speechbrain_tclap.pretrained`), an exported folder or an interface
-YAML, from any directory; :func:`load_interface` is that for the command
-lines (:mod:`speechbrain_tclap.evaluation`).
+YAML, from any directory (the command lines, :mod:`speechbrain_tclap.cli`,
+load through it).
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
-import os
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -67,7 +66,7 @@ from speechbrain_tclap.windows import (
 
 AudioInput = Union[str, Sequence[str], torch.Tensor]
 
-__all__ = ["CLAP", "FrameScores", "WindowedEmbedding", "load_interface"]
+__all__ = ["CLAP", "FrameScores", "WindowedEmbedding"]
 
 
 class CLAP(Pretrained):
@@ -742,32 +741,3 @@ class CLAP(Pretrained):
         """
         return self.encode_audio(wavs, wav_lens)
 
-
-def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Optional[dict] = None):
-    """Loads a pretrained interface for the command lines (:meth:`CLAP.from_pretrained`).
-
-    Arguments
-    ---------
-    model : str
-        A registry name, a pretrained folder (with ``hyperparams.yaml``) or a
-        YAML file (e.g. ``hparams/pretrained/msclap_2022.yaml``).
-    savedir : str
-        Where the interface collects its files.
-    device : str
-        Device.
-    overrides : dict, optional
-        Hyperparameter overrides (e.g. ``checkpoint``, ``tokenizer_folder``).
-
-    Returns
-    -------
-    CLAP
-        The interface.
-
-    Example
-    -------
-    >>> load_interface("no/such/folder", "unused")
-    Traceback (most recent call last):
-        ...
-    FileNotFoundError: 'no/such/folder' is no pretrained name, folder with hyperparams.yaml or YAML file; names: ...
-    """
-    return CLAP.from_pretrained(model, savedir=savedir, device=device, overrides=overrides)

@@ -39,7 +39,7 @@ CLASSIFICATION_METRICS = ("acc", "mAP", "F1")
 
 DEFAULT_TEMPLATE = DEFAULT_PROMPT_TEMPLATE
 
-#: Templates tried by ``--templates-sweep`` besides each task's own.
+#: Templates tried by ``--templates_sweep`` besides each task's own.
 SWEEP_TEMPLATES = (
     DEFAULT_PROMPT_TEMPLATE,
     "this is the sound of {}",

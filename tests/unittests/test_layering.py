@@ -26,7 +26,7 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("lobes", ("lobes",)),
     ("model", ("lobes.clap", "convert", "windows", "export")),
     ("trainer / interface", ("brain", "recipe", "multitask", "inference", "pretrained")),
-    ("evaluation / benchmark", ("evaluation", "benchmark")),
+    ("evaluation / benchmark / command line", ("evaluation", "benchmark", "cli")),
 )
 
 

@@ -9,6 +9,7 @@ Authors
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -25,8 +26,15 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def unpacked_wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
+    # built from a copy: setuptools writes build/ and *.egg-info into the tree
+    tree = out / "tree"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("speechbrain_tclap", "hparams"):
+        shutil.copytree(ROOT / name, tree / name, ignore=ignore)
+    for name in ("setup.py", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(out)],
+        [sys.executable, "-m", "pip", "wheel", str(tree), "--no-deps", "-q", "-w", str(out)],
         check=True, capture_output=True,
     )
     (wheel,) = out.glob("*.whl")
