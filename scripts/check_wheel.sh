@@ -23,3 +23,7 @@ echo "$deps" > "$site/dependencies.pth"
 "$work/venv/bin/python" -m pip install -q --no-deps "$work"/whl/*.whl
 cd "$work"
 env -u PYTHONPATH HF_HUB_OFFLINE=1 "$work/venv/bin/python" "$repo/scripts/check_wheel_load.py"
+TIMEFORMAT='speechbrain-tclap --help: %R s'
+time env -u PYTHONPATH "$work/venv/bin/speechbrain-tclap" --help > /dev/null
+TIMEFORMAT='speechbrain-tclap sed --help: %R s'
+time env -u PYTHONPATH "$work/venv/bin/speechbrain-tclap" sed --help > /dev/null

@@ -381,5 +381,5 @@ def test_recipe_trains_tests_and_exports(setup, tmp_path, train_py):
     log = (out / "log.txt").read_text()
     assert "converted laion_clap checkpoint" in log
     assert "order-swapped negatives for" in log and "(LLM cache 1, rules" in log
-    assert (out / "pretrained" / "clap.ckpt").is_file()
+    assert (out / "pretrained" / "clap.safetensors").is_file()
     assert "mean_mAP@10" in (out / "train_log.txt").read_text()
