@@ -27,7 +27,7 @@ _LAZY = {
         ("SWEEP_TEMPLATES", "TASKS", "BenchmarkTask", "get_task", "register_task"), "registry"
     ),
     **dict.fromkeys(
-        ("AudioEmbedder", "PromptEmbedder", "TaskResult", "run_benchmark", "write_results"),
+        ("ClipEmbeddingCache", "PromptEmbedder", "TaskResult", "run_benchmark", "write_results"),
         "runner",
     ),
 }
@@ -45,7 +45,7 @@ def __getattr__(name):
 __all__ = [
     "SWEEP_TEMPLATES",
     "TASKS",
-    "AudioEmbedder",
+    "ClipEmbeddingCache",
     "BenchmarkTask",
     "PromptEmbedder",
     "TaskResult",
