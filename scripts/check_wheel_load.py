@@ -39,6 +39,7 @@ SMALL = {
     }},
     "text_projection": {"input_size": 16},
     "joint_dim": 16,
+    "clip_seconds": 0.5,  # the 64-frame window holds 0.64 s
 }
 
 

@@ -86,12 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _batches(items: List[str], size: int):
-    """Consecutive slices of at most ``size`` items."""
-    for start in range(0, len(items), max(1, size)):
-        yield items[start : start + size]
-
-
 def classify(args: argparse.Namespace) -> List[dict]:
     """Zero-shot classification of files; prints the top-k labels of each.
 
@@ -106,15 +100,12 @@ def classify(args: argparse.Namespace) -> List[dict]:
         Per file: ``{"file", "top": [[label, probability], ...]}``.
     """
     clap = load_model(args)
-    results = []
-    for files in _batches(args.files, args.batch_size):
-        probs, _ = clap.classify_zero_shot(files, args.labels, template=args.template)
-        top = probs.topk(min(args.top_k, len(args.labels)), dim=-1)
-        for file, values, indices in zip(files, top.values.tolist(), top.indices.tolist()):
-            ranked = [[args.labels[i], round(p, 4)] for p, i in zip(values, indices)]
-            results.append({"file": file, "top": ranked})
-            print(file + ": " + ", ".join(f"{label} {p:.3f}" for label, p in ranked))
-    return results
+    top = clap.top_labels(
+        args.files, args.labels, k=args.top_k, template=args.template, batch_size=args.batch_size
+    )
+    for file, ranked in zip(args.files, top):
+        print(file + ": " + ", ".join(f"{label} {p:.3f}" for label, p in ranked))
+    return [{"file": file, "top": [list(pair) for pair in ranked]} for file, ranked in zip(args.files, top)]
 
 
 def embed(args: argparse.Namespace) -> dict:
@@ -130,10 +121,8 @@ def embed(args: argparse.Namespace) -> dict:
     dict
         ``{"files", "audio" (N, D), "texts", "text" (M, D)}``.
     """
-    import torch
-
     clap = load_model(args)
-    audio = torch.cat([clap.encode_audio(files).cpu() for files in _batches(args.files, args.batch_size)])
+    audio = clap.encode_audio(args.files, batch_size=args.batch_size).cpu()
     out = {"files": list(args.files), "audio": audio, "texts": list(args.texts)}
     if args.texts:
         out["text"] = clap.encode_text(args.texts).cpu()
@@ -155,13 +144,13 @@ def ground(args: argparse.Namespace) -> List[dict]:
         Per file: ``{"file", "events": [{"text", "onset", "offset"}, ...]}``.
     """
     clap = load_model(args)
-    results = []
-    for file in args.files:  # one at a time: clips of any length
-        events = clap.detect_events(file, args.texts, args.threshold, args.median_window)[0]
-        results.append({"file": file, "events": events})
+    found = clap.detect_events(
+        args.files, args.texts, args.threshold, args.median_window, batch_size=args.batch_size
+    )
+    for file, events in zip(args.files, found):
         print(file + ": " + ("; ".join(
             f"{e['text']} {e['onset']:.2f}-{e['offset']:.2f} s" for e in events) or "no event"))
-    return results
+    return [{"file": file, "events": events} for file, events in zip(args.files, found)]
 
 
 def _write(path: str, result) -> None:
