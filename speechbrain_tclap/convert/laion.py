@@ -289,7 +289,7 @@ def laion_tokenizer(
     Example
     -------
     >>> laion_tokenizer()
-    MissingTokenizer('no RoBERTa tokenizer: set tokenizer_sour'...)
+    MissingTokenizer('no RoBERTa tokenizer: set tokenizer_fold'...)
     """
     from speechbrain_tclap.lobes.tokenizers import HFTokenizer, MissingTokenizer
 
