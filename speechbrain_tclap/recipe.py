@@ -244,7 +244,9 @@ def export_experiment(hparams: Dict, hparams_file: str) -> str:
     ---------
     hparams : dict
         Loaded hyperparameters (``train_log``, ``output_folder``, ``model``,
-        ``export_folder``, optionally ``zero_shot_template``).
+        ``export_folder``, optionally ``zero_shot_template``,
+        ``zero_shot_classes``, ``data_folder`` and a ``model_card`` mapping
+        for the card: ``license``, ``datasets``, ``tags``, ``training_data``).
     hparams_file : str
         The recipe's YAML (the curves' title).
 
@@ -259,11 +261,21 @@ def export_experiment(hparams: Dict, hparams_file: str) -> str:
             os.path.join(hparams["output_folder"], "validation_curves.png"),
             title=os.path.basename(hparams_file),
         )
+    name = hparams.get("experiment_name", "model")
+    data = hparams.get("data_folder")
+    card = {
+        "name": name,
+        "classes": hparams.get("zero_shot_classes"),
+        "training_data": data and f"The training split of `{os.path.basename(os.path.normpath(data))}` "
+        f"as the recipe experiment `{name}` prepares it (seed {hparams.get('seed')}).",
+        **(hparams.get("model_card") or {}),  # YAML: license, datasets, tags, training_data
+    }
     export_pretrained(
         os.path.join(hparams["output_folder"], "hyperparams.yaml"),
         hparams["model"]["loadables"],
         hparams["export_folder"],
         zero_shot_template=hparams.get("zero_shot_template", DEFAULT_PROMPT_TEMPLATE),
+        card=card,
     )
     return hparams["export_folder"]
 
@@ -398,13 +410,20 @@ def split_classes(
     return out
 
 
+def _weights_file(folder: str, name: str) -> str:
+    """``<name>.safetensors`` of an export when there is one, else ``<name>.ckpt``."""
+    safetensors = os.path.join(folder, f"{name}.safetensors")
+    return safetensors if os.path.isfile(safetensors) else os.path.join(folder, f"{name}.ckpt")
+
+
 def init_model_from(hparams: Dict) -> Optional[Dict[str, str]]:
     """Load ``hparams["init_from"]`` into the model's loadables before training.
 
     ``init_from`` (YAML) is null (keep the initialisation of the YAML), a
-    pretrained folder holding ``<loadable>.ckpt`` for every entry of
-    ``model[loadables]`` (an ``export_folder`` such as TeminAL stage A's,
-    or a converted checkpoint's folder), a ``clap.ckpt`` file (the other
+    pretrained folder holding ``<loadable>.safetensors`` or
+    ``<loadable>.ckpt`` for every entry of ``model[loadables]`` (an
+    ``export_folder`` such as TeminAL stage A's, or a converted checkpoint's
+    folder), a ``clap.safetensors`` / ``clap.ckpt`` file (the other
     loadables are looked up beside it), or a mapping ``{loadable: file}``.
     Files are loaded with SpeechBrain's ``Pretrainer``; the ``clap`` file
     through :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`,
@@ -444,9 +463,10 @@ def init_model_from(hparams: Dict) -> Optional[Dict[str, str]]:
         paths = {str(k): str(v) for k, v in source.items()}
     else:
         source = str(source)
-        folder = os.path.dirname(source) if source.endswith(".ckpt") else source
-        paths = {name: os.path.join(folder, f"{name}.ckpt") for name in loadables}
-        if source.endswith(".ckpt"):
+        is_file = source.endswith((".ckpt", ".safetensors"))
+        folder = os.path.dirname(source) if is_file else source
+        paths = {name: _weights_file(folder, name) for name in loadables}
+        if is_file:
             paths["clap"] = source
     unknown = sorted(set(paths) - set(loadables))
     if unknown:
@@ -650,7 +670,7 @@ def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     """Fail before any data work when a fine-tuning lacks its starting files.
 
     The starting checkpoint (YAML ``laion_checkpoint``) must be a local file
-    and the text tower must have its tokenizer files (``tokenizer_source``);
+    and the text tower must have its tokenizer files (``tokenizer_folder``);
     nothing is downloaded.
 
     Arguments
@@ -665,7 +685,7 @@ def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     FileNotFoundError
         ``laion_checkpoint`` is not set or not a file (the path is named).
     RuntimeError
-        ``tokenizer_source`` is not set.
+        ``tokenizer_folder`` is not set.
     """
     checkpoint = hparams.get("laion_checkpoint")
     if checkpoint is None or not os.path.isfile(checkpoint):

@@ -39,3 +39,40 @@ def tokenizer_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("roberta_tokenizer")
     tok.save_pretrained(str(folder))
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory):
+    """A random tiny CLAP (hparams/models/tiny_clap.yaml) exported with a results.json.
+
+    Returns the export folder; ``<folder>/../audio`` holds three 1-s wav files
+    at 16 kHz.
+    """
+    import json
+    from pathlib import Path
+
+    import soundfile as sf
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechbrain_tclap.export import export_pretrained
+    from speechbrain_tclap.recipe import prepare_tokenizer
+
+    root = tmp_path_factory.mktemp("tiny_export")
+    tiny = Path(__file__).resolve().parents[1] / "hparams" / "models" / "tiny_clap.yaml"
+    hparams_file = root / "hyperparams.yaml"
+    hparams_file.write_text(f"model: !include:{tiny}\n")
+    torch.manual_seed(0)
+    with open(hparams_file) as f:
+        model = load_hyperpyyaml(f)["model"]
+    texts = ["the sound of a dog", "the sound of rain", "a bell rings"]
+    prepare_tokenizer(model["tokenizer"], texts, str(root / "tok"), model["tokenizer_vocab_size"])
+    (root / "results.json").write_text(json.dumps(
+        {"metrics": {"zero_shot_acc": 0.75}, "chance": {"zero_shot_acc": 0.5}}
+    ))
+    (root / "audio").mkdir()
+    for i in range(3):
+        sf.write(str(root / "audio" / f"clip{i}.wav"), 0.1 * torch.randn(16000).numpy(), 16000)
+    card = {"name": "tiny-test", "classes": ["dog", "rain"], "datasets": ["esc50"], "license": "mit"}
+    return export_pretrained(
+        str(hparams_file), model["loadables"], str(root / "pretrained"), "the sound of {}", card
+    )

@@ -82,7 +82,7 @@ def test_default_recipe_writes_results_and_exports(default_run):
         assert 0.0 < chance[key] < 1.0, key
     assert metrics["skipped"] == 0
     assert (default_run / "results.md").read_text().startswith("| metric |")
-    for name in ("hyperparams.yaml", "clap.ckpt", "tokenizer.ckpt"):
+    for name in ("hyperparams.yaml", "README.md", "clap.safetensors", "tokenizer.ckpt"):
         assert (default_run / "pretrained" / name).is_file()
     for name in ("train.py", "hyperparams.yaml", "log.txt", "env.log", "validation_curves.png"):
         assert (default_run / name).is_file(), name
