@@ -28,6 +28,7 @@ from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
+from speechbrain_tclap.utils.checkpointing import nonfinite_entries
 
 logger = get_logger(__name__)
 
@@ -112,18 +113,36 @@ def export_pretrained(
     str
         The folder.
 
+    Raises
+    ------
+    ValueError
+        A module's weights hold NaN or Inf (the parameters are named);
+        nothing is written.
+    PermissionError
+        ``folder`` cannot be written (named).
+
     Notes
     -----
     Under DDP every rank must call it: SpeechBrain's save hooks run on the
     main process and broadcast to the others; files are written by the
     main process only.
     """
+    modules = {name: getattr(obj, "module", obj) for name, obj in loadables.items()}
+    for name, module in modules.items():  # a DDP wrapper holds the module
+        bad = nonfinite_entries(module.state_dict()) if isinstance(module, torch.nn.Module) else []
+        if bad:
+            raise ValueError(
+                f"refusing to export {name!r} to {folder}: {len(bad)} tensors hold NaN "
+                f"or Inf, e.g. {bad[:3]} (the training diverged)"
+            )
     main = if_main_process()
     if main:
         os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"cannot export: the folder {folder} is not writable")
     for name, obj in loadables.items():
         path = os.path.join(folder, f"{name}.ckpt")
-        module = getattr(obj, "module", obj)  # a DDP wrapper holds the module
+        module = modules[name]
         if isinstance(module, torch.nn.Module):
             if main:
                 torch.save(module.state_dict(), path)
