@@ -137,7 +137,40 @@ class CLAPBrain(sb.Brain):
         if rule is not None:
             rule.apply(self.modules)
         super().on_fit_start()
+        self.check_resumed_schedule()
         self.record_initial_text_order()
+
+    def check_resumed_schedule(self) -> None:
+        """Refuse a resume whose learning-rate schedule differs from the checkpoint's.
+
+        The schedule's settings travel in the checkpoint
+        (``checkpoint_settings`` of e.g. :class:`WarmupCosineSchedule`); a
+        resume with another epoch count, batch size (steps per epoch), peak
+        rate or warm-up would silently bend the curve. YAML / command line
+        ``resume_with_new_settings: True`` continues with the new one.
+
+        Raises
+        ------
+        ValueError
+            The settings differ (each named with both values).
+        """
+        scheduler = getattr(self.hparams, "lr_scheduler", None)
+        saved = getattr(scheduler, "checkpoint_settings", None)
+        if not saved:
+            return
+        now = scheduler.settings()
+        changed = {k: (v, now.get(k)) for k, v in saved.items() if now.get(k) != v}
+        if not changed:
+            return
+        detail = ", ".join(f"{k} {a} in the checkpoint, {b} now" for k, (a, b) in changed.items())
+        if getattr(self.hparams, "resume_with_new_settings", False):
+            logger.warning("resuming with a new learning-rate schedule: %s", detail)
+            return
+        raise ValueError(
+            f"the checkpoint's learning-rate schedule differs from this run's ({detail}); "
+            "pass --resume_with_new_settings=True to continue with the new schedule, "
+            "or --fresh_start=True to start over"
+        )
 
     #: File in ``output_folder`` holding metrics of the untrained model.
     INITIAL_METRICS_FILE = "initial_metrics.json"
