@@ -38,6 +38,7 @@ from speechbrain.utils.distributed import ddp_barrier, if_main_process
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
+from speechbrain_tclap.utils.checkpointing import nonfinite_entries
 
 logger = get_logger(__name__)
 
@@ -132,6 +133,14 @@ def export_pretrained(
     str
         The folder.
 
+    Raises
+    ------
+    ValueError
+        A module's weights hold NaN or Inf (the parameters are named);
+        nothing is written.
+    PermissionError
+        ``folder`` cannot be written (named).
+
     Notes
     -----
     Under DDP every rank must call it: SpeechBrain's save hooks run on the
@@ -140,12 +149,22 @@ def export_pretrained(
     """
     from safetensors.torch import save_file
 
+    modules = {name: getattr(obj, "module", obj) for name, obj in loadables.items()}
+    for name, module in modules.items():  # a DDP wrapper holds the module
+        bad = nonfinite_entries(module.state_dict()) if isinstance(module, torch.nn.Module) else []
+        if bad:
+            raise ValueError(
+                f"refusing to export {name!r} to {folder}: {len(bad)} tensors hold NaN "
+                f"or Inf, e.g. {bad[:3]} (the training diverged)"
+            )
     main = if_main_process()
     if main:
         os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(f"cannot export: the folder {folder} is not writable")
     files = {}
     for name, obj in loadables.items():
-        module = getattr(obj, "module", obj)  # a DDP wrapper holds the module
+        module = modules[name]
         if isinstance(module, torch.nn.Module):
             files[name] = f"{name}.safetensors"
             if main:  # copies: safetensors refuses tensors that share memory

@@ -4,7 +4,9 @@ A recipe's ``train.py`` reads as SpeechBrain's: hyperparameters, data
 preparation on the main process, data pipeline, Brain, ``fit``,
 ``evaluate``. The steps they share live here:
 
-* :func:`load_recipe_hparams`: command line, DDP group, YAML;
+* :func:`load_recipe_hparams`: command line, DDP group, YAML, and the
+  output folder claimed (:func:`claim_output_folder`: one run per folder, a
+  rerun resumes only with the same settings);
 * :func:`init_model_from`: load a whole model (e.g. TeminAL stage A's export
   or a LAION checkpoint) before training (YAML ``init_from``);
   :func:`check_finetuning_inputs` checks a fine-tuning's starting files;
@@ -27,10 +29,13 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
+import argparse
 import os
+import time
 from typing import Dict, Iterable, List, Mapping, Optional
 
 import speechbrain as sb
+import yaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
@@ -42,6 +47,7 @@ from speechbrain_tclap.data.samplers import loader_options_with_batch_sampler
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.plotting import plot_curves
 from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE, class_prompts
+from speechbrain_tclap.utils.locking import hold_folder
 from speechbrain_tclap.lobes.tokenizers import (
     MissingTokenizer,
     SentencePieceTokenizer,
@@ -52,11 +58,14 @@ logger = get_logger(__name__)
 
 
 def load_recipe_hparams(argv):
-    """Parse the command line, start DDP if asked, and load the YAML.
+    """Parse the command line, start DDP if asked, load the YAML, claim the output folder.
 
     The first steps of every recipe's ``train.py``, in SpeechBrain's order.
     ``train.py`` then calls ``sb.create_experiment_directory`` itself, which
-    copies the calling script into the experiment folder.
+    copies the calling script into the experiment folder. Besides
+    SpeechBrain's options, the command line takes ``--fresh_start=True``
+    and ``--resume_with_new_settings=True`` (see :func:`claim_output_folder`);
+    the latter is also put in ``hparams`` for the Brain's schedule check.
 
     Arguments
     ---------
@@ -70,16 +79,154 @@ def load_recipe_hparams(argv):
     """
     from hyperpyyaml import load_hyperpyyaml
 
+    flags = argparse.ArgumentParser(add_help=False)
+    for flag in ("--fresh_start", "--resume_with_new_settings"):
+        flags.add_argument(flag, nargs="?", const="True", default="False")
+    rerun, argv = flags.parse_known_args(argv)
+    fresh, new_settings = (
+        str(value).lower() in ("1", "true", "yes")
+        for value in (rerun.fresh_start, rerun.resume_with_new_settings)
+    )
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
     with open(hparams_file) as fin:
         hparams = load_hyperpyyaml(fin, overrides)
+    hparams["resume_with_new_settings"] = new_settings
+    run_on_main(claim_output_folder, args=[hparams, hparams_file, overrides, fresh, new_settings])
     if hparams.get("audio_encoder_init") is not None:
         from speechbrain_tclap.multitask.encoder import encoder_file
 
         # Fail before data preparation, not after it.
         encoder_file(hparams["audio_encoder_init"])
     return hparams_file, run_opts, overrides, hparams
+
+
+#: Settings a resumed run must share with the run that wrote its checkpoints.
+RESUME_KEYS = ("number_of_epochs", "batch_size", "lr", "lr_scheduler")
+
+#: What a run writes in its output folder (moved aside by ``--fresh_start``).
+RUN_OUTPUTS = ("save_folder", "export_folder", "train_log")
+
+
+class _TagBlindLoader(yaml.SafeLoader):
+    """Reads a hyperparams file's values, ignoring (never running) its tags."""
+
+
+_TagBlindLoader.add_multi_constructor(
+    "!",
+    lambda loader, suffix, node: (
+        loader.construct_mapping(node, deep=True) if isinstance(node, yaml.MappingNode)
+        else loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode)
+        else loader.construct_scalar(node)
+    ),
+)
+
+
+def resume_settings(yaml_text: str) -> Dict:
+    """The :data:`RESUME_KEYS` of a resolved hyperparams text (tags ignored).
+
+    Arguments
+    ---------
+    yaml_text : str
+        A resolved ``hyperparams.yaml`` (as SpeechBrain saves it).
+
+    Returns
+    -------
+    dict
+        ``{key: value}`` of the keys it has.
+
+    Example
+    -------
+    >>> resume_settings("lr: 0.1\\nlr_scheduler: !new:x.Y\\n  lr: 0.1\\nseed: 3\\n")
+    {'lr': 0.1, 'lr_scheduler': {'lr': 0.1}}
+    """
+    tree = yaml.load(yaml_text, Loader=_TagBlindLoader) or {}
+    return {key: tree[key] for key in RESUME_KEYS if key in tree}
+
+
+def claim_output_folder(
+    hparams: Dict, hparams_file: str, overrides, fresh_start: bool = False,
+    resume_with_new_settings: bool = False,
+) -> None:
+    """One run per output folder; a rerun resumes only with the same settings.
+
+    The folder is held until the process exits
+    (:func:`~speechbrain_tclap.utils.locking.hold_folder`: a second run is
+    refused with the first one's PID and host; a killed run's lock is taken
+    over). When ``save_folder`` holds checkpoints the run says that it
+    resumes, and refuses when a key of :data:`RESUME_KEYS` differs from the
+    ``hyperparams.yaml`` the earlier run saved, unless
+    ``resume_with_new_settings``; ``fresh_start`` instead moves the earlier
+    run's outputs (:data:`RUN_OUTPUTS`, ``hyperparams.yaml``, results) into
+    ``<output_folder>/replaced-<time>/`` and starts over.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters (``output_folder``, ``save_folder``, ...).
+    hparams_file : str
+        The recipe's YAML.
+    overrides : str or dict
+        The command-line overrides.
+    fresh_start : bool
+        Move the earlier run aside and start over.
+    resume_with_new_settings : bool
+        Resume although resume settings changed.
+
+    Raises
+    ------
+    ValueError
+        Settings changed (the keys named) without either flag.
+    FolderInUseError
+        Another run holds the folder.
+    """
+    from hyperpyyaml import resolve_references
+
+    if fresh_start and resume_with_new_settings:
+        raise ValueError("--fresh_start and --resume_with_new_settings exclude each other")
+    folder = hparams["output_folder"]
+    hold_folder(folder, f"training with {hparams_file}")
+    save = hparams.get("save_folder")
+    checkpoints = bool(save) and os.path.isdir(save) and any(
+        name.startswith("CKPT+") for name in os.listdir(save)
+    )
+    saved_yaml = os.path.join(folder, "hyperparams.yaml")
+    if fresh_start:
+        aside = os.path.join(folder, time.strftime("replaced-%Y%m%d-%H%M%S"))
+        outputs = [hparams.get(key) for key in RUN_OUTPUTS] + [
+            os.path.join(folder, name) for name in (
+                "hyperparams.yaml", "results.json", "results.md",
+                "initial_metrics.json", "validation_curves.png")]
+        moved = [p for p in outputs if p and os.path.exists(p)
+                 and os.path.dirname(os.path.abspath(p)) == os.path.abspath(folder)]
+        for path in moved:
+            os.makedirs(aside, exist_ok=True)
+            os.rename(path, os.path.join(aside, os.path.basename(path)))
+        if moved:
+            logger.warning("--fresh_start: the earlier run's outputs are now in %s", aside)
+        return
+    if not checkpoints:
+        return
+    if os.path.isfile(saved_yaml):
+        with open(saved_yaml) as f:
+            before = resume_settings(f.read())
+        with open(hparams_file) as f:
+            now = resume_settings(resolve_references(f, overrides).getvalue())
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if changed and not resume_with_new_settings:
+            detail = "; ".join(f"{k}: {before.get(k)!r} then, {now.get(k)!r} now" for k in changed)
+            raise ValueError(
+                f"{folder} holds checkpoints of a run with other settings ({detail}). "
+                "Resuming would mix them: pass --fresh_start=True to start over (the "
+                "earlier run is moved aside), --resume_with_new_settings=True to "
+                "continue with the new settings, or choose another --output_folder"
+            )
+        if changed:
+            logger.warning("resuming with new settings for %s", ", ".join(changed))
+    logger.warning(  # a warning: shown on the console before logging is set up
+        "%s holds checkpoints: this run resumes from them (--fresh_start=True starts over)",
+        save,
+    )
 
 
 def training_captions(dataset, captioner, draws: int = 4) -> List[str]:

@@ -37,7 +37,7 @@ from speechbrain_tclap.data.batching import (
     TextView,
     collate_clap_samples,
 )
-from speechbrain_tclap.data.manifest import load_manifest
+from speechbrain_tclap.data.manifest import check_audio_files, load_manifest
 from speechbrain_tclap.data.captions import caption_for_events
 
 logger = get_logger(__name__)
@@ -481,8 +481,9 @@ def make_clap_dataset(
 ) -> DynamicItemDataset:
     """A SpeechBrain ``DynamicItemDataset`` whose output key is ``"sample"``.
 
-    The manifest is validated up front (an error names the file and row), so
-    a bad manifest fails at start-up, not hours into training.
+    The manifest is validated up front (an error names the file and row),
+    its audio files included, so a bad manifest fails at start-up, not hours
+    into training.
 
     Arguments
     ---------
@@ -516,6 +517,7 @@ def make_clap_dataset(
     'a'
     """
     rows = load_manifest(manifest_path, required=required, replacements=replacements)
+    check_audio_files(manifest_path, rows)
     data = {key: {} for key in rows}
 
     def build(sample_id):

@@ -121,6 +121,17 @@ def test_exported_interface_loads_offline_and_embeds(default_run, workdir):
     assert model.encode_text("a bell").shape == (1, 128)
 
 
+def test_run_that_trains_nothing_fails_and_exports_nothing(workdir):
+    # --batch_size=1: every batch has one usable sample (issue 15: was exit 0,
+    # "train skipped: 0" and an exported untrained model).
+    out = workdir / "batch_of_one"
+    cmd = _command(HPARAMS, out, workdir / "data", extra=["--batch_size=1", "--num_train_clips=8"])
+    proc = subprocess.run(cmd, cwd=workdir, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "epoch 1 trained nothing: all 8 training batches were skipped" in proc.stdout + proc.stderr
+    assert not (out / "pretrained").exists() and not (out / "results.json").exists()
+
+
 def _intra_epoch_checkpoint_of_epoch(save_folder, epoch):
     """True once an intra-epoch checkpoint of ``epoch`` exists."""
     for ckpt in Path(save_folder).glob("CKPT+*"):

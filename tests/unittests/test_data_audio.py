@@ -267,8 +267,8 @@ def test_write_manifest_round_trip(tmp_path):
         write_manifest(rows, tmp_path / name)
         loaded = load_manifest(tmp_path / name)
         assert list(loaded) == ["b", "a"]
-        for row in rows:
-            assert loaded[row["id"]] == row, name
+        for row in rows:  # relative wav paths come back under the manifest's folder
+            assert loaded[row["id"]] == {**row, "wav": str(tmp_path / row["wav"])}, name
     saved = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
     assert "id" not in saved["b"]  # SpeechBrain layout: the id is the key
 
@@ -419,7 +419,7 @@ def test_other_manifest_file_errors(tmp_path):
     # Only the requested fields are required.
     ok = tmp_path / "ok.csv"
     ok.write_text("ID,wav\na,a.wav\n", encoding="utf-8")
-    assert load_manifest(ok, required=("id", "wav"))["a"]["wav"] == "a.wav"
+    assert load_manifest(ok, required=("id", "wav"))["a"]["wav"] == str(tmp_path / "a.wav")
 
 
 # ---------------------------------------------------------------------------
