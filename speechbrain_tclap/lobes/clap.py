@@ -15,7 +15,7 @@ Authors
 """
 
 import math
-from typing import List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -80,6 +80,37 @@ class EncodedText(NamedTuple):
 
 
 @register_checkpoint_hooks
+def unique_texts(texts) -> Tuple[List[str], Optional[torch.Tensor]]:
+    """Distinct texts of a batch, and where each original row comes from.
+
+    Arguments
+    ---------
+    texts : sequence of str
+        The batch.
+
+    Returns
+    -------
+    unique : list of str
+        Distinct texts in order of first appearance.
+    rows : torch.Tensor or None
+        Long ``(len(texts),)``: ``texts[i] == unique[rows[i]]``; ``None``
+        when every text is distinct (nothing to gather).
+
+    Example
+    -------
+    >>> unique_texts(["a dog", "a cat", "a dog"])
+    (['a dog', 'a cat'], tensor([0, 1, 0]))
+    >>> unique_texts(["a dog", "a cat"])
+    (['a dog', 'a cat'], None)
+    """
+    texts = list(texts)
+    index: Dict[str, int] = {}
+    rows = [index.setdefault(text, len(index)) for text in texts]
+    if len(index) == len(texts):
+        return texts, None
+    return list(index), torch.tensor(rows)
+
+
 class CLAP(nn.Module):
     """Contrastive language-audio model composed from lobes.
 
@@ -296,17 +327,28 @@ class CLAP(nn.Module):
 
     def _embed_text(self, texts, return_tokens: bool = False):
         """Unnormalised ``(embedding, projected tokens or None, token mask,
-        codeword weights or None)``."""
-        encoded = self.text_encoder(list(texts))
+        codeword weights or None)``.
+
+        Each distinct caption goes through the text tower once; the rows of
+        repeated captions are gathered from it (their gradients add up
+        there, as they would over separate copies; in training a repeated
+        caption shares one dropout draw).
+        """
+        unique, rows = unique_texts(texts)
+        encoded = self.text_encoder(unique)
         if self.aligner is not None:
             tokens = self.text_projection(encoded.tokens)
             aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
-            return aligned.embedding, tokens, encoded.token_mask, aligned.weights
-        tokens = self.text_projection(encoded.tokens) if return_tokens else None
-        pooled = encoded.pooled
-        if self.text_pooling is not None:
-            pooled = self.text_pooling(encoded.tokens, encoded.token_mask)
-        return self.text_projection(pooled), tokens, encoded.token_mask, None
+            out = (aligned.embedding, tokens, encoded.token_mask, aligned.weights)
+        else:
+            tokens = self.text_projection(encoded.tokens) if return_tokens else None
+            pooled = encoded.pooled
+            if self.text_pooling is not None:
+                pooled = self.text_pooling(encoded.tokens, encoded.token_mask)
+            out = (self.text_projection(pooled), tokens, encoded.token_mask, None)
+        if rows is None:
+            return out
+        return tuple(None if t is None else t[rows.to(t.device)] for t in out)
 
     def forward(
         self,
