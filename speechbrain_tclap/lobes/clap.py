@@ -335,20 +335,37 @@ class CLAP(nn.Module):
         caption shares one dropout draw).
         """
         unique, rows = unique_texts(texts)
-        encoded = self.text_encoder(unique)
-        if self.aligner is not None:
-            tokens = self.text_projection(encoded.tokens)
-            aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
-            out = (aligned.embedding, tokens, encoded.token_mask, aligned.weights)
-        else:
-            tokens = self.text_projection(encoded.tokens) if return_tokens else None
-            pooled = encoded.pooled
-            if self.text_pooling is not None:
-                pooled = self.text_pooling(encoded.tokens, encoded.token_mask)
-            out = (self.text_projection(pooled), tokens, encoded.token_mask, None)
+        out = self.text_head(self.text_encoder(unique), return_tokens)
         if rows is None:
             return out
         return tuple(None if t is None else t[rows.to(t.device)] for t in out)
+
+    def text_head(self, encoded, return_tokens: bool = False):
+        """Pooling and projection of the text tower's output.
+
+        Arguments
+        ---------
+        encoded : TextEncoderOutput
+            The text encoder's output (from its ``forward`` or its
+            ``forward_ids`` on token ids, as exported encoders do).
+        return_tokens : bool
+            Also project the token states.
+
+        Returns
+        -------
+        tuple
+            Unnormalised ``(embedding, projected tokens or None, token mask,
+            codeword weights or None)``.
+        """
+        if self.aligner is not None:
+            tokens = self.text_projection(encoded.tokens)
+            aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
+            return aligned.embedding, tokens, encoded.token_mask, aligned.weights
+        tokens = self.text_projection(encoded.tokens) if return_tokens else None
+        pooled = encoded.pooled
+        if self.text_pooling is not None:
+            pooled = self.text_pooling(encoded.tokens, encoded.token_mask)
+        return self.text_projection(pooled), tokens, encoded.token_mask, None
 
     def forward(
         self,

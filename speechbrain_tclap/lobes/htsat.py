@@ -41,7 +41,9 @@ from speechbrain_tclap.lobes.fusion import (
     FusionInputs,
     fusion_inputs,
 )
+from speechbrain_tclap.lobes.features import check_feat_lens
 from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
+from speechbrain_tclap.utils.tracing import is_tracing, untraced_inference
 
 TIME_FILLS = ("pad", "repeatpad", "stretch")
 
@@ -102,43 +104,6 @@ def _pair(value: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
     if len(value) != 2:
         raise ValueError(f"{name} must be an int or a pair, got {value}")
     return value
-
-
-def untraced_inference(*tensors: Optional[torch.Tensor]) -> bool:
-    """Whether derived tensors may be cached or computed by fused kernels.
-
-    True when no gradient is needed for any of ``tensors`` and nothing is
-    being traced (``torch.export``, ONNX export, TorchScript or
-    ``torch.compile``): exported graphs keep the portable ops and training
-    keeps autograd.
-
-    Arguments
-    ---------
-    *tensors : torch.Tensor, optional
-        Inputs and weights of the computation (``None`` entries are skipped).
-
-    Returns
-    -------
-    bool
-        Whether the computation is plain eager inference.
-
-    Example
-    -------
-    >>> x = torch.randn(2, 3)
-    >>> untraced_inference(x), untraced_inference(x.requires_grad_())
-    (True, False)
-    """
-    return not (
-        (
-            torch.is_grad_enabled()
-            and any(t is not None and t.requires_grad for t in tensors)
-        )
-        or torch.compiler.is_compiling()
-        or torch.compiler.is_exporting()
-        or torch.jit.is_tracing()
-        or torch.jit.is_scripting()
-        or torch.onnx.is_in_onnx_export()
-    )
 
 
 def linear(
@@ -598,7 +563,12 @@ class WindowAttention(nn.Module):
             attn_mask=mask,
             dropout_p=self.attn_drop if self.training else 0.0,
         )
-        out = out.transpose(1, 2).reshape(n_windows, n_tokens, self.dim)
+        out = out.transpose(1, 2)
+        if is_tracing():
+            # a traced reshape becomes a view of the eager kernel's layout,
+            # which a decomposed attention (ONNX) does not share
+            out = out.clone(memory_format=torch.contiguous_format)
+        out = out.reshape(n_windows, n_tokens, self.dim)
         if residual is not None:
             return linear(out, self.proj, residual=residual)
         return self.proj_drop(linear(out, self.proj))
@@ -1592,17 +1562,7 @@ class HTSAT(nn.Module):
                 f"time_capacity={self.time_capacity}; split long audio into "
                 "windows (the inference interface's sliding windows do this)"
             )
-        if feat_lens is not None:
-            if feat_lens.shape != (batch,):
-                raise ValueError(
-                    f"feat_lens must have shape ({batch},), got "
-                    f"{tuple(feat_lens.shape)}"
-                )
-            if bool(((feat_lens <= 0) | (feat_lens > 1.0 + 1e-6)).any()):
-                raise ValueError(
-                    "feat_lens are relative lengths and must lie in (0, 1], "
-                    f"got {feat_lens.tolist()}"
-                )
+        check_feat_lens(feat_lens, batch)
         return feats
 
     def _normalize(
