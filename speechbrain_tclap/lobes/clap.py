@@ -282,7 +282,24 @@ class CLAP(nn.Module):
         """Unnormalised ``(embedding, projected frames or None, frame mask,
         codeword weights or None)``."""
         feats, feat_lens = self.audio_features(wavs, wav_lens)
-        encoded = self.audio_encoder(feats, feat_lens)
+        return self.audio_head(self.audio_encoder(feats, feat_lens), return_frames)
+
+    def audio_head(self, encoded, return_frames: bool = False):
+        """Pooling and projection of the audio encoder's output.
+
+        Arguments
+        ---------
+        encoded : AudioEncoderOutput
+            The audio encoder's output.
+        return_frames : bool
+            Also project the frames.
+
+        Returns
+        -------
+        tuple
+            Unnormalised ``(embedding, projected frames or None, frame mask,
+            codeword weights or None)``.
+        """
         if self.aligner is not None:
             frames = self.audio_projection(encoded.frames)
             aligned = self.aligner.aggregate_audio(frames, encoded.frame_mask)

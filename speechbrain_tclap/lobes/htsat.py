@@ -1074,11 +1074,14 @@ class FusionPatchEmbed(PatchEmbed):
             Tokens ``(B, H * W, embed_dim)`` in row-major order.
         """
         fmap = self.proj(image[:, :1])
-        rows = (
-            is_longer.nonzero().flatten()
-            if is_longer is not None
-            else image.new_zeros(0, dtype=torch.long)
-        )
+        if is_longer is not None and is_tracing():
+            # no data-dependent row selection in a graph: fuse every row,
+            # keep the fused map where is_longer
+            rows = torch.arange(image.shape[0], device=image.device)
+        elif is_longer is not None:
+            rows = is_longer.nonzero().flatten()
+        else:
+            rows = image.new_zeros(0, dtype=torch.long)
         if rows.numel():
             local = image[rows, 1:]
             count, views, height, width = local.shape
@@ -1092,8 +1095,11 @@ class FusionPatchEmbed(PatchEmbed):
                 local = F.pad(local, (0, target - local.shape[-1]))
             else:
                 local = local[..., :target]
-            fused = self.fusion_model(fmap[rows], local)
-            fmap = fmap.index_put((rows,), fused.to(fmap.dtype))
+            fused = self.fusion_model(fmap[rows], local).to(fmap.dtype)
+            if is_tracing():
+                fmap = torch.where(is_longer[:, None, None, None], fused, fmap)
+            else:
+                fmap = fmap.index_put((rows,), fused)
         return self.norm(fmap.flatten(2).transpose(1, 2))
 
 

@@ -1,0 +1,434 @@
+"""Deployable encoders: a CLAP model's towers as ``torch.export`` programs and ONNX.
+
+Two towers cover every model of the package (HTSAT with or without fusion,
+CNN14, the from-scratch and the Hugging Face text encoders, MGA-CLAP's
+aligner):
+
+* :class:`AudioTower`: waveforms ``(B, L)`` and relative lengths ``(B,)`` ->
+  normalised audio embeddings ``(B, D)`` (front end, encoder, pooling,
+  projection; the same as ``CLAP.encode_audio``);
+* :class:`TextTower`: token ids and mask ``(B, N)`` -> normalised text
+  embeddings ``(B, D)`` (tokenization stays outside: the tokenizer files of
+  the pretrained folder go with the exported files).
+
+:func:`export_towers` writes ``audio.pt2`` / ``text.pt2``
+(``torch.export.save``) and ``audio.onnx`` / ``text.onnx``
+(``torch.onnx.export(..., dynamo=True)``), with the batch and the length
+dynamic where the model allows (a tower that cannot be traced with dynamic
+shapes is exported for the example's shapes, and the report says why), then
+checks each file against the eager tower on inputs of another batch size and
+length than the traced ones (ONNX files through onnxruntime, when it is
+installed). Command line::
+
+    python -m speechbrain_tclap.export_onnx --source PRETRAINED_FOLDER --output_folder OUT
+
+``pip install "speechbrain-tclap[export]"`` installs ``onnx``,
+``onnxscript`` and ``onnxruntime``.
+
+Authors
+ * speechbrain-tclap developers 2026
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from speechbrain.utils.logger import get_logger
+from torch import nn
+
+logger = get_logger(__name__)
+
+#: Captions that trace and check the text tower (any captions do).
+EXAMPLE_CAPTIONS = (
+    "a dog barks then a car passes by",
+    "rain",
+    "a bell rings twice followed by footsteps on gravel",
+)
+
+
+class AudioTower(nn.Module):
+    """Waveforms -> normalised audio embeddings of a CLAP model.
+
+    Arguments
+    ---------
+    clap : speechbrain_tclap.lobes.clap.CLAP
+        The model (put in eval mode by the caller).
+
+    Example
+    -------
+    >>> class Stub(nn.Module):  # stands for a CLAP model
+    ...     def encode_audio(self, wavs, wav_lens):
+    ...         return F.normalize(wavs[:, :4], dim=-1)
+    >>> AudioTower(Stub())(torch.ones(2, 8), torch.ones(2)).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(self, clap: nn.Module):
+        super().__init__()
+        self.clap = clap
+
+    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> torch.Tensor:
+        """Embeds ``wavs (B, L)`` with relative lengths ``wav_lens (B,)``."""
+        return self.clap.encode_audio(wavs, wav_lens)
+
+
+class FusionViewsTower(nn.Module):
+    """Fusion views -> normalised audio embeddings of a fusion-HTSAT CLAP.
+
+    The views of a fusion HTSAT (global view and three local windows of
+    clips longer than the window) are cut per clip at lengths known only
+    from the data, which a graph cannot express; this tower starts after
+    them: ``views (B, 4, T, n_mels)`` as built by
+    :func:`speechbrain_tclap.lobes.fusion.fusion_inputs` (or HF's
+    ``ClapFeatureExtractor``), their relative lengths ``(B,)`` and
+    ``is_longer (B,)``.
+
+    Arguments
+    ---------
+    clap : speechbrain_tclap.lobes.clap.CLAP
+        A model whose audio encoder is a fusion HTSAT.
+
+    Example
+    -------
+    >>> from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
+    >>> class Stub(nn.Module):  # stands for a CLAP model
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.audio_encoder = lambda v, lens, longer: AudioEncoderOutput(
+    ...             v.mean((1, 2)), v[:, 0], torch.ones(v.shape[:1] + v.shape[2:3]))
+    ...     def audio_head(self, encoded):
+    ...         return encoded.clip, None, encoded.frame_mask, None
+    >>> views = torch.ones(2, 4, 6, 3)
+    >>> FusionViewsTower(Stub())(views, torch.ones(2), torch.ones(2, dtype=torch.bool)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, clap: nn.Module):
+        super().__init__()
+        self.clap = clap
+
+    def forward(
+        self, views: torch.Tensor, feat_lens: torch.Tensor, is_longer: torch.Tensor
+    ) -> torch.Tensor:
+        """Embeds fusion ``views`` with ``feat_lens`` and ``is_longer``."""
+        encoded = self.clap.audio_encoder(views, feat_lens, is_longer)
+        return F.normalize(self.clap.audio_head(encoded)[0], dim=-1)
+
+
+class TextTower(nn.Module):
+    """Token ids and mask -> normalised text embeddings of a CLAP model.
+
+    Arguments
+    ---------
+    clap : speechbrain_tclap.lobes.clap.CLAP
+        The model (put in eval mode by the caller).
+
+    Example
+    -------
+    >>> from speechbrain_tclap.lobes.outputs import TextEncoderOutput
+    >>> class Stub(nn.Module):  # stands for a CLAP model
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.text_encoder = self
+    ...     def forward_ids(self, ids, mask):
+    ...         states = ids[..., None].float().expand(-1, -1, 4)
+    ...         return TextEncoderOutput(states.mean(1), states, mask)
+    ...     def text_head(self, encoded):
+    ...         return encoded.pooled, None, encoded.token_mask, None
+    >>> TextTower(Stub())(torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5)).shape
+    torch.Size([2, 4])
+    """
+
+    def __init__(self, clap: nn.Module):
+        super().__init__()
+        self.clap = clap
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Embeds right-padded ``ids (B, N)`` with ``mask (B, N)``."""
+        encoded = self.clap.text_encoder.forward_ids(ids, mask)
+        return F.normalize(self.clap.text_head(encoded)[0], dim=-1)
+
+
+@dataclass
+class TowerExport:
+    """What :func:`export_tower` wrote and measured.
+
+    ``dynamic`` says which input dimensions are dynamic (or why none are);
+    ``*_max_diff`` are the largest absolute differences from the eager tower
+    on the check inputs (``None``: not checked); times are in seconds.
+    """
+
+    name: str
+    dynamic: str
+    export_seconds: float
+    program_max_diff: float
+    files: List[str] = field(default_factory=list)
+    onnx_seconds: Optional[float] = None
+    onnx_max_diff: Optional[float] = None
+
+
+def export_tower(
+    tower: nn.Module,
+    name: str,
+    example: Tuple[torch.Tensor, ...],
+    check: Tuple[torch.Tensor, ...],
+    dynamic_shapes: Tuple[Dict[int, object], ...],
+    folder: str,
+    onnx: bool = True,
+) -> TowerExport:
+    """Exports one tower to ``<name>.pt2`` (and ``<name>.onnx``), then checks them.
+
+    Arguments
+    ---------
+    tower : torch.nn.Module
+        The module, in eval mode.
+    name : str
+        File stem.
+    example : tuple of torch.Tensor
+        Inputs to trace with.
+    check : tuple of torch.Tensor
+        Inputs to compare the exported files with the eager tower on (other
+        shapes than ``example`` when the export is dynamic).
+    dynamic_shapes : tuple of dict
+        ``torch.export`` dynamic shapes of the inputs; when tracing with them
+        fails, the tower is exported for ``example``'s shapes and checked on
+        ``example``.
+    folder : str
+        Output folder (created).
+    onnx : bool
+        Also write and check the ONNX file.
+
+    Returns
+    -------
+    TowerExport
+        Files, dynamic dimensions, export times and differences.
+    """
+    os.makedirs(folder, exist_ok=True)
+    start = time.perf_counter()
+    try:
+        program = torch.export.export(tower, example, dynamic_shapes=dynamic_shapes)
+        dynamic = ", ".join(
+            f"{arg}[{dim}]"
+            for arg, dims in zip(_input_names(tower), dynamic_shapes)
+            for dim in dims
+        )
+    except Exception as error:  # noqa: BLE001 - any tracing failure: go static
+        reason = str(error).strip().splitlines()[0][:200]
+        logger.warning("%s: no dynamic shapes (%s); exporting static shapes", name, reason)
+        program = torch.export.export(tower, example)
+        dynamic, check = f"none (static shapes: {reason})", example
+    pt2 = os.path.join(folder, f"{name}.pt2")
+    torch.export.save(program, pt2)
+    report = TowerExport(name, dynamic, time.perf_counter() - start, float("nan"), [pt2])
+    with torch.no_grad():
+        expected = tower(*check)
+        loaded = torch.export.load(pt2).module()
+        report.program_max_diff = _max_diff(loaded(*check), expected)
+    if onnx:
+        start = time.perf_counter()
+        path = os.path.join(folder, f"{name}.onnx")
+        torch.onnx.export(program, (), path, dynamo=True, external_data=False)
+        report.onnx_seconds = time.perf_counter() - start
+        report.files.append(path)
+        session = onnx_session(path)
+        if session is not None:
+            feed = {i.name: t.numpy() for i, t in zip(session.get_inputs(), check)}
+            got = torch.from_numpy(session.run(None, feed)[0])
+            report.onnx_max_diff = _max_diff(got, expected)
+    return report
+
+
+def onnx_session(path: str):
+    """An onnxruntime CPU session for ``path``, or ``None`` without onnxruntime.
+
+    Arguments
+    ---------
+    path : str
+        An ONNX file.
+
+    Returns
+    -------
+    onnxruntime.InferenceSession or None
+        The session.
+    """
+    try:
+        import onnxruntime
+    except ImportError:
+        logger.warning("onnxruntime is not installed: %s is not checked", path)
+        return None
+    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+
+def _max_diff(got: torch.Tensor, expected: torch.Tensor) -> float:
+    """Largest absolute difference (inf when the shapes differ)."""
+    if got.shape != expected.shape:
+        return float("inf")
+    return float((got.float() - expected.float()).abs().max())
+
+
+def _input_names(tower: nn.Module) -> List[str]:
+    """Names of the tower's ``forward`` arguments."""
+    code = tower.forward.__code__
+    return list(code.co_varnames[1 : code.co_argcount])
+
+
+def export_towers(
+    clap: nn.Module,
+    folder: str,
+    sample_rate: int,
+    clip_seconds: float,
+    tokenizer=None,
+    onnx: bool = True,
+    captions: Sequence[str] = EXAMPLE_CAPTIONS,
+    towers: Sequence[str] = ("audio", "text"),
+) -> List[TowerExport]:
+    """Exports the audio and text towers of ``clap`` and writes ``export.json``.
+
+    The audio tower is traced on 2 clips of ``clip_seconds`` and checked on 3
+    clips of 0.6 times that length (lengths dynamic from 0.5 s to
+    ``clip_seconds``); the text tower is traced on the first two captions
+    and checked on all of them (token count dynamic up to the tokenizer's
+    ``max_length``).
+
+    Arguments
+    ---------
+    clap : speechbrain_tclap.lobes.clap.CLAP
+        The model; it is put in eval mode.
+    folder : str
+        Output folder.
+    sample_rate : int
+        Sampling rate of the audio front end.
+    clip_seconds : float
+        Longest clip the audio tower takes (the model's clip length).
+    tokenizer : callable, optional
+        ``tokenizer(texts) -> (ids, mask)``; default the text encoder's.
+    onnx : bool
+        Also write (and check) the ONNX files.
+    captions : sequence of str
+        At least three captions for tracing and checking.
+    towers : sequence of str
+        Which towers to export: ``"audio"``, ``"text"`` or both.
+
+    Returns
+    -------
+    list of TowerExport
+        One per tower, audio first.
+    """
+    unknown = set(towers) - {"audio", "text"}
+    if unknown or not towers:
+        raise ValueError(f"towers must be 'audio' and/or 'text', got {list(towers)}")
+    clap.eval()
+    tokenizer = tokenizer or clap.text_encoder.tokenizer
+    reports = []
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    if "audio" in towers:
+        reports.append(_export_audio(clap, folder, sample_rate, clip_seconds, batch, onnx))
+    if "text" in towers:
+        ids, mask = tokenizer(list(captions))
+        limit = max(int(getattr(tokenizer, "max_length", 512)), ids.shape[1])
+        tokens = torch.export.Dim.DYNAMIC(max=limit)
+        reports.append(export_tower(
+            TextTower(clap), "text", tokenizer(list(captions[:2])), (ids, mask),
+            ({0: batch, 1: tokens}, {0: batch, 1: tokens}), folder, onnx,
+        ))
+    with open(os.path.join(folder, "export.json"), "w") as f:
+        json.dump([asdict(r) for r in reports], f, indent=2)
+    return reports
+
+
+def _export_audio(clap, folder, sample_rate, clip_seconds, batch, onnx) -> TowerExport:
+    """The audio tower of :func:`export_towers` (fusion views for a fusion HTSAT)."""
+    generator = torch.Generator().manual_seed(0)
+    samples = int(round(sample_rate * clip_seconds))
+    short = int(0.6 * samples)
+    example = (0.1 * torch.randn(2, samples, generator=generator), torch.tensor([1.0, 0.7]))
+    check = (0.1 * torch.randn(3, short, generator=generator), torch.tensor([1.0, 0.5, 0.8]))
+    if getattr(clap.audio_encoder, "enable_fusion", False):
+        frames = torch.export.Dim.DYNAMIC(max=clap.audio_encoder.time_capacity)
+        return export_tower(
+            FusionViewsTower(clap), "audio", _fusion_views(clap, *example),
+            _fusion_views(clap, *check), ({0: batch, 2: frames}, {0: batch}, {0: batch}),
+            folder, onnx,
+        )
+    length = torch.export.Dim.DYNAMIC(min=min(sample_rate // 2, short), max=samples)
+    return export_tower(
+        AudioTower(clap), "audio", example, check, ({0: batch, 1: length}, {0: batch}),
+        folder, onnx,
+    )
+
+
+def _fusion_views(clap: nn.Module, wavs: torch.Tensor, wav_lens: torch.Tensor):
+    """``(views, feat_lens, is_longer)`` of a fusion HTSAT for ``wavs``."""
+    from speechbrain_tclap.lobes.fusion import fusion_inputs
+
+    with torch.no_grad():
+        feats, feat_lens = clap.audio_features(wavs, wav_lens)
+    return tuple(fusion_inputs(feats, feat_lens, clap.audio_encoder.fusion_window))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line: export the towers of a pretrained folder.
+
+    Arguments
+    ---------
+    argv : list of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 when every exported file matches the eager tower within
+        ``--tolerance``, else 1.
+
+    Example
+    -------
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+      ...
+    SystemExit: 0
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m speechbrain_tclap.export_onnx",
+        description="Export a CLAP model's audio and text towers with "
+        "torch.export (.pt2) and to ONNX, checked against the eager model.",
+    )
+    parser.add_argument("--source", required=True,
+                        help="pretrained folder (speechbrain_tclap.inference.CLAP)")
+    parser.add_argument("--output_folder", required=True)
+    parser.add_argument("--no_onnx", action="store_true", help="write the .pt2 files only")
+    parser.add_argument("--towers", nargs="+", default=["audio", "text"],
+                        choices=["audio", "text"])
+    parser.add_argument("--tolerance", type=float, default=1e-5)
+    args = parser.parse_args(argv)
+
+    from speechbrain_tclap.inference import CLAP as Interface
+
+    interface = Interface.from_hparams(source=args.source, savedir=args.source)
+    reports = export_towers(
+        interface.mods.clap,
+        args.output_folder,
+        interface.hparams.sample_rate,
+        interface.hparams.clip_seconds,
+        onnx=not args.no_onnx,
+        towers=args.towers,
+    )
+    ok = True
+    for r in reports:
+        diffs = [d for d in (r.program_max_diff, r.onnx_max_diff) if d is not None]
+        ok = ok and all(d <= args.tolerance for d in diffs)
+        print(
+            f"{r.name}: {', '.join(r.files)}; dynamic: {r.dynamic}; export "
+            f"{r.export_seconds:.1f} s (onnx {r.onnx_seconds or 0:.1f} s); max |diff| "
+            f"pt2 {r.program_max_diff:.1e}, onnx {r.onnx_max_diff if r.onnx_max_diff is None else f'{r.onnx_max_diff:.1e}'}"
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
