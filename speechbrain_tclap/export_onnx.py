@@ -52,7 +52,15 @@ EXAMPLE_CAPTIONS = (
 )
 
 
-class AudioTower(nn.Module):
+class _Tower(nn.Module):
+    """A part of a CLAP model (``self.clap``) as a module of tensors only."""
+
+    def __init__(self, clap: nn.Module):
+        super().__init__()
+        self.clap = clap
+
+
+class AudioTower(_Tower):
     """Waveforms -> normalised audio embeddings of a CLAP model.
 
     Arguments
@@ -69,16 +77,12 @@ class AudioTower(nn.Module):
     torch.Size([2, 4])
     """
 
-    def __init__(self, clap: nn.Module):
-        super().__init__()
-        self.clap = clap
-
     def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> torch.Tensor:
         """Embeds ``wavs (B, L)`` with relative lengths ``wav_lens (B,)``."""
         return self.clap.encode_audio(wavs, wav_lens)
 
 
-class FusionViewsTower(nn.Module):
+class FusionViewsTower(_Tower):
     """Fusion views -> normalised audio embeddings of a fusion-HTSAT CLAP.
 
     The views of a fusion HTSAT (global view and three local windows of
@@ -109,10 +113,6 @@ class FusionViewsTower(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, clap: nn.Module):
-        super().__init__()
-        self.clap = clap
-
     def forward(
         self, views: torch.Tensor, feat_lens: torch.Tensor, is_longer: torch.Tensor
     ) -> torch.Tensor:
@@ -121,7 +121,7 @@ class FusionViewsTower(nn.Module):
         return F.normalize(self.clap.audio_head(encoded)[0], dim=-1)
 
 
-class TextTower(nn.Module):
+class TextTower(_Tower):
     """Token ids and mask -> normalised text embeddings of a CLAP model.
 
     Arguments
@@ -144,10 +144,6 @@ class TextTower(nn.Module):
     >>> TextTower(Stub())(torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5)).shape
     torch.Size([2, 4])
     """
-
-    def __init__(self, clap: nn.Module):
-        super().__init__()
-        self.clap = clap
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Embeds right-padded ``ids (B, N)`` with ``mask (B, N)``."""
