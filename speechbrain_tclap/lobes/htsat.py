@@ -106,6 +106,14 @@ def _pair(value: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
     return value
 
 
+def _cpu_autocast() -> bool:
+    """Whether CPU autocast is on (the call changed in torch 2.4)."""
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:
+        return torch.is_autocast_cpu_enabled()
+
+
 def linear(
     x: torch.Tensor,
     layer: nn.Linear,
@@ -151,7 +159,7 @@ def linear(
         _ONEDNN_LINEAR is not None
         and x.device.type == "cpu"
         and x.dtype == layer.weight.dtype == torch.float32
-        and not torch.is_autocast_enabled("cpu")
+        and not _cpu_autocast()
         and untraced_inference(x, layer.weight, layer.bias, residual)
     ):
         if residual is not None:

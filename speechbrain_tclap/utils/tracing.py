@@ -14,6 +14,12 @@ from typing import Optional
 import torch
 
 
+# torch.compiler.is_compiling / is_exporting are missing from older torch
+_NEVER = lambda: False  # noqa: E731
+_IS_COMPILING = getattr(torch.compiler, "is_compiling", _NEVER)
+_IS_EXPORTING = getattr(torch.compiler, "is_exporting", _NEVER)
+
+
 def is_tracing() -> bool:
     """Whether the current call is being traced or compiled.
 
@@ -29,8 +35,8 @@ def is_tracing() -> bool:
     False
     """
     return (
-        torch.compiler.is_compiling()
-        or torch.compiler.is_exporting()
+        _IS_COMPILING()
+        or _IS_EXPORTING()
         or torch.jit.is_tracing()
         or torch.jit.is_scripting()
         or torch.onnx.is_in_onnx_export()
