@@ -277,8 +277,8 @@ def _input_names(tower: nn.Module) -> List[str]:
 def export_towers(
     clap: nn.Module,
     folder: str,
-    sample_rate: int,
-    clip_seconds: float,
+    sample_rate: Optional[int] = None,
+    clip_seconds: Optional[float] = None,
     tokenizer=None,
     onnx: bool = True,
     captions: Sequence[str] = EXAMPLE_CAPTIONS,
@@ -298,10 +298,10 @@ def export_towers(
         The model; it is put in eval mode.
     folder : str
         Output folder.
-    sample_rate : int
-        Sampling rate of the audio front end.
-    clip_seconds : float
-        Longest clip the audio tower takes (the model's clip length).
+    sample_rate : int, optional
+        Sampling rate of the audio front end; default the model's.
+    clip_seconds : float, optional
+        Longest clip the audio tower takes; default the model's window.
     tokenizer : callable, optional
         ``tokenizer(texts) -> (ids, mask)``; default the text encoder's.
     onnx : bool
@@ -320,6 +320,8 @@ def export_towers(
     if unknown or not towers:
         raise ValueError(f"towers must be 'audio' and/or 'text', got {list(towers)}")
     clap.eval()
+    sample_rate = sample_rate or clap.sample_rate
+    clip_seconds = clip_seconds or clap.window_samples / sample_rate
     tokenizer = tokenizer or clap.text_encoder.tokenizer
     reports = []
     batch = torch.export.Dim("batch", min=1, max=4096)
@@ -409,8 +411,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     reports = export_towers(
         interface.mods.clap,
         args.output_folder,
-        interface.hparams.sample_rate,
-        interface.hparams.clip_seconds,
         onnx=not args.no_onnx,
         towers=args.towers,
     )
