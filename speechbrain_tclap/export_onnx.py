@@ -22,6 +22,8 @@ installed). Command line::
 
     python -m speechbrain_tclap.export_onnx --source PRETRAINED_FOLDER --output_folder OUT
 
+(``main(argv)`` is the command, for a ``speechbrain-tclap`` subcommand.)
+
 ``pip install "speechbrain-tclap[export]"`` installs ``onnx``,
 ``onnxscript`` and ``onnxruntime``.
 
@@ -321,6 +323,11 @@ def export_towers(
         raise ValueError(f"towers must be 'audio' and/or 'text', got {list(towers)}")
     clap.eval()
     sample_rate = sample_rate or clap.sample_rate
+    if clip_seconds is None and clap.window_samples is None:
+        raise ValueError(
+            "this audio tower takes clips of any length: give clip_seconds, the "
+            "length the exported tower is traced and checked at"
+        )
     clip_seconds = clip_seconds or clap.window_samples / sample_rate
     tokenizer = tokenizer or clap.text_encoder.tokenizer
     reports = []
@@ -397,20 +404,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "torch.export (.pt2) and to ONNX, checked against the eager model.",
     )
     parser.add_argument("--source", required=True,
-                        help="pretrained folder (speechbrain_tclap.inference.CLAP)")
+                        help="pretrained folder, or a hparams/pretrained/*.yaml")
     parser.add_argument("--output_folder", required=True)
     parser.add_argument("--no_onnx", action="store_true", help="write the .pt2 files only")
+    parser.add_argument("--clip_seconds", type=float, default=None,
+                        help="longest clip (default: the model's window, or the "
+                        "folder's clip_seconds)")
     parser.add_argument("--towers", nargs="+", default=["audio", "text"],
                         choices=["audio", "text"])
     parser.add_argument("--tolerance", type=float, default=1e-5)
     args = parser.parse_args(argv)
 
-    from speechbrain_tclap.inference import CLAP as Interface
+    from speechbrain_tclap.inference import load_interface
 
-    interface = Interface.from_hparams(source=args.source, savedir=args.source)
+    interface = load_interface(args.source, os.path.join(args.output_folder, "interface"))
     reports = export_towers(
         interface.mods.clap,
         args.output_folder,
+        clip_seconds=args.clip_seconds or getattr(interface.hparams, "clip_seconds", None),
         onnx=not args.no_onnx,
         towers=args.towers,
     )
