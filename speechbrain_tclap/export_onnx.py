@@ -44,7 +44,12 @@ import torch.nn.functional as F
 from speechbrain.utils.logger import get_logger
 from torch import nn
 
+from speechbrain_tclap.lobes.clap import CLAP
+
 logger = get_logger(__name__)
+
+#: What the audio head of CLAP reads (``CLAP.audio_head``).
+AUDIO_PARTS = ("audio_encoder", "audio_pooling", "audio_projection", "aligner")
 
 #: Captions that trace and check the text tower (any captions do).
 EXAMPLE_CAPTIONS = (
@@ -55,11 +60,19 @@ EXAMPLE_CAPTIONS = (
 
 
 class _Tower(nn.Module):
-    """A part of a CLAP model (``self.clap``) as a module of tensors only."""
+    """The ``PARTS`` of a CLAP model as a module of tensors only.
+
+    Only these submodules are registered, so an exported tower carries its
+    own weights and none of the other tower's; ``CLAP.audio_head`` and
+    ``CLAP.text_head`` run on it as they run on the model.
+    """
+
+    PARTS: Tuple[str, ...] = ()
 
     def __init__(self, clap: nn.Module):
         super().__init__()
-        self.clap = clap
+        for part in self.PARTS:
+            setattr(self, part, getattr(clap, part, None))
 
 
 class AudioTower(_Tower):
@@ -72,16 +85,26 @@ class AudioTower(_Tower):
 
     Example
     -------
-    >>> class Stub(nn.Module):  # stands for a CLAP model
-    ...     def encode_audio(self, wavs, wav_lens):
-    ...         return F.normalize(wavs[:, :4], dim=-1)
-    >>> AudioTower(Stub())(torch.ones(2, 8), torch.ones(2)).shape
-    torch.Size([2, 4])
+    >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+    >>> from speechbrain_tclap.lobes.htsat import HTSAT
+    >>> features = CLAPFeatures(16000, n_fft=256, hop_length=160, n_mels=16, f_max=8000)
+    >>> clap = CLAP(features, HTSAT.from_preset("test"), nn.Linear(16, 8),
+    ...             nn.Identity(), nn.Identity()).eval()
+    >>> wavs, lens = torch.randn(2, 8000), torch.tensor([1.0, 0.6])
+    >>> tower = AudioTower(clap)
+    >>> torch.allclose(tower(wavs, lens), clap.encode_audio(wavs, lens), atol=1e-6)
+    True
+    >>> sorted(name for name, _ in tower.named_children())  # no text weights
+    ['audio_encoder', 'audio_features', 'audio_projection']
     """
+
+    PARTS = AUDIO_PARTS + ("audio_features",)
 
     def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> torch.Tensor:
         """Embeds ``wavs (B, L)`` with relative lengths ``wav_lens (B,)``."""
-        return self.clap.encode_audio(wavs, wav_lens)
+        feats, feat_lens = self.audio_features(wavs, wav_lens)
+        encoded = self.audio_encoder(feats, feat_lens)
+        return F.normalize(CLAP.audio_head(self, encoded)[0], dim=-1)
 
 
 class FusionViewsTower(_Tower):
@@ -102,25 +125,26 @@ class FusionViewsTower(_Tower):
 
     Example
     -------
-    >>> from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
-    >>> class Stub(nn.Module):  # stands for a CLAP model
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.audio_encoder = lambda v, lens, longer: AudioEncoderOutput(
-    ...             v.mean((1, 2)), v[:, 0], torch.ones(v.shape[:1] + v.shape[2:3]))
-    ...     def audio_head(self, encoded):
-    ...         return encoded.clip, None, encoded.frame_mask, None
-    >>> views = torch.ones(2, 4, 6, 3)
-    >>> FusionViewsTower(Stub())(views, torch.ones(2), torch.ones(2, dtype=torch.bool)).shape
-    torch.Size([2, 3])
+    >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+    >>> from speechbrain_tclap.lobes.fusion import fusion_inputs
+    >>> from speechbrain_tclap.lobes.htsat import HTSAT
+    >>> features = CLAPFeatures(16000, n_fft=256, hop_length=160, n_mels=16, f_max=8000)
+    >>> encoder = HTSAT.from_preset("test", enable_fusion=True, fusion_window=40)
+    >>> clap = CLAP(features, encoder, nn.Linear(16, 8), nn.Identity(), nn.Identity()).eval()
+    >>> wavs = torch.randn(2, 16000)  # 101 frames: longer than the window
+    >>> views = fusion_inputs(*features(wavs), window=40)
+    >>> torch.allclose(FusionViewsTower(clap)(*views), clap.encode_audio(wavs), atol=1e-6)
+    True
     """
+
+    PARTS = AUDIO_PARTS
 
     def forward(
         self, views: torch.Tensor, feat_lens: torch.Tensor, is_longer: torch.Tensor
     ) -> torch.Tensor:
         """Embeds fusion ``views`` with ``feat_lens`` and ``is_longer``."""
-        encoded = self.clap.audio_encoder(views, feat_lens, is_longer)
-        return F.normalize(self.clap.audio_head(encoded)[0], dim=-1)
+        encoded = self.audio_encoder(views, feat_lens, is_longer)
+        return F.normalize(CLAP.audio_head(self, encoded)[0], dim=-1)
 
 
 class TextTower(_Tower):
@@ -133,24 +157,21 @@ class TextTower(_Tower):
 
     Example
     -------
-    >>> from speechbrain_tclap.lobes.outputs import TextEncoderOutput
-    >>> class Stub(nn.Module):  # stands for a CLAP model
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.text_encoder = self
-    ...     def forward_ids(self, ids, mask):
-    ...         states = ids[..., None].float().expand(-1, -1, 4)
-    ...         return TextEncoderOutput(states.mean(1), states, mask)
-    ...     def text_head(self, encoded):
-    ...         return encoded.pooled, None, encoded.token_mask, None
-    >>> TextTower(Stub())(torch.ones(2, 5, dtype=torch.long), torch.ones(2, 5)).shape
+    >>> from speechbrain_tclap.lobes.text import TransformerTextEncoder
+    >>> text = TransformerTextEncoder(None, vocab_size=20, d_model=8, nhead=2,
+    ...                               num_layers=1, max_length=6, dropout=0.0)
+    >>> clap = CLAP(nn.Identity(), nn.Identity(), nn.Identity(), text, nn.Linear(8, 4))
+    >>> ids = torch.tensor([[3, 5, 7, 0], [4, 6, 0, 0]])
+    >>> TextTower(clap.eval())(ids, ids > 0).shape
     torch.Size([2, 4])
     """
 
+    PARTS = ("text_encoder", "text_pooling", "text_projection", "aligner")
+
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Embeds right-padded ``ids (B, N)`` with ``mask (B, N)``."""
-        encoded = self.clap.text_encoder.forward_ids(ids, mask)
-        return F.normalize(self.clap.text_head(encoded)[0], dim=-1)
+        encoded = self.text_encoder.forward_ids(ids, mask)
+        return F.normalize(CLAP.text_head(self, encoded)[0], dim=-1)
 
 
 @dataclass
@@ -206,6 +227,15 @@ def export_tower(
     -------
     TowerExport
         Files, dynamic dimensions, export times and differences.
+
+    Example
+    -------
+    >>> tower = nn.Linear(4, 3).eval()
+    >>> batch = torch.export.Dim("batch")
+    >>> report = export_tower(tower, "linear", (torch.randn(2, 4),), (torch.randn(5, 4),),
+    ...                       ({0: batch},), getfixture("tmpdir"), onnx=False)
+    >>> report.dynamic, report.program_max_diff < 1e-6
+    ('input[0]', True)
     """
     os.makedirs(folder, exist_ok=True)
     start = time.perf_counter()
