@@ -272,13 +272,18 @@ def export_tower(
     return report
 
 
-def onnx_session(path: str):
+def onnx_session(path: str, threads: Optional[int] = None):
     """An onnxruntime CPU session for ``path``, or ``None`` without onnxruntime.
+
+    Its threads do not spin while idle, so that they leave the cores to
+    whatever runs next (torch, in a comparison).
 
     Arguments
     ---------
     path : str
         An ONNX file.
+    threads : int, optional
+        Intra-op threads; default torch's ``get_num_threads()``.
 
     Returns
     -------
@@ -290,7 +295,11 @@ def onnx_session(path: str):
     except ImportError:
         logger.warning("onnxruntime is not installed: %s is not checked", path)
         return None
-    return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
 def _max_diff(got: torch.Tensor, expected: torch.Tensor) -> float:
