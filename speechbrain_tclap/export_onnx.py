@@ -368,12 +368,12 @@ def export_towers(
             "length the exported tower is traced and checked at"
         )
     clip_seconds = clip_seconds or clap.window_samples / sample_rate
-    tokenizer = tokenizer or clap.text_encoder.tokenizer
     reports = []
     batch = torch.export.Dim("batch", min=1, max=4096)
     if "audio" in towers:
         reports.append(_export_audio(clap, folder, sample_rate, clip_seconds, batch, onnx))
     if "text" in towers:
+        tokenizer = tokenizer or clap.text_encoder.tokenizer
         ids, mask = tokenizer(list(captions))
         limit = max(int(getattr(tokenizer, "max_length", 512)), ids.shape[1])
         tokens = torch.export.Dim.DYNAMIC(max=limit)
