@@ -100,8 +100,11 @@ class AudioTower(_Tower):
 
     PARTS = AUDIO_PARTS + ("audio_features",)
 
-    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor) -> torch.Tensor:
-        """Embeds ``wavs (B, L)`` with relative lengths ``wav_lens (B,)``."""
+    def forward(
+        self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Embeds ``wavs (B, L)`` with relative lengths ``wav_lens (B,)``
+        (``None``: every clip whole)."""
         feats, feat_lens = self.audio_features(wavs, wav_lens)
         encoded = self.audio_encoder(feats, feat_lens)
         return F.normalize(CLAP.audio_head(self, encoded)[0], dim=-1)
@@ -115,8 +118,8 @@ class FusionViewsTower(_Tower):
     from the data, which a graph cannot express; this tower starts after
     them: ``views (B, 4, T, n_mels)`` as built by
     :func:`speechbrain_tclap.lobes.fusion.fusion_inputs` (or HF's
-    ``ClapFeatureExtractor``), their relative lengths ``(B,)`` and
-    ``is_longer (B,)``.
+    ``ClapFeatureExtractor``), ``is_longer (B,)`` and their relative
+    lengths ``(B,)``.
 
     Arguments
     ---------
@@ -132,17 +135,22 @@ class FusionViewsTower(_Tower):
     >>> encoder = HTSAT.from_preset("test", enable_fusion=True, fusion_window=40)
     >>> clap = CLAP(features, encoder, nn.Linear(16, 8), nn.Identity(), nn.Identity()).eval()
     >>> wavs = torch.randn(2, 16000)  # 101 frames: longer than the window
-    >>> views = fusion_inputs(*features(wavs), window=40)
-    >>> torch.allclose(FusionViewsTower(clap)(*views), clap.encode_audio(wavs), atol=1e-6)
+    >>> views, lens, is_longer = fusion_inputs(*features(wavs), window=40)
+    >>> embedding = FusionViewsTower(clap)(views, is_longer, lens)
+    >>> torch.allclose(embedding, clap.encode_audio(wavs), atol=1e-6)
     True
     """
 
     PARTS = AUDIO_PARTS
 
     def forward(
-        self, views: torch.Tensor, feat_lens: torch.Tensor, is_longer: torch.Tensor
+        self,
+        views: torch.Tensor,
+        is_longer: torch.Tensor,
+        feat_lens: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
-        """Embeds fusion ``views`` with ``feat_lens`` and ``is_longer``."""
+        """Embeds fusion ``views`` with ``is_longer`` and ``feat_lens``
+        (``None``: every view whole)."""
         encoded = self.audio_encoder(views, feat_lens, is_longer)
         return F.normalize(CLAP.audio_head(self, encoded)[0], dim=-1)
 
@@ -387,33 +395,41 @@ def export_towers(
 
 
 def _export_audio(clap, folder, sample_rate, clip_seconds, batch, onnx) -> TowerExport:
-    """The audio tower of :func:`export_towers` (fusion views for a fusion HTSAT)."""
+    """The audio tower of :func:`export_towers` (fusion views for a fusion HTSAT).
+
+    An HTSAT that stretches its input (``time_fill="stretch"``, the LAION /
+    HF checkpoints) resizes each distinct length of a batch on its own, a
+    loop over tensor values that a graph cannot hold: its tower is exported
+    without lengths and takes every clip (or view) whole.
+    """
     generator = torch.Generator().manual_seed(0)
     samples = int(round(sample_rate * clip_seconds))
     short = int(0.6 * samples)
     example = (0.1 * torch.randn(2, samples, generator=generator), torch.tensor([1.0, 0.7]))
     check = (0.1 * torch.randn(3, short, generator=generator), torch.tensor([1.0, 0.5, 0.8]))
+    whole = getattr(clap.audio_encoder, "time_fill", None) == "stretch"
     if getattr(clap.audio_encoder, "enable_fusion", False):
+        tower = FusionViewsTower(clap)
+        example, check = _fusion_views(clap, *example), _fusion_views(clap, *check)
         frames = torch.export.Dim.DYNAMIC(max=clap.audio_encoder.time_capacity)
-        return export_tower(
-            FusionViewsTower(clap), "audio", _fusion_views(clap, *example),
-            _fusion_views(clap, *check), ({0: batch, 2: frames}, {0: batch}, {0: batch}),
-            folder, onnx,
-        )
-    length = torch.export.Dim.DYNAMIC(min=min(sample_rate // 2, short), max=samples)
-    return export_tower(
-        AudioTower(clap), "audio", example, check, ({0: batch, 1: length}, {0: batch}),
-        folder, onnx,
-    )
+        dims = ({0: batch, 2: frames}, {0: batch}, {0: batch})
+    else:
+        tower = AudioTower(clap)
+        length = torch.export.Dim.DYNAMIC(min=min(sample_rate // 2, short), max=samples)
+        dims = ({0: batch, 1: length}, {0: batch})
+    if whole:
+        example, check, dims = example[:-1], check[:-1], dims[:-1]
+    return export_tower(tower, "audio", example, check, dims, folder, onnx)
 
 
 def _fusion_views(clap: nn.Module, wavs: torch.Tensor, wav_lens: torch.Tensor):
-    """``(views, feat_lens, is_longer)`` of a fusion HTSAT for ``wavs``."""
+    """``(views, is_longer, feat_lens)`` of a fusion HTSAT for ``wavs``."""
     from speechbrain_tclap.lobes.fusion import fusion_inputs
 
     with torch.no_grad():
         feats, feat_lens = clap.audio_features(wavs, wav_lens)
-    return tuple(fusion_inputs(feats, feat_lens, clap.audio_encoder.fusion_window))
+    views = fusion_inputs(feats, feat_lens, clap.audio_encoder.fusion_window)
+    return views.feats, views.is_longer, views.feat_lens
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

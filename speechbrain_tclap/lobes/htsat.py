@@ -1626,7 +1626,9 @@ class HTSAT(nn.Module):
             index = index[:, None, :, None]
             index = index.expand(-1, channels, -1, self.n_mels)
             return x.gather(2, index), None
-        if not variable:
+        if not variable or is_tracing():
+            # traced: a loop over the batch's lengths cannot be a graph, so
+            # every clip is stretched whole (export_onnx gives no lengths)
             return self._stretch(x), None
         # legacy mode: stretch each distinct length on its own
         out = x.new_empty(batch, channels, capacity, self.n_mels)

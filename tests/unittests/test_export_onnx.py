@@ -58,18 +58,21 @@ def test_cnn14_and_hf_text_towers_export(tmp_path):
     _check(reports, onnx=False)
 
 
-def test_fused_htsat_exports(tmp_path):
+@pytest.mark.parametrize("time_fill", ["pad", "stretch"])
+def test_fused_htsat_exports(tmp_path, time_fill):
     model = _model("tiny_clap.yaml", tmp_path)
     clap = model["clap"]
     plain = clap.audio_encoder
     clap.audio_encoder = HTSAT(
         n_mels=plain.n_mels, spec_size=plain.spec_size, embed_dim=plain.embed_dim,
         depths=plain.depths, num_heads=(2, 4, 8), window_size=4, enable_fusion=True,
+        time_fill=time_fill,  # stretch: LAION's and HF's checkpoints
     )
     clap.audio_encoder.fusion_window = 40  # clips of 2.5 s have 126 frames: fused
     reports = export_towers(clap, str(tmp_path), model["sample_rate"], model["clip_seconds"],
                             onnx=False, towers=["audio"])
-    assert reports[0].dynamic == "views[0], views[2], feat_lens[0], is_longer[0]"
+    lens = ", feat_lens[0]" if time_fill == "pad" else ""  # stretch: views taken whole
+    assert reports[0].dynamic == "views[0], views[2], is_longer[0]" + lens
     _check(reports, onnx=False)
 
 
