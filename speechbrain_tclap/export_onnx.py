@@ -468,11 +468,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--towers", nargs="+", default=["audio", "text"],
                         choices=["audio", "text"])
     parser.add_argument("--tolerance", type=float, default=1e-5)
+    parser.add_argument("--allow_unsafe_yaml", action="store_true",
+                        help="load a hyperparams.yaml outside the safe subset "
+                        "(only from an author you trust)")
     args = parser.parse_args(argv)
 
     from speechbrain_tclap.inference import load_interface
 
-    interface = load_interface(args.source, os.path.join(args.output_folder, "interface"))
+    interface = load_interface(
+        args.source,
+        os.path.join(args.output_folder, "interface"),
+        allow_unsafe_yaml=args.allow_unsafe_yaml,
+    )
     reports = export_towers(
         interface.mods.clap,
         args.output_folder,
