@@ -10,6 +10,7 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
+import io
 import os
 from typing import Optional, Tuple, Union
 
@@ -59,8 +60,9 @@ def read_audio(
 
     Arguments
     ---------
-    path : str or os.PathLike
-        Audio file (any format libsndfile reads: WAV, FLAC, OGG, ...).
+    path : str, os.PathLike or io.BytesIO
+        Audio file (any format libsndfile reads: WAV, FLAC, OGG, ...), or
+        its bytes in memory (a shard member; errors use its ``name``).
     sample_rate : int, optional
         Expected sample rate. A file at another rate raises
         ``AudioReadError`` unless ``resample=True``.
@@ -99,15 +101,21 @@ def read_audio(
     ...     print(err.problem)
     sample rate is 8000 Hz, expected 16000 Hz (pass resample=True to convert)
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioReadError(path, "file not found")
-    if os.path.isdir(path):
-        raise AudioReadError(path, "is a directory, not an audio file")
-    if os.path.getsize(path) == 0:
+    if isinstance(path, io.BytesIO):  # a shard member, named <shard>:<member>
+        source, path = path, getattr(path, "name", "<in-memory audio>")
+        source.seek(0)
+        size = source.getbuffer().nbytes
+    else:
+        source = path = os.fspath(path)
+        if not os.path.exists(path):
+            raise AudioReadError(path, "file not found")
+        if os.path.isdir(path):
+            raise AudioReadError(path, "is a directory, not an audio file")
+        size = os.path.getsize(path)
+    if size == 0:
         raise AudioReadError(path, "empty file (0 bytes)")
     try:
-        data, file_rate = sf.read(path, dtype="float32", always_2d=True)
+        data, file_rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise AudioReadError(path, f"cannot decode audio ({exc})") from exc
     if data.shape[0] == 0:
