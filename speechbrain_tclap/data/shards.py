@@ -228,7 +228,8 @@ def read_shard(path: str, wanted: Optional[Sequence[int]] = None, audio: bool = 
                         return
             keep = ext == "json" or (audio and ext.rsplit(".", 1)[-1] in AUDIO_EXTENSIONS)
             if keep and (wanted is None or index == target):
-                members[ext] = tar.extractfile(member).read()
+                tar.fileobj.seek(member.offset_data)  # one copy (extractfile makes two)
+                members[ext] = tar.fileobj.read(member.size)
         if members:
             yield _row(path, key, members)
 
