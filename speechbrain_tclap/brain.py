@@ -181,6 +181,11 @@ class CLAPBrain(sb.Brain):
                 )
         if stage == sb.Stage.TRAIN:
             self._streamed_train = dataset if hasattr(dataset, "set_epoch") else None
+            if self._streamed_train is not None and loader_kwargs.get("persistent_workers"):
+                raise ValueError(
+                    "persistent_workers would keep the streamed dataset's first epoch "
+                    "in its workers; set persistent_workers: False"
+                )
         batch_sampler = loader_kwargs.get("batch_sampler")
         loader = super().make_dataloader(
             dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs

@@ -63,9 +63,10 @@ def read_audio(
 
     Arguments
     ---------
-    path : str, os.PathLike or io.BytesIO
-        Audio file (any format libsndfile reads: WAV, FLAC, OGG, ...), or
-        its bytes in memory (a shard member; errors use its ``name``).
+    path : str, os.PathLike or io.IOBase
+        Audio file (any format libsndfile reads: WAV, FLAC, OGG, ...), or a
+        seekable file object (e.g. a shard member, read whole in one
+        ``read()``; errors use its ``name``).
     sample_rate : int, optional
         Expected sample rate. A file at another rate raises
         ``AudioReadError`` unless ``resample=True``.
@@ -109,10 +110,10 @@ def read_audio(
     ...     print(err.problem)
     sample rate is 8000 Hz, expected 16000 Hz (pass resample=True to convert)
     """
-    if isinstance(path, io.BytesIO):  # a shard member, named <shard>:<member>
-        source, path = path, getattr(path, "name", "<in-memory audio>")
-        size = source.seek(0, io.SEEK_END)
-        source.seek(0)
+    if isinstance(path, io.IOBase):  # e.g. a shard member, named <shard>:<member>
+        path.seek(0)
+        data = path.read()
+        source, path, size = io.BytesIO(data), getattr(path, "name", "<audio file object>"), len(data)
     else:
         source = path = os.fspath(path)
         if not os.path.exists(path):

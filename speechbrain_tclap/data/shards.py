@@ -195,7 +195,7 @@ def read_shard(path: str, wanted: Optional[Sequence[int]] = None, audio: bool = 
     dict
         A manifest row: ``original_data`` (or, for a foreign shard, ``id``
         from the key, ``captions`` from ``text``, ``labels`` from ``tag``),
-        each ``wav`` an ``io.BytesIO`` named ``<shard>:<member>``.
+        each ``wav`` a :class:`ShardMember` named ``<shard>:<member>``.
 
     Example
     -------
@@ -226,10 +226,12 @@ def read_shard(path: str, wanted: Optional[Sequence[int]] = None, audio: bool = 
                         target = next(wanted, None)
                     if target is None:
                         return
-            keep = ext == "json" or (audio and ext.rsplit(".", 1)[-1] in AUDIO_EXTENSIONS)
-            if keep and (wanted is None or index == target):
-                tar.fileobj.seek(member.offset_data)  # one copy (extractfile makes two)
-                members[ext] = tar.fileobj.read(member.size)
+            if wanted is not None and index != target:
+                continue
+            if ext == "json":
+                members[ext] = tar.extractfile(member).read()
+            elif audio and ext.rsplit(".", 1)[-1] in AUDIO_EXTENSIONS:
+                members[ext] = ShardMember(path, member.offset_data, member.size, name)
         if members:
             yield _row(path, key, members)
 
@@ -247,13 +249,87 @@ def _row(path: str, key: str, members: Dict[str, bytes]) -> Dict[str, Any]:
             row["labels"] = list(meta["tag"])
         if not row["captions"]:
             del row["captions"]
-    for ext, data in members.items():
-        audio = io.BytesIO(data)
-        audio.name = f"{path}:{key}.{ext}"
+    for ext, audio in members.items():
         slot = ext.split(".")[:-1]
         holder = row[slot[0]] if slot else row
         holder["wav"] = audio
     return row
+
+
+class ShardMember(io.RawIOBase):
+    """An audio member of a tar shard, read in place when it is decoded.
+
+    Rows (and a shuffle buffer) hold only this reference, not the audio;
+    :func:`~speechbrain_tclap.data.audio.read_audio` reads the member in one
+    ``read()`` when it decodes it.
+
+    Arguments
+    ---------
+    path : str
+        The shard file.
+    offset : int
+        Byte offset of the member's data in the file.
+    size : int
+        The member's size in bytes.
+    member : str
+        The member's name (errors name ``<shard>:<member>``).
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "f.bin"
+    >>> _ = path.write_binary(b"headerDATA!trailer")
+    >>> ShardMember(str(path), 6, 5, "x.flac").read()
+    b'DATA!'
+    """
+
+    def __init__(self, path: str, offset: int, size: int, member: str):
+        super().__init__()
+        self.path, self.offset, self.size = path, offset, size
+        self.name = f"{path}:{member}"
+        self._position, self._file = 0, None
+
+    def readable(self) -> bool:
+        """Readable: yes."""
+        return True
+
+    def seekable(self) -> bool:
+        """Seekable: yes."""
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move within the member (``io`` semantics)."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        """Position within the member."""
+        return self._position
+
+    def readinto(self, buffer) -> int:
+        """Read into ``buffer`` from the shard file; returns the bytes read."""
+        if self._file is None:
+            self._file = open(self.path, "rb", buffering=0)
+        count = max(0, min(len(buffer), self.size - self._position))
+        self._file.seek(self.offset + self._position)
+        got = self._file.readinto(memoryview(buffer).cast("B")[:count]) or 0
+        self._position += got
+        return got
+
+    def readall(self) -> bytes:
+        """The rest of the member, in one read."""
+        with open(self.path, "rb", buffering=0) as f:
+            f.seek(self.offset + self._position)
+            data = f.read(self.size - self._position)
+        self._position += len(data)
+        return data
+
+    def close(self) -> None:
+        """Close the shard file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        super().close()
 
 
 def shard_sizes(paths: Sequence[str]) -> List[int]:
@@ -321,8 +397,8 @@ class ShardDataset(torch.utils.data.IterableDataset):
     shuffle_shards : bool
         Shuffle the shard order each epoch (seeded by seed and epoch).
     shuffle_buffer : int
-        Per-worker buffer of (undecoded) samples drawn from at random; 0 or
-        1 keeps the order. Memory: this many audio files per worker.
+        Per-worker buffer of samples drawn from at random (rows holding
+        references to their audio, not the audio); 0 or 1 keeps the order.
     seed : int
         Seed of the shuffles.
     rank, world_size : int, optional
@@ -383,9 +459,12 @@ class ShardDataset(torch.utils.data.IterableDataset):
         """Select the epoch's order; skip the batches a resumed run already took.
 
         After a mid-epoch resume (``batches_done`` = the Brain's step count
-        in the epoch), the next pass yields the epoch's remaining batches
-        exactly: each worker re-reads the samples of its skipped batches
-        (without decoding them) only to replay its shuffle buffer.
+        in the epoch), the next pass yields exactly the batches the
+        uninterrupted epoch would have yielded after those (same loader
+        ``batch_size`` and ``num_workers`` assumed): nothing is trained twice
+        or left out. With a shuffle buffer each worker re-reads the tar
+        headers and JSON of its skipped samples (not their audio) to replay
+        the buffer; without one they are not read.
 
         Arguments
         ---------
@@ -453,11 +532,13 @@ class ShardDataset(torch.utils.data.IterableDataset):
         # The loader asks worker 0 first: after a resume, worker 0 plays the
         # worker of the uninterrupted epoch that owns the next batch.
         dealt = (worker + self.batches_done) % num_workers
-        rows = self._rows_at(self.worker_positions(dealt, num_workers))
-        if self.shuffle_buffer > 1:
-            rng = random.Random(f"{self.seed}-{self.epoch}-{self.rank}-{dealt}")
-            rows = _buffer_shuffle(rows, self.shuffle_buffer, rng)
+        positions = self.worker_positions(dealt, num_workers)
         skipped = len(range(dealt, self.batches_done, num_workers)) * self.batch_size
+        if self.shuffle_buffer > 1:  # replay the buffer over the skipped rows (audio unread)
+            rng = random.Random(f"{self.seed}-{self.epoch}-{self.rank}-{dealt}")
+            rows = _buffer_shuffle(self._rows_at(positions), self.shuffle_buffer, rng)
+        else:  # in order: the skipped samples are not even read
+            rows, skipped = self._rows_at(positions[skipped:]), 0
         for index, row in enumerate(rows):
             if index >= skipped:
                 yield {"sample": self.sample_builder(row, self.train)}

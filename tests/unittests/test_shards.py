@@ -151,9 +151,10 @@ def test_shuffled_epochs_are_seeded_and_complete(esc_like):
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_a_mid_epoch_resume_yields_exactly_the_remaining_batches(esc_like, num_workers):
+@pytest.mark.parametrize("buffer", [0, 4])
+def test_a_mid_epoch_resume_yields_exactly_the_remaining_batches(esc_like, num_workers, buffer):
     _, shards, _ = esc_like
-    options = dict(batch_size=3, shuffle_shards=True, shuffle_buffer=4, seed=5)
+    options = dict(batch_size=3, shuffle_shards=True, shuffle_buffer=buffer, seed=5)
     data = _id_dataset(shards, **options)
     data.set_epoch(3)
     full = _loader_batches(data, num_workers)
@@ -205,11 +206,13 @@ def test_bad_input_names_the_file(esc_like, tmp_path):
         write_shards(str(tmp_path / "bad.json"), str(tmp_path / "out"))
     with pytest.raises(FileNotFoundError, match="no shard matches"):
         ShardDataset(str(tmp_path / "none" / "*.tar"), _builder())
-    row = next(read_shard(shards[0]))
-    row["wav"].seek(0)
-    row["wav"].truncate(40)  # a corrupt member
-    with pytest.raises(AudioReadError, match=r"shard-000000\.tar:1-0-A-0\.wav: cannot decode"):
-        read_audio(row["wav"], 16000)
+    (tmp_path / "bad.flac").write_bytes(b"fLaC but not audio")
+    write_manifest({"b": {"wav": str(tmp_path / "bad.flac"), "caption": "broken"}}, tmp_path / "m.json")
+    [shard] = write_shards(str(tmp_path / "m.json"), str(tmp_path / "broken"))
+    with pytest.raises(AudioReadError, match=r"shard-000000\.tar:b\.flac: cannot decode"):
+        read_audio(next(read_shard(shard))["wav"], 16000)
+    # in a training set: logged and skipped like an unreadable file
+    assert [item["sample"] for item in ShardDataset([shard], ClipSampleBuilder(16000, 0.1))] == [None]
 
 
 def test_the_command_writes_shards_of_the_given_size(esc_like, tmp_path, capsys):
@@ -232,3 +235,42 @@ def test_real_esc10_clips_stream_unchanged(tmp_path):
     streamed = ShardDataset(str(tmp_path / "shards" / "*.tar"), builder, train=False)
     _assert_same_samples([expected[i]["sample"] for i in range(4)],
                          [item["sample"] for item in streamed], 0)
+
+
+def test_foreign_laion_clap_shards_are_read(tmp_path):
+    """A LAION-CLAP shard (no sizes.json, metadata of its own in original_data)."""
+    import io
+
+    sf.write(str(tmp_path / "x.flac"), np.zeros(1600, "float32"), 16000)
+    with tarfile.open(tmp_path / "laion-0.tar", "w") as tar:
+        for key in ("17", "18"):
+            meta = {"text": [f"a caption {key}", "another"], "tag": ["Harp"],
+                    "original_data": {"title": "Oriental Harp"}}
+            for name, data in ((f"{key}.flac", (tmp_path / "x.flac").read_bytes()),
+                               (f"{key}.json", json.dumps(meta).encode())):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    data = ShardDataset(str(tmp_path / "laion-*.tar"), ClipSampleBuilder(16000, 0.1), train=False)
+    samples = [item["sample"] for item in data]
+    assert len(data) == 2 and [s.id for s in samples] == ["17", "18"]
+    assert [t.text for t in samples[0].texts] == ["a caption 17", "another"]
+    assert samples[1].labels == ["Harp"] and samples[1].audio[0].wav.shape == (1600,)
+
+
+def test_the_brain_tells_the_stream_its_epoch_and_resume_point(esc_like, tmp_path):
+    from tests.unittests.test_training import _brain
+
+    _, shards, _ = esc_like
+    data = _id_dataset(shards, batch_size=4)
+    brain = _brain(tmp_path)
+    loader = brain.make_dataloader(data, sb.Stage.TRAIN, batch_size=4, shuffle=True)
+    assert len(loader) == math.ceil(17 / 4)
+    brain.step = 3  # as recovered from an intra-epoch checkpoint
+    brain.on_stage_start(sb.Stage.TRAIN, 2)
+    assert (data.epoch, data.batches_done) == (2, 3)
+    with pytest.raises(ValueError, match="batch_size 8 differs"):
+        brain.make_dataloader(data, sb.Stage.TRAIN, batch_size=8)
+    with pytest.raises(ValueError, match="persistent_workers"):
+        brain.make_dataloader(data, sb.Stage.TRAIN, batch_size=4, num_workers=1,
+                              persistent_workers=True)
