@@ -65,8 +65,9 @@ def read_audio(
     ---------
     path : str, os.PathLike or io.IOBase
         Audio file (any format libsndfile reads: WAV, FLAC, OGG, ...), or a
-        seekable file object (e.g. a shard member, read whole in one
-        ``read()``; errors use its ``name``).
+        seekable file object (e.g. a
+        :class:`~speechbrain_tclap.data.shards.ShardMember`; errors use
+        its ``name``).
     sample_rate : int, optional
         Expected sample rate. A file at another rate raises
         ``AudioReadError`` unless ``resample=True``.
@@ -111,9 +112,12 @@ def read_audio(
     sample rate is 8000 Hz, expected 16000 Hz (pass resample=True to convert)
     """
     if isinstance(path, io.IOBase):  # e.g. a shard member, named <shard>:<member>
+        size = path.seek(0, io.SEEK_END)
         path.seek(0)
-        data = path.read()
-        source, path, size = io.BytesIO(data), getattr(path, "name", "<audio file object>"), len(data)
+        # a shard member libsndfile can read in place gives a descriptor (closed by sf.read)
+        descriptor = path.open_descriptor() if size and hasattr(path, "open_descriptor") else None
+        source = io.BytesIO(path.read()) if descriptor is None else descriptor
+        path = getattr(path, "name", "<audio file object>")
     else:
         source = path = os.fspath(path)
         if not os.path.exists(path):

@@ -259,9 +259,12 @@ def _row(path: str, key: str, members: Dict[str, bytes]) -> Dict[str, Any]:
 class ShardMember(io.RawIOBase):
     """An audio member of a tar shard, read in place when it is decoded.
 
-    Rows (and a shuffle buffer) hold only this reference, not the audio;
-    :func:`~speechbrain_tclap.data.audio.read_audio` reads the member in one
-    ``read()`` when it decodes it.
+    Rows (and a shuffle buffer) hold only this reference, not the audio.
+    :func:`~speechbrain_tclap.data.audio.read_audio` decodes a FLAC member
+    that states its length in place, from a descriptor of the shard file
+    (:meth:`open_descriptor`; libsndfile takes the descriptor's position
+    as the file's start and stops at the stated length), and any other
+    member from its bytes, read in one ``read()``.
 
     Arguments
     ---------
@@ -315,6 +318,29 @@ class ShardMember(io.RawIOBase):
         got = self._file.readinto(memoryview(buffer).cast("B")[:count]) or 0
         self._position += got
         return got
+
+    def open_descriptor(self) -> Optional[int]:
+        """A new descriptor of the shard at the member's start, or None.
+
+        Only for a FLAC member whose STREAMINFO gives the total sample count
+        (nothing after the member is then read); the caller closes it.
+
+        Returns
+        -------
+        int or None
+            The descriptor.
+        """
+        if not self.name.lower().endswith(".flac"):
+            return None
+        fd = os.open(self.path, os.O_RDONLY)
+        os.lseek(fd, self.offset, os.SEEK_SET)
+        head = os.read(fd, 26)  # "fLaC", block header, STREAMINFO up to the count
+        total = int.from_bytes(head[18:26], "big") & ((1 << 36) - 1) if len(head) == 26 else 0
+        if head[:4] != b"fLaC" or head[4] & 0x7F != 0 or total == 0:
+            os.close(fd)
+            return None
+        os.lseek(fd, self.offset, os.SEEK_SET)
+        return fd
 
     def readall(self) -> bytes:
         """The rest of the member, in one read."""

@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import tarfile
 from pathlib import Path
 
@@ -76,6 +77,12 @@ def test_shards_follow_the_laion_clap_layout(esc_like):
     pair = next(r for s in shards for r in read_shard(s) if r["id"] == pair_id)
     assert pair["a"]["wav"].name.endswith(f"{pair_id}.a.{Path(rows[pair_id]['a']['wav']).suffix[1:]}")
     assert pair["labels"] == rows[pair_id]["labels"]
+    # FLAC stating its length is decoded in place from the shard; WAV from its bytes
+    first, second = list(read_shard(shards[0]))[:2]
+    assert first["wav"].open_descriptor() is None
+    descriptor = second["wav"].open_descriptor()
+    assert isinstance(descriptor, int)
+    os.close(descriptor)
 
 
 @pytest.mark.parametrize("train", [True, False])
