@@ -178,7 +178,7 @@ def _texts(row: Dict[str, Any]) -> List[str]:
 
 
 def read_shard(path: str, wanted: Optional[Sequence[int]] = None, audio: bool = True):
-    """Rows of a shard, in order, their audio as in-memory files.
+    """Rows of a shard, in order, their audio as :class:`ShardMember` references.
 
     Arguments
     ---------
