@@ -28,6 +28,37 @@ PHRASINGS = os.path.join(
 )
 
 
+def load_test_pair(run: str, first: str, second: str):
+    """The exported model of a recipe run and one of its test pairs, rendered.
+
+    Arguments
+    ---------
+    run : str
+        Recipe output folder (``save/test_mixed.json``, ``pretrained/``).
+    first, second : str
+        Labels of the pair wanted (the first pair when there is none).
+
+    Returns
+    -------
+    tuple
+        ``(CLAP interface, rendered pair, sorted classes of the test file)``;
+        the pair's ``views["main"]`` is ``(wav, length, events)`` exactly as
+        the evaluation renders it.
+    """
+    with open(os.path.join(run, "save", "test_mixed.json")) as f:
+        rows = json.load(f)
+    pairs = [r for r in rows.values() if "a" in r]
+    wanted = [r for r in pairs if r["a"]["labels"] == [first] and r["b"]["labels"] == [second]]
+    pair = (wanted or pairs)[0]
+    model = CLAP.from_hparams(
+        source=os.path.join(run, "pretrained"), savedir=os.path.join(run, "interface")
+    )
+    rate = int(getattr(model.hparams, "sample_rate", 16000))
+    builder = TemporalViewBuilder(rate, 1.25, clip_seconds=2.5, resample=True)
+    classes = sorted({c for r in pairs for part in ("a", "b") for c in r[part]["labels"]})
+    return model, builder.render(pair, False, ["main"]), classes
+
+
 def main():
     """Draw the picture and print what it shows."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -37,19 +68,7 @@ def main():
     parser.add_argument("--second", default="crackling_fire")
     parser.add_argument("--other", default="dog", help="a class absent from the pair")
     args = parser.parse_args()
-    with open(os.path.join(args.run, "save", "test_mixed.json")) as f:
-        rows = json.load(f)
-    pairs = [r for r in rows.values() if "a" in r]
-    wanted = [r for r in pairs if r["a"]["labels"] == [args.first]
-              and r["b"]["labels"] == [args.second]]
-    pair = (wanted or pairs)[0]
-    model = CLAP.from_hparams(
-        source=os.path.join(args.run, "pretrained"),
-        savedir=os.path.join(args.run, "interface"),
-    )
-    rate = int(getattr(model.hparams, "sample_rate", 16000))
-    builder = TemporalViewBuilder(rate, 1.25, clip_seconds=2.5, resample=True)
-    render = builder.render(pair, False, ["main"])
+    model, render, _ = load_test_pair(args.run, args.first, args.second)
     wav, length, events = render.views["main"]
     with open(PHRASINGS) as f:
         paraphrases = yaml.safe_load(f)["paraphrases"]

@@ -62,7 +62,7 @@ from speechbrain_tclap.utils.distributed import (
     gather_contrastive_inputs,
     is_distributed,
 )
-from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
+from speechbrain_tclap.data.captions import class_prompts
 from speechbrain_tclap.metrics import (
     ordered_pair_captions,
     positives_from_caption_keys,
@@ -644,10 +644,10 @@ class CLAPBrain(sb.Brain):
         is the accuracy among the clips' own classes.
         """
         encode_text = _unwrap(self.modules.clap).encode_text
-        template = getattr(self.hparams, "zero_shot_template", DEFAULT_PROMPT_TEMPLATE)
+        template = getattr(self.hparams, "zero_shot_template", None)
 
         def logits(names):
-            class_emb = encode_text([template.format(n) for n in names]).float().cpu()
+            class_emb = encode_text(class_prompts(names, template, str)).float().cpu()
             return audio @ class_emb.T
 
         def accuracy(names):

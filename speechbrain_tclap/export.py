@@ -34,7 +34,6 @@ logger = get_logger(__name__)
 _INTERFACE_YAML = """
 # ---- interface part, written by speechbrain_tclap.export ----
 sample_rate: !ref <model[sample_rate]>
-clip_seconds: !ref <model[clip_seconds]>
 clap: !ref <model[clap]>
 zero_shot_template: {template}
 

@@ -5,11 +5,14 @@
 ``hyperparams.yaml`` defining ``clap``, ``sample_rate``, ``modules`` and a
 ``pretrainer``) and offers:
 
-* ``encode_audio(audio, wav_lens=None)``: files, one waveform, or a batch of
-  waveforms with relative lengths → normalised embeddings;
+* ``encode_audio(audio)`` → normalised embeddings;
 * ``encode_text(texts)`` → normalised embeddings;
-* ``similarity(audio, texts)`` → cosine similarities ``(N_audio, N_text)``;
-* ``classify_zero_shot(audio, labels, template="This is a sound of {}.")``;
+* ``similarity(audio, texts)`` → cosine similarities ``(N_audio, N_text)``,
+  and ``embedding_similarity(audio_emb, text_emb)`` for embeddings computed
+  before;
+* ``classify_zero_shot(audio, labels)`` → probabilities and the best label
+  of each clip; ``top_labels(audio, labels, k)`` → the ``k`` best
+  ``(label, probability)`` of each clip, best first;
 * ``encode_audio_windows(audio, window_seconds=None, hop_seconds=None)`` →
   :class:`~speechbrain_tclap.windows.WindowedEmbedding` (per-window
   embeddings with their start/end times, and the pooled clip embedding);
@@ -22,16 +25,27 @@
 * ``plot_frame_scores(audio, texts, path, events=None)`` → a PNG of the
   frame-by-text similarity over time with the true event boundaries.
 
-Long audio. The model window is ``clip_seconds`` from the hyperparameters
-(else the most the encoder holds). Audio longer than that is cut into
-sliding windows (:mod:`speechbrain_tclap.windows`): by default half a window
-apart (rounded to whole encoder frames), the last window aligned to the
-clip's end, at most ``max_windows_per_batch`` windows per forward pass
-(hyperparameter or attribute, default 16). A long clip's embedding is the mean of the
-window embeddings, renormalised; so ``encode_audio``, ``similarity`` and
-``classify_zero_shot`` take long files as they are. Frame embeddings of
-overlapping windows are stitched onto one time grid. Clips of at most one
-window are encoded whole, padded and masked.
+Audio. Every method takes a file (``str`` or ``pathlib.Path``), a list of
+files, a numpy array or a tensor (``(L,)`` or ``(B, L)``, with ``wav_lens``
+for padded batches), or a list of 1-D arrays / tensors. Files are read with
+soundfile and resampled to the model rate; arrays and tensors are taken at
+the model rate (``sample_rate`` hyperparameter) unless ``sample_rate=`` says
+otherwise (then resampled). int16 / int32 PCM is scaled to ``[-1, 1)``.
+Lists are loaded and encoded ``batch_size`` clips at a time (attribute,
+default 16), with a progress bar when they need more than one batch
+(``progress=`` forces it on or off). Empty inputs, zero-length clips and
+NaN/Inf samples are refused with a clear error. ``return_numpy=True`` gives
+numpy arrays instead of tensors.
+
+Long audio. The model owns its window (``clip_seconds`` of the CLAP module,
+else the most its encoder holds): :class:`speechbrain_tclap.windows.AudioEmbedder`
+encodes clips within it whole and cuts longer ones into sliding windows, by
+default half a window apart (rounded to whole encoder frames), the last
+window aligned to the clip's end, at most ``max_windows_per_batch`` windows
+per forward pass (hyperparameter or attribute, default 16). A long clip's
+embedding is the mean of the window embeddings, renormalised; frame
+embeddings of overlapping windows are stitched onto one time grid. Fusion
+encoders (LAION's fused models) see long clips whole.
 
 Evaluation is deterministic: files are read whole, resampled to the model
 rate, padded or cut into fixed windows (never randomly cropped).
@@ -45,26 +59,27 @@ Authors
 """
 
 import os
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from speechbrain.inference.interfaces import Pretrained
+from tqdm import tqdm
 
-from speechbrain_tclap.data.audio import read_audio
-from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.events import SCORE_LABELS, normalize_frame_scores, scores_to_events
+from speechbrain_tclap.data.audio import read_audio, to_waveforms
+from speechbrain_tclap.data.captions import class_prompts
+from speechbrain_tclap.events import SCORE_LABELS, scores_to_events
 from speechbrain_tclap.lobes.clap import EncodedAudio
-from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
 from speechbrain_tclap.windows import (
-    FrameGeometry,
+    AudioEmbedder,
     FrameScores,
     WindowedEmbedding,
-    encode_windows,
     relative_to_samples,
-    seconds_to_samples,
 )
 
-AudioInput = Union[str, Sequence[str], torch.Tensor]
+#: A file, a waveform (array or tensor), a batch, or a list of files / waveforms.
+AudioInput = Union[str, os.PathLike, np.ndarray, torch.Tensor, Sequence]
 
 __all__ = ["CLAP", "FrameScores", "WindowedEmbedding", "load_interface"]
 
@@ -82,6 +97,9 @@ class CLAP(Pretrained):
     max_windows_per_batch : int
         Windows of long audio encoded per forward pass (hyperparameter
         ``max_windows_per_batch``, default 16): bounds memory.
+    batch_size : int
+        Clips of a list (or rows of a batch) loaded and encoded at a time
+        (default 16); each method's ``batch_size=`` overrides it.
 
     Example
     -------
@@ -101,14 +119,20 @@ class CLAP(Pretrained):
     ...     HTSAT.from_preset("test"), torch.nn.Linear(16, 8),
     ...     TransformerTextEncoder(tokenize, vocab_size=64, d_model=8, nhead=2,
     ...                            num_layers=1, max_length=8),
-    ...     torch.nn.Linear(8, 8))
+    ...     torch.nn.Linear(8, 8), clip_seconds=0.5)
     >>> clap = CLAP(modules={"clap": model}, run_opts={"device": "cpu"},
-    ...             hparams={"sample_rate": 8000, "clap": model, "clip_seconds": 0.5})
+    ...             hparams={"sample_rate": 8000, "clap": model})
     >>> clap.encode_audio(torch.randn(2, 16000)).shape  # 2 s: 7 windows each
     torch.Size([2, 8])
     >>> probs, labels = clap.classify_zero_shot(torch.randn(8000), ["dog", "cat"])
     >>> probs.shape
     torch.Size([1, 2])
+    >>> ranked = clap.top_labels(torch.randn(8000), ["dog", "cat"], k=2)[0]
+    >>> sorted(label for label, _ in ranked), ranked[0][1] >= ranked[1][1]
+    (['cat', 'dog'], True)
+    >>> clap.encode_audio(np.zeros(22050, dtype=np.int16), sample_rate=44100,
+    ...                   return_numpy=True).shape  # 0.5 s, resampled to 8 kHz
+    (1, 8)
     """
 
     HPARAMS_NEEDED = ["sample_rate", "clap"]
@@ -121,13 +145,14 @@ class CLAP(Pretrained):
         self.max_windows_per_batch = int(
             getattr(self.hparams, "max_windows_per_batch", 16)
         )
+        self.batch_size = 16
 
     def load_audio(self, path: str, savedir: Optional[str] = None) -> torch.Tensor:
         """Read a file with soundfile, resampled to the model rate.
 
         Arguments
         ---------
-        path : str
+        path : str or pathlib.Path
             Audio file.
         savedir : str, optional
             Unused (files are read in place).
@@ -139,77 +164,75 @@ class CLAP(Pretrained):
         """
         return read_audio(path, self.sample_rate, resample=True)
 
-    def _batch_audio(
-        self, audio: AudioInput, wav_lens: Optional[torch.Tensor]
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Turn files or tensors into a padded batch with relative lengths."""
-        if isinstance(audio, str):
-            audio = [audio]
-        if isinstance(audio, torch.Tensor):
-            wavs = audio.unsqueeze(0) if audio.dim() == 1 else audio
-            if wavs.dim() != 2:
-                raise ValueError(
-                    f"expected a waveform (L,) or a batch (B, L), got {tuple(audio.shape)}"
-                )
-            if wav_lens is None:
-                wav_lens = torch.ones(wavs.shape[0])
-            return wavs.float(), wav_lens.float()
-        signals = [self.load_audio(p) for p in audio]
-        max_len = max(s.shape[0] for s in signals)
-        wavs = torch.zeros(len(signals), max_len)
-        for i, s in enumerate(signals):
-            wavs[i, : s.shape[0]] = s
-        lens = torch.tensor([s.shape[0] / max_len for s in signals])
-        return wavs, lens
-
-    def _frame_geometry(self) -> Optional[FrameGeometry]:
-        """The model's time axis, or ``None`` for towers without one."""
-        try:
-            return FrameGeometry.from_model(self.model)
-        except ValueError:
-            return None
-
-    def _window_samples(
-        self, geometry: FrameGeometry, window_seconds: Optional[float]
-    ) -> Optional[int]:
-        """Window length in samples: given, else ``clip_seconds``, else the capacity."""
-        if window_seconds is None:
-            window_seconds = getattr(self.hparams, "clip_seconds", None)
-        if window_seconds is None:
-            return geometry.max_window_samples()
-        return seconds_to_samples(window_seconds, self.sample_rate, "window_seconds")
-
-    def _encode_windows(
-        self,
-        wavs: torch.Tensor,
-        lens: torch.Tensor,
-        window_seconds: Optional[float],
-        hop_seconds: Optional[float],
-        max_windows_per_batch: Optional[int],
-        normalize: bool = True,
-        return_frames: bool = False,
-    ):
-        """Runs :func:`speechbrain_tclap.windows.encode_windows` on the model."""
-        geometry = FrameGeometry.from_model(self.model)
-        window = self._window_samples(geometry, window_seconds)
-        hop = (
-            None
-            if hop_seconds is None
-            else seconds_to_samples(hop_seconds, self.sample_rate, "hop_seconds")
-        )
-        with self.inference_ctx:
-            return encode_windows(
-                self.model,
-                wavs.to(self.device),
-                lens,
-                window=window,
-                hop=hop,
-                max_windows_per_batch=max_windows_per_batch
-                or self.max_windows_per_batch,
-                normalize=normalize,
-                return_frames=return_frames,
+    # -- inputs --------------------------------------------------------------
+    def _load_one(self, item, sample_rate: Optional[int]) -> torch.Tensor:
+        """One clip of a list: a file or a 1-D waveform, as ``(L,)`` at the model rate."""
+        if isinstance(item, (str, os.PathLike)):
+            return self.load_audio(item)
+        if not isinstance(item, (np.ndarray, torch.Tensor)):
+            raise TypeError(
+                f"audio items must be file paths, numpy arrays or tensors, got {type(item).__name__}"
             )
+        wav = to_waveforms(item, sample_rate or self.sample_rate, self.sample_rate)
+        if wav.shape[0] != 1:
+            raise ValueError(f"a list item must be one waveform (L,), got {tuple(item.shape)}")
+        return wav[0]
 
+    def _batches(
+        self,
+        audio: AudioInput,
+        wav_lens: Optional[torch.Tensor] = None,
+        sample_rate: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        progress: Optional[bool] = None,
+    ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+        """``(wavs (b, L), relative lengths (b,))`` batches of the input at the model rate.
+
+        Files of a list are read only when their batch is encoded.
+        """
+        size = int(batch_size or self.batch_size)
+        if size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if isinstance(audio, (str, os.PathLike)):
+            audio = [audio]
+        if isinstance(audio, (np.ndarray, torch.Tensor)):
+            wavs = to_waveforms(audio, sample_rate or self.sample_rate, self.sample_rate)
+            lens = torch.ones(len(wavs)) if wav_lens is None else torch.as_tensor(wav_lens).float()
+            relative_to_samples(lens, wavs.shape[1], wavs.shape[0])  # checks them
+            starts = range(0, len(wavs), size)
+            batches = ((wavs[s : s + size], lens[s : s + size]) for s in starts)
+        else:
+            items = list(audio)
+            if not items:
+                raise ValueError("no audio given: the list is empty")
+            if wav_lens is not None:
+                raise ValueError("wav_lens goes with a padded batch tensor, not with a list")
+            starts = range(0, len(items), size)
+            batches = (self._padded([self._load_one(x, sample_rate) for x in items[s : s + size]]) for s in starts)
+        show = progress if progress is not None else len(starts) > 1
+        yield from tqdm(batches, total=len(starts), desc="audio", disable=not show, leave=False)
+
+    @staticmethod
+    def _padded(signals: List[torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Zero-padded batch and relative lengths of 1-D waveforms."""
+        wavs = torch.nn.utils.rnn.pad_sequence(signals, batch_first=True)
+        return wavs, torch.tensor([len(s) / wavs.shape[1] for s in signals])
+
+    def _embedder(self, window_seconds=None, hop_seconds=None, max_windows_per_batch=None):
+        return AudioEmbedder(
+            self.model, window_seconds, hop_seconds,
+            max_windows_per_batch or self.max_windows_per_batch,
+        )
+
+    def _each_batch(self, run, audio, wav_lens, sample_rate, batch_size, progress):
+        """``run(wavs, lens)`` on every batch, under the inference context; results merged."""
+        parts = []
+        for wavs, lens in self._batches(audio, wav_lens, sample_rate, batch_size, progress):
+            with self.inference_ctx:
+                parts.append(run(wavs.to(self.device), lens))
+        return _merge(parts)
+
+    # -- audio ---------------------------------------------------------------
     @torch.no_grad()
     def encode_audio(
         self,
@@ -217,7 +240,12 @@ class CLAP(Pretrained):
         wav_lens: Optional[torch.Tensor] = None,
         normalize: bool = True,
         return_frames: bool = False,
-    ) -> Union[torch.Tensor, EncodedAudio]:
+        *,
+        sample_rate: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        progress: Optional[bool] = None,
+        return_numpy: bool = False,
+    ) -> Union[torch.Tensor, np.ndarray, EncodedAudio]:
         """Embed audio files or waveforms of any length.
 
         Clips of at most one model window are encoded whole (padded and
@@ -231,18 +259,28 @@ class CLAP(Pretrained):
 
         Arguments
         ---------
-        audio : str, list of str, or torch.Tensor
-            File path(s), or ``(L,)`` / ``(B, L)`` waveforms at the model rate.
+        audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
+            File(s), or waveforms ``(L,)`` / ``(B, L)`` (see the module
+            docstring).
         wav_lens : torch.Tensor, optional
-            ``(B,)`` relative lengths for batched tensors.
+            ``(B,)`` relative lengths for a padded batch.
         normalize : bool
             L2-normalise.
         return_frames : bool
             Also return frame embeddings and mask.
+        sample_rate : int, optional
+            Rate of arrays / tensors (default: the model rate); files are
+            resampled from their own rate.
+        batch_size : int, optional
+            Clips per batch (default the ``batch_size`` attribute).
+        progress : bool, optional
+            Progress bar (default: when more than one batch).
+        return_numpy : bool
+            Return numpy arrays instead of tensors.
 
         Returns
         -------
-        torch.Tensor or EncodedAudio
+        torch.Tensor, numpy.ndarray or EncodedAudio
             ``(B, D)`` embeddings (or frames too).
 
         Example
@@ -252,9 +290,10 @@ class CLAP(Pretrained):
         >>> from speechbrain_tclap.lobes.htsat import HTSAT
         >>> model = CLAPModule(CLAPFeatures(sample_rate=8000, n_fft=256,
         ...     hop_length=80, n_mels=16, f_max=4000.0), HTSAT.from_preset("test"),
-        ...     torch.nn.Linear(16, 8), torch.nn.Identity(), torch.nn.Identity())
+        ...     torch.nn.Linear(16, 8), torch.nn.Identity(), torch.nn.Identity(),
+        ...     clip_seconds=0.5)
         >>> clap = CLAP(modules={"clap": model}, run_opts={"device": "cpu"},
-        ...             hparams={"sample_rate": 8000, "clap": model, "clip_seconds": 0.5})
+        ...             hparams={"sample_rate": 8000, "clap": model})
         >>> wavs = torch.randn(2, 12000)  # 1.5 s: windows for the first clip
         >>> out = clap.encode_audio(wavs, torch.tensor([1.0, 0.25]), return_frames=True)
         >>> out.embedding.shape, out.frames.shape, out.frame_mask.sum(1).tolist()
@@ -263,32 +302,12 @@ class CLAP(Pretrained):
         >>> torch.allclose(short, out.embedding[1], atol=1e-5)
         True
         """
-        wavs, lens = self._batch_audio(audio, wav_lens)
-        batch, num_samples = wavs.shape
-        lengths = relative_to_samples(lens, num_samples, batch)
-        longest = int(lengths.max())
-        geometry = self._frame_geometry()
-        window = None if geometry is None else self._window_samples(geometry, None)
-        # A fusion encoder sees long clips whole (its global + 3 fixed views).
-        fused = bool(getattr(self.model.audio_encoder, "enable_fusion", False))
-        if window is not None and longest > window and not fused:
-            out = self._encode_windows(
-                wavs, lens, None, None, None, normalize, return_frames
-            )
-            if not return_frames:
-                return out.embedding
-            windows, frames = out
-            return EncodedAudio(windows.embedding, frames.frames, frames.mask)
-        # one window per clip: drop the batch padding past the longest clip
-        wavs = wavs[:, :longest]
-        lens = lengths.float() / longest
-        with self.inference_ctx:
-            return self.model.encode_audio(
-                wavs.to(self.device),
-                lens.to(self.device),
-                normalize=normalize,
-                return_frames=return_frames,
-            )
+        embedder = self._embedder()
+        out = self._each_batch(
+            lambda wavs, lens: embedder.encode_audio(wavs, lens, normalize, return_frames),
+            audio, wav_lens, sample_rate, batch_size, progress,
+        )
+        return _numpy(out) if return_numpy else out
 
     @torch.no_grad()
     def encode_audio_windows(
@@ -299,6 +318,9 @@ class CLAP(Pretrained):
         *,
         wav_lens: Optional[torch.Tensor] = None,
         max_windows_per_batch: Optional[int] = None,
+        sample_rate: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        progress: Optional[bool] = None,
     ) -> WindowedEmbedding:
         """Embed audio in sliding windows (deterministic placement).
 
@@ -308,20 +330,27 @@ class CLAP(Pretrained):
 
         Arguments
         ---------
-        audio : str, list of str, or torch.Tensor
-            File path(s), or ``(L,)`` / ``(B, L)`` waveforms at the model rate.
+        audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
+            As :meth:`encode_audio`.
         window_seconds : float, optional
-            Window length; default ``clip_seconds`` of the model, else the
-            most its encoder holds (longer windows are refused).
+            Window length; default the model's window (``clip_seconds`` of
+            the CLAP module, else the most its encoder holds; longer windows
+            are refused).
         hop_seconds : float, optional
             Distance between window starts, at most ``window_seconds``;
             default half a window, rounded to whole encoder frames (e.g.
             5.12 s for 10-s windows of HTSAT-tiny at 48 kHz).
         wav_lens : torch.Tensor, optional
-            ``(B,)`` relative lengths for batched tensors.
+            ``(B,)`` relative lengths for a padded batch.
         max_windows_per_batch : int, optional
             Windows per forward pass; default the ``max_windows_per_batch``
             attribute.
+        sample_rate : int, optional
+            As :meth:`encode_audio`.
+        batch_size : int, optional
+            As :meth:`encode_audio`.
+        progress : bool, optional
+            As :meth:`encode_audio`.
 
         Returns
         -------
@@ -347,9 +376,9 @@ class CLAP(Pretrained):
         >>> out.window_embeddings.shape, out.embedding.shape
         (torch.Size([1, 5, 8]), torch.Size([1, 8]))
         """
-        wavs, lens = self._batch_audio(audio, wav_lens)
-        return self._encode_windows(
-            wavs, lens, window_seconds, hop_seconds, max_windows_per_batch
+        embedder = self._embedder(window_seconds, hop_seconds, max_windows_per_batch)
+        return self._each_batch(
+            embedder.encode_windows, audio, wav_lens, sample_rate, batch_size, progress
         )
 
     @torch.no_grad()
@@ -362,6 +391,10 @@ class CLAP(Pretrained):
         hop_seconds: Optional[float] = None,
         max_windows_per_batch: Optional[int] = None,
         score_normalization: str = "none",
+        *,
+        sample_rate: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        progress: Optional[bool] = None,
     ) -> FrameScores:
         """Cosine similarity of every audio frame with every text.
 
@@ -376,12 +409,12 @@ class CLAP(Pretrained):
 
         Arguments
         ---------
-        audio : str, list of str, or torch.Tensor
-            File path(s), or ``(L,)`` / ``(B, L)`` waveforms at the model rate.
+        audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
+            As :meth:`encode_audio`.
         texts : str or list of str
             Captions or prompts.
         wav_lens : torch.Tensor, optional
-            ``(B,)`` relative lengths for batched tensors.
+            ``(B,)`` relative lengths for a padded batch.
         window_seconds : float, optional
             As :meth:`encode_audio_windows`.
         hop_seconds : float, optional
@@ -392,6 +425,12 @@ class CLAP(Pretrained):
             ``"none"`` (cosines) or ``"prompt_mean"`` (minus each frame's mean
             over ``texts``; give several prompts), see
             :func:`speechbrain_tclap.events.normalize_frame_scores`.
+        sample_rate : int, optional
+            As :meth:`encode_audio`.
+        batch_size : int, optional
+            As :meth:`encode_audio`.
+        progress : bool, optional
+            As :meth:`encode_audio`.
 
         Returns
         -------
@@ -413,29 +452,21 @@ class CLAP(Pretrained):
         ...     hop_length=80, n_mels=16, f_max=4000.0), HTSAT.from_preset("test"),
         ...     torch.nn.Linear(16, 8), TransformerTextEncoder(tokenize,
         ...     vocab_size=64, d_model=8, nhead=2, num_layers=1, max_length=8),
-        ...     torch.nn.Linear(8, 8))
+        ...     torch.nn.Linear(8, 8), clip_seconds=0.5)
         >>> clap = CLAP(modules={"clap": model}, run_opts={"device": "cpu"},
-        ...             hparams={"sample_rate": 8000, "clap": model, "clip_seconds": 0.5})
+        ...             hparams={"sample_rate": 8000, "clap": model})
         >>> out = clap.frame_scores(torch.randn(12000), ["a dog", "a bell"])
         >>> out.scores.shape, out.times[:2]  # a frame every 0.08 s
         (torch.Size([1, 19, 2]), tensor([0.0350, 0.1150]))
         >>> bool(out.scores.abs().max() <= 1.0 + 1e-6)
         True
         """
-        wavs, lens = self._batch_audio(audio, wav_lens)
-        _, frames = self._encode_windows(
-            wavs,
-            lens,
-            window_seconds,
-            hop_seconds,
-            max_windows_per_batch,
-            return_frames=True,
-        )
         text = self.encode_text(texts).float()
-        scores = frames.frames.float() @ text.T.to(frames.frames.device)
-        scores = normalize_frame_scores(scores, score_normalization)
-        scores = scores * frames.mask.unsqueeze(-1).to(scores.dtype)
-        return FrameScores(scores, frames.times, frames.mask)
+        embedder = self._embedder(window_seconds, hop_seconds, max_windows_per_batch)
+        return self._each_batch(
+            lambda wavs, lens: embedder.frame_scores(wavs, lens, text, score_normalization),
+            audio, wav_lens, sample_rate, batch_size, progress,
+        )
 
     @torch.no_grad()
     def detect_events(
@@ -447,6 +478,10 @@ class CLAP(Pretrained):
         fill_gap_seconds: float = 0.0,
         wav_lens: Optional[torch.Tensor] = None,
         score_normalization: str = "none",
+        *,
+        sample_rate: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        progress: Optional[bool] = None,
     ) -> List[List[dict]]:
         """Where each text is heard: zero-shot SED / text-to-audio grounding.
 
@@ -459,8 +494,8 @@ class CLAP(Pretrained):
 
         Arguments
         ---------
-        audio : str, list of str, or torch.Tensor
-            As :meth:`frame_scores`.
+        audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
+            As :meth:`encode_audio`.
         texts : str or list of str
             Class prompts or captions.
         threshold : float
@@ -470,10 +505,16 @@ class CLAP(Pretrained):
         fill_gap_seconds : float
             Join events of one text separated by at most this much.
         wav_lens : torch.Tensor, optional
-            ``(B,)`` relative lengths for batched tensors.
+            ``(B,)`` relative lengths for a padded batch.
         score_normalization : str
             As :meth:`frame_scores` (the threshold applies to the
             normalised scores).
+        sample_rate : int, optional
+            As :meth:`encode_audio`.
+        batch_size : int, optional
+            As :meth:`encode_audio`.
+        progress : bool, optional
+            As :meth:`encode_audio`.
 
         Returns
         -------
@@ -500,24 +541,27 @@ class CLAP(Pretrained):
         >>> [(e["text"], e["onset"]) for e in events[0]]  # everything above -1
         [('a dog', 0.0), ('a bell', 0.0)]
         """
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        wavs, lens = self._batch_audio(audio, wav_lens)
-        lengths = relative_to_samples(lens, wavs.shape[1], wavs.shape[0])
-        result = self.frame_scores(wavs, texts, lens, score_normalization=score_normalization)
-        times = result.times.cpu().numpy()
-        period = FrameGeometry.from_model(self.model).frame_period / self.sample_rate
+        texts = _texts(texts)
+        text = self.encode_text(texts).float()
+        embedder = self._embedder()
+        period = embedder.geometry.frame_period / self.sample_rate
         out = []
-        for b in range(wavs.shape[0]):
-            mask = result.mask[b].cpu().numpy()
-            events = scores_to_events(
-                result.scores[b].cpu().numpy()[mask], times[mask], texts, threshold,
-                period, float(lengths[b]) / self.sample_rate, median_window,
-                fill_gap_seconds,
-            )
-            events.sort(key=lambda e: (e["onset"], texts.index(e["event_label"])))
-            out.append(
-                [{"text": e["event_label"], "onset": e["onset"], "offset": e["offset"]} for e in events]
-            )
+        for wavs, lens in self._batches(audio, wav_lens, sample_rate, batch_size, progress):
+            lengths = relative_to_samples(lens, wavs.shape[1], wavs.shape[0])
+            with self.inference_ctx:
+                result = embedder.frame_scores(wavs.to(self.device), lens, text, score_normalization)
+            times = result.times.cpu().numpy()
+            for b in range(wavs.shape[0]):
+                mask = result.mask[b].cpu().numpy()
+                events = scores_to_events(
+                    result.scores[b].cpu().numpy()[mask], times[mask], texts, threshold,
+                    period, float(lengths[b]) / self.sample_rate, median_window,
+                    fill_gap_seconds,
+                )
+                events.sort(key=lambda e: (e["onset"], texts.index(e["event_label"])))
+                out.append(
+                    [{"text": e["event_label"], "onset": e["onset"], "offset": e["offset"]} for e in events]
+                )
         return out
 
     @torch.no_grad()
@@ -529,6 +573,8 @@ class CLAP(Pretrained):
         events: Optional[List[dict]] = None,
         title: Optional[str] = None,
         score_normalization: str = "none",
+        *,
+        sample_rate: Optional[int] = None,
     ) -> Optional[str]:
         """Save a PNG of one clip's frame-by-text similarity over time.
 
@@ -540,8 +586,8 @@ class CLAP(Pretrained):
 
         Arguments
         ---------
-        audio : str or torch.Tensor
-            One file or one waveform ``(L,)`` at the model rate.
+        audio : str, pathlib.Path, numpy.ndarray or torch.Tensor
+            One file or one waveform ``(L,)``.
         texts : str or list of str
             Captions, one row each.
         path : str
@@ -552,6 +598,8 @@ class CLAP(Pretrained):
             Figure title.
         score_normalization : str
             As :meth:`frame_scores`.
+        sample_rate : int, optional
+            As :meth:`encode_audio`.
 
         Returns
         -------
@@ -560,12 +608,15 @@ class CLAP(Pretrained):
         """
         from speechbrain_tclap.plotting import plot_frame_scores
 
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        if not isinstance(audio, str) and not (
-            isinstance(audio, torch.Tensor) and (audio.dim() == 1 or audio.shape[0] == 1)
-        ):
+        texts = _texts(texts)
+        one = isinstance(audio, (str, os.PathLike)) or (
+            isinstance(audio, (np.ndarray, torch.Tensor)) and (audio.ndim == 1 or audio.shape[0] == 1)
+        )
+        if not one:
             raise ValueError("plot_frame_scores draws one clip: give one file or one waveform")
-        result = self.frame_scores(audio, texts, score_normalization=score_normalization)
+        result = self.frame_scores(
+            audio, texts, score_normalization=score_normalization, sample_rate=sample_rate
+        )
         mask = result.mask[0].cpu()
         boxes = [dict(e, label=e.get("text", e.get("label"))) for e in events or []]
         return plot_frame_scores(
@@ -574,8 +625,15 @@ class CLAP(Pretrained):
             colorbar_label=SCORE_LABELS[score_normalization],
         )
 
+    # -- text, similarity, zero-shot -------------------------------------------
     @torch.no_grad()
-    def encode_text(self, texts: Union[str, List[str]], normalize: bool = True):
+    def encode_text(
+        self,
+        texts: Union[str, List[str]],
+        normalize: bool = True,
+        *,
+        return_numpy: bool = False,
+    ):
         """Embed captions.
 
         Arguments
@@ -584,16 +642,52 @@ class CLAP(Pretrained):
             Captions.
         normalize : bool
             L2-normalise.
+        return_numpy : bool
+            Return a numpy array.
 
         Returns
         -------
-        torch.Tensor
+        torch.Tensor or numpy.ndarray
             ``(N, D)``.
         """
-        if isinstance(texts, str):
-            texts = [texts]
         with self.inference_ctx:
-            return self.model.encode_text(list(texts), normalize=normalize)
+            out = self.model.encode_text(_texts(texts), normalize=normalize)
+        return _numpy(out) if return_numpy else out
+
+    def embedding_similarity(
+        self,
+        audio_embeddings,
+        text_embeddings,
+        scaled: bool = False,
+        *,
+        return_numpy: bool = False,
+    ):
+        """Cosine similarity of embeddings computed before (e.g. stored).
+
+        Arguments
+        ---------
+        audio_embeddings : torch.Tensor or numpy.ndarray
+            ``(N_audio, D)`` or ``(D,)`` (from :meth:`encode_audio`).
+        text_embeddings : torch.Tensor or numpy.ndarray
+            ``(N_text, D)`` or ``(D,)`` (from :meth:`encode_text`).
+        scaled : bool
+            Multiply by the model's logit scale (the training logits).
+        return_numpy : bool
+            Return a numpy array.
+
+        Returns
+        -------
+        torch.Tensor or numpy.ndarray
+            ``(N_audio, N_text)``; both sides are L2-normalised first.
+        """
+        audio = torch.as_tensor(audio_embeddings, device=self.device).float()
+        text = torch.as_tensor(text_embeddings, device=self.device).float()
+        sim = F.normalize(audio.reshape(-1, audio.shape[-1]), dim=-1) @ F.normalize(
+            text.reshape(-1, text.shape[-1]), dim=-1
+        ).T
+        if scaled:
+            sim = sim * self.model.logit_scale().detach().float()
+        return _numpy(sim) if return_numpy else sim
 
     @torch.no_grad()
     def similarity(
@@ -602,27 +696,34 @@ class CLAP(Pretrained):
         texts: Union[str, List[str]],
         wav_lens: Optional[torch.Tensor] = None,
         scaled: bool = False,
-    ) -> torch.Tensor:
+        **options,
+    ):
         """Cosine similarity of every audio with every text.
 
         Arguments
         ---------
-        audio : str, list of str, or torch.Tensor
+        audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
             As :meth:`encode_audio`.
         texts : str or list of str
             Captions.
         wav_lens : torch.Tensor, optional
-            Relative lengths for batched tensors.
+            Relative lengths for a padded batch.
         scaled : bool
             Multiply by the model's logit scale (the training logits).
+        **options
+            ``sample_rate``, ``batch_size``, ``progress`` (as
+            :meth:`encode_audio`) and ``return_numpy``.
 
         Returns
         -------
-        torch.Tensor
+        torch.Tensor or numpy.ndarray
             ``(N_audio, N_text)``.
         """
-        sim = self.encode_audio(audio, wav_lens) @ self.encode_text(texts).T
-        return sim * self.model.logit_scale() if scaled else sim
+        return_numpy = options.pop("return_numpy", False)
+        sim = self.encode_audio(audio, wav_lens, **options).float() @ self.encode_text(texts).float().T
+        if scaled:
+            sim = sim * self.model.logit_scale()
+        return _numpy(sim) if return_numpy else sim
 
     @torch.no_grad()
     def classify_zero_shot(
@@ -631,34 +732,78 @@ class CLAP(Pretrained):
         labels: Sequence[str],
         template: Optional[str] = None,
         wav_lens: Optional[torch.Tensor] = None,
+        **options,
     ) -> Tuple[torch.Tensor, List[str]]:
         """Zero-shot classification by prompt similarity (softmax over labels).
 
         Arguments
         ---------
-        audio : str, list of str, or torch.Tensor
+        audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
             As :meth:`encode_audio`.
         labels : sequence of str
             Class names (underscores are read as spaces).
         template : str, optional
-            Prompt with ``{}`` for the class name; default: the one stored
-            with the model, else ``"This is a sound of {}."``.
+            Prompt with one ``{}`` for the class name. Leave it out to use
+            the template the model was trained and exported with
+            (``zero_shot_template`` of its ``hyperparams.yaml``, else
+            ``"This is a sound of {}."``): another wording can cost accuracy.
         wav_lens : torch.Tensor, optional
-            Relative lengths for batched tensors.
+            Relative lengths for a padded batch.
+        **options
+            ``sample_rate``, ``batch_size``, ``progress`` (as
+            :meth:`encode_audio`) and ``return_numpy``.
 
         Returns
         -------
         tuple
             ``(probabilities (N, K), predicted label per audio)``.
         """
-        template = template or getattr(
-            self.hparams, "zero_shot_template", DEFAULT_PROMPT_TEMPLATE
-        )
-        prompts = [template.format(readable_label(label)) for label in labels]
-        logits = self.similarity(audio, prompts, wav_lens, scaled=True)
-        probs = logits.softmax(dim=-1)
-        best = probs.argmax(dim=-1).tolist()
-        return probs, [labels[i] for i in best]
+        labels = list(labels)
+        if not labels:
+            raise ValueError("no labels given: zero-shot classification needs at least one")
+        template = template or getattr(self.hparams, "zero_shot_template", None)
+        prompts = class_prompts(labels, template)
+        return_numpy = options.pop("return_numpy", False)
+        probs = self.similarity(audio, prompts, wav_lens, scaled=True, **options).softmax(dim=-1)
+        best = [labels[i] for i in probs.argmax(dim=-1).tolist()]
+        return (_numpy(probs) if return_numpy else probs), best
+
+    def top_labels(
+        self,
+        audio: AudioInput,
+        labels: Sequence[str],
+        k: int = 5,
+        template: Optional[str] = None,
+        **options,
+    ) -> List[List[Tuple[str, float]]]:
+        """The ``k`` most likely labels of each clip with their probabilities, best first.
+
+        Arguments
+        ---------
+        audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
+            As :meth:`encode_audio`.
+        labels : sequence of str
+            Class names.
+        k : int
+            Labels per clip (at most ``len(labels)``).
+        template : str, optional
+            As :meth:`classify_zero_shot`.
+        **options
+            As :meth:`classify_zero_shot` (``wav_lens``, ``sample_rate``,
+            ``batch_size``, ``progress``).
+
+        Returns
+        -------
+        list of list of tuple
+            Per clip, ``[(label, probability), ...]`` sorted by probability.
+        """
+        labels = list(labels)
+        probs, _ = self.classify_zero_shot(audio, labels, template, **options)
+        values, indices = probs.float().cpu().topk(min(int(k), len(labels)), dim=-1)
+        return [
+            [(labels[i], float(v)) for v, i in zip(row_v.tolist(), row_i.tolist())]
+            for row_v, row_i in zip(values, indices)
+        ]
 
     def forward(self, wavs: torch.Tensor, wav_lens: Optional[torch.Tensor] = None):
         """Audio embeddings of a batch (the interface's default call).
@@ -720,3 +865,33 @@ def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Opt
         overrides=overrides or {},
         run_opts={"device": device},
     )
+
+
+def _texts(texts: Union[str, Sequence[str]]) -> List[str]:
+    """A list of texts; an empty one is refused."""
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts:
+        raise ValueError("no texts given: the list is empty")
+    return texts
+
+
+def _numpy(x):
+    """A tensor (or a named tuple of them) as float32 numpy arrays on the CPU."""
+    if isinstance(x, tuple):
+        return type(x)(*map(_numpy, x))
+    return x.detach().float().cpu().numpy() if x.is_floating_point() else x.cpu().numpy()
+
+
+def _merge(parts: list):
+    """Results of consecutive batches as one: batch-first tensors are padded
+    along their second dimension and concatenated; 1-D tensors (a time
+    axis) keep the longest; named tuples merge field by field."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    if isinstance(first, tuple):
+        return type(first)(*(_merge(list(field)) for field in zip(*parts)))
+    if first.dim() == 1:
+        return max(parts, key=len)
+    width = max(p.shape[1] for p in parts)
+    return torch.cat([F.pad(p, [0, 0] * (p.dim() - 2) + [0, width - p.shape[1]]) for p in parts])

@@ -455,6 +455,9 @@ class TemporalFocusedLoss(torch.nn.Module):
         Lambda (0.5 in T-CLAP).
     form : str
         ``"batch"`` or ``"pairwise"``.
+    contrastive : torch.nn.Module, optional
+        ``L_c`` (default :class:`InfoNCELoss`); e.g. MGA-CLAP's
+        :class:`HardNegativeLoss` for a model that learns order and frames.
 
     Example
     -------
@@ -471,13 +474,18 @@ class TemporalFocusedLoss(torch.nn.Module):
     torch.Size([])
     """
 
-    def __init__(self, temporal_weight: float = 0.5, form: str = "batch"):
+    def __init__(
+        self,
+        temporal_weight: float = 0.5,
+        form: str = "batch",
+        contrastive: Optional[torch.nn.Module] = None,
+    ):
         super().__init__()
         if form not in ("batch", "pairwise"):
             raise ValueError(f"TemporalFocusedLoss form must be 'batch' or 'pairwise', got {form!r}")
         self.temporal_weight = temporal_weight
         self.form = form
-        self.contrastive = InfoNCELoss()
+        self.contrastive = InfoNCELoss() if contrastive is None else contrastive
 
     def forward(self, inputs: ContrastiveInputs) -> torch.Tensor:
         """Compute ``L_c + temporal_weight * L_t``.

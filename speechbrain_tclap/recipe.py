@@ -38,14 +38,13 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_negatives import caption_items
 from speechbrain_tclap.data.datasets import make_clap_dataset
-from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.data.manifest import load_manifest, write_manifest
 from speechbrain_tclap.data.shards import ShardDataset
 from speechbrain_tclap.data.temporal import make_pair_rows
 from speechbrain_tclap.data.samplers import loader_options_with_batch_sampler
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.plotting import plot_curves
-from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
+from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE, class_prompts
 from speechbrain_tclap.lobes.tokenizers import (
     MissingTokenizer,
     SentencePieceTokenizer,
@@ -157,29 +156,6 @@ def prepare_tokenizer(
     )
     tokenizer.load(prefix + ".model")
     logger.info("tokenizer trained on %d captions: %s.model", len(texts), prefix)
-
-
-def zero_shot_prompts(labels: Iterable[str], template: str) -> List[str]:
-    """Prompts for class names (so the tokenizer sees the template's words).
-
-    Arguments
-    ---------
-    labels : iterable of str
-        Class labels.
-    template : str
-        Prompt with ``{}``.
-
-    Returns
-    -------
-    list of str
-        One prompt per label.
-
-    Example
-    -------
-    >>> zero_shot_prompts(["dog_bark"], "This is a sound of {}.")
-    ['This is a sound of dog bark.']
-    """
-    return [template.format(readable_label(label)) for label in labels]
 
 
 def init_audio_encoder(hparams: Dict) -> bool:
@@ -580,9 +556,7 @@ def vocabulary_texts(hparams: Dict, labels: Iterable[str]) -> List[str]:
     ['A dog.']
     """
     labels = list(labels)
-    texts = zero_shot_prompts(
-        labels, hparams.get("zero_shot_template", DEFAULT_PROMPT_TEMPLATE)
-    )
+    texts = class_prompts(labels, hparams.get("zero_shot_template"))
     builder = hparams.get("train_sample_builder")
     if hasattr(builder, "all_captions"):
         texts += builder.all_captions(labels)

@@ -11,13 +11,17 @@ by the lengths alone: no random crop, no random fusion.
   clip of a batch with relative lengths;
 * :func:`pool_windows`: the clip embedding, the mean of the window
   embeddings, renormalised;
-* :class:`FrameGeometry`: the time axis of an encoder's output frames (from
+* :class:`~speechbrain_tclap.lobes.outputs.FrameGeometry` (the model's
+  ``frame_geometry``): the time axis of an encoder's output frames (from
   the front-end hop and the encoder's ``frame_hop``), and the frame grid
   shared by all windows of a clip;
 * :func:`stitch_accumulate` and :func:`stitch_finish`: frame embeddings of
   overlapping windows put on that grid (weighted mean where windows overlap);
 * :func:`encode_windows`: all of the above for a :class:`~speechbrain_tclap.lobes.clap.CLAP`
-  module, encoding at most ``max_windows_per_batch`` windows at a time.
+  module, encoding at most ``max_windows_per_batch`` windows at a time;
+* :class:`AudioEmbedder`: the one audio embedder of the package (interface,
+  ZSTE, SED / grounding, benchmark): clips within the model's window whole,
+  longer ones in windows; frame scores against text embeddings.
 
 Frame times. Output frame ``k`` of HTSAT (``time_fill`` ``"pad"`` or
 ``"repeatpad"``) pools log-mel frames ``k * frame_hop`` to
@@ -41,11 +45,14 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
-from dataclasses import dataclass
 from typing import NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+
+from speechbrain_tclap.events import normalize_frame_scores
+from speechbrain_tclap.lobes.clap import EncodedAudio
+from speechbrain_tclap.lobes.outputs import FrameGeometry
 
 
 class WindowedEmbedding(NamedTuple):
@@ -292,247 +299,6 @@ def pool_windows(
     return F.normalize(pooled, dim=-1) if normalize else pooled
 
 
-@dataclass(frozen=True)
-class FrameGeometry:
-    """The time axis of an audio tower: front-end framing and encoder frames.
-
-    Arguments
-    ---------
-    sample_rate : int
-        Waveform rate in Hz.
-    hop_length : int
-        Front-end hop between log-mel frames, in samples.
-    frame_hop : int
-        Log-mel frames per encoder output frame (HTSAT-tiny: 32).
-    time_capacity : int, optional
-        Most log-mel frames the encoder takes (``None``: unbounded).
-    center : bool
-        Whether log-mel frame ``t`` is centred on sample ``t * hop_length``
-        (else on ``t * hop_length + n_fft / 2``).
-    n_fft : int
-        Front-end FFT size.
-    stretch : bool
-        Whether the encoder stretches every input to ``time_capacity``
-        (HTSAT ``time_fill="stretch"``): its frames then spread over the
-        real length instead of ``frame_hop`` log-mel frames each.
-
-    Example
-    -------
-    >>> geo = FrameGeometry(sample_rate=16000, hop_length=320, frame_hop=16,
-    ...                     time_capacity=128)
-    >>> geo.frame_period, geo.max_window_samples()
-    (5120, 40959)
-    >>> geo.grid_times(3)
-    tensor([0.1500, 0.4700, 0.7900])
-    """
-
-    sample_rate: int
-    hop_length: int
-    frame_hop: int
-    time_capacity: Optional[int] = None
-    center: bool = True
-    n_fft: int = 0
-    stretch: bool = False
-
-    @classmethod
-    def from_model(cls, clap) -> "FrameGeometry":
-        """Reads the geometry off a CLAP module's front end and encoder.
-
-        Arguments
-        ---------
-        clap : torch.nn.Module
-            A module with ``audio_features`` (``sample_rate``,
-            ``hop_length``, optional ``center`` / ``n_fft``) and
-            ``audio_encoder`` (``frame_hop``, optional ``time_capacity`` /
-            ``time_fill``), like :class:`speechbrain_tclap.lobes.clap.CLAP`
-            with ``CLAPFeatures`` and ``HTSAT``.
-
-        Returns
-        -------
-        FrameGeometry
-            The geometry.
-
-        Example
-        -------
-        >>> from types import SimpleNamespace
-        >>> from speechbrain_tclap.lobes.features import CLAPFeatures
-        >>> from speechbrain_tclap.lobes.htsat import HTSAT
-        >>> clap = SimpleNamespace(audio_features=CLAPFeatures.from_preset("laion"),
-        ...                        audio_encoder=HTSAT.from_preset("test"))
-        >>> geo = FrameGeometry.from_model(clap)  # HTSAT-tiny: 32, 1024, 0.32
-        >>> geo.frame_hop, geo.time_capacity, geo.frame_period / geo.sample_rate
-        (8, 64, 0.08)
-        """
-        features, encoder = clap.audio_features, clap.audio_encoder
-        missing = [
-            f"audio_features.{name}"
-            for name in ("sample_rate", "hop_length")
-            if not hasattr(features, name)
-        ]
-        if not hasattr(encoder, "frame_hop"):
-            missing.append("audio_encoder.frame_hop")
-        if missing:
-            raise ValueError(
-                "sliding windows and frame times need the attributes "
-                f"{missing} (CLAPFeatures and HTSAT have them)"
-            )
-        return cls(
-            sample_rate=int(features.sample_rate),
-            hop_length=int(features.hop_length),
-            frame_hop=int(encoder.frame_hop),
-            time_capacity=getattr(encoder, "time_capacity", None),
-            center=bool(getattr(features, "center", True)),
-            n_fft=int(getattr(features, "n_fft", 0)),
-            stretch=getattr(encoder, "time_fill", "pad") == "stretch",
-        )
-
-    @property
-    def frame_period(self) -> int:
-        """Samples between encoder output frames (``frame_hop * hop_length``)."""
-        return self.frame_hop * self.hop_length
-
-    def mel_frames(self, num_samples: torch.Tensor) -> torch.Tensor:
-        """Log-mel frames of clips of ``num_samples`` samples (long tensor).
-
-        Arguments
-        ---------
-        num_samples : torch.Tensor
-            Long tensor of sample counts.
-
-        Returns
-        -------
-        torch.Tensor
-            Long tensor of the same shape (at least 1).
-
-        Example
-        -------
-        >>> FrameGeometry(16000, 320, 16).mel_frames(torch.tensor([40000, 1]))
-        tensor([126,   1])
-        """
-        if self.center:
-            frames = 1 + torch.div(num_samples, self.hop_length, rounding_mode="floor")
-        else:
-            frames = 1 + torch.div(
-                num_samples - self.n_fft, self.hop_length, rounding_mode="floor"
-            )
-        return frames.clamp(min=1)
-
-    def max_window_samples(self) -> Optional[int]:
-        """Longest input (samples) whose log-mel fits ``time_capacity``.
-
-        Returns
-        -------
-        int or None
-            ``None`` when the encoder is unbounded.
-        """
-        if self.time_capacity is None:
-            return None
-        if self.center:
-            return self.time_capacity * self.hop_length - 1
-        return self.n_fft + self.time_capacity * self.hop_length - 1
-
-    def default_hop(self, window: int) -> int:
-        """Half a window, rounded to a whole number of encoder frames.
-
-        Rounding keeps every window but the end-aligned last one on the
-        shared frame grid (see the module docstring); the hop stays within
-        ``[frame_period, window]``, or is exactly half a window when one
-        frame period is longer than that.
-
-        Arguments
-        ---------
-        window : int
-            Window length in samples.
-
-        Returns
-        -------
-        int
-            Hop in samples.
-
-        Example
-        -------
-        >>> geo = FrameGeometry(48000, 480, 32, 1024)  # HTSAT-tiny, LAION
-        >>> geo.default_hop(480000) / 48000  # 10-s windows
-        5.12
-        """
-        period = self.frame_period
-        if period > window:
-            return max(1, window // 2)
-        frames = max(1, round(window / 2 / period))
-        return min(frames * period, window)
-
-    def grid_times(self, num_frames: int) -> torch.Tensor:
-        """Centres, in seconds, of the first ``num_frames`` grid cells.
-
-        Cell ``j`` covers log-mel frames ``j * frame_hop`` to
-        ``(j + 1) * frame_hop - 1`` of the clip; its centre is the mean of
-        their centres.
-
-        Arguments
-        ---------
-        num_frames : int
-            Number of cells.
-
-        Returns
-        -------
-        torch.Tensor
-            Float32 ``(num_frames,)`` (computed in float64).
-        """
-        mel = torch.arange(num_frames, dtype=torch.float64) * self.frame_hop
-        mel = mel + (self.frame_hop - 1) / 2
-        offset = 0.0 if self.center else self.n_fft / 2
-        return ((mel * self.hop_length + offset) / self.sample_rate).float()
-
-    def frame_positions(
-        self,
-        starts: torch.Tensor,
-        valid_samples: torch.Tensor,
-        num_frames: int,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Grid positions and validity of the output frames of windows.
-
-        Arguments
-        ---------
-        starts : torch.Tensor
-            Long ``(N,)`` window starts in samples (in clip coordinates).
-        valid_samples : torch.Tensor
-            Long ``(N,)`` real samples in each window.
-        num_frames : int
-            Output frames per window ``K``.
-
-        Returns
-        -------
-        positions : torch.Tensor
-            Float64 ``(N, K)`` grid positions (cell ``j`` is at ``j``).
-        valid : torch.Tensor
-            Boolean ``(N, K)``: frames that start within the real log-mel
-            frames (all frames with ``stretch``).
-
-        Example
-        -------
-        >>> geo = FrameGeometry(16000, 320, 16, 128)
-        >>> pos, ok = geo.frame_positions(torch.tensor([0, 5120 * 3, 100]),
-        ...                               torch.tensor([40000, 40000, 3000]), 8)
-        >>> pos[1, :3].tolist(), round(pos[2, 0].item(), 4), ok[2].tolist()
-        ([3.0, 4.0, 5.0], 0.0195, [True, False, False, False, False, False, False, False])
-        """
-        mel_valid = self.mel_frames(valid_samples).double()  # (N,)
-        k = torch.arange(num_frames, dtype=torch.float64)
-        centre = k * self.frame_hop + (self.frame_hop - 1) / 2  # (K,)
-        if self.stretch and self.time_capacity is not None:
-            # align_corners=True bicubic: stretched frame i reads source
-            # frame i * (n - 1) / (capacity - 1)
-            scale = (mel_valid - 1) / max(self.time_capacity - 1, 1)
-            centre = centre[None, :] * scale[:, None]
-            valid = torch.ones(len(starts), num_frames, dtype=torch.bool)
-        else:
-            centre = centre[None, :].expand(len(starts), -1)
-            valid = (k[None, :] * self.frame_hop) < mel_valid[:, None]
-        offset = starts.double()[:, None] / self.hop_length
-        positions = (offset + centre - (self.frame_hop - 1) / 2) / self.frame_hop
-        return positions, valid
-
-
 def stitch_accumulate(
     frames: torch.Tensor,
     positions: torch.Tensor,
@@ -714,7 +480,8 @@ def encode_windows(
     wav_lens : torch.Tensor, optional
         ``(B,)`` relative lengths.
     window : int, optional
-        Window length in samples; default: the most the encoder holds.
+        Window length in samples; default: the model's ``window_samples``
+        (its ``clip_seconds``, else the most the encoder holds).
     hop : int, optional
         Hop in samples; default :meth:`FrameGeometry.default_hop`.
     max_windows_per_batch : int
@@ -753,9 +520,9 @@ def encode_windows(
     lengths = relative_to_samples(wav_lens, num_samples, batch)
     limit = geometry.max_window_samples()
     if window is None:
-        if limit is None:
+        window = clap.window_samples
+        if window is None:
             raise ValueError("the encoder is unbounded: give a window length")
-        window = limit
     if limit is not None and window > limit:
         raise ValueError(
             f"a window of {window} samples ({window / geometry.sample_rate:g} s) "
@@ -819,3 +586,196 @@ def encode_windows(
     frames, frame_mask = stitch_finish(sums, weights, normalize)
     times = geometry.grid_times(frames.shape[1]).to(frames.device)
     return result, StitchedFrames(frames, times, frame_mask)
+
+
+class AudioEmbedder:
+    """The one path from waveforms of any length to a CLAP module's audio embeddings.
+
+    The pretrained interface, ZSTE, SED / grounding and the benchmark (through
+    the interface) all embed audio here. The window is the model's own
+    (``window_samples``: its ``clip_seconds``, else the most its encoder
+    holds) unless ``window_seconds`` is given. Clips of at most one window are
+    encoded whole (padded and masked); so are clips of any length for fusion
+    encoders (LAION's fused models see long clips whole) and towers without a
+    time axis (e.g. CNN14). Longer clips are cut into sliding windows
+    (:func:`encode_windows`) and get the mean of the window embeddings,
+    renormalised, and the stitched frames.
+
+    Arguments
+    ---------
+    model : speechbrain_tclap.lobes.clap.CLAP
+        The module (eval mode).
+    window_seconds : float, optional
+        Window length; default the model's window.
+    hop_seconds : float, optional
+        Distance between window starts; default half a window, rounded to
+        whole encoder frames (:meth:`FrameGeometry.default_hop`).
+    max_windows_per_batch : int
+        Windows encoded per forward pass (bounds memory).
+    whole : bool
+        Encode every clip in one pass, refusing clips longer than the
+        encoder holds (ZSTE's ``window="whole"``), instead of windows.
+
+    Example
+    -------
+    >>> from speechbrain_tclap.lobes.clap import CLAP
+    >>> from speechbrain_tclap.lobes.features import CLAPFeatures
+    >>> from speechbrain_tclap.lobes.htsat import HTSAT
+    >>> clap = CLAP(CLAPFeatures(sample_rate=8000, n_fft=256, hop_length=80,
+    ...     n_mels=16, f_max=4000.0), HTSAT.from_preset("test"), torch.nn.Linear(16, 8),
+    ...     torch.nn.Identity(), torch.nn.Identity(), clip_seconds=0.5).eval()
+    >>> embedder = AudioEmbedder(clap)
+    >>> embedder.window, embedder.window_seconds
+    (4000, 0.5)
+    >>> out = embedder.encode_audio(torch.randn(2, 12000), torch.tensor([1.0, 0.25]),
+    ...                             return_frames=True)
+    >>> out.embedding.shape, out.frames.shape, out.frame_mask.sum(1).tolist()
+    (torch.Size([2, 8]), torch.Size([2, 19, 8]), [19, 5])
+    >>> AudioEmbedder(clap, whole=True).encode_audio(torch.randn(1, 9000))
+    Traceback (most recent call last):
+        ...
+    ValueError: clips of 1.125 s exceed what the audio encoder holds in one pass (0.639875 s); embed them in sliding windows (whole=False) or pass shorter clips
+    """
+
+    def __init__(
+        self,
+        model,
+        window_seconds: Optional[float] = None,
+        hop_seconds: Optional[float] = None,
+        max_windows_per_batch: int = 16,
+        whole: bool = False,
+    ):
+        self.model = model
+        self.geometry = model.frame_geometry
+        self.sample_rate = model.sample_rate
+        self.window = (
+            model.window_samples
+            if window_seconds is None
+            else seconds_to_samples(window_seconds, self.sample_rate, "window_seconds")
+        )
+        self.hop = (
+            None
+            if hop_seconds is None
+            else seconds_to_samples(hop_seconds, self.sample_rate, "hop_seconds")
+        )
+        self.max_windows_per_batch = int(max_windows_per_batch)
+        self.whole = bool(whole)
+
+    @property
+    def window_seconds(self) -> Optional[float]:
+        """The window in seconds (``None``: clips are always encoded whole)."""
+        return None if self.window is None else self.window / self.sample_rate
+
+    @torch.no_grad()
+    def encode_windows(
+        self,
+        wavs: torch.Tensor,
+        wav_lens: Optional[torch.Tensor] = None,
+        normalize: bool = True,
+        return_frames: bool = False,
+    ) -> Union[WindowedEmbedding, Tuple[WindowedEmbedding, StitchedFrames]]:
+        """:func:`encode_windows` with this embedder's window and hop.
+
+        Arguments
+        ---------
+        wavs, wav_lens, normalize, return_frames
+            As :meth:`encode_audio`.
+
+        Returns
+        -------
+        WindowedEmbedding or tuple
+            As :func:`encode_windows`.
+        """
+        return encode_windows(
+            self.model, wavs, wav_lens, self.window, self.hop,
+            self.max_windows_per_batch, normalize, return_frames,
+        )
+
+    @torch.no_grad()
+    def encode_audio(
+        self,
+        wavs: torch.Tensor,
+        wav_lens: Optional[torch.Tensor] = None,
+        normalize: bool = True,
+        return_frames: bool = False,
+    ):
+        """Clip embeddings (and frames) of a batch of waveforms of any length.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``(B, L)`` waveforms at the model rate.
+        wav_lens : torch.Tensor, optional
+            ``(B,)`` relative lengths.
+        normalize : bool
+            L2-normalise.
+        return_frames : bool
+            Also return frame embeddings and their mask (stitched frames,
+            one per encoder frame period from the clip's start, for clips
+            encoded in windows).
+
+        Returns
+        -------
+        torch.Tensor or EncodedAudio
+            ``(B, D)`` embeddings, or the model's ``EncodedAudio``.
+        """
+        batch, num_samples = wavs.shape
+        lengths = relative_to_samples(wav_lens, num_samples, batch)
+        longest = int(lengths.max())
+        device = next(self.model.parameters()).device
+        wavs = wavs.to(device)
+        fused = bool(getattr(self.model.audio_encoder, "enable_fusion", False))
+        if self.whole and self.geometry is not None:
+            limit = self.geometry.max_window_samples()
+            if limit is not None and longest > limit:
+                raise ValueError(
+                    f"clips of {longest / self.sample_rate:g} s exceed what the audio "
+                    f"encoder holds in one pass ({limit / self.sample_rate:g} s); embed "
+                    "them in sliding windows (whole=False) or pass shorter clips"
+                )
+        elif self.window is not None and longest > self.window and not fused:
+            out = self.encode_windows(wavs, wav_lens, normalize, return_frames)
+            if not return_frames:
+                return out.embedding
+            windows, frames = out
+            return EncodedAudio(windows.embedding, frames.frames, frames.mask)
+        # one pass: drop the batch padding past the longest clip
+        return self.model.encode_audio(
+            wavs[:, :longest],
+            (lengths.float() / longest).to(device),
+            normalize=normalize,
+            return_frames=return_frames,
+        )
+
+    @torch.no_grad()
+    def frame_scores(
+        self,
+        wavs: torch.Tensor,
+        wav_lens: Optional[torch.Tensor],
+        text_embeddings: torch.Tensor,
+        score_normalization: str = "none",
+    ) -> FrameScores:
+        """Cosine similarity of every stitched frame with every text embedding.
+
+        Arguments
+        ---------
+        wavs, wav_lens
+            As :meth:`encode_audio`.
+        text_embeddings : torch.Tensor
+            ``(N_text, D)`` normalised text embeddings.
+        score_normalization : str
+            ``"none"`` (cosines) or ``"prompt_mean"``, see
+            :func:`speechbrain_tclap.events.normalize_frame_scores`.
+
+        Returns
+        -------
+        FrameScores
+            ``scores (B, T, N_text)`` (zero where masked), ``times (T,)``,
+            ``mask (B, T)``.
+        """
+        device = next(self.model.parameters()).device
+        _, frames = self.encode_windows(wavs.to(device), wav_lens, return_frames=True)
+        text = text_embeddings.float().to(frames.frames.device)
+        scores = normalize_frame_scores(frames.frames.float() @ text.T, score_normalization)
+        scores = scores * frames.mask.unsqueeze(-1).to(scores.dtype)
+        return FrameScores(scores, frames.times, frames.mask)

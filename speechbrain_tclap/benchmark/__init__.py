@@ -28,7 +28,7 @@ from speechbrain_tclap.benchmark.registry import (
     register_task,
 )
 from speechbrain_tclap.benchmark.runner import (
-    AudioEmbedder,
+    ClipEmbeddingCache,
     PromptEmbedder,
     TaskResult,
     run_benchmark,
@@ -38,7 +38,7 @@ from speechbrain_tclap.benchmark.runner import (
 __all__ = [
     "SWEEP_TEMPLATES",
     "TASKS",
-    "AudioEmbedder",
+    "ClipEmbeddingCache",
     "BenchmarkTask",
     "PromptEmbedder",
     "TaskResult",

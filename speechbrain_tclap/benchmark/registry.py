@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from speechbrain_tclap.benchmark import datasets as ds
 from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
+from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE, class_prompts
 
 #: Task kinds, their score activation (the paper's rule) and primary metrics.
 KINDS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
@@ -36,8 +36,6 @@ KINDS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
 
 #: Metrics a classification task may report.
 CLASSIFICATION_METRICS = ("acc", "mAP", "F1")
-
-DEFAULT_TEMPLATE = DEFAULT_PROMPT_TEMPLATE
 
 #: Templates tried by ``--templates-sweep`` besides each task's own.
 SWEEP_TEMPLATES = (
@@ -96,7 +94,7 @@ class BenchmarkTask:
     kind: str
     layout: str
     metric: str = "acc"
-    template: str = DEFAULT_TEMPLATE
+    template: str = DEFAULT_PROMPT_TEMPLATE
     label_words: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, object] = field(default_factory=dict)
     paper: Mapping[str, float] = field(default_factory=dict)
@@ -150,8 +148,7 @@ class BenchmarkTask:
         list of str
             Prompts.
         """
-        template = template or self.template
-        return [template.format(self.words(label)) for label in labels]
+        return class_prompts(labels, template or self.template, self.words)
 
 
 TASKS: Dict[str, BenchmarkTask] = {}

@@ -161,17 +161,19 @@ class _AudioFiles(Dataset):
             return index, None, str(err)
 
 
-class AudioEmbedder:
-    """Audio embeddings of files, in batches, cached by path.
+class ClipEmbeddingCache:
+    """Audio embeddings of files, in batches, cached by path; unreadable files skipped.
 
-    Files are read whole (resampled to the model rate) and padded into
-    batches with relative lengths; the interface encodes clips longer than
-    its window in deterministic sliding windows.
+    Files are read whole (resampled to the model rate, by ``num_workers``
+    processes) and embedded by the interface's ``encode_audio``, which
+    encodes clips longer than the model's window in its deterministic
+    sliding windows.
 
     Arguments
     ---------
     model : speechbrain_tclap.inference.CLAP
-        The interface (``encode_audio(wavs, wav_lens)``, ``sample_rate``).
+        The interface (``encode_audio(list of waveforms, batch_size=...)``,
+        ``sample_rate``).
     batch_size : int
         Files per batch.
     num_workers : int
@@ -186,9 +188,9 @@ class AudioEmbedder:
     >>> soundfile.write(tmp + "/a.wav", numpy.zeros(800), 8000)
     >>> class Model:
     ...     sample_rate = 8000
-    ...     def encode_audio(self, wavs, wav_lens):
-    ...         return torch.stack([wav_lens, wav_lens], dim=1)
-    >>> embed = AudioEmbedder(Model(), progress=False)
+    ...     def encode_audio(self, wavs, batch_size, progress):
+    ...         return torch.ones(len(wavs), 2)
+    >>> embed = ClipEmbeddingCache(Model(), progress=False)
     >>> emb, kept, problems = embed([tmp + "/a.wav", tmp + "/missing.wav"])
     >>> emb.shape, kept, len(problems)
     (torch.Size([1, 2]), [0], 1)
@@ -232,10 +234,9 @@ class AudioEmbedder:
                 read = [(index, wav) for index, wav, _ in batch if wav is not None]
                 if not read:
                     continue
-                wavs = torch.nn.utils.rnn.pad_sequence([w for _, w in read], batch_first=True)
-                lens = torch.tensor([w.shape[0] for _, w in read], dtype=torch.float32)
-                embeddings = self.model.encode_audio(wavs, lens / wavs.shape[1]).float().cpu()
-                self.cache.update((todo[i], e) for (i, _), e in zip(read, embeddings))
+                wavs = [w for _, w in read]
+                embeddings = self.model.encode_audio(wavs, batch_size=len(wavs), progress=False)
+                self.cache.update((todo[i], e) for (i, _), e in zip(read, embeddings.float().cpu()))
         kept = [i for i, p in enumerate(paths) if p in self.cache]
         problems = [self.problems[p] for p in paths if p in self.problems]
         if not kept:
@@ -293,7 +294,7 @@ def classification_metrics(
     return {task.metric: value}, {task.metric: chance}
 
 
-def _embed_clips(task: BenchmarkTask, rows: Mapping[str, Mapping[str, Any]], audio: "AudioEmbedder"):
+def _embed_clips(task: BenchmarkTask, rows: Mapping[str, Mapping[str, Any]], audio: "ClipEmbeddingCache"):
     """Embed a manifest's clips (shortest first: less padding per batch).
 
     Returns the ids in that order, the embeddings, the kept positions and a
@@ -314,7 +315,7 @@ def _embed_clips(task: BenchmarkTask, rows: Mapping[str, Mapping[str, Any]], aud
 def evaluate_classification(
     task: BenchmarkTask,
     rows: Mapping[str, Mapping[str, Any]],
-    audio: AudioEmbedder,
+    audio: ClipEmbeddingCache,
     prompts: PromptEmbedder,
     logit_scale: float,
     templates: Sequence[str],
@@ -327,7 +328,7 @@ def evaluate_classification(
         The task.
     rows : mapping
         Manifest rows (``wav``, ``labels``).
-    audio : AudioEmbedder
+    audio : ClipEmbeddingCache
         Clip embeddings.
     prompts : PromptEmbedder
         Prompt embeddings.
@@ -374,7 +375,7 @@ def evaluate_classification(
 def evaluate_retrieval(
     task: BenchmarkTask,
     rows: Mapping[str, Mapping[str, Any]],
-    audio: AudioEmbedder,
+    audio: ClipEmbeddingCache,
     prompts: PromptEmbedder,
 ) -> TaskResult:
     """Audio→text and text→audio retrieval: R@1 and mAP@10 on raw similarities.
@@ -388,7 +389,7 @@ def evaluate_retrieval(
         The task.
     rows : mapping
         Manifest rows (``wav``, ``captions``).
-    audio : AudioEmbedder
+    audio : ClipEmbeddingCache
         Clip embeddings.
     prompts : PromptEmbedder
         Caption embeddings.
@@ -485,7 +486,7 @@ def run_benchmark(
     if unknown:
         raise KeyError(f"options given for tasks that are not run: {unknown}")
     os.makedirs(output, exist_ok=True)
-    audio = AudioEmbedder(model, batch_size, num_workers, progress)
+    audio = ClipEmbeddingCache(model, batch_size, num_workers, progress)
     prompts = PromptEmbedder(model)
     logit_scale = float(model.model.logit_scale())
     results = []

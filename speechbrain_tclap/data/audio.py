@@ -5,6 +5,10 @@ and the problem, on anything a training run should not silently swallow
 (missing, empty, corrupt, zero-length, NaN/Inf, wrong sample rate).
 ``crop_or_pad`` brings a waveform to a fixed number of samples the way CLAP
 recipes do (left/center/random/loudest crop; zero or LAION repeat padding).
+``to_waveforms`` checks waveforms given in memory (numpy arrays, tensors)
+the same way and brings them to float at the model rate. ``resample_audio``
+is the one resampler of both (torchaudio's filter, as a cached polyphase
+matrix product).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -260,6 +264,67 @@ def _resampling_matrix(orig: int, new: int, periods: int):
     for period in range(periods):
         matrix[new * period : new * (period + 1), orig * period : orig * period + taps] = kernel
     return matrix.t().contiguous().float(), width, span
+
+
+#: Full scale of the integer sample formats that are converted to float.
+INTEGER_FULL_SCALE = {torch.int16: 2.0**15, torch.int32: 2.0**31}
+
+
+def to_waveforms(
+    audio: Union[np.ndarray, torch.Tensor], sample_rate: int, target_rate: int
+) -> torch.Tensor:
+    """Waveforms given in memory as a float32 batch ``(B, L)`` at ``target_rate``.
+
+    Integer PCM (int16, int32) is scaled to ``[-1, 1)`` (int16 / 32768);
+    other integer and boolean types are refused, as are empty batches,
+    zero-length clips, more than two dimensions and NaN/Inf samples.
+
+    Arguments
+    ---------
+    audio : numpy.ndarray or torch.Tensor
+        ``(L,)`` or ``(B, L)`` samples.
+    sample_rate : int
+        Their rate in Hz.
+    target_rate : int
+        The rate wanted (resampled when it differs).
+
+    Returns
+    -------
+    torch.Tensor
+        Float32 ``(B, L')``.
+
+    Example
+    -------
+    >>> to_waveforms(np.array([16384, -32768], dtype=np.int16), 16000, 16000)
+    tensor([[ 0.5000, -1.0000]])
+    >>> to_waveforms(torch.zeros(2, 8000), 8000, 16000).shape
+    torch.Size([2, 16000])
+    >>> to_waveforms(torch.zeros(0, 100), 16000, 16000)
+    Traceback (most recent call last):
+        ...
+    ValueError: no audio: the batch has shape (0, 100)
+    """
+    wav = torch.as_tensor(audio)
+    if wav.dtype in INTEGER_FULL_SCALE:
+        wav = wav.float() / INTEGER_FULL_SCALE[wav.dtype]
+    elif not wav.is_floating_point():
+        raise TypeError(
+            f"audio samples of type {wav.dtype} are not supported: give float "
+            "samples in [-1, 1] or int16 / int32 PCM"
+        )
+    if wav.dim() == 1:
+        wav = wav.unsqueeze(0)
+    if wav.dim() != 2:
+        raise ValueError(f"expected a waveform (L,) or a batch (B, L), got {tuple(wav.shape)}")
+    if wav.numel() == 0:
+        problem = "zero-length audio (no samples)" if wav.shape[0] else "no audio"
+        raise ValueError(f"{problem}: the batch has shape {tuple(wav.shape)}")
+    if not torch.isfinite(wav).all():
+        raise ValueError("the audio contains NaN/Inf samples")
+    wav = wav.float()
+    if int(sample_rate) != int(target_rate):
+        wav = resample_audio(wav, int(sample_rate), int(target_rate))
+    return wav
 
 
 def crop_or_pad(

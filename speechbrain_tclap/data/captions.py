@@ -8,13 +8,16 @@ builders of :mod:`speechbrain_tclap.data.datasets`,
 :mod:`speechbrain_tclap.data.temporal` and :mod:`speechbrain_tclap.data.teminal`
 fill as well; :func:`caption_for_events` writes one caption. The synthetic
 generator (:mod:`speechbrain_tclap.data.synthetic`) captions its clips with it.
+Zero-shot prompts of class names come from :func:`class_prompts` (the one
+prompt builder) and :data:`DEFAULT_PROMPT_TEMPLATE`.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+import string
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -24,6 +27,50 @@ from speechbrain_tclap.data.labels import readable_label
 #: The zero-shot prompt of a class name when a model or task names none
 #: (MS-CLAP's and LAION's "This is a sound of {}."): its one home.
 DEFAULT_PROMPT_TEMPLATE = "This is a sound of {}."
+
+
+def class_prompts(
+    labels: Iterable[str],
+    template: Optional[str] = None,
+    words: Callable[[str], str] = readable_label,
+) -> List[str]:
+    """One zero-shot prompt per class: the label's words in the template's ``{}``.
+
+    Every prompt of a class name in the package (the interface, the Brain's
+    zero-shot metrics, SED, the benchmark, recipe vocabularies) is built here.
+
+    Arguments
+    ---------
+    labels : iterable of str
+        Class labels.
+    template : str, optional
+        Prompt with one ``{}`` for the class name (``{{`` and ``}}`` for
+        literal braces); default :data:`DEFAULT_PROMPT_TEMPLATE`.
+    words : callable
+        Label -> words (default: underscores and dashes become spaces).
+
+    Returns
+    -------
+    list of str
+        One prompt per label.
+
+    Example
+    -------
+    >>> class_prompts(["dog_bark", "rain"])
+    ['This is a sound of dog bark.', 'This is a sound of rain.']
+    >>> class_prompts(["rain"], "a sound")
+    Traceback (most recent call last):
+        ...
+    ValueError: prompt template 'a sound' must hold the class name as one '{}' (without it every class gets the same prompt)
+    """
+    template = DEFAULT_PROMPT_TEMPLATE if template is None else template
+    fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    if fields != [""]:
+        raise ValueError(
+            f"prompt template {template!r} must hold the class name as one '{{}}' "
+            "(without it every class gets the same prompt)"
+        )
+    return [template.format(words(label)) for label in labels]
 
 #: Caption templates; ``{A}``, ``{B}``, ... are the events (in time order for
 #: "ordered", alphabetical for "unordered"). A template is used for clips

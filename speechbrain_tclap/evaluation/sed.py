@@ -35,13 +35,14 @@ from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence
 import numpy as np
 import torch
 
-from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.data.captions import class_prompts
 from speechbrain_tclap.evaluation.base import Evaluator
 from speechbrain_tclap.evaluation.detection_metrics import (
     GROUNDING_PSDS,
     SED_PSDS,
     ScoredClip,
     detection_metrics,
+    event_order_accuracy,
 )
 from speechbrain_tclap.events import (
     SCORE_LABELS,
@@ -49,6 +50,7 @@ from speechbrain_tclap.events import (
     median_filter_time,
     normalize_frame_scores,
 )
+from speechbrain_tclap.windows import AudioEmbedder
 
 
 # Scoring a model
@@ -117,7 +119,7 @@ def frame_text_scores(
     """Cosine similarity of every real frame of every clip with every text.
 
     Clips are encoded in sliding windows of ``window_seconds`` (default: the
-    most the encoder holds) by :func:`speechbrain_tclap.windows.encode_windows`.
+    model's window) by :meth:`speechbrain_tclap.windows.AudioEmbedder.frame_scores`.
 
     Arguments
     ---------
@@ -128,7 +130,7 @@ def frame_text_scores(
     texts : sequence of str
         Prompts or captions.
     window_seconds : float, optional
-        Model window.
+        Window length.
     batch_size : int
         Clips per forward pass.
 
@@ -139,16 +141,8 @@ def frame_text_scores(
         (frame centres of the longest clip; a prefix applies to the others),
         ``period`` (seconds between frames) and ``sample_rate``.
     """
-    from speechbrain_tclap.windows import FrameGeometry, encode_windows
-
-    geometry = FrameGeometry.from_model(model)
-    rate = geometry.sample_rate
-    window = None if window_seconds is None else int(round(window_seconds * rate))
-    limit = geometry.max_window_samples()
-    if window is not None and limit is not None:
-        window = min(window, limit)
-    device = next(model.parameters()).device
-    text_emb = model.encode_text(list(texts)).float()
+    embedder = AudioEmbedder(model, window_seconds)
+    text_emb = model.encode_text(list(texts))
     scores, times = [], np.zeros(0)
     for start in range(0, len(clips), batch_size):
         chunk = clips[start : start + batch_size]
@@ -157,14 +151,13 @@ def frame_text_scores(
         for i, c in enumerate(chunk):
             wavs[i, : c.valid_samples] = c.wav[: c.valid_samples]
         lens = torch.tensor([c.valid_samples / longest for c in chunk])
-        _, frames = encode_windows(model, wavs.to(device), lens.to(device), window=window, return_frames=True)
-        sim = (frames.frames.float() @ text_emb.T).cpu().numpy()
-        mask = frames.mask.cpu().numpy()
-        for i in range(len(chunk)):
-            scores.append(sim[i][mask[i]])
-        if frames.times.shape[0] > times.shape[0]:
-            times = frames.times.cpu().numpy().astype(np.float64)
-    return FrameTextScores(scores, times, geometry.frame_period / rate, rate)
+        out = embedder.frame_scores(wavs, lens, text_emb)
+        sim, mask = out.scores.cpu().numpy(), out.mask.cpu().numpy()
+        scores += [sim[i][mask[i]] for i in range(len(chunk))]
+        if out.times.shape[0] > times.shape[0]:
+            times = out.times.cpu().numpy().astype(np.float64)
+    rate = embedder.sample_rate
+    return FrameTextScores(scores, times, embedder.geometry.frame_period / rate, rate)
 
 
 class FrameEventEvaluator(Evaluator):
@@ -176,8 +169,9 @@ class FrameEventEvaluator(Evaluator):
     (``ClipSampleBuilder`` copies ``events``; keep ``eval_crop: left`` so the
     times stay valid) and ESC-50 pairs (``TemporalViewBuilder`` writes the
     onsets and offsets of both segments). Scores come from the model's
-    projected, normalised frames against prompts ``template.format(label)``
-    (:func:`frame_text_scores`). Metrics are prefixed ``sed_`` and
+    projected, normalised frames against the prompts of the classes
+    (:func:`~speechbrain_tclap.data.captions.class_prompts` with ``template``,
+    :func:`frame_text_scores`). Metrics are prefixed ``sed_`` and
     ``grounding_`` (see :func:`detection_metrics`); chance levels are the
     same metrics of uniform random scores (seeded), computed once per stage.
     At the stages in ``plot_stages`` the first ``num_plots`` clips are drawn
@@ -214,7 +208,7 @@ class FrameEventEvaluator(Evaluator):
         Operating points given to PSDS (evenly picked from the sweep);
         default the whole sweep.
     window_seconds : float, optional
-        Model window (default: the Brain's ``clip_seconds`` hyperparameter).
+        Window length (default: the model's window).
     max_clips : int or mapping, optional
         Evaluate only the first clips with events (quick runs); a mapping
         gives a limit per stage (e.g. ``{valid: 100}``).
@@ -271,8 +265,7 @@ class FrameEventEvaluator(Evaluator):
             raise ValueError("FrameEventEvaluator needs at least one manifest (e.g. {test: path})")
         self.stages = tuple(s.upper() for s in stages) if stages else tuple(self.manifests)
         self.sample_builder = sample_builder
-        if "{}" not in template:
-            raise ValueError(f"template must contain '{{}}' for the label, got {template!r}")
+        class_prompts([], template)  # validates it
         self.template = template
         self.classes = list(classes) if classes else None
         median_filter_time(np.zeros((1, 1)), median_window)  # validates the window
@@ -356,17 +349,13 @@ class FrameEventEvaluator(Evaluator):
             ``sed_*`` and ``grounding_*`` metrics.
         """
         return self.evaluate_model(
-            self.model(brain),
-            stage,
-            clip_seconds=getattr(brain.hparams, "clip_seconds", None),
-            output_folder=str(getattr(brain.hparams, "output_folder", ".")),
+            self.model(brain), stage, str(getattr(brain.hparams, "output_folder", "."))
         )
 
     def evaluate_model(
         self,
         model,
         stage,
-        clip_seconds: Optional[float] = None,
         output_folder: str = ".",
     ) -> Dict[str, float]:
         """SED and grounding metrics of a CLAP model (no Brain needed).
@@ -377,8 +366,6 @@ class FrameEventEvaluator(Evaluator):
             The model, in eval mode.
         stage : speechbrain.Stage or str
             Whose manifest to read (e.g. ``"TEST"``).
-        clip_seconds : float, optional
-            Model window when ``window_seconds`` was not given.
         output_folder : str
             Where the pictures go (``<output_folder>/<plot_folder>``).
 
@@ -389,11 +376,10 @@ class FrameEventEvaluator(Evaluator):
         """
         name = getattr(stage, "name", str(stage)).upper()
         self._last_stage = name
-        window = self.window_seconds if self.window_seconds is not None else clip_seconds
         clips = self.load_clips(name)
         classes = self.classes or sorted({event_label(e) for c in clips for e in c.events})
-        prompts = [self.template.format(readable_label(c)) for c in classes]
-        scores, times, period, rate = frame_text_scores(model, clips, prompts, window)
+        prompts = class_prompts(classes, self.template)
+        scores, times, period, rate = frame_text_scores(model, clips, prompts, self.window_seconds)
         scores = [normalize_frame_scores(s, self.score_normalization) for s in scores]
         psds = name in self.psds_stages
         metrics = self.metrics(
@@ -468,6 +454,9 @@ class FrameEventEvaluator(Evaluator):
         )
         out = {f"sed_{k}": v for k, v in detection_metrics(
             sed, psds_settings=SED_PSDS if psds else None, **common).items()}
+        order = event_order_accuracy(sed)
+        if order is not None:
+            out["grounding_order_acc"] = order
         if grounding:
             out.update({f"grounding_{k}": v for k, v in detection_metrics(
                 grounding, fill_gap_seconds=self.grounding_fill_gap_seconds,
@@ -529,7 +518,7 @@ class FrameEventEvaluator(Evaluator):
             path = plot_frame_scores(
                 s[:, cols], times[: s.shape[0]], [prompts[i] for i in cols],
                 os.path.join(folder, f"{prefix}-{safe}.png"),
-                events=[dict(e, label=self.template.format(readable_label(event_label(e)))) for e in clip.events],
+                events=[dict(e, label=p) for e, p in zip(clip.events, class_prompts(map(event_label, clip.events), self.template))],
                 title=clip.id,
                 colorbar_label=SCORE_LABELS[self.score_normalization],
             )

@@ -54,10 +54,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
 
     interface = load_model(args)
     model = interface.mods.clap.eval()
-    clip_seconds = getattr(interface.hparams, "clip_seconds", None)
     builder = ClipSampleBuilder(
         sample_rate=interface.sample_rate,
-        clip_seconds=clip_seconds,
+        clip_seconds=model.clip_seconds,
         captioner=EventCaptioner(style="ordered"),
         eval_crop="left",
         pad="zero",
@@ -74,7 +73,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         score_normalization=args.score_normalization,
     )
     with torch.no_grad():
-        metrics = evaluator.evaluate_model(model, "TEST", clip_seconds, args.output_folder)
+        metrics = evaluator.evaluate_model(model, "TEST", args.output_folder)
     chance = evaluator.chance_levels(metrics)
     os.makedirs(args.output_folder, exist_ok=True)
     with open(os.path.join(args.output_folder, "sed.json"), "w") as f:

@@ -35,9 +35,9 @@ never repeat the target; ties count as errors.
 
 Use it three ways:
 
-* :class:`ZSTE` with :class:`~speechbrain_tclap.evaluation.embedding.CLAPEmbedder`
-  on any CLAP module or pretrained interface (exported or converted msclap /
-  LAION checkpoints);
+* :meth:`ZSTE.run` on any CLAP module (a pretrained interface's ``model``:
+  exported or converted msclap / LAION checkpoints), embedded by
+  :class:`~speechbrain_tclap.windows.AudioEmbedder`;
 * :class:`ZSTEEvaluator` in a recipe's ``extra_evaluations`` (YAML);
 * ``python -m speechbrain_tclap.evaluation.zste_cli --model <pretrained folder
   or hyperparams.yaml> --manifest <labelled clips> --output_folder <dir>``
@@ -69,8 +69,8 @@ from speechbrain_tclap.data.zste_prompts import (
     ZSTEPrompts,
 )
 from speechbrain_tclap.evaluation.base import Evaluator
-from speechbrain_tclap.evaluation.embedding import CLAPEmbedder
 from speechbrain_tclap.evaluation.seeds import mean_std
+from speechbrain_tclap.windows import AudioEmbedder
 
 logger = get_logger(__name__)
 
@@ -519,24 +519,28 @@ class ZSTE(ZSTEPrompts):
         return chosen
 
     # -- running ------------------------------------------------------------
-    def embed_items(self, embedder, items: Sequence[ZSTEItem], cache: Dict) -> None:
+    def embed_items(
+        self, embedder, items: Sequence[ZSTEItem], cache: Dict, batch_size: int = 16
+    ) -> None:
         """Embeds every audio view the items use that ``cache`` lacks.
 
         Arguments
         ---------
-        embedder : CLAPEmbedder
+        embedder : speechbrain_tclap.windows.AudioEmbedder
             Any object with ``encode_audio(wavs, wav_lens)``.
         items : sequence of ZSTEItem
             Items.
         cache : dict
             ``{(pair id, view): embedding}``, filled in place. Pairs whose
             audio cannot be read map to None.
+        batch_size : int
+            Views per forward pass.
         """
         wavs, lens, keys = [], [], []
 
         def flush():
             if wavs:
-                emb = embedder.encode_audio(torch.stack(wavs), torch.tensor(lens))
+                emb = embedder.encode_audio(torch.stack(wavs), torch.tensor(lens)).float().cpu()
                 cache.update(zip(keys, emb))
                 wavs.clear(), lens.clear(), keys.clear()
 
@@ -553,7 +557,7 @@ class ZSTE(ZSTEPrompts):
                 wavs.append(wav)
                 lens.append(valid / wav.shape[0])
                 keys.append((item.id, view))
-            if len(wavs) >= getattr(embedder, "batch_size", 16):
+            if len(wavs) >= batch_size:
                 flush()
         flush()
 
@@ -614,21 +618,38 @@ class ZSTE(ZSTEPrompts):
         out["zste4_candidates"] = sum(len(i.task4_candidates) for i in usable) / len(usable)
         return out
 
-    def run(self, embedder, manifest: Union[str, Mapping[str, Any]]) -> ZSTEResult:
+    @torch.no_grad()
+    def run(
+        self,
+        model,
+        manifest: Union[str, Mapping[str, Any]],
+        window: str = "whole",
+        batch_size: int = 16,
+    ) -> ZSTEResult:
         """Every task for every seed.
 
         Arguments
         ---------
-        embedder : CLAPEmbedder
-            The model to evaluate.
+        model : speechbrain_tclap.lobes.clap.CLAP
+            The model to evaluate (eval mode).
         manifest : str or mapping
             Labelled clips of one split (path or ``{id: row}``).
+        window : str
+            ``"whole"``: each view in one pass (the paper's concatenation as
+            one input; an error if the audio encoder cannot hold it).
+            ``"sliding"``: views longer than the model's window in its fixed
+            sliding windows, as the pretrained interface embeds long audio.
+        batch_size : int
+            Audio views or texts per forward pass.
 
         Returns
         -------
         ZSTEResult
             Per-seed metrics, mean ± std, chance levels, settings.
         """
+        if window not in ("whole", "sliding"):
+            raise ValueError(f"window must be 'whole' or 'sliding', got {window!r}")
+        embedder = AudioEmbedder(model, whole=window == "whole")
         rows, classes = self.single_rows(manifest)
         audio_cache: Dict = {}
         text_cache: Dict[str, torch.Tensor] = {}
@@ -636,13 +657,15 @@ class ZSTE(ZSTEPrompts):
         def encode_text(texts):
             missing = sorted({t for t in texts if t not in text_cache})
             if missing:
-                text_cache.update(zip(missing, embedder.encode_text(missing)))
+                for k in range(0, len(missing), batch_size):
+                    chunk = missing[k : k + batch_size]
+                    text_cache.update(zip(chunk, model.encode_text(chunk).float().cpu()))
             return torch.stack([text_cache[t] for t in texts])
 
         per_seed = []
         for seed in self.seeds:
             items = self.items(rows, classes, seed)
-            self.embed_items(embedder, items, audio_cache)
+            self.embed_items(embedder, items, audio_cache, batch_size)
             per_seed.append({"seed": seed, **self.score(items, classes, audio_cache, encode_text)})
         _warn_identical(list(text_cache), torch.stack(list(text_cache.values())))
         candidates = per_seed[0]["zste4_candidates"]
@@ -656,7 +679,7 @@ class ZSTE(ZSTEPrompts):
             "task4_distractors": self.distractors,
             "segment_seconds": builder.segment_samples / builder.sample_rate,
             "view_seconds": builder.clip_samples / builder.sample_rate,
-            "window": getattr(embedder, "window", "custom"),
+            "window": window,
             "prompt": self.prompt_template,
         }
         return ZSTEResult(per_seed, zste_chance(len(classes), round(candidates)), info)
@@ -719,7 +742,7 @@ class ZSTEEvaluator(Evaluator):
     stages : sequence of str
         Stages to run at (``"VALID"``, ``"TEST"``).
     window : str
-        ``"whole"`` or ``"sliding"`` (see :class:`~speechbrain_tclap.evaluation.embedding.CLAPEmbedder`).
+        ``"whole"`` or ``"sliding"`` (see :meth:`ZSTE.run`).
     output_folder : str, optional
         Where the test stage writes ``zste.json`` / ``zste.md``.
 
@@ -778,13 +801,7 @@ class ZSTEEvaluator(Evaluator):
             raise FileNotFoundError(
                 f"ZSTE manifest not found: {self.manifest} (extra_evaluations in the recipe YAML)"
             )
-        embedder = CLAPEmbedder(
-            self.model(brain),
-            brain.device,
-            window=self.window,
-            window_seconds=getattr(brain.hparams, "clip_seconds", None),
-        )
-        result = self.zste.run(embedder, self.manifest)
+        result = self.zste.run(self.model(brain), self.manifest, self.window)
         if stage.name == "TEST" and self.output_folder:
             paths = result.save(self.output_folder)
             logger.info("ZSTE results: %s", ", ".join(paths))

@@ -14,7 +14,6 @@ from typing import Optional, Sequence
 from speechbrain_tclap.data.temporal import TemporalViewBuilder
 from speechbrain_tclap.data.zste_prompts import DEFAULT_PROMPT
 from speechbrain_tclap.evaluation.cli import evaluation_parser, load_model
-from speechbrain_tclap.evaluation.embedding import CLAPEmbedder
 from speechbrain_tclap.evaluation.zste import DISTRACTORS, ZSTE, ZSTEResult
 
 
@@ -53,10 +52,10 @@ def main(argv: Optional[Sequence[str]] = None) -> ZSTEResult:
     interface = load_model(args)
     segment = args.segment_seconds
     if segment is None:
-        clip = getattr(interface.hparams, "clip_seconds", None)
+        clip = interface.model.clip_seconds
         if clip is None:
             raise ValueError("the model has no clip_seconds: pass --segment_seconds")
-        segment = float(clip) / 2
+        segment = clip / 2
     builder = TemporalViewBuilder(
         interface.sample_rate,
         segment,
@@ -72,10 +71,8 @@ def main(argv: Optional[Sequence[str]] = None) -> ZSTEResult:
         num_candidates=args.num_candidates,
         distractors=args.distractors,
     )
-    embedder = CLAPEmbedder.from_interface(
-        interface, window=args.window, batch_size=args.batch_size
-    )
-    result = zste.run(embedder, args.manifest)
+    interface.mods.eval()
+    result = zste.run(interface.model, args.manifest, args.window, args.batch_size)
     result.info.update({"model": args.model, "manifest": args.manifest})
     paths = result.save(args.output_folder)
     print(result.to_markdown())

@@ -8,7 +8,10 @@ encoder and two projection heads. An optional ``aligner`` (MGA-CLAP's
 both global embeddings from the *projected* frames and tokens. The API follows open_clip:
 ``encode_audio`` / ``encode_text`` return L2-normalised embeddings, and
 ``logit_scale()`` is the exponentiated, clamped temperature shared by every
-loss (LAION's ``logit_scale_a`` maps onto it).
+loss (LAION's ``logit_scale_a`` maps onto it). The module owns its audio
+window: ``clip_seconds`` (YAML), ``sample_rate`` and ``window_samples``, and
+``frame_geometry`` (the time axis of its frames), which the sliding-window
+embedder of :mod:`speechbrain_tclap.windows` reads.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -25,6 +28,9 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.logger import get_logger
 from torch import nn
+
+from speechbrain_tclap.lobes.outputs import FrameGeometry
+from speechbrain_tclap.lobes.pooling import pooling_or_none
 
 logger = get_logger(__name__)
 
@@ -97,14 +103,17 @@ class CLAP(nn.Module):
         Maps text width to the joint space.
     audio_pooling : torch.nn.Module, optional
         ``(frames, frame_mask) -> (B, C)``; default: the encoder's clip output.
+        With an ``aligner`` it is an order head instead: it reads the
+        projected frames and its output is added to the aligner's embedding
+        (e.g. ``FramePooling("temporal_correction")``: an aligner's
+        codebook sum is blind to the order of the frames it weighs).
     aligner : torch.nn.Module, optional
         Builds both global embeddings from projected local features:
         ``aggregate_audio(frames (B, T, D), frame_mask)`` and
         ``aggregate_text(tokens (B, L, D), token_mask)``, each returning an
         :class:`~speechbrain_tclap.lobes.codebook.AlignerOutput` (e.g.
-        :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook`). Exclusive
-        with ``audio_pooling``. Absent: the module and its checkpoints are
-        exactly as without this argument.
+        :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook`). Absent:
+        the module and its checkpoints are exactly as without this argument.
     logit_scale_init : float
         Initial value of the (exponentiated) logit scale, 1/0.07 as in CLIP.
     logit_scale_max : float
@@ -115,7 +124,8 @@ class CLAP(nn.Module):
         ``(tokens, token_mask) -> (B, C)`` over the text encoder's token
         states, replacing its pooled output (e.g. an order-aware
         :class:`~speechbrain_tclap.lobes.pooling.FramePooling` over a
-        pretrained sentence encoder). Ignored with an ``aligner``.
+        pretrained sentence encoder). With an ``aligner``: an order head over
+        the projected tokens, added to the aligner's embedding.
 
     Example
     -------
@@ -150,6 +160,8 @@ class CLAP(nn.Module):
     torch.Size([2, 4, 5])
     >>> round(float(clap.logit_scale().detach()), 2)
     14.29
+    >>> clap.frame_geometry is None, clap.window_samples  # no time axis
+    (True, None)
     >>> from speechbrain_tclap.lobes.codebook import SharedCodebook
     >>> mga = CLAP(Frames(), Audio(), nn.Linear(6, 5), Text(), nn.Linear(6, 5),
     ...            aligner=SharedCodebook(5, num_codewords=7, text_boundary_tokens=False))
@@ -172,13 +184,9 @@ class CLAP(nn.Module):
         learn_logit_scale: bool = True,
         aligner: Optional[nn.Module] = None,
         text_pooling: Optional[nn.Module] = None,
+        clip_seconds: Optional[float] = None,
     ):
         super().__init__()
-        if aligner is not None and audio_pooling is not None:
-            raise ValueError(
-                "CLAP: give either audio_pooling or an aligner (which builds "
-                "the audio embedding from the projected frames), not both"
-            )
         if aligner is not None:
             # Registered only when given: checkpoints without one are unchanged.
             self.aligner = aligner
@@ -186,9 +194,10 @@ class CLAP(nn.Module):
             self.aligner = None
         self.audio_features = audio_features
         self.audio_encoder = audio_encoder
-        self.audio_pooling = audio_pooling
+        self.audio_pooling = pooling_or_none(audio_pooling)
         self.audio_projection = audio_projection
         self.text_encoder = text_encoder
+        text_pooling = pooling_or_none(text_pooling)
         if text_pooling is not None:
             # Registered only when given: checkpoints without one are unchanged.
             self.text_pooling = text_pooling
@@ -200,6 +209,36 @@ class CLAP(nn.Module):
             requires_grad=learn_logit_scale,
         )
         self.log_logit_scale_max = math.log(logit_scale_max)
+        rate = getattr(audio_features, "sample_rate", None)
+        self.sample_rate = None if rate is None else int(rate)
+        self.clip_seconds = None if clip_seconds is None else float(clip_seconds)
+        self.window_samples = self._window_samples()
+
+    @property
+    def frame_geometry(self) -> Optional[FrameGeometry]:
+        """The time axis of the audio frames (``None`` for towers without one)."""
+        try:
+            return FrameGeometry.from_model(self)
+        except ValueError:
+            return None
+
+    def _window_samples(self) -> Optional[int]:
+        """``clip_seconds`` in samples, else the encoder's capacity; checked against it."""
+        if self.clip_seconds is not None and not self.clip_seconds > 0:
+            raise ValueError(f"CLAP: clip_seconds must be positive, got {self.clip_seconds}")
+        geometry = self.frame_geometry
+        if geometry is None:  # no time axis: clips of any length are encoded whole
+            return None
+        limit = geometry.max_window_samples()
+        if self.clip_seconds is None:
+            return limit
+        window = int(round(self.clip_seconds * geometry.sample_rate))
+        if limit is not None and window > limit:
+            raise ValueError(
+                f"CLAP: clip_seconds={self.clip_seconds:g} is longer than the audio "
+                f"encoder holds ({limit / self.sample_rate:g} s)"
+            )
+        return window
 
     def logit_scale(self) -> torch.Tensor:
         """Return ``exp(log_logit_scale)`` clamped to ``logit_scale_max``.
@@ -255,7 +294,10 @@ class CLAP(nn.Module):
         if self.aligner is not None:
             frames = self.audio_projection(encoded.frames)
             aligned = self.aligner.aggregate_audio(frames, encoded.frame_mask)
-            return aligned.embedding, frames, encoded.frame_mask, aligned.weights
+            embedding = aligned.embedding
+            if self.audio_pooling is not None:
+                embedding = embedding + self.audio_pooling(frames, encoded.frame_mask)
+            return embedding, frames, encoded.frame_mask, aligned.weights
         if self.audio_pooling is None:
             clip = encoded.clip
         else:
@@ -301,7 +343,10 @@ class CLAP(nn.Module):
         if self.aligner is not None:
             tokens = self.text_projection(encoded.tokens)
             aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
-            return aligned.embedding, tokens, encoded.token_mask, aligned.weights
+            embedding = aligned.embedding
+            if self.text_pooling is not None:
+                embedding = embedding + self.text_pooling(tokens, encoded.token_mask)
+            return embedding, tokens, encoded.token_mask, aligned.weights
         tokens = self.text_projection(encoded.tokens) if return_tokens else None
         pooled = encoded.pooled
         if self.text_pooling is not None:

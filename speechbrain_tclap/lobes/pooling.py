@@ -14,6 +14,8 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -179,6 +181,10 @@ class ResidualTemporalPooling(nn.Module):
         Dropout inside the Transformer.
     time_init_std : float
         Std of the position-embedding initialisation.
+    include_mean : bool
+        ``False``: the correction alone (zero at the start), an order term to
+        add to another aggregator's embedding (e.g. beside MGA-CLAP's
+        codebook, :class:`~speechbrain_tclap.lobes.clap.CLAP`).
 
     Example
     -------
@@ -186,6 +192,8 @@ class ResidualTemporalPooling(nn.Module):
     >>> x, mask = torch.randn(2, 8, 16), torch.ones(2, 8, dtype=torch.bool)
     >>> torch.allclose(pool(x, mask), x.mean(dim=1))  # before training
     True
+    >>> ResidualTemporalPooling(16, 8, nhead=2, include_mean=False)(x, mask).abs().max().item()
+    0.0
     """
 
     def __init__(
@@ -196,8 +204,10 @@ class ResidualTemporalPooling(nn.Module):
         nhead: int = 4,
         dropout: float = 0.0,
         time_init_std: float = 1.0,
+        include_mean: bool = True,
     ):
         super().__init__()
+        self.include_mean = include_mean
         self.temporal = TemporalTransformerPooling(
             input_size, max_frames, num_layers, nhead, dropout, time_init_std
         )
@@ -220,9 +230,8 @@ class ResidualTemporalPooling(nn.Module):
         torch.Tensor
             ``(B, C)``.
         """
-        return masked_mean(features, mask) + self.correction(
-            self.temporal(features, mask)
-        )
+        correction = self.correction(self.temporal(features, mask))
+        return masked_mean(features, mask) + correction if self.include_mean else correction
 
 
 class FramePooling(nn.Module):
@@ -232,7 +241,12 @@ class FramePooling(nn.Module):
     ``kind="temporal_transformer"`` is :class:`TemporalTransformerPooling`
     (order-aware); ``kind="residual_temporal_transformer"`` is
     :class:`ResidualTemporalPooling` (the mean plus a zero-initialised
-    order-aware term: for pretrained token states). Keeping every option's arguments in one mapping lets a
+    order-aware term: for pretrained token states);
+    ``kind="temporal_correction"`` is that order term alone (zero at the
+    start: added to an aligner's embedding); ``kind="none"`` holds nothing
+    and stands for "no pooling module" (:class:`~speechbrain_tclap.lobes.clap.CLAP`
+    then uses the encoder's or the aligner's own embedding), so a model file
+    can switch a head off without changing its checkpoints. Keeping every option's arguments in one mapping lets a
     training YAML (or the command line, ``--audio_pooling=mean``) change the
     aggregator of an included model file, which HyperPyYAML cannot do by
     replacing a ``!new:`` node.
@@ -241,7 +255,8 @@ class FramePooling(nn.Module):
     ---------
     kind : str
         ``"mean"``, ``"temporal_transformer"`` or
-        ``"residual_temporal_transformer"``.
+        ``"residual_temporal_transformer"``, ``"temporal_correction"`` or
+        ``"none"``.
     input_size : int
         Frame width (used by the Transformer).
     max_frames : int
@@ -264,7 +279,7 @@ class FramePooling(nn.Module):
     torch.Size([1, 4])
     """
 
-    KINDS = ("mean", "temporal_transformer", "residual_temporal_transformer")
+    KINDS = ("mean", "temporal_transformer", "residual_temporal_transformer", "temporal_correction", "none")
 
     def __init__(
         self,
@@ -280,17 +295,15 @@ class FramePooling(nn.Module):
         if kind not in self.KINDS:
             raise ValueError(f"FramePooling kind must be one of {self.KINDS}, got {kind!r}")
         self.kind = kind
-        if kind == "mean":
+        args = (input_size, max_frames, num_layers, nhead, dropout, time_init_std)
+        if kind == "none":
+            self.pool = None
+        elif kind == "mean":
             self.pool = MaskedMeanPooling()
+        elif kind == "temporal_transformer":
+            self.pool = TemporalTransformerPooling(*args)
         else:
-            pooling = (
-                TemporalTransformerPooling
-                if kind == "temporal_transformer"
-                else ResidualTemporalPooling
-            )
-            self.pool = pooling(
-                input_size, max_frames, num_layers, nhead, dropout, time_init_std
-            )
+            self.pool = ResidualTemporalPooling(*args, include_mean=kind != "temporal_correction")
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Pool ``features`` with the chosen aggregator.
@@ -307,4 +320,29 @@ class FramePooling(nn.Module):
         torch.Tensor
             ``(B, C)``.
         """
+        if self.pool is None:
+            raise RuntimeError("FramePooling(kind='none') pools nothing; CLAP treats it as absent")
         return self.pool(features, mask)
+
+
+def pooling_or_none(pooling: Optional[nn.Module]) -> Optional[nn.Module]:
+    """``None`` for an absent pooling (``None`` or ``FramePooling("none")``).
+
+    Arguments
+    ---------
+    pooling : torch.nn.Module, optional
+        A pooling module.
+
+    Returns
+    -------
+    torch.nn.Module or None
+        The module, or ``None`` when it stands for no pooling.
+
+    Example
+    -------
+    >>> pooling_or_none(FramePooling("none")) is None
+    True
+    """
+    if isinstance(pooling, FramePooling) and pooling.kind == "none":
+        return None
+    return pooling

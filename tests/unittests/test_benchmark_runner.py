@@ -24,7 +24,7 @@ from speechbrain_tclap.benchmark.registry import (
     register_task,
 )
 from speechbrain_tclap.benchmark.runner import (
-    AudioEmbedder,
+    ClipEmbeddingCache,
     PromptEmbedder,
     classification_metrics,
     evaluate_classification,
@@ -49,9 +49,9 @@ class StandIn:
     def logit_scale(self):
         return torch.tensor(10.0)
 
-    def encode_audio(self, wavs, wav_lens):
-        self.audio_batches.append(wavs.shape[0])
-        index = (wavs[:, 0] * 10).round().long()
+    def encode_audio(self, wavs, batch_size, progress):
+        self.audio_batches.append(len(wavs))
+        index = (torch.stack([w[0] for w in wavs]) * 10).round().long()
         return torch.nn.functional.one_hot(index, len(WORDS) + 1).float()
 
     def encode_text(self, texts):
@@ -109,14 +109,15 @@ def test_classification_softmax_rule_and_template_sweep(tmp_path):
     model = StandIn()
     rows = json.load(open(get_task("esc10").prepare(str(root), str(tmp_path / "m"))))
     rows = {k: {**r, "id": k} for k, r in rows.items()}
-    audio, prompts = AudioEmbedder(model, batch_size=3, progress=False), PromptEmbedder(model)
-    templates = ["This is a sound of {}.", "{}", "nothing here"]
+    audio, prompts = ClipEmbeddingCache(model, batch_size=3, progress=False), PromptEmbedder(model)
+    templates = ["This is a sound of {}.", "{}"]
     result = evaluate_classification(get_task("esc10"), rows, audio, prompts, 10.0, templates)
     assert result.status == "ok" and result.clips == 4 and result.classes == 3
     assert result.metrics == {"acc": 1.0} and result.chance == {"acc": pytest.approx(1 / 3)}
-    # a template without the class word gives every class the same score:
-    # pessimistic ties make it wrong everywhere
-    assert result.sweep == {"This is a sound of {}.": 1.0, "{}": 1.0, "nothing here": 0.0}
+    assert result.sweep == {"This is a sound of {}.": 1.0, "{}": 1.0}
+    # a template without the class word would give every class the same prompt
+    with pytest.raises(ValueError, match="must hold the class name"):
+        evaluate_classification(get_task("esc10"), rows, audio, prompts, 10.0, ["nothing here"])
     assert model.audio_batches == [3, 1]  # 4 clips, batches of 3, embedded once
 
 
@@ -128,7 +129,7 @@ def test_retrieval_raw_similarities(tmp_path):
     }
     model = StandIn()
     result = evaluate_retrieval(
-        get_task("clotho"), clips, AudioEmbedder(model, progress=False), PromptEmbedder(model)
+        get_task("clotho"), clips, ClipEmbeddingCache(model, progress=False), PromptEmbedder(model)
     )
     assert result.clips == 2 and result.skipped == 1 and result.classes == 3
     assert result.metrics == {"a2t_R@1": 1.0, "a2t_mAP@10": 1.0, "t2a_R@1": 1.0, "t2a_mAP@10": 1.0}

@@ -254,5 +254,37 @@ def test_clap_without_aligner_is_unchanged_and_with_one_uses_projected_locals():
     encoded = mga.encode_audio(wavs, return_frames=True)
     assert torch.allclose(encoded.embedding, audio)
     assert torch.allclose(encoded.frames, nn.functional.normalize(frames, dim=-1))
-    with pytest.raises(ValueError, match="either audio_pooling or an aligner"):
-        _clap(SharedCodebook(5, 7), pooling=nn.Identity())
+
+
+def test_order_heads_beside_an_aligner_start_at_the_codebook_and_see_order():
+    # T-CLAP + MGA-CLAP: zero-initialised order heads read the projected
+    # frames / tokens; at the start the model is the codebook model itself.
+    from speechbrain_tclap.lobes.pooling import FramePooling
+
+    def heads():
+        torch.manual_seed(3)
+        audio = FramePooling("temporal_correction", input_size=5, max_frames=4, nhead=1)
+        text = FramePooling("temporal_correction", input_size=5, max_frames=5, nhead=1)
+        return audio, text
+
+    def codebook():
+        torch.manual_seed(4)
+        return SharedCodebook(5, num_codewords=7, temperature=0.1)
+
+    mga = _clap(codebook())
+    audio_head, text_head = heads()
+    both = _clap(codebook(), pooling=audio_head)
+    both.text_pooling = text_head
+    wavs = torch.randn(2, 16)
+    plain_out, both_out = mga(wavs, None, ["dog", "cat"]), both(wavs, None, ["dog", "cat"])
+    assert all(torch.allclose(a, b) for a, b in zip(plain_out, both_out))
+    # once the head is trained, reversing the frames changes the clip vector
+    torch.nn.init.normal_(both.audio_pooling.pool.correction.weight)
+    frames = torch.randn(1, 4, 5)
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    forward, backward = both.audio_pooling(frames, mask), both.audio_pooling(frames.flip(1), mask)
+    assert not torch.allclose(forward, backward, atol=1e-4)
+    assert torch.allclose(
+        both.aligner.aggregate_audio(frames, mask).embedding,
+        both.aligner.aggregate_audio(frames.flip(1), mask).embedding, atol=1e-6,
+    )

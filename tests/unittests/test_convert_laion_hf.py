@@ -277,6 +277,7 @@ def _tiny_overrides(tokenizer_dir, checkpoint, fused=False):
             "text_encoder": {"config": text},
             "joint_dim": JOINT,
             "max_text_tokens": 12,
+            "clip_seconds": 0.6,  # within the 64-frame encoder
         },
     }
 
@@ -409,7 +410,7 @@ def test_published_files_fit_the_converters(name, tokenizer_dir, meta_device):
             reference.audio_encoder, attr
         )
     assert clap.text_encoder.model.config.layer_norm_eps == eps
-    assert pretrained["sample_rate"] == 48000 and pretrained["clip_seconds"] == 10.0
+    assert pretrained["sample_rate"] == 48000 and clap.clip_seconds == reference.clip_seconds == 10.0
     assert set(pretrained["modules"]) == {"clap"}
     assert pretrained["pretrainer"].loadables["clap"] is clap
     repo, _, filename = pretrained["checkpoint"].rpartition("/")

@@ -223,7 +223,7 @@ def _model():
         CLAPFeatures(sample_rate=8000, n_fft=256, hop_length=80, n_mels=16, f_max=4000.0),
         HTSAT.from_preset("test"), torch.nn.Linear(16, 8),
         TransformerTextEncoder(tokenize, vocab_size=64, d_model=8, nhead=2, num_layers=1, max_length=8),
-        torch.nn.Linear(8, 8),
+        torch.nn.Linear(8, 8), clip_seconds=0.5,
     ).eval()
 
 
@@ -250,7 +250,7 @@ def manifest(tmp_path):
 def test_evaluator_metrics_chance_and_pictures(manifest, tmp_path):
     model = _model()
     brain = SimpleNamespace(modules=SimpleNamespace(clap=model),
-                            hparams=SimpleNamespace(output_folder=str(tmp_path), clip_seconds=0.5))
+                            hparams=SimpleNamespace(output_folder=str(tmp_path)))
     evaluator = sed.FrameEventEvaluator({"test": manifest}, _builder, num_thresholds=8,
                                         num_plots=2, max_clips={"test": 4}, psds_stages=[])
     assert evaluator.stages == ("TEST",)
@@ -274,7 +274,7 @@ def test_prompt_mean_normalization_ignores_what_all_prompts_share(manifest, tmp_
     model = _model()
     kwargs = dict(num_thresholds=8, num_plots=0, psds_stages=[], score_normalization="prompt_mean")
     plain = sed.FrameEventEvaluator({"test": manifest}, _builder, **kwargs)
-    reference = plain.evaluate_model(model, "TEST", 0.5)
+    reference = plain.evaluate_model(model, "TEST")
     original = sed.frame_text_scores
 
     def with_shared_offset(*args, **kw):
@@ -284,11 +284,11 @@ def test_prompt_mean_normalization_ignores_what_all_prompts_share(manifest, tmp_
         return out._replace(scores=shifted)
 
     monkeypatch.setattr(sed, "frame_text_scores", with_shared_offset)
-    shifted = sed.FrameEventEvaluator({"test": manifest}, _builder, **kwargs).evaluate_model(model, "TEST", 0.5)
+    shifted = sed.FrameEventEvaluator({"test": manifest}, _builder, **kwargs).evaluate_model(model, "TEST")
     for key in ("sed_frame_f1", "sed_event_f1", "grounding_frame_f1", "grounding_event_f1"):
         assert shifted[key] == pytest.approx(reference[key])
     raw = sed.FrameEventEvaluator({"test": manifest}, _builder, **dict(kwargs, score_normalization="none"))
-    assert raw.evaluate_model(model, "TEST", 0.5) != shifted
+    assert raw.evaluate_model(model, "TEST") != shifted
     with pytest.raises(ValueError, match="score normalization must be one of"):
         sed.FrameEventEvaluator({"test": manifest}, _builder, score_normalization="softmax")
 
@@ -306,7 +306,7 @@ def test_interface_detects_events_and_plots(tmp_path):
 
     model = _model()
     clap = CLAP(modules={"clap": model}, run_opts={"device": "cpu"},
-                hparams={"sample_rate": 8000, "clap": model, "clip_seconds": 0.5})
+                hparams={"sample_rate": 8000, "clap": model})
     wav = torch.randn(12000)  # 1.5 s: three windows stitched
     scores = clap.frame_scores(wav, ["a dog", "a bell"])
     threshold = float(scores.scores[0, :, 0].median())

@@ -20,7 +20,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_tclap.data.temporal import TemporalViewBuilder
-from speechbrain_tclap.evaluation.embedding import CLAPEmbedder
+from speechbrain_tclap.windows import AudioEmbedder
 from speechbrain_tclap.evaluation.zste import (
     TASKS,
     ZSTE,
@@ -95,11 +95,8 @@ def interface(exported, tmp_path_factory):
 
 
 def test_run_on_an_exported_model_is_deterministic(interface, data, tmp_path):
-    embedder = CLAPEmbedder.from_interface(interface)
-    first = _zste(num_pairs=6).run(embedder, data)
-    second = _zste(num_pairs=6).run(
-        CLAPEmbedder.from_interface(interface, batch_size=5), data
-    )
+    first = _zste(num_pairs=6).run(interface.model, data)
+    second = _zste(num_pairs=6).run(interface.model, data, batch_size=5)
     for one, two in zip(first.per_seed, second.per_seed, strict=True):
         assert one == pytest.approx(two)
     metrics = first.metrics()
@@ -119,17 +116,16 @@ def test_run_on_an_exported_model_is_deterministic(interface, data, tmp_path):
 
 
 def test_embedder_shapes_and_window_policy(interface):
-    embedder = CLAPEmbedder.from_interface(interface)
+    embedder = AudioEmbedder(interface.model, whole=True)
     wavs = torch.randn(3, RATE)
     emb = embedder.encode_audio(wavs, torch.tensor([1.0, 0.5, 0.25]))
     assert emb.shape == (3, 128)
     torch.testing.assert_close(emb.norm(dim=-1), torch.ones(3))
-    assert embedder.encode_text(["a", "b"]).shape == (2, 128)
     # Views longer than the encoder holds (~2.5 s) are refused whole ...
     with pytest.raises(ValueError, match="exceed what the audio encoder holds"):
         embedder.encode_audio(torch.randn(1, 4 * RATE), torch.ones(1))
     # ... and encoded in fixed windows when asked, as the interface does.
-    sliding = CLAPEmbedder.from_interface(interface, window="sliding")
+    sliding = AudioEmbedder(interface.model)
     long = torch.randn(1, 4 * RATE)
     torch.testing.assert_close(
         sliding.encode_audio(long, torch.ones(1)), interface.encode_audio(long),
