@@ -64,13 +64,24 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.interfaces import Pretrained
+from speechbrain.utils.checkpoints import (
+    DEFAULT_TRANSFER_HOOKS,
+    get_default_hook,
+    torch_parameter_transfer,
+)
+from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 from tqdm import tqdm
 
+from speechbrain_tclap.convert.hf import read_checkpoint
+from speechbrain_tclap.convert.pretrainer import load_any_checkpoint
 from speechbrain_tclap.data.audio import read_audio, to_waveforms
 from speechbrain_tclap.data.captions import class_prompts
 from speechbrain_tclap.events import SCORE_LABELS, scores_to_events
+from speechbrain_tclap.lobes.clap import CLAP as CLAPModule
 from speechbrain_tclap.lobes.clap import EncodedAudio
+from speechbrain_tclap.utils.safe_yaml import check_yaml_safe
 from speechbrain_tclap.windows import (
     AudioEmbedder,
     FrameScores,
@@ -146,6 +157,95 @@ class CLAP(Pretrained):
             getattr(self.hparams, "max_windows_per_batch", 16)
         )
         self.batch_size = 16
+
+    @classmethod
+    def from_hparams(
+        cls,
+        source: str,
+        hparams_file: str = "hyperparams.yaml",
+        savedir: Optional[str] = None,
+        overrides: Optional[dict] = None,
+        allow_unsafe_yaml: bool = False,
+        fetch_config: Optional[FetchConfig] = None,
+        local_strategy: LocalStrategy = LocalStrategy.SYMLINK,
+        **kwargs,
+    ) -> "CLAP":
+        """Loads a model folder (or one YAML file of a folder), safely.
+
+        As SpeechBrain's ``Pretrained.from_hparams``, with three guarantees:
+
+        * the YAML file passes :func:`speechbrain_tclap.utils.safe_yaml.check_yaml_safe`
+          (no code outside model-building modules) unless
+          ``allow_unsafe_yaml=True``: only for folders whose author you trust,
+          since HyperPyYAML then runs whatever the file names;
+        * every file is linked (or fetched) afresh into ``savedir``, so a
+          ``savedir`` used before for another source or ``checkpoint`` never
+          serves the old files (SpeechBrain's fetch keeps what it finds);
+        * weights load weights-only whatever the environment says, and a
+          loadable with a NaN or Inf tensor is refused, naming the file and
+          the tensor.
+
+        Arguments
+        ---------
+        source : str
+            Folder, Hugging Face repo or URL holding ``hparams_file``.
+        hparams_file : str
+            The HyperPyYAML file (``modules``, ``pretrainer``, ``clap``,
+            ``sample_rate``).
+        savedir : str, optional
+            Where the files are linked.
+        overrides : dict, optional
+            Hyperparameter overrides (e.g. ``{"checkpoint": path}``).
+        allow_unsafe_yaml : bool
+            Skip the safe-mode check of the YAML file.
+        fetch_config : speechbrain.utils.fetching.FetchConfig, optional
+            Default: ``FetchConfig(overwrite=True)``.
+        local_strategy : speechbrain.utils.fetching.LocalStrategy
+            How files are put into ``savedir``.
+        **kwargs : dict
+            For the constructor (e.g. ``run_opts``).
+
+        Returns
+        -------
+        CLAP
+            The interface.
+        """
+        fetching = dict(
+            savedir=savedir,
+            local_strategy=local_strategy,
+            fetch_config=fetch_config or FetchConfig(overwrite=True),
+        )
+        hparams_path = str(fetch(filename=hparams_file, source=source, **fetching))
+        if not allow_unsafe_yaml:
+            check_yaml_safe(hparams_path)
+        with open(hparams_path, encoding="utf-8") as fin:
+            hparams = load_hyperpyyaml(fin, overrides or {})
+        missing = [key for key in ("modules", "pretrainer") if key not in hparams]
+        if missing:
+            raise ValueError(f"{hparams_path} defines no {missing}: not an interface file")
+        hparams["savedir"] = savedir
+        pretrainer = hparams["pretrainer"]
+        pretrainer.set_collect_in(savedir)
+        files = pretrainer.collect_files(
+            default_source=source,
+            local_strategy=local_strategy,
+            fetch_config=fetching["fetch_config"],
+        )
+        for name, obj in pretrainer.loadables.items():
+            # Weights-only whatever the environment says (SpeechBrain's default
+            # module hook lets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turn it off), and
+            # read errors (truncated, empty, pickled code) that name the file.
+            if name in pretrainer.custom_hooks:
+                continue
+            if isinstance(obj, CLAPModule):
+                pretrainer.custom_hooks[name] = load_any_checkpoint
+            elif get_default_hook(obj, DEFAULT_TRANSFER_HOOKS) is torch_parameter_transfer:
+                pretrainer.custom_hooks[name] = _load_state_dict_weights_only
+        pretrainer.load_collected()
+        for name, obj in pretrainer.loadables.items():
+            if isinstance(obj, torch.nn.Module) and name in files:
+                _refuse_non_finite(obj, os.path.realpath(files[name]))
+        return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
 
     def load_audio(self, path: str, savedir: Optional[str] = None) -> torch.Tensor:
         """Read a file with soundfile, resampled to the model rate.
@@ -823,7 +923,30 @@ class CLAP(Pretrained):
         return self.encode_audio(wavs, wav_lens)
 
 
-def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Optional[dict] = None):
+def _load_state_dict_weights_only(module: torch.nn.Module, path) -> None:
+    """Strict ``Pretrainer`` hook for plain modules: weights-only torch or safetensors."""
+    module.load_state_dict(read_checkpoint(path), strict=True)
+
+
+def _refuse_non_finite(module: torch.nn.Module, path: str) -> None:
+    """Raises ``ValueError`` naming ``path`` and the first tensor with NaN or Inf."""
+    for key, tensor in module.state_dict().items():
+        bad = int((~torch.isfinite(tensor)).sum()) if tensor.is_floating_point() else 0
+        if bad:
+            raise ValueError(
+                f"{path}: tensor {key!r} is not finite ({bad} of {tensor.numel()} "
+                "values NaN or Inf); these weights are broken (e.g. a diverged "
+                "run) and are not loaded"
+            )
+
+
+def load_interface(
+    model: str,
+    savedir: str,
+    device: str = "cpu",
+    overrides: Optional[dict] = None,
+    allow_unsafe_yaml: bool = False,
+):
     """Loads a pretrained interface from a folder or a ``hyperparams.yaml``.
 
     Arguments
@@ -837,6 +960,9 @@ def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Opt
         Device.
     overrides : dict, optional
         Hyperparameter overrides (e.g. a tokenizer folder).
+    allow_unsafe_yaml : bool
+        Load a YAML file that names code outside the model-building modules
+        (see :meth:`CLAP.from_hparams`): only for a trusted author.
 
     Returns
     -------
@@ -863,6 +989,7 @@ def load_interface(model: str, savedir: str, device: str = "cpu", overrides: Opt
         hparams_file=hparams_file,
         savedir=savedir,
         overrides=overrides or {},
+        allow_unsafe_yaml=allow_unsafe_yaml,
         run_opts={"device": device},
     )
 

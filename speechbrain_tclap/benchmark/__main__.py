@@ -17,6 +17,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from speechbrain_tclap.benchmark.registry import TASKS
+from speechbrain_tclap.utils.safe_yaml import UNSAFE_YAML_HELP
 
 
 def parse_options(items: Sequence[str]) -> Dict[str, Dict[str, Any]]:
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hparams-file", default="hyperparams.yaml", help="interface file in --model")
     parser.add_argument("--savedir", help="where the interface collects its files (default: <output>/model)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--allow-unsafe-yaml", action="store_true", help=UNSAFE_YAML_HELP)
     parser.add_argument("--batch-size", type=int, default=16, help="audio files per batch")
     parser.add_argument("--num-workers", type=int, default=0, help="processes reading audio")
     parser.add_argument("--option", action="append", default=[], metavar="TASK.KEY=VALUE",
@@ -147,6 +149,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         hparams_file=args.hparams_file,
         savedir=args.savedir or os.path.join(args.output, "model"),
         run_opts={"device": args.device},
+        allow_unsafe_yaml=args.allow_unsafe_yaml,
     )
     results = run_benchmark(
         model,

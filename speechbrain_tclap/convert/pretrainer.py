@@ -66,5 +66,8 @@ def load_any_checkpoint(clap, path) -> None:
     state_dict, report, fmt = convert_state_dict(unwrap_checkpoint(loaded))
     if fmt != "native":
         logger.info("converted %s checkpoint %s: %s", fmt, path, report.summary())
-    clap.load_state_dict(state_dict, strict=True)
+    try:
+        clap.load_state_dict(state_dict, strict=True)
+    except RuntimeError as err:  # missing/unexpected keys or shapes: name the file
+        raise RuntimeError(f"{path}: {err}") from err
     logger.info("loaded CLAP weights from %s (%d tensors)", path, len(state_dict))

@@ -2,7 +2,8 @@
 
 ``read_audio`` reads a file with soundfile and fails loudly, naming the file
 and the problem, on anything a training run should not silently swallow
-(missing, empty, corrupt, zero-length, NaN/Inf, wrong sample rate).
+(missing, empty, corrupt, truncated, zero-length, NaN/Inf, a float file far
+beyond full scale, wrong sample rate).
 ``crop_or_pad`` brings a waveform to a fixed number of samples the way CLAP
 recipes do (left/center/random/loudest crop; zero or LAION repeat padding).
 ``to_waveforms`` checks waveforms given in memory (numpy arrays, tensors)
@@ -14,6 +15,7 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
+import contextlib
 import functools
 import io
 import math
@@ -26,6 +28,10 @@ import torch
 
 CROP_MODES = ("left", "center", "loudest", "random")
 PAD_MODES = ("zero", "repeat")
+
+#: Largest peak a float file may have: above it, the samples are not a
+#: ``[-1, 1]`` waveform (e.g. int16 values stored as float) and are refused.
+MAX_FLOAT_PEAK = 2.0
 
 
 class AudioReadError(ValueError):
@@ -62,8 +68,12 @@ def read_audio(
 ) -> torch.Tensor:
     """Reads an audio file into a float32 tensor in ``[-1, 1]``.
 
-    Integer PCM formats are scaled to ``[-1, 1]`` by soundfile. Multichannel
-    audio is averaged to mono unless ``mono=False``.
+    Integer PCM formats are scaled to ``[-1, 1]`` by soundfile. Float files
+    are taken as they are up to a peak of :data:`MAX_FLOAT_PEAK`; a larger
+    peak is an error (rescale the file). A WAV holding fewer samples than its
+    header declares (a truncated copy or download; libsndfile decodes what is
+    there without a word) is an error. Multichannel audio is averaged to mono
+    unless ``mono=False``.
 
     Arguments
     ---------
@@ -94,8 +104,9 @@ def read_audio(
     Raises
     ------
     AudioReadError
-        On a missing, empty, corrupt or zero-length file, non-finite
-        samples, or an unexpected sample rate.
+        On a missing, empty, corrupt, truncated or zero-length file,
+        non-finite samples, a float peak above :data:`MAX_FLOAT_PEAK`, or an
+        unexpected sample rate.
 
     Example
     -------
@@ -135,6 +146,12 @@ def read_audio(
         data, file_rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise AudioReadError(path, f"cannot decode audio ({exc})") from exc
+    missing = _missing_wav_bytes(source, size)
+    if missing:
+        raise AudioReadError(
+            path, f"truncated: the WAV header declares {missing} more bytes of "
+            f"samples than the file holds ({data.shape[0]} frames read)",
+        )
     if data.shape[0] == 0:
         raise AudioReadError(path, "zero-length audio (no samples)")
     finite = np.isfinite(data)
@@ -144,6 +161,13 @@ def read_audio(
             path,
             f"contains NaN/Inf samples ({int((~finite).sum())} values, "
             f"first at sample {bad})",
+        )
+
+    peak = float(np.abs(data).max())
+    if peak > MAX_FLOAT_PEAK:
+        raise AudioReadError(
+            path, f"peak amplitude {peak:g} is far beyond full scale 1.0 (a float "
+            "file holding e.g. int16 values?); rescale it to [-1, 1]",
         )
 
     wav = torch.from_numpy(np.ascontiguousarray(data.T))  # (C, L)
@@ -264,6 +288,33 @@ def _resampling_matrix(orig: int, new: int, periods: int):
     for period in range(periods):
         matrix[new * period : new * (period + 1), orig * period : orig * period + taps] = kernel
     return matrix.t().contiguous().float(), width, span
+
+
+def _missing_wav_bytes(source, size: int) -> int:
+    """Bytes a RIFF WAV's ``data`` chunk declares beyond the end of the file (0 if none or not WAV).
+
+    ``source`` is a path or a seekable binary file object of ``size``
+    bytes (a descriptor, which only FLAC shard members give, is not WAV).
+    A streaming writer's unknown size (0 or 0xFFFFFFFF) counts as complete.
+    """
+    if isinstance(source, int):
+        return 0
+    opened = isinstance(source, (str, os.PathLike))
+    with open(source, "rb") if opened else contextlib.nullcontext(source) as f:
+        f.seek(0)
+        header = f.read(12)
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return 0
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return 0
+            declared = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                if declared in (0, 0xFFFFFFFF):
+                    return 0
+                return max(0, declared - (size - f.tell()))
+            f.seek(declared + declared % 2, os.SEEK_CUR)  # chunks are word-aligned
 
 
 #: Full scale of the integer sample formats that are converted to float.

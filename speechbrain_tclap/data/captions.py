@@ -100,6 +100,40 @@ DEFAULT_TEMPLATES: Dict[str, List[str]] = {
 TEMPLATE_SLOT = re.compile(r"\{([A-Z])\}")
 
 
+def unicode_problem(text: str) -> Optional[str]:
+    r"""Why a caption cannot be encoded as UTF-8 (a lone surrogate), or None.
+
+    Such strings come from JSON escapes (``"\udc80"``) or from decoding
+    bytes with ``errors="surrogateescape"``; tokenizers fail on them late
+    and without saying which caption.
+
+    Arguments
+    ---------
+    text : str
+        A caption.
+
+    Returns
+    -------
+    str or None
+        The problem, naming the character and its position.
+
+    Example
+    -------
+    >>> unicode_problem("a dog barks") is None
+    True
+    >>> unicode_problem("a dog \udc80")
+    "character 6 ('\\udc80') is a lone surrogate, which UTF-8 cannot encode"
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return (
+            f"character {err.start} ({text[err.start]!r}) is a lone surrogate, "
+            "which UTF-8 cannot encode"
+        )
+    return None
+
+
 def _n_slots(template: str) -> int:
     return len(set(TEMPLATE_SLOT.findall(template)))
 

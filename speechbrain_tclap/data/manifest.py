@@ -21,6 +21,8 @@ import os
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
+from speechbrain_tclap.data.captions import unicode_problem
+
 #: Columns that hold JSON-encoded lists/dicts when stored in a CSV file.
 JSON_FIELDS = ("events", "captions", "labels")
 
@@ -446,6 +448,9 @@ def _validate_row(
                     f"empty or non-string caption at 'captions'[{i}]",
                     row=where,
                 )
+            problem = unicode_problem(text)
+            if problem:
+                raise ManifestError(path, f"'captions'[{i}]: {problem}", row=where)
         if _is_missing(row.get("caption")):
             row["caption"] = captions[0]
 
@@ -454,6 +459,9 @@ def _validate_row(
             raise ManifestError(
                 path, "empty or whitespace-only 'caption'", row=where
             )
+        problem = unicode_problem(row["caption"])
+        if problem:
+            raise ManifestError(path, f"'caption': {problem}", row=where)
 
     for field in required:
         if field == "id":
@@ -476,7 +484,11 @@ def _validate_row(
     wav = row.get("wav")
     if isinstance(wav, str):
         match = _PLACEHOLDER.search(wav)
-        if match:
+        # a file whose name has braces or dollars is a file, not a placeholder
+        exists = os.path.exists(wav) or os.path.exists(
+            os.path.join(os.path.dirname(path), wav)
+        )
+        if match and not exists:
             name = next(g for g in match.groups() if g is not None)
             raise ManifestError(
                 path,

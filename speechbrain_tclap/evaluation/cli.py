@@ -11,6 +11,8 @@ Authors
 import argparse
 import os
 
+from speechbrain_tclap.utils.safe_yaml import UNSAFE_YAML_HELP
+
 
 def evaluation_parser(description: str, manifest_help: str) -> argparse.ArgumentParser:
     """An argument parser with the arguments of every evaluation command.
@@ -45,6 +47,7 @@ def evaluation_parser(description: str, manifest_help: str) -> argparse.Argument
     parser.add_argument("--overrides", default=None, help="YAML/JSON mapping of hparam overrides")
     parser.add_argument("--savedir", default=None, help="default: <output_folder>/model")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--allow_unsafe_yaml", action="store_true", help=UNSAFE_YAML_HELP)
     return parser
 
 
@@ -55,7 +58,7 @@ def load_model(args: argparse.Namespace):
     ---------
     args : argparse.Namespace
         Parsed arguments (``model``, ``output_folder``, ``overrides``,
-        ``savedir``, ``device``).
+        ``savedir``, ``device``, ``allow_unsafe_yaml``).
 
     Returns
     -------
@@ -74,4 +77,5 @@ def load_model(args: argparse.Namespace):
         args.savedir or os.path.join(args.output_folder, "model"),
         device=args.device,
         overrides=overrides,
+        allow_unsafe_yaml=args.allow_unsafe_yaml,
     )

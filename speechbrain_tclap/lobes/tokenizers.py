@@ -33,6 +33,8 @@ from speechbrain.utils.checkpoints import (
 )
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_tclap.data.captions import unicode_problem
+
 logger = get_logger(__name__)
 
 PathLike = Union[str, os.PathLike]
@@ -72,6 +74,9 @@ def _check_texts(texts: Sequence[str]) -> List[str]:
             raise TypeError(
                 f"Text {i} is a {type(text).__name__}, expected a str."
             )
+        problem = unicode_problem(text)
+        if problem:
+            raise ValueError(f"Text {i} {text!r}: {problem}")
     return texts
 
 

@@ -218,6 +218,12 @@ def test_bad_input_names_the_file(esc_like, tmp_path):
     [shard] = write_shards(str(tmp_path / "m.json"), str(tmp_path / "broken"))
     with pytest.raises(AudioReadError, match=r"shard-000000\.tar:b\.flac: cannot decode"):
         read_audio(next(read_shard(shard))["wav"], 16000)
+    sf.write(str(tmp_path / "cut.wav"), np.zeros(4000, "float32"), 16000)
+    (tmp_path / "cut.wav").write_bytes((tmp_path / "cut.wav").read_bytes()[:-2000])
+    write_manifest({"c": {"wav": str(tmp_path / "cut.wav"), "caption": "cut"}}, tmp_path / "t.json")
+    [cut] = write_shards(str(tmp_path / "t.json"), str(tmp_path / "cut"))
+    with pytest.raises(AudioReadError, match=r"shard-000000\.tar:c\.wav: truncated"):
+        read_audio(next(read_shard(cut))["wav"], 16000)
     # in a training set: logged and skipped like an unreadable file
     assert [item["sample"] for item in ShardDataset([shard], ClipSampleBuilder(16000, 0.1))] == [None]
 
