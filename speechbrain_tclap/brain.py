@@ -215,6 +215,11 @@ class CLAPBrain(sb.Brain):
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """SpeechBrain's loader, with a private generator for its base seed.
 
+        A streamed dataset (:class:`~speechbrain_tclap.data.shards.ShardDataset`)
+        orders itself (``shuffle`` is dropped; its ``batch_size`` must be the
+        loader's) and is told the epoch, and after a mid-epoch resume the
+        batches already taken, at the start of each training stage.
+
         A ``DataLoader`` draws its workers' base seed from the *global* RNG
         each time an iterator starts. After a mid-epoch resume that draw
         happens at a different point of the random stream than in the
@@ -241,6 +246,21 @@ class CLAPBrain(sb.Brain):
         if "generator" not in loader_kwargs:
             seed = int(getattr(self.hparams, "seed", 0))
             loader_kwargs["generator"] = torch.Generator().manual_seed(seed)
+        if isinstance(dataset, torch.utils.data.IterableDataset):
+            loader_kwargs.pop("shuffle", None)  # a stream orders (and shuffles) itself
+            expected = getattr(dataset, "batch_size", None)
+            if expected is not None and loader_kwargs.get("batch_size", 1) != expected:
+                raise ValueError(
+                    f"the loader's batch_size {loader_kwargs.get('batch_size', 1)} differs "
+                    f"from the streamed dataset's batch_size {expected}"
+                )
+        if stage == sb.Stage.TRAIN:
+            self._streamed_train = dataset if hasattr(dataset, "set_epoch") else None
+            if self._streamed_train is not None and loader_kwargs.get("persistent_workers"):
+                raise ValueError(
+                    "persistent_workers would keep the streamed dataset's first epoch "
+                    "in its workers; set persistent_workers: False"
+                )
         batch_sampler = loader_kwargs.get("batch_sampler")
         loader = super().make_dataloader(
             dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs
@@ -664,7 +684,8 @@ class CLAPBrain(sb.Brain):
         self.optimizer_step += 1
 
     def on_stage_start(self, stage, epoch=None):
-        """Reset the skip counter and the embedding accumulator.
+        """Reset the skip counter and the embedding accumulator; tell the
+        training sample builder and a streamed training set the epoch.
 
         Arguments
         ---------
@@ -681,6 +702,9 @@ class CLAPBrain(sb.Brain):
         builder = getattr(self.hparams, "train_sample_builder", None)
         if stage == sb.Stage.TRAIN and builder is not None and epoch is not None:
             builder.set_epoch(epoch)
+        streamed = getattr(self, "_streamed_train", None)
+        if stage == sb.Stage.TRAIN and streamed is not None and epoch is not None:
+            streamed.set_epoch(epoch, batches_done=self.step)  # step > 0: resumed mid-epoch
 
     @torch.no_grad()
     def evaluation_metrics(self) -> Dict[str, float]:

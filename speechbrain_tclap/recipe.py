@@ -20,6 +20,8 @@ preparation on the main process, data pipeline, Brain, ``fit``,
   :func:`training_captions` and :func:`vocabulary_texts`;
 * :func:`init_audio_encoder`: start the audio tower from an encoder exported
   by the multi-task recipe (YAML ``audio_encoder_init``);
+* :func:`training_set`: the training dataset, streamed from tar shards (YAML
+  ``train_shards``) or read from the manifest;
 * :func:`train_loader_options`: the training loader options, with the batch
   sampler named in YAML (``train_batch_sampler``) when there is one;
 * :func:`export_experiment`: validation curves and a pretrained-interface
@@ -42,6 +44,7 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.data.caption_negatives import caption_items
 from speechbrain_tclap.data.datasets import make_clap_dataset
 from speechbrain_tclap.data.manifest import load_manifest, write_manifest
+from speechbrain_tclap.data.shards import ShardDataset
 from speechbrain_tclap.data.temporal import make_pair_rows
 from speechbrain_tclap.data.samplers import loader_options_with_batch_sampler
 from speechbrain_tclap.export import export_pretrained
@@ -335,6 +338,49 @@ def init_audio_encoder(hparams: Dict) -> bool:
     return True
 
 
+def training_set(hparams: Dict, manifest_path: str, **manifest_kwargs):
+    """The training dataset: the tar shards of YAML ``train_shards``, else the manifest.
+
+    ``train_shards`` (YAML, optional) is a glob of shards written from the
+    training manifest (``python -m speechbrain_tclap.data.shards write``);
+    the samples go through the same ``train_sample_builder``. With
+    ``train_dataloader_opts: shuffle: True`` the shard order is shuffled
+    every epoch and each loader worker draws from a buffer of
+    ``shard_shuffle_buffer`` samples (YAML, default 1000); without it the
+    batches are those of the manifest read in order.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters (``train_sample_builder``,
+        ``train_dataloader_opts``, optionally ``train_shards``,
+        ``shard_shuffle_buffer`` and ``seed``).
+    manifest_path : str
+        The training manifest (read when ``train_shards`` is not set).
+    **manifest_kwargs : dict
+        Passed to :func:`~speechbrain_tclap.data.datasets.make_clap_dataset`.
+
+    Returns
+    -------
+    Dataset
+        A ``DynamicItemDataset`` or a :class:`~speechbrain_tclap.data.shards.ShardDataset`.
+    """
+    builder = hparams["train_sample_builder"]
+    if not hparams.get("train_shards"):
+        return make_clap_dataset(manifest_path, builder, train=True, **manifest_kwargs)
+    options = hparams["train_dataloader_opts"]
+    shuffle = bool(options.get("shuffle", False))
+    return ShardDataset(
+        hparams["train_shards"],
+        builder,
+        train=True,
+        batch_size=options.get("batch_size", 1),
+        shuffle_shards=shuffle,
+        shuffle_buffer=hparams.get("shard_shuffle_buffer", 1000) if shuffle else 0,
+        seed=hparams.get("seed", 0),
+    )
+
+
 def train_loader_options(hparams: Dict, train_set) -> Dict:
     """``train_dataloader_opts``, with ``train_batch_sampler`` when given.
 
@@ -374,6 +420,11 @@ def train_loader_options(hparams: Dict, train_set) -> Dict:
     make_sampler = hparams.get("train_batch_sampler")
     if make_sampler is None:
         return options
+    if isinstance(train_set, ShardDataset):
+        raise ValueError(
+            "train_batch_sampler needs an indexed dataset; it cannot batch the "
+            "streamed train_shards (set one of them to null)"
+        )
     return loader_options_with_batch_sampler(options, make_sampler(train_set))
 
 
@@ -791,9 +842,10 @@ def caption_datasets(hparams: Dict, manifests: Mapping[str, str]) -> Dict:
         "test": hparams["eval_sample_builder"],
     }
     datasets = {
-        role: make_clap_dataset(manifests[name], builders[role], train=(role == "train"))
-        for role, name in splits.items()
+        role: make_clap_dataset(manifests[name], builders[role], train=False)
+        for role, name in splits.items() if role != "train"
     }
+    datasets["train"] = training_set(hparams, manifests[splits["train"]])
     coverage = negative_coverage(datasets["train"].rows, hparams["train_sample_builder"])
     if coverage is not None:
         logger.info(

@@ -29,6 +29,7 @@ from speechbrain_tclap.data.audio import (
     PAD_MODES,
     AudioReadError,
     crop_or_pad,
+    crop_start,
     read_audio,
 )
 from speechbrain_tclap.data.batching import (
@@ -386,14 +387,20 @@ class ClipSampleBuilder(EpochSeededBuilder):
         CLAPSample or None
             The sample.
         """
-        try:
-            wav = read_audio(row["wav"], self.sample_rate, resample=self.resample)
-        except AudioReadError as err:
-            logger.warning("skipping sample %s: %s", row.get("id"), err)
-            return None
         rng = self.sample_rng(row["id"])
         generator = torch.Generator().manual_seed(rng.randrange(2**62))
         crop = self.train_crop if train else self.eval_crop
+
+        def window(length):  # resample only the crop (not for "loudest")
+            if crop == "loudest" or length <= self.num_samples:
+                return None
+            return crop_start(length, self.num_samples, crop, generator), self.num_samples
+
+        try:
+            wav = read_audio(row["wav"], self.sample_rate, resample=self.resample, window=window)
+        except AudioReadError as err:
+            logger.warning("skipping sample %s: %s", row.get("id"), err)
+            return None
         if self.pad == "none" and wav.shape[-1] <= self.num_samples:
             valid = wav.shape[-1]
         else:
