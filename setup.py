@@ -5,6 +5,11 @@ import pathlib
 from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
+YAML_PACKAGES = [
+    "speechbrain_tclap._hparams",
+    "speechbrain_tclap._hparams.models",
+    "speechbrain_tclap._hparams.pretrained",
+]
 
 setup(
     name="speechbrain-tclap",
@@ -15,11 +20,18 @@ setup(
     ),
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    packages=find_packages(exclude=["tests", "tests.*", "recipes", "recipes.*"]),
+    # hparams/{models,pretrained}/*.yaml ship as speechbrain_tclap/_hparams,
+    # so models load by name outside a checkout (speechbrain_tclap.pretrained)
+    packages=find_packages(exclude=["tests", "tests.*", "recipes", "recipes.*"])
+    + YAML_PACKAGES,
+    package_dir={"speechbrain_tclap._hparams": "hparams"},
+    package_data={name: ["*.yaml"] for name in YAML_PACKAGES},
     python_requires=">=3.9",
     install_requires=[
         "speechbrain>=1.0.0",
-        "torch>=2.1,<=2.14.1",
+        # no upper bound: the project needs nothing newer or older than 2.1
+        # (a cap of 2.14.1 came from one build machine's pip constraints)
+        "torch>=2.1",
         "torchaudio",
         "transformers>=4.40",
         "soundfile",
@@ -41,6 +53,10 @@ setup(
         # Optional reference for msclap parity tests; install msclap itself
         # with `pip install --no-deps msclap==1.3.4` (it pins transformers<5).
         "msclap": ["torchlibrosa>=0.1,<0.2", "librosa>=0.10"],
+        # ONNX files of the towers (python -m speechbrain_tclap.export_onnx)
+        # and their parity check with onnxruntime
+        "export": ["onnx>=1.16", "onnxscript>=0.5", "onnxruntime>=1.18"],
     },
     include_package_data=True,
+    entry_points={"console_scripts": ["speechbrain-tclap=speechbrain_tclap.cli:main"]},
 )

@@ -90,7 +90,45 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="print a torch.profiler table of our pipeline")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline-commit", default=None,
+                        help="also time (and profile) the HTSAT of this git "
+                        "commit on the same weights, interleaved: before/after")
     return parser.parse_args(argv)
+
+
+def htsat_at_commit(commit: str) -> type:
+    """The ``HTSAT`` class of ``speechbrain_tclap/lobes/htsat.py`` at a commit.
+
+    The file is read with ``git show`` and imported as a separate module (its
+    imports resolve to the installed package), so an older encoder can be
+    timed next to the current one in the same process.
+
+    Arguments
+    ---------
+    commit : str
+        A commit of this repository.
+
+    Returns
+    -------
+    type
+        That commit's ``HTSAT`` class.
+    """
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{commit}:speechbrain_tclap/lobes/htsat.py"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location(f"htsat_{commit}", f.name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # importable by name (the model file builds it)
+    spec.loader.exec_module(module)
+    os.unlink(f.name)
+    return module.HTSAT
 
 
 def randomize_(model: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
@@ -130,13 +168,15 @@ def randomize_(model: torch.nn.Module, seed: int = 1) -> torch.nn.Module:
     return model
 
 
-def build_models(seed: int):
+def build_models(seed: int, encoder_class: type = HTSAT):
     """HF ``ClapAudioModel`` (random) and our HTSAT holding the same weights.
 
     Arguments
     ---------
     seed : int
         Seed of the random initialisation.
+    encoder_class : type
+        Our encoder class (:func:`htsat_at_commit` gives an older one).
 
     Returns
     -------
@@ -149,7 +189,10 @@ def build_models(seed: int):
     reference = randomize_(transformers.ClapAudioModel(transformers.ClapAudioConfig()))
     state, report = hf_audio_encoder_to_htsat(reference.state_dict())
     with open(os.path.join(ROOT, "hparams", "models", "laion_clap_htsat_tiny.yaml")) as f:
-        ours = load_hyperpyyaml(f, {"time_fill": "stretch"})["audio_encoder"]
+        text = f.read().replace(  # the model file's HTSAT, built by encoder_class
+            "speechbrain_tclap.lobes.htsat.HTSAT", f"{encoder_class.__module__}.HTSAT"
+        )
+    ours = load_hyperpyyaml(text, {"time_fill": "stretch"})["audio_encoder"]
     ours.load_state_dict(state, strict=True)
     return reference.eval(), ours.eval(), report
 
@@ -178,8 +221,10 @@ def count_gflop(encoder: HTSAT, feats: torch.Tensor) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        encoder(feats)
+    # with a gradient the encoder takes its plain ops, which the counter
+    # knows (it has no formula for oneDNN's fused inference kernels)
+    with torch.enable_grad(), counter:
+        encoder(feats.detach().requires_grad_())
     return counter.get_total_flops() / 1e9
 
 
@@ -353,6 +398,23 @@ def main(argv=None) -> int:
         "ours_encoder": ours_encoder,
         "hf_encoder": hf_encoder,
     }
+    baseline = None
+    if args.baseline_commit:
+        _, baseline, _ = build_models(args.seed, htsat_at_commit(args.baseline_commit))
+        baseline.to(device)
+
+        @torch.no_grad()
+        def base_end_to_end() -> torch.Tensor:
+            with autocast():
+                feats, _ = features(wavs)
+                return baseline(feats).clip
+
+        @torch.no_grad()
+        def base_encoder() -> torch.Tensor:
+            with autocast():
+                return baseline(mel_input).clip
+
+        tasks.update(base_end_to_end=base_end_to_end, base_encoder=base_encoder)
     # outputs first: the parity check does not depend on the timings
     outputs = {name: task().float() for name, task in tasks.items()}
     diff_e2e = float((outputs["ours_end_to_end"] - outputs["hf_end_to_end"]).abs().max())
@@ -381,6 +443,16 @@ def main(argv=None) -> int:
         print(f"{name:<18}{median[name]:>10.4f}{min(t):>10.4f}"
               f"{args.batch / median[name]:>10.2f}")
     print(f"speedup (HF / ours): end-to-end {e2e_speedup:.3f}, encoder {enc_speedup:.3f}")
+    if baseline is not None:
+        base_gflops = gflop_clip * args.batch / median["base_encoder"]
+        print(
+            f"baseline {args.baseline_commit}: speedup (HF / baseline) end-to-end "
+            f"{median['hf_end_to_end'] / median['base_end_to_end']:.3f}, encoder "
+            f"{median['hf_encoder'] / median['base_encoder']:.3f}; ours / baseline "
+            f"encoder {median['base_encoder'] / median['ours_encoder']:.3f}x; baseline "
+            f"{base_gflops:.1f} GFLOP/s -> {100 * base_gflops / peak:.1f}% of peak; "
+            f"max |ours - baseline| {float((outputs['ours_encoder'] - outputs['base_encoder']).abs().max()):.2e}"
+        )
     print(f"max |diff|: end-to-end {diff_e2e:.2e}, encoder {diff_enc:.2e} "
           f"(tolerance {PARITY_TOLERANCE:g} in fp32)")
     print(
@@ -396,11 +468,16 @@ def main(argv=None) -> int:
         activities = [ProfilerActivity.CPU]
         if device.type == "cuda":
             activities.append(ProfilerActivity.CUDA)
-        with profile(activities=activities) as prof:
-            ours_end_to_end()
-            _sync(device)
         key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
-        print(prof.key_averages().table(sort_by=key, row_limit=15))
+        profiled = [("ours", ours_end_to_end)]
+        if baseline is not None:
+            profiled.append((f"baseline {args.baseline_commit}", tasks["base_end_to_end"]))
+        for name, task in profiled:
+            with profile(activities=activities) as prof:
+                task()
+                _sync(device)
+            print(f"profile of {name} (end to end):")
+            print(prof.key_averages().table(sort_by=key, row_limit=15))
 
     failed = args.dtype == "fp32" and not max_abs_diff <= PARITY_TOLERANCE
     if failed:

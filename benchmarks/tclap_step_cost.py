@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Cost of one T-CLAP training step against one CLAP step, side by side.
 
-Same model (``--model``, default ``hparams/models/tiny_clap.yaml``), same batch of two-event clips,
-same optimiser; the CLAP step encodes the positive captions and uses
+For each model YAML of ``--models`` (default: the tiny HTSAT, the tiny CNN
+and the CNN with the MiniLM text tower): same batch of two-event clips, same
+optimiser; the CLAP step encodes the positive captions and uses
 ``InfoNCELoss``; the T-CLAP step also encodes the order-swapped captions and
-uses ``TemporalFocusedLoss`` (batch form, or ``--form pairwise``). Steps are
-interleaved and the median of ``--runs`` is reported.
+uses ``TemporalFocusedLoss`` (batch form, or ``--form pairwise``). Each is
+also run as before issue 18 (every caption row through the text tower, no
+deduplication, no frozen-tower cache). The four steps are interleaved and
+the median of ``--runs`` is reported. ``--freeze-text`` applies a YAML's
+``text_frozen`` rule (the MiniLM tower is then frozen and caches captions).
 
     HF_HUB_OFFLINE=1 python benchmarks/tclap_step_cost.py --batch 32 --runs 30
 
@@ -26,6 +30,7 @@ import os
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
@@ -120,17 +125,89 @@ def flop_ratio(name):
         )
 
 
+def build(model_yaml, pooling, texts, freeze_text):
+    """The model of a YAML, its tokenizer ready (trained on ``texts`` when it is
+    a from-scratch SentencePiece one) and, with ``freeze_text``, the YAML's
+    ``text_frozen`` rule applied (the tower then caches its captions)."""
+    torch.manual_seed(0)
+    with open(os.path.join(ROOT, model_yaml)) as f:
+        model = load_hyperpyyaml(f, {"audio_pooling_kind": pooling})
+    tokenizer = model["tokenizer"]
+    if not getattr(tokenizer, "is_loaded", True):
+        with tempfile.TemporaryDirectory() as tmp:
+            tokenizer.load(train_sentencepiece(
+                texts + [caption_for_events([{"label": "bell", "onset": 0, "offset": 1}])],
+                os.path.join(tmp, "tok"), model["tokenizer_vocab_size"]))
+    clap = model["clap"].train()
+    rule = model.get("text_frozen") if freeze_text else None
+    if rule is not None:
+        rule.apply(torch.nn.ModuleDict({"clap": clap}))
+        rule.enforce_eval(torch.nn.ModuleDict({"clap": clap}))
+    return clap, rule is not None
+
+
+@contextmanager
+def every_row_encoded(clap):
+    """The text path as before issue 18: every caption through the tower, no
+    deduplication and no frozen-tower cache."""
+    import speechbrain_tclap.lobes.clap as clap_module
+
+    unique, cache = clap_module.unique_texts, getattr(clap.text_encoder, "cache_size", None)
+    clap_module.unique_texts = lambda texts: (list(texts), None)
+    if cache is not None:
+        clap.text_encoder.cache_size = 0
+    try:
+        yield
+    finally:
+        clap_module.unique_texts = unique
+        if cache is not None:
+            clap.text_encoder.cache_size = cache
+
+
+def compare(model_yaml, args):
+    """Interleaved CLAP / T-CLAP steps (and both with every row encoded)."""
+    clap_batch = make_batch(args.batch, with_negatives=False)
+    tclap_batch = make_batch(args.batch, with_negatives=True)
+    clap, frozen = build(model_yaml, args.audio_pooling, tclap_batch.texts, args.freeze_text)
+    optimizer = torch.optim.AdamW([p for p in clap.parameters() if p.requires_grad], lr=1e-4)
+    losses = {"clap": InfoNCELoss(), "tclap": TemporalFocusedLoss(form=args.form)}
+    batches = {"clap": clap_batch, "tclap": tclap_batch}
+    variants = [(k, False) for k in batches] + [(k, True) for k in batches]
+    times = {v: [] for v in variants}
+    for run in range(args.runs + args.warmup):
+        for kind, all_rows in variants if run % 2 == 0 else variants[::-1]:
+            with every_row_encoded(clap) if all_rows else nullcontext():
+                seconds = step(clap, optimizer, losses[kind], batches[kind])
+            if run >= args.warmup:
+                times[(kind, all_rows)].append(seconds)
+    med = {v: statistics.median(t) for v, t in times.items()}
+    print(
+        f"model={model_yaml} text tower {'frozen (cached)' if frozen else 'trained'}; "
+        f"batch={args.batch} captions: clap {len(clap_batch.texts)} "
+        f"({len(set(clap_batch.texts))} distinct), tclap {len(tclap_batch.texts)} "
+        f"({len(set(tclap_batch.texts))} distinct); form={args.form} runs={args.runs}"
+    )
+    for all_rows, label in ((False, "distinct captions once"), (True, "every row encoded (before)")):
+        c, t = med[("clap", all_rows)], med[("tclap", all_rows)]
+        print(f"  {label:27s} clap {c * 1000:7.1f} ms  tclap {t * 1000:7.1f} ms  "
+              f"tclap_over_clap={t / c:.3f}")
+
+
 def main():
-    """Run the comparison and print the ratio."""
+    """Run the comparison for each model and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--form", default="pairwise", choices=["batch", "pairwise"])
     parser.add_argument("--flops-model", choices=["base", "tiny"], default=None)
-    parser.add_argument("--model", default=os.path.join("hparams", "models", "tiny_clap.yaml"),
-                        help="model YAML (relative to the repository), e.g. "
-                        "hparams/models/tiny_cnn_clap.yaml")
+    parser.add_argument("--models", nargs="+", default=[
+        os.path.join("hparams", "models", name)
+        for name in ("tiny_clap.yaml", "tiny_cnn_clap.yaml", "tiny_cnn_clap_minilm.yaml")],
+        help="model YAMLs (relative to the repository)")
+    parser.add_argument("--freeze-text", action="store_true",
+                        help="apply a model's text_frozen rule (MiniLM: frozen, cached tower)")
     parser.add_argument("--audio-pooling", default="temporal_transformer",
                         help="audio_pooling_kind of the model YAML (the recipes' choice)")
     args = parser.parse_args()
@@ -139,38 +216,8 @@ def main():
         if args.runs == 0:
             return
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    with open(os.path.join(ROOT, args.model)) as f:
-        model = load_hyperpyyaml(f, {"audio_pooling_kind": args.audio_pooling})
-    clap_batch = make_batch(args.batch, with_negatives=False)
-    tclap_batch = make_batch(args.batch, with_negatives=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        model["tokenizer"].load(
-            train_sentencepiece(
-                tclap_batch.texts + [caption_for_events([{"label": "bell", "onset": 0, "offset": 1}])],
-                os.path.join(tmp, "tok"),
-                model["tokenizer_vocab_size"],
-            )
-        )
-    clap = model["clap"]
-    optimizer = torch.optim.AdamW(clap.parameters(), lr=1e-4)
-    losses = {"clap": InfoNCELoss(), "tclap": TemporalFocusedLoss(form=args.form)}
-    batches = {"clap": clap_batch, "tclap": tclap_batch}
-    times = {"clap": [], "tclap": []}
-    for run in range(args.runs + 3):
-        for name in ("clap", "tclap") if run % 2 == 0 else ("tclap", "clap"):
-            seconds = step(clap, optimizer, losses[name], batches[name])
-            if run >= 3:  # warm-up
-                times[name].append(seconds)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    print(
-        f"batch={args.batch} texts: clap={len(clap_batch.texts)} "
-        f"tclap={len(tclap_batch.texts)} form={args.form} runs={args.runs} "
-        f"model={args.model} pooling={args.audio_pooling}"
-    )
-    for name in ("clap", "tclap"):
-        print(f"{name:6s} step median {med[name] * 1000:.1f} ms (min {min(times[name]) * 1000:.1f} ms)")
-    print(f"tclap_over_clap={med['tclap'] / med['clap']:.3f}")
+    for model_yaml in args.models:
+        compare(model_yaml, args)
 
 
 if __name__ == "__main__":

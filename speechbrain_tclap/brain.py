@@ -12,7 +12,15 @@ stock ``Brain`` for contrastive training:
 * batches whose audio could not be read are skipped and counted, never turned
   into a NaN loss; under DDP a rank whose batch is too small still takes
   part in every collective with zero rows (:meth:`CLAPBrain.fit_batch`), so
-  the other ranks never wait for it.
+  the other ranks never wait for it;
+* a run that is not training says so (:class:`TrainingGuard`, saved with
+  the checkpoints): a step whose loss or gradients are not finite is skipped,
+  counted and logged with its step and learning rate, and the run stops once
+  more than ``nonfinite_patience`` (SpeechBrain's option, settable in YAML)
+  were skipped; an epoch whose batches were all skipped, or a fit that made
+  no optimiser step, stops the run; a collapse (YAML ``collapse_logit_scale``,
+  default 0.1, for ``collapse_steps`` consecutive steps, default 20) is
+  logged as a warning and flagged in ``results.json`` (``training``).
 
 Hyperparameters read from YAML (``self.hparams``): ``loss``, ``freezing``
 (optional :class:`FreezingRule`), ``zero_shot_template``,
@@ -58,6 +66,7 @@ from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.losses import ContrastiveInputs
 from speechbrain_tclap.data.batching import ViewRole, caption_key
 from speechbrain_tclap.utils.optim import LR_SCALE, describe_groups, parameter_groups
+from speechbrain_tclap.utils.training_guard import TrainingFailure, TrainingGuard
 from speechbrain_tclap.utils.distributed import (
     gather_contrastive_inputs,
     is_distributed,
@@ -85,6 +94,39 @@ class CLAPBrain(sb.Brain):
     See ``recipes/Synthetic/CLAP/train.py`` and ``tests/integration``.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.guard = TrainingGuard(
+            limit=self.nonfinite_patience,
+            collapse_logit_scale=getattr(self.hparams, "collapse_logit_scale", 0.1),
+            collapse_steps=getattr(self.hparams, "collapse_steps", 20),
+        )
+        self._nonfinite: Optional[str] = None  # "loss" or "gradients" of this step
+        self._step_taken = True
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("training_guard", self.guard, optional_load=True)
+
+    def fit(self, *args, **kwargs):
+        """SpeechBrain's ``fit``; a fit that made no optimiser step fails.
+
+        Arguments
+        ---------
+        *args, **kwargs
+            As :meth:`speechbrain.Brain.fit`.
+
+        Raises
+        ------
+        TrainingFailure
+            No optimiser step was taken (counting resumed checkpoints).
+        """
+        super().fit(*args, **kwargs)
+        if self.opt_class is not None and self.optimizer_step == 0:
+            raise TrainingFailure(
+                "the run trained nothing: 0 optimiser steps "
+                f"({self.guard.totals['skipped_batches']} batches skipped); nothing "
+                "is tested or exported"
+            )
+
     def on_fit_start(self):
         """Check the checkpoint selection (:meth:`test_checkpoint_keys`); apply
         the freezing rule before the optimiser is built; record the text
@@ -95,7 +137,40 @@ class CLAPBrain(sb.Brain):
         if rule is not None:
             rule.apply(self.modules)
         super().on_fit_start()
+        self.check_resumed_schedule()
         self.record_initial_text_order()
+
+    def check_resumed_schedule(self) -> None:
+        """Refuse a resume whose learning-rate schedule differs from the checkpoint's.
+
+        The schedule's settings travel in the checkpoint
+        (``checkpoint_settings`` of e.g. :class:`WarmupCosineSchedule`); a
+        resume with another epoch count, batch size (steps per epoch), peak
+        rate or warm-up would silently bend the curve. YAML / command line
+        ``resume_with_new_settings: True`` continues with the new one.
+
+        Raises
+        ------
+        ValueError
+            The settings differ (each named with both values).
+        """
+        scheduler = getattr(self.hparams, "lr_scheduler", None)
+        saved = getattr(scheduler, "checkpoint_settings", None)
+        if not saved:
+            return
+        now = scheduler.settings()
+        changed = {k: (v, now.get(k)) for k, v in saved.items() if now.get(k) != v}
+        if not changed:
+            return
+        detail = ", ".join(f"{k} {a} in the checkpoint, {b} now" for k, (a, b) in changed.items())
+        if getattr(self.hparams, "resume_with_new_settings", False):
+            logger.warning("resuming with a new learning-rate schedule: %s", detail)
+            return
+        raise ValueError(
+            f"the checkpoint's learning-rate schedule differs from this run's ({detail}); "
+            "pass --resume_with_new_settings=True to continue with the new schedule, "
+            "or --fresh_start=True to start over"
+        )
 
     #: File in ``output_folder`` holding metrics of the untrained model.
     INITIAL_METRICS_FILE = "initial_metrics.json"
@@ -140,6 +215,11 @@ class CLAPBrain(sb.Brain):
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """SpeechBrain's loader, with a private generator for its base seed.
 
+        A streamed dataset (:class:`~speechbrain_tclap.data.shards.ShardDataset`)
+        orders itself (``shuffle`` is dropped; its ``batch_size`` must be the
+        loader's) and is told the epoch, and after a mid-epoch resume the
+        batches already taken, at the start of each training stage.
+
         A ``DataLoader`` draws its workers' base seed from the *global* RNG
         each time an iterator starts. After a mid-epoch resume that draw
         happens at a different point of the random stream than in the
@@ -166,6 +246,21 @@ class CLAPBrain(sb.Brain):
         if "generator" not in loader_kwargs:
             seed = int(getattr(self.hparams, "seed", 0))
             loader_kwargs["generator"] = torch.Generator().manual_seed(seed)
+        if isinstance(dataset, torch.utils.data.IterableDataset):
+            loader_kwargs.pop("shuffle", None)  # a stream orders (and shuffles) itself
+            expected = getattr(dataset, "batch_size", None)
+            if expected is not None and loader_kwargs.get("batch_size", 1) != expected:
+                raise ValueError(
+                    f"the loader's batch_size {loader_kwargs.get('batch_size', 1)} differs "
+                    f"from the streamed dataset's batch_size {expected}"
+                )
+        if stage == sb.Stage.TRAIN:
+            self._streamed_train = dataset if hasattr(dataset, "set_epoch") else None
+            if self._streamed_train is not None and loader_kwargs.get("persistent_workers"):
+                raise ValueError(
+                    "persistent_workers would keep the streamed dataset's first epoch "
+                    "in its workers; set persistent_workers: False"
+                )
         batch_sampler = loader_kwargs.get("batch_sampler")
         loader = super().make_dataloader(
             dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs
@@ -449,7 +544,6 @@ class CLAPBrain(sb.Brain):
         torch.Tensor
             The detached loss.
         """
-        self.skipped_samples += batch.num_skipped
         distributed = is_distributed()
         if distributed:
             self._keep_stand_in(batch)
@@ -458,8 +552,44 @@ class CLAPBrain(sb.Brain):
                 "skipping a training batch with %d usable sample(s)", len(batch)
             )
             if not distributed:
-                return torch.tensor(0.0)
+                return self.count_skipped(batch, whole_batch=True)
+        self.count_skipped(batch, whole_batch=False)
         return super().fit_batch(batch)
+
+    def count_skipped(self, batch, whole_batch: bool) -> torch.Tensor:
+        """Count a batch's unreadable samples, or all of them when the batch
+        is not trained on.
+
+        Arguments
+        ---------
+        batch : CLAPBatch or TaskBatch
+            The batch (``len`` usable samples, ``num_skipped`` unreadable).
+        whole_batch : bool
+            The batch is skipped.
+
+        Returns
+        -------
+        torch.Tensor
+            A zero loss (for a skipped batch).
+        """
+        skipped = batch.num_skipped + (len(batch) if whole_batch else 0)
+        self.skipped_samples += skipped
+        if whole_batch:
+            self.guard.skipped_batch(skipped)
+        else:
+            self.guard.skipped_samples(skipped)
+        return torch.tensor(0.0)
+
+    def check_loss_isfinite(self, loss):
+        """Mark the step of a non-finite loss for skipping (see :meth:`optimizers_step`).
+
+        Arguments
+        ---------
+        loss : torch.Tensor
+            The scaled loss.
+        """
+        if not torch.isfinite(loss):
+            self._nonfinite = "loss"
 
     def evaluate_batch(self, batch, stage):
         """Evaluate, skipping empty batches.
@@ -509,12 +639,24 @@ class CLAPBrain(sb.Brain):
         should_step : bool
             Whether the optimiser stepped.
         """
+        if should_step and not self._step_taken:
+            return  # a skipped step: counted by the guard, the schedule waits
+        clap = _unwrap(self.modules["clap"]) if "clap" in self.modules else None
+        self.guard.trained_batch(  # the scale the step left (collapse watch)
+            logit_scale=float(clap.logit_scale().detach()) if clap else float("inf"),
+            loss=float(loss.detach()), rows=len(batch), step=self.optimizer_step,
+        )
         scheduler = getattr(self.hparams, "lr_scheduler", None)
         if should_step and scheduler is not None:
             scheduler(self.optimizer)
 
     def optimizers_step(self):
-        """Clip the gradients of every parameter group, then step."""
+        """Clip the gradients of every parameter group, then step.
+
+        A step whose loss or (without a gradient scaler, which handles its
+        own) gradients are not finite is skipped and reported to the guard,
+        which stops the run past ``nonfinite_patience`` skipped steps.
+        """
         if not self.optimizers_dict:
             return
         valid = self.freeze_optimizers(self.optimizers_dict)
@@ -522,18 +664,28 @@ class CLAPBrain(sb.Brain):
             self.scaler.unscale_(opt)
         for opt in valid.values():
             params = [p for group in opt.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            norm = torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)
+            if not torch.isfinite(norm) and not self.scaler.is_enabled():
+                self._nonfinite = self._nonfinite or "gradients"
         if not self.scaler.is_enabled() and self.skip_nonfinite_grads:
             self.check_gradients()
-        for opt in valid.values():
-            self.scaler.step(opt)
+        what, self._nonfinite = self._nonfinite, None
+        self._step_taken = what is None
+        if what is None:
+            for opt in valid.values():
+                self.scaler.step(opt)
         self.scaler.update()
         for opt in valid.values():
             opt.zero_grad(set_to_none=True)
+        if what is not None:
+            lr = self.optimizer.param_groups[0]["lr"]
+            self.guard.skip_step(what, self.optimizer_step + 1, lr)
+            return
         self.optimizer_step += 1
 
     def on_stage_start(self, stage, epoch=None):
-        """Reset the skip counter and the embedding accumulator.
+        """Reset the skip counter and the embedding accumulator; tell the
+        training sample builder and a streamed training set the epoch.
 
         Arguments
         ---------
@@ -545,9 +697,14 @@ class CLAPBrain(sb.Brain):
         self.skipped_samples = 0
         self.current_stage = stage
         self.accumulator = EvaluationCollector()
+        if stage == sb.Stage.TRAIN:
+            self.guard.start_epoch()
         builder = getattr(self.hparams, "train_sample_builder", None)
         if stage == sb.Stage.TRAIN and builder is not None and epoch is not None:
             builder.set_epoch(epoch)
+        streamed = getattr(self, "_streamed_train", None)
+        if stage == sb.Stage.TRAIN and streamed is not None and epoch is not None:
+            streamed.set_epoch(epoch, batches_done=self.step)  # step > 0: resumed mid-epoch
 
     @torch.no_grad()
     def evaluation_metrics(self) -> Dict[str, float]:
@@ -742,10 +899,15 @@ class CLAPBrain(sb.Brain):
         epoch : int, optional
             Current epoch.
         """
-        stats = self.stage_stats(stage, stage_loss)
+        stats = self.stage_stats(stage, stage_loss, epoch)
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
+        if not self.accumulator.audio:
+            raise TrainingFailure(
+                f"{stage.name}: no sample could be evaluated ({self.skipped_samples} "
+                "skipped with unreadable audio; the log names the files)"
+            )
         stats.update(self.evaluation_metrics())
         self.finish_evaluation_stage(stage, stats, epoch, self.chance_levels)
 
@@ -793,8 +955,11 @@ class CLAPBrain(sb.Brain):
             return {"min_key": None, "max_key": None}
         return {"min_key": key if mode == "min" else None, "max_key": key if mode == "max" else None}
 
-    def stage_stats(self, stage, stage_loss) -> Dict[str, float]:
+    def stage_stats(self, stage, stage_loss, epoch=None) -> Dict[str, float]:
         """The stage's loss and skipped-sample count (logging the skips).
+
+        At the end of a training epoch the guard stops a run whose batches
+        were all skipped (:meth:`TrainingGuard.end_epoch`).
 
         Arguments
         ---------
@@ -802,6 +967,8 @@ class CLAPBrain(sb.Brain):
             Current stage.
         stage_loss : float
             Average loss of the stage.
+        epoch : int, optional
+            Current epoch.
 
         Returns
         -------
@@ -810,10 +977,13 @@ class CLAPBrain(sb.Brain):
         """
         if self.skipped_samples:
             logger.warning(
-                "%s: skipped %d sample(s) with unreadable audio",
+                "%s: skipped %d sample(s) (unreadable audio, or training batches "
+                "with fewer than 2 usable samples)",
                 stage.name,
                 self.skipped_samples,
             )
+        if stage == sb.Stage.TRAIN:
+            self.guard.end_epoch(epoch)
         return {"loss": stage_loss, "skipped": self.skipped_samples}
 
     def finish_evaluation_stage(self, stage, stats, epoch, chance_levels) -> None:
@@ -877,9 +1047,13 @@ class CLAPBrain(sb.Brain):
         results = {
             "metrics": {k: float(v) for k, v in stats.items()},
             "chance": {k: float(v) for k, v in chance.items()},
+            "training": {"optimizer_steps": self.optimizer_step, **self.guard.summary()},
         }
         with open(os.path.join(folder, "results.json"), "w") as f:
             json.dump(results, f, indent=2, sort_keys=True)
+        if self.guard.collapse:
+            logger.warning("training collapsed (results.json: training.collapse): "
+                           "these metrics are those of uniform similarities")
         table = format_results_table(results["metrics"], results["chance"])
         with open(os.path.join(folder, "results.md"), "w") as f:
             f.write(table + "\n")

@@ -50,9 +50,10 @@ encoders (LAION's fused models) see long clips whole.
 Evaluation is deterministic: files are read whole, resampled to the model
 rate, padded or cut into fixed windows (never randomly cropped).
 
-:func:`load_interface` loads the interface from a pretrained folder or from
-one ``hyperparams.yaml`` (e.g. ``hparams/pretrained/msclap_2022.yaml``): the
-command-line evaluations (:mod:`speechbrain_tclap.evaluation`) use it.
+``CLAP.from_pretrained(name)`` loads a public checkpoint by short name
+(:mod:`speechbrain_tclap.pretrained`), an exported folder or an interface
+YAML, from any directory (the command lines, :mod:`speechbrain_tclap.cli`,
+load through it).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -92,7 +93,7 @@ from speechbrain_tclap.windows import (
 #: A file, a waveform (array or tensor), a batch, or a list of files / waveforms.
 AudioInput = Union[str, os.PathLike, np.ndarray, torch.Tensor, Sequence]
 
-__all__ = ["CLAP", "FrameScores", "WindowedEmbedding", "load_interface"]
+__all__ = ["CLAP", "FrameScores", "WindowedEmbedding"]
 
 
 class CLAP(Pretrained):
@@ -235,17 +236,82 @@ class CLAP(Pretrained):
             # Weights-only whatever the environment says (SpeechBrain's default
             # module hook lets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turn it off), and
             # read errors (truncated, empty, pickled code) that name the file.
-            if name in pretrainer.custom_hooks:
-                continue
-            if isinstance(obj, CLAPModule):
-                pretrainer.custom_hooks[name] = load_any_checkpoint
-            elif get_default_hook(obj, DEFAULT_TRANSFER_HOOKS) is torch_parameter_transfer:
-                pretrainer.custom_hooks[name] = _load_state_dict_weights_only
+            hook = pretrainer.custom_hooks.get(name)
+            if hook is None and isinstance(obj, CLAPModule):
+                hook = load_any_checkpoint
+            elif hook is None and get_default_hook(obj, DEFAULT_TRANSFER_HOOKS) is torch_parameter_transfer:
+                hook = _load_state_dict_weights_only
+            if hook is not None:
+                pretrainer.custom_hooks[name] = _from_real_path(hook)
         pretrainer.load_collected()
         for name, obj in pretrainer.loadables.items():
             if isinstance(obj, torch.nn.Module) and name in files:
                 _refuse_non_finite(obj, os.path.realpath(files[name]))
         return cls(modules=hparams["modules"], hparams=hparams, **kwargs)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name: str,
+        checkpoint: Optional[str] = None,
+        tokenizer_folder: Optional[str] = None,
+        savedir: Optional[str] = None,
+        device: str = "cpu",
+        overrides: Optional[dict] = None,
+        **kwargs,
+    ) -> "CLAP":
+        """Load a model by short name, exported folder or interface YAML, from any directory.
+
+        Names (:func:`speechbrain_tclap.pretrained.list_pretrained`) select an
+        interface file shipped with the package; local paths are checked first
+        (a missing one is a ``FileNotFoundError`` at once, without a Hub
+        lookup), then :meth:`from_hparams` loads as usual.
+
+        Arguments
+        ---------
+        name : str
+            A registry name (e.g. ``"laion-630k-audioset"``, ``"msclap-2023"``),
+            a folder that a recipe exported, or an interface YAML.
+        checkpoint : str, optional
+            The weights: a local file, or ``"<HF repo id>/<file>"``; default the
+            name's public checkpoint.
+        tokenizer_folder : str, optional
+            Local folder with the tokenizer files (for text).
+        savedir : str, optional
+            Where the interface collects its files; default
+            :func:`speechbrain_tclap.pretrained.default_savedir`.
+        device : str
+            Device.
+        overrides : dict, optional
+            Further hyperparameter overrides.
+        **kwargs
+            Passed to :meth:`from_hparams`.
+
+        Returns
+        -------
+        CLAP
+            The interface.
+
+        Example
+        -------
+        >>> CLAP.from_pretrained("msclap-2023", checkpoint="/no/such/CLAP_weights_2023.pth")
+        Traceback (most recent call last):
+            ...
+        FileNotFoundError: checkpoint '/no/such/CLAP_weights_2023.pth': no such file (give a local file, or '<HF repo id>/<file>' to download)
+        """
+        from speechbrain_tclap.pretrained import default_savedir, resolve_pretrained
+
+        source, hparams_file, overrides = resolve_pretrained(
+            name, checkpoint, tokenizer_folder, overrides
+        )
+        return cls.from_hparams(
+            source=source,
+            hparams_file=hparams_file,
+            savedir=savedir or default_savedir(name),
+            overrides=overrides,
+            run_opts={"device": device, **kwargs.pop("run_opts", {})},
+            **kwargs,
+        )
 
     def load_audio(self, path: str, savedir: Optional[str] = None) -> torch.Tensor:
         """Read a file with soundfile, resampled to the model rate.
@@ -923,6 +989,11 @@ class CLAP(Pretrained):
         return self.encode_audio(wavs, wav_lens)
 
 
+def _from_real_path(hook):
+    """A loading hook given the file behind ``savedir``'s link, so errors name the source."""
+    return lambda obj, path: hook(obj, os.path.realpath(path))
+
+
 def _load_state_dict_weights_only(module: torch.nn.Module, path) -> None:
     """Strict ``Pretrainer`` hook for plain modules: weights-only torch or safetensors."""
     module.load_state_dict(read_checkpoint(path), strict=True)
@@ -938,60 +1009,6 @@ def _refuse_non_finite(module: torch.nn.Module, path: str) -> None:
                 "values NaN or Inf); these weights are broken (e.g. a diverged "
                 "run) and are not loaded"
             )
-
-
-def load_interface(
-    model: str,
-    savedir: str,
-    device: str = "cpu",
-    overrides: Optional[dict] = None,
-    allow_unsafe_yaml: bool = False,
-):
-    """Loads a pretrained interface from a folder or a ``hyperparams.yaml``.
-
-    Arguments
-    ---------
-    model : str
-        A pretrained folder (with ``hyperparams.yaml``) or a YAML file
-        (e.g. ``hparams/pretrained/msclap_2022.yaml``).
-    savedir : str
-        Where the interface collects its files.
-    device : str
-        Device.
-    overrides : dict, optional
-        Hyperparameter overrides (e.g. a tokenizer folder).
-    allow_unsafe_yaml : bool
-        Load a YAML file that names code outside the model-building modules
-        (see :meth:`CLAP.from_hparams`): only for a trusted author.
-
-    Returns
-    -------
-    CLAP
-        The interface.
-
-    Example
-    -------
-    >>> load_interface("no/such/folder", "unused")
-    Traceback (most recent call last):
-        ...
-    FileNotFoundError: --model 'no/such/folder' is neither a YAML file nor a folder with hyperparams.yaml
-    """
-    if os.path.isfile(model):
-        source, hparams_file = os.path.dirname(os.path.abspath(model)), os.path.basename(model)
-    elif os.path.isfile(os.path.join(model, "hyperparams.yaml")):
-        source, hparams_file = os.path.abspath(model), "hyperparams.yaml"
-    else:
-        raise FileNotFoundError(
-            f"--model {model!r} is neither a YAML file nor a folder with hyperparams.yaml"
-        )
-    return CLAP.from_hparams(
-        source=source,
-        hparams_file=hparams_file,
-        savedir=savedir,
-        overrides=overrides or {},
-        allow_unsafe_yaml=allow_unsafe_yaml,
-        run_opts={"device": device},
-    )
 
 
 def _texts(texts: Union[str, Sequence[str]]) -> List[str]:

@@ -5,7 +5,9 @@ preparation on the main process, data pipeline, Brain, ``fit``,
 ``evaluate``. The steps they share live here:
 
 * :func:`load_recipe_hparams`: command line, DDP group, YAML, torch
-  threads (``--num_threads``), model file (``--model_file``);
+  threads (``--num_threads``), model file (``--model_file``), and the
+  output folder claimed (:func:`claim_output_folder`: one run per folder, a
+  rerun resumes only with the same settings);
 * :func:`init_weights`: the one way to start from other weights (YAML
   ``init_weights``: an export folder such as TeminAL stage A's, an encoder
   of the multi-task recipe, a LAION / MS-CLAP checkpoint converted on
@@ -18,6 +20,8 @@ preparation on the main process, data pipeline, Brain, ``fit``,
 * :func:`prepare_tokenizer`: train a from-scratch text tower's SentencePiece
   model on the training captions (skipped for pretrained tokenizers), with
   :func:`training_captions` and :func:`vocabulary_texts`;
+* :func:`training_set`: the training dataset, streamed from tar shards (YAML
+  ``train_shards``) or read from the manifest;
 * :func:`train_loader_options`: the training loader options, with the batch
   sampler named in YAML (``train_batch_sampler``) when there is one;
 * :func:`export_experiment`: validation curves and a pretrained-interface
@@ -27,22 +31,27 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
+import argparse
 import os
+import time
 from typing import Dict, Iterable, List, Mapping, Optional
 
 import speechbrain as sb
+import yaml
 from speechbrain.utils.distributed import run_on_main
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_negatives import caption_items
 from speechbrain_tclap.data.datasets import make_clap_dataset
 from speechbrain_tclap.data.manifest import load_manifest, write_manifest
+from speechbrain_tclap.data.shards import ShardDataset
 from speechbrain_tclap.data.temporal import make_pair_rows
 from speechbrain_tclap.data.samplers import loader_options_with_batch_sampler
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.plotting import plot_curves
 from speechbrain_tclap.utils.threads import set_num_threads
 from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE, class_prompts
+from speechbrain_tclap.utils.locking import hold_folder
 from speechbrain_tclap.lobes.tokenizers import (
     MissingTokenizer,
     SentencePieceTokenizer,
@@ -53,16 +62,18 @@ logger = get_logger(__name__)
 
 
 def load_recipe_hparams(argv):
-    """Parse the command line, start DDP if asked, and load the YAML.
+    """Parse the command line, start DDP if asked, load the YAML, claim the output folder.
 
     The first steps of every recipe's ``train.py``, in SpeechBrain's order.
     ``train.py`` then calls ``sb.create_experiment_directory`` itself, which
-    copies the calling script into the experiment folder. Two options of
-    the command line are not hyperparameters (:func:`split_run_options`):
+    copies the calling script into the experiment folder. Options of the
+    command line that are not hyperparameters (:func:`split_run_options`):
     ``--num_threads=N`` (torch's CPU threads; else YAML ``num_threads``,
-    else :func:`~speechbrain_tclap.utils.threads.default_num_threads`) and
+    else :func:`~speechbrain_tclap.utils.threads.default_num_threads`),
     ``--model_file=PATH`` (the model file the YAML's ``model`` includes,
-    :func:`with_model_file`).
+    :func:`with_model_file`), ``--fresh_start=True`` and
+    ``--resume_with_new_settings=True`` (see :func:`claim_output_folder`);
+    the latter is also put in ``hparams`` for the Brain's schedule check.
 
     Arguments
     ---------
@@ -76,6 +87,14 @@ def load_recipe_hparams(argv):
     """
     from hyperpyyaml import load_hyperpyyaml
 
+    flags = argparse.ArgumentParser(add_help=False)
+    for flag in ("--fresh_start", "--resume_with_new_settings"):
+        flags.add_argument(flag, nargs="?", const="True", default="False")
+    rerun, argv = flags.parse_known_args(argv)
+    fresh, new_settings = (
+        str(value).lower() in ("1", "true", "yes")
+        for value in (rerun.fresh_start, rerun.resume_with_new_settings)
+    )
     hparams_file, run_opts, overrides = sb.parse_arguments(argv)
     overrides, options = split_run_options(overrides)
     if options.get("model_file") is not None:
@@ -85,6 +104,8 @@ def load_recipe_hparams(argv):
         hparams = load_hyperpyyaml(fin, overrides)
     set_num_threads(options.get("num_threads", hparams.get("num_threads")))
     init_weight_sources(hparams)  # missing files fail before data preparation
+    hparams["resume_with_new_settings"] = new_settings
+    run_on_main(claim_output_folder, args=[hparams, hparams_file, overrides, fresh, new_settings])
     return hparams_file, run_opts, overrides, hparams
 
 
@@ -191,6 +212,134 @@ def with_model_file(hparams_file: str, model_file: str) -> str:
     return path
 
 
+#: Settings a resumed run must share with the run that wrote its checkpoints.
+RESUME_KEYS = ("number_of_epochs", "batch_size", "lr", "lr_scheduler")
+
+#: What a run writes in its output folder (moved aside by ``--fresh_start``).
+RUN_OUTPUTS = ("save_folder", "export_folder", "train_log")
+
+
+class _TagBlindLoader(yaml.SafeLoader):
+    """Reads a hyperparams file's values, ignoring (never running) its tags."""
+
+
+_TagBlindLoader.add_multi_constructor(
+    "!",
+    lambda loader, suffix, node: (
+        loader.construct_mapping(node, deep=True) if isinstance(node, yaml.MappingNode)
+        else loader.construct_sequence(node, deep=True) if isinstance(node, yaml.SequenceNode)
+        else loader.construct_scalar(node)
+    ),
+)
+
+
+def resume_settings(yaml_text: str) -> Dict:
+    """The :data:`RESUME_KEYS` of a resolved hyperparams text (tags ignored).
+
+    Arguments
+    ---------
+    yaml_text : str
+        A resolved ``hyperparams.yaml`` (as SpeechBrain saves it).
+
+    Returns
+    -------
+    dict
+        ``{key: value}`` of the keys it has.
+
+    Example
+    -------
+    >>> resume_settings("lr: 0.1\\nlr_scheduler: !new:x.Y\\n  lr: 0.1\\nseed: 3\\n")
+    {'lr': 0.1, 'lr_scheduler': {'lr': 0.1}}
+    """
+    tree = yaml.load(yaml_text, Loader=_TagBlindLoader) or {}
+    return {key: tree[key] for key in RESUME_KEYS if key in tree}
+
+
+def claim_output_folder(
+    hparams: Dict, hparams_file: str, overrides, fresh_start: bool = False,
+    resume_with_new_settings: bool = False,
+) -> None:
+    """One run per output folder; a rerun resumes only with the same settings.
+
+    The folder is held until the process exits
+    (:func:`~speechbrain_tclap.utils.locking.hold_folder`: a second run is
+    refused with the first one's PID and host; a killed run's lock is taken
+    over). When ``save_folder`` holds checkpoints the run says that it
+    resumes, and refuses when a key of :data:`RESUME_KEYS` differs from the
+    ``hyperparams.yaml`` the earlier run saved, unless
+    ``resume_with_new_settings``; ``fresh_start`` instead moves the earlier
+    run's outputs (:data:`RUN_OUTPUTS`, ``hyperparams.yaml``, results) into
+    ``<output_folder>/replaced-<time>/`` and starts over.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters (``output_folder``, ``save_folder``, ...).
+    hparams_file : str
+        The recipe's YAML.
+    overrides : str or dict
+        The command-line overrides.
+    fresh_start : bool
+        Move the earlier run aside and start over.
+    resume_with_new_settings : bool
+        Resume although resume settings changed.
+
+    Raises
+    ------
+    ValueError
+        Settings changed (the keys named) without either flag.
+    FolderInUseError
+        Another run holds the folder.
+    """
+    from hyperpyyaml import resolve_references
+
+    if fresh_start and resume_with_new_settings:
+        raise ValueError("--fresh_start and --resume_with_new_settings exclude each other")
+    folder = hparams["output_folder"]
+    hold_folder(folder, f"training with {hparams_file}")
+    save = hparams.get("save_folder")
+    checkpoints = bool(save) and os.path.isdir(save) and any(
+        name.startswith("CKPT+") for name in os.listdir(save)
+    )
+    saved_yaml = os.path.join(folder, "hyperparams.yaml")
+    if fresh_start:
+        aside = os.path.join(folder, time.strftime("replaced-%Y%m%d-%H%M%S"))
+        outputs = [hparams.get(key) for key in RUN_OUTPUTS] + [
+            os.path.join(folder, name) for name in (
+                "hyperparams.yaml", "results.json", "results.md",
+                "initial_metrics.json", "validation_curves.png")]
+        moved = [p for p in outputs if p and os.path.exists(p)
+                 and os.path.dirname(os.path.abspath(p)) == os.path.abspath(folder)]
+        for path in moved:
+            os.makedirs(aside, exist_ok=True)
+            os.rename(path, os.path.join(aside, os.path.basename(path)))
+        if moved:
+            logger.warning("--fresh_start: the earlier run's outputs are now in %s", aside)
+        return
+    if not checkpoints:
+        return
+    if os.path.isfile(saved_yaml):
+        with open(saved_yaml) as f:
+            before = resume_settings(f.read())
+        with open(hparams_file) as f:
+            now = resume_settings(resolve_references(f, overrides).getvalue())
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if changed and not resume_with_new_settings:
+            detail = "; ".join(f"{k}: {before.get(k)!r} then, {now.get(k)!r} now" for k in changed)
+            raise ValueError(
+                f"{folder} holds checkpoints of a run with other settings ({detail}). "
+                "Resuming would mix them: pass --fresh_start=True to start over (the "
+                "earlier run is moved aside), --resume_with_new_settings=True to "
+                "continue with the new settings, or choose another --output_folder"
+            )
+        if changed:
+            logger.warning("resuming with new settings for %s", ", ".join(changed))
+    logger.warning(  # a warning: shown on the console before logging is set up
+        "%s holds checkpoints: this run resumes from them (--fresh_start=True starts over)",
+        save,
+    )
+
+
 def training_captions(dataset, captioner, draws: int = 4) -> List[str]:
     """Captions a tokenizer should see: every row's captions, several draws.
 
@@ -266,6 +415,49 @@ def prepare_tokenizer(
 
 
 
+def training_set(hparams: Dict, manifest_path: str, **manifest_kwargs):
+    """The training dataset: the tar shards of YAML ``train_shards``, else the manifest.
+
+    ``train_shards`` (YAML, optional) is a glob of shards written from the
+    training manifest (``python -m speechbrain_tclap.data.shards write``);
+    the samples go through the same ``train_sample_builder``. With
+    ``train_dataloader_opts: shuffle: True`` the shard order is shuffled
+    every epoch and each loader worker draws from a buffer of
+    ``shard_shuffle_buffer`` samples (YAML, default 1000); without it the
+    batches are those of the manifest read in order.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded hyperparameters (``train_sample_builder``,
+        ``train_dataloader_opts``, optionally ``train_shards``,
+        ``shard_shuffle_buffer`` and ``seed``).
+    manifest_path : str
+        The training manifest (read when ``train_shards`` is not set).
+    **manifest_kwargs : dict
+        Passed to :func:`~speechbrain_tclap.data.datasets.make_clap_dataset`.
+
+    Returns
+    -------
+    Dataset
+        A ``DynamicItemDataset`` or a :class:`~speechbrain_tclap.data.shards.ShardDataset`.
+    """
+    builder = hparams["train_sample_builder"]
+    if not hparams.get("train_shards"):
+        return make_clap_dataset(manifest_path, builder, train=True, **manifest_kwargs)
+    options = hparams["train_dataloader_opts"]
+    shuffle = bool(options.get("shuffle", False))
+    return ShardDataset(
+        hparams["train_shards"],
+        builder,
+        train=True,
+        batch_size=options.get("batch_size", 1),
+        shuffle_shards=shuffle,
+        shuffle_buffer=hparams.get("shard_shuffle_buffer", 1000) if shuffle else 0,
+        seed=hparams.get("seed", 0),
+    )
+
+
 def train_loader_options(hparams: Dict, train_set) -> Dict:
     """``train_dataloader_opts``, with ``train_batch_sampler`` when given.
 
@@ -305,6 +497,11 @@ def train_loader_options(hparams: Dict, train_set) -> Dict:
     make_sampler = hparams.get("train_batch_sampler")
     if make_sampler is None:
         return options
+    if isinstance(train_set, ShardDataset):
+        raise ValueError(
+            "train_batch_sampler needs an indexed dataset; it cannot batch the "
+            "streamed train_shards (set one of them to null)"
+        )
     return loader_options_with_batch_sampler(options, make_sampler(train_set))
 
 
@@ -322,7 +519,9 @@ def export_experiment(hparams: Dict, hparams_file: str) -> str:
     ---------
     hparams : dict
         Loaded hyperparameters (``train_log``, ``output_folder``, ``model``,
-        ``export_folder``, optionally ``zero_shot_template``).
+        ``export_folder``, optionally ``zero_shot_template``,
+        ``zero_shot_classes``, ``data_folder`` and a ``model_card`` mapping
+        for the card: ``license``, ``datasets``, ``tags``, ``training_data``).
     hparams_file : str
         The recipe's YAML (the curves' title).
 
@@ -337,11 +536,21 @@ def export_experiment(hparams: Dict, hparams_file: str) -> str:
             os.path.join(hparams["output_folder"], "validation_curves.png"),
             title=os.path.basename(hparams_file),
         )
+    name = hparams.get("experiment_name", "model")
+    data = hparams.get("data_folder")
+    card = {
+        "name": name,
+        "classes": hparams.get("zero_shot_classes"),
+        "training_data": data and f"The training split of `{os.path.basename(os.path.normpath(data))}` "
+        f"as the recipe experiment `{name}` prepares it (seed {hparams.get('seed')}).",
+        **(hparams.get("model_card") or {}),  # YAML: license, datasets, tags, training_data
+    }
     export_pretrained(
         os.path.join(hparams["output_folder"], "hyperparams.yaml"),
         hparams["model"]["loadables"],
         hparams["export_folder"],
         zero_shot_template=hparams.get("zero_shot_template", DEFAULT_PROMPT_TEMPLATE),
+        card=card,
     )
     return hparams["export_folder"]
 
@@ -476,6 +685,12 @@ def split_classes(
     return out
 
 
+def _weights_file(folder: str, name: str) -> str:
+    """``<name>.safetensors`` of an export when there is one, else ``<name>.ckpt``."""
+    safetensors = os.path.join(folder, f"{name}.safetensors")
+    return safetensors if os.path.isfile(safetensors) else os.path.join(folder, f"{name}.ckpt")
+
+
 def init_weight_sources(hparams: Dict) -> List[Dict[str, Optional[str]]]:
     """The entries of YAML ``init_weights``, checked before any data work.
 
@@ -484,12 +699,12 @@ def init_weight_sources(hparams: Dict) -> List[Dict[str, Optional[str]]]:
     into: name}`` with ``into`` a model loadable (``clap``, ``tokenizer``)
     or a module inside one (``clap.audio_encoder``):
 
-    * a folder without ``into``: an export (``<loadable>.ckpt`` for every
-      entry of ``model[loadables]``, e.g. TeminAL stage A's
-      ``export_folder``);
-    * a folder with ``into``: the file ``<last part of into>.ckpt`` in it
-      (e.g. the multi-task recipe's ``encoder/`` folder holds
-      ``audio_encoder.ckpt``);
+    * a folder without ``into``: an export (``<loadable>.safetensors`` or
+      ``<loadable>.ckpt`` for every entry of ``model[loadables]``, e.g.
+      TeminAL stage A's ``export_folder``);
+    * a folder with ``into``: the loadable's file in it, or for a module
+      ``<last part of into>.ckpt`` (e.g. the multi-task recipe's
+      ``encoder/`` folder holds ``audio_encoder.ckpt``);
     * a file: loaded into ``into`` (default ``clap``). Into ``clap`` it
       goes through :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`,
       which converts foreign checkpoints (LAION-CLAP, MS-CLAP, MGA-CLAP).
@@ -537,13 +752,14 @@ def init_weight_sources(hparams: Dict) -> List[Dict[str, Optional[str]]]:
             raise ValueError(
                 f"init_weights: into={into!r} is not in a model loadable {sorted(loadables)}"
             )
-        if into is None and os.path.isdir(source):
-            names = list(loadables)
-            paths = [os.path.join(source, f"{name}.ckpt") for name in names]
-        else:
-            names = [str(into or "clap")]
-            last = names[0].rsplit(".", 1)[-1]
-            paths = [os.path.join(source, f"{last}.ckpt") if os.path.isdir(source) else source]
+        folder = os.path.isdir(source)
+        names = list(loadables) if into is None and folder else [str(into or "clap")]
+        paths = [
+            source if not folder
+            else _weights_file(source, name) if name in loadables  # a whole loadable
+            else os.path.join(source, name.rsplit(".", 1)[-1] + ".ckpt")  # a module's state dict
+            for name in names
+        ]
         missing = [path for path in paths if not os.path.isfile(path)]
         if missing:
             raise FileNotFoundError(
@@ -768,9 +984,10 @@ def caption_datasets(hparams: Dict, manifests: Mapping[str, str]) -> Dict:
         "test": hparams["eval_sample_builder"],
     }
     datasets = {
-        role: make_clap_dataset(manifests[name], builders[role], train=(role == "train"))
-        for role, name in splits.items()
+        role: make_clap_dataset(manifests[name], builders[role], train=False)
+        for role, name in splits.items() if role != "train"
     }
+    datasets["train"] = training_set(hparams, manifests[splits["train"]])
     coverage = negative_coverage(datasets["train"].rows, hparams["train_sample_builder"])
     if coverage is not None:
         logger.info(
@@ -796,7 +1013,7 @@ def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     The starting checkpoint (YAML ``init_weights``, e.g. a LAION-CLAP
     ``.pt``) must be given (:func:`init_weight_sources` has checked that it
     is a local file) and the text tower must have its tokenizer files
-    (``tokenizer_source``); nothing is downloaded.
+    (``tokenizer_folder``); nothing is downloaded.
 
     Arguments
     ---------
@@ -810,7 +1027,7 @@ def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     FileNotFoundError
         ``init_weights`` is not set.
     RuntimeError
-        ``tokenizer_source`` is not set.
+        ``tokenizer_folder`` is not set.
     """
     if not init_weight_sources(hparams):
         raise FileNotFoundError(

@@ -43,11 +43,12 @@ def tokenizer_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def export_tiny_clap():
-    """``export(root, texts, vocab_size=None)``: a random tiny CLAP exported offline.
+    """``export(root, texts, vocab_size=None, **options)``: a random tiny CLAP exported offline.
 
     Builds ``hparams/models/tiny_clap.yaml`` (seed 0), trains its
     SentencePiece tokenizer on ``texts`` (``vocab_size`` default: the model
-    file's) and returns the pretrained folder ``<root>/pretrained``.
+    file's) and returns the pretrained folder ``<root>/pretrained``;
+    ``options`` go to ``export_pretrained`` (``zero_shot_template``, ``card``).
     """
     from pathlib import Path
 
@@ -58,7 +59,7 @@ def export_tiny_clap():
 
     tiny = Path(__file__).resolve().parents[1] / "hparams" / "models" / "tiny_clap.yaml"
 
-    def export(root, texts, vocab_size=None):
+    def export(root, texts, vocab_size=None, **options):
         hparams_file = Path(root) / "hyperparams.yaml"
         hparams_file.write_text(f"model: !include:{tiny}\n")
         torch.manual_seed(0)
@@ -66,6 +67,31 @@ def export_tiny_clap():
             model = load_hyperpyyaml(f)["model"]
         prepare_tokenizer(model["tokenizer"], list(texts), str(Path(root) / "tok"),
                           vocab_size or model["tokenizer_vocab_size"])
-        return export_pretrained(str(hparams_file), model["loadables"], str(Path(root) / "pretrained"))
+        return export_pretrained(
+            str(hparams_file), model["loadables"], str(Path(root) / "pretrained"), **options
+        )
 
     return export
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory, export_tiny_clap):
+    """A random tiny CLAP (hparams/models/tiny_clap.yaml) exported with a results.json.
+
+    Returns the export folder; ``<folder>/../audio`` holds three 1-s wav files
+    at 16 kHz.
+    """
+    import json
+
+    import soundfile as sf
+
+    root = tmp_path_factory.mktemp("tiny_export")
+    (root / "results.json").write_text(json.dumps(
+        {"metrics": {"zero_shot_acc": 0.75}, "chance": {"zero_shot_acc": 0.5}}
+    ))
+    (root / "audio").mkdir()
+    for i in range(3):
+        sf.write(str(root / "audio" / f"clip{i}.wav"), 0.1 * torch.randn(16000).numpy(), 16000)
+    card = {"name": "tiny-test", "classes": ["dog", "rain"], "datasets": ["esc50"], "license": "mit"}
+    texts = ["the sound of a dog", "the sound of rain", "a bell rings"]
+    return export_tiny_clap(root, texts, zero_shot_template="the sound of {}", card=card)

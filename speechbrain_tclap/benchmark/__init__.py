@@ -3,9 +3,9 @@
 One command evaluates any model the :class:`speechbrain_tclap.inference.CLAP`
 interface loads on every registered task whose data is present::
 
-    python -m speechbrain_tclap.benchmark --model <pretrained folder> \\
-        --data-root <folder with one sub-folder per dataset> --output <folder> \\
-        [--tasks esc50 fsdd ...] [--templates-sweep]
+    speechbrain-tclap benchmark --model <pretrained folder> \\
+        --data_root <folder with one sub-folder per dataset> --output_folder <folder> \\
+        [--tasks esc50 fsdd ...] [--templates_sweep]
 
 * :mod:`~speechbrain_tclap.benchmark.registry`: the tasks (dataset folder
   names, preparation, prompts and template, metric, softmax/sigmoid rule);
@@ -20,20 +20,27 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
-from speechbrain_tclap.benchmark.registry import (
-    SWEEP_TEMPLATES,
-    TASKS,
-    BenchmarkTask,
-    get_task,
-    register_task,
-)
-from speechbrain_tclap.benchmark.runner import (
-    ClipEmbeddingCache,
-    PromptEmbedder,
-    TaskResult,
-    run_benchmark,
-    write_results,
-)
+#: Public names -> their module, imported on first use (``--help`` of the
+#: command line needs no torch).
+_LAZY = {
+    **dict.fromkeys(
+        ("SWEEP_TEMPLATES", "TASKS", "BenchmarkTask", "get_task", "register_task"), "registry"
+    ),
+    **dict.fromkeys(
+        ("ClipEmbeddingCache", "PromptEmbedder", "TaskResult", "run_benchmark", "write_results"),
+        "runner",
+    ),
+}
+
+
+def __getattr__(name):
+    """A public name of :mod:`.registry` or :mod:`.runner`, imported on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+
 
 __all__ = [
     "SWEEP_TEMPLATES",

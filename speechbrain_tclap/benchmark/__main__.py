@@ -1,9 +1,12 @@
 """Command line of the zero-shot benchmark.
 
-    python -m speechbrain_tclap.benchmark --model <pretrained folder> \\
-        --data-root <folder with one sub-folder per dataset> --output <folder> \\
-        [--tasks esc10 fsdd] [--templates-sweep] [--option esc10.folds=[4]]
-    python -m speechbrain_tclap.benchmark --list
+    speechbrain-tclap benchmark --model <name or pretrained folder> \\
+        --data_root <folder with one sub-folder per dataset> --output_folder <folder> \\
+        [--tasks esc10 fsdd] [--templates_sweep] [--option esc10.folds=[4]]
+    speechbrain-tclap benchmark --list
+
+(or ``python -m speechbrain_tclap.benchmark``; the dashed spellings of
+earlier versions, ``--data-root``, ``--output``, ..., are still read).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -16,8 +19,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from speechbrain_tclap.benchmark.registry import TASKS
-from speechbrain_tclap.utils.safe_yaml import UNSAFE_YAML_HELP
+from speechbrain_tclap.evaluation.cli import add_model_arguments, load_model, underscore_flags
 
 
 def parse_options(items: Sequence[str]) -> Dict[str, Dict[str, Any]]:
@@ -68,8 +70,10 @@ def task_table() -> str:
     >>> print(task_table().splitlines()[2])
     | esc50 | ESC-50 | ESC-50, ESC-50-master, esc50 | meta/esc50.csv, audio/*.wav | acc | softmax | `This is a sound of {}.` |
     """
+    from speechbrain_tclap.benchmark.registry import TASKS
+
     lines = [
-        "| Task | Dataset | Folder under --data-root | Layout | Metric | Rule | Template |",
+        "| Task | Dataset | Folder under --data_root | Layout | Metric | Rule | Template |",
         "|---|---|---|---|---|---|---|",
     ]
     for task in TASKS.values():
@@ -92,25 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
         The parser.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m speechbrain_tclap.benchmark",
+        prog="speechbrain-tclap benchmark",
         description="Zero-shot benchmark of a CLAP model (MS-CLAP 2023 protocol).",
     )
-    parser.add_argument("--model", help="pretrained folder (hyperparams.yaml + checkpoints)")
-    parser.add_argument("--data-root", help="folder with one sub-folder per dataset")
-    parser.add_argument("--output", help="results folder")
+    add_model_arguments(parser, required=False)
+    parser.add_argument("--hparams_file", default="hyperparams.yaml", help="interface file in --model")
+    parser.add_argument("--data_root", help="folder with one sub-folder per dataset")
+    parser.add_argument("--output_folder", help="results folder")
+    parser.add_argument("--output", dest="output_folder", help=argparse.SUPPRESS)  # old spelling
     parser.add_argument("--tasks", nargs="+", help="task names (default: all); see --list")
-    parser.add_argument("--templates-sweep", action="store_true", help="score every prompt template")
-    parser.add_argument("--hparams-file", default="hyperparams.yaml", help="interface file in --model")
-    parser.add_argument("--savedir", help="where the interface collects its files (default: <output>/model)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--allow-unsafe-yaml", action="store_true", help=UNSAFE_YAML_HELP)
-    parser.add_argument("--batch-size", type=int, default=16, help="audio files per batch")
-    parser.add_argument("--num-workers", type=int, default=0, help="processes reading audio")
-    parser.add_argument("--num-threads", type=int, default=None,
-                        help="torch CPU threads (default: OMP_NUM_THREADS, else the cores this process may use)")
+    parser.add_argument("--templates_sweep", action="store_true", help="score every prompt template")
+    parser.add_argument("--batch_size", type=int, default=16, help="audio files per batch")
+    parser.add_argument("--num_workers", type=int, default=0, help="processes reading audio")
     parser.add_argument("--option", action="append", default=[], metavar="TASK.KEY=VALUE",
                         help="preparation option of a task, e.g. esc10.folds=[4]")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no_progress", action="store_true", help="no progress bars")
     parser.add_argument("--list", action="store_true", help="print the task table and exit")
     return parser
 
@@ -129,37 +129,29 @@ def main(argv: Optional[List[str]] = None) -> int:
         0 when at least one task was evaluated, else 1.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(underscore_flags(sys.argv[1:] if argv is None else argv))
     if args.list:
         print(task_table())
         return 0
-    missing = [f"--{n}" for n in ("model", "data_root", "output") if getattr(args, n) is None]
+    missing = [f"--{n}" for n in ("model", "data_root", "output_folder") if getattr(args, n) is None]
     if missing:
-        parser.error(f"the following arguments are required: {', '.join(missing).replace('_', '-')}")
+        parser.error(f"the following arguments are required: {', '.join(missing)}")
     if not os.path.isdir(args.data_root):
-        parser.error(f"--data-root {args.data_root}: not a folder")
+        parser.error(f"--data_root {args.data_root}: not a folder")
+    from speechbrain_tclap.benchmark.registry import TASKS
+    from speechbrain_tclap.benchmark.runner import run_benchmark
+
     unknown = [name for name in args.tasks or [] if name not in TASKS]
     if unknown:
         parser.error(f"unknown task(s) {unknown}; see --list")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-    from speechbrain_tclap.benchmark.runner import run_benchmark
-    from speechbrain_tclap.inference import CLAP
-    from speechbrain_tclap.utils.threads import set_num_threads
-
-    set_num_threads(args.num_threads)
-
-    model = CLAP.from_hparams(
-        source=args.model,
-        hparams_file=args.hparams_file,
-        savedir=args.savedir or os.path.join(args.output, "model"),
-        run_opts={"device": args.device},
-        allow_unsafe_yaml=args.allow_unsafe_yaml,
-    )
+    if args.hparams_file != "hyperparams.yaml":
+        args.model = os.path.join(args.model, args.hparams_file)
+    model = load_model(args)
     results = run_benchmark(
         model,
         args.data_root,
-        args.output,
+        args.output_folder,
         tasks=args.tasks,
         templates_sweep=args.templates_sweep,
         batch_size=args.batch_size,
@@ -168,11 +160,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         options=parse_options(args.option),
         model_name=args.model,
     )
-    with open(os.path.join(args.output, "results.md"), encoding="utf-8") as f:
+    with open(os.path.join(args.output_folder, "results.md"), encoding="utf-8") as f:
         print(f.read())
     evaluated = [r for r in results if r.status == "ok"]
     if not evaluated:
-        print("no task was evaluated (no dataset found under --data-root)", file=sys.stderr)
+        print("no task was evaluated (no dataset found under --data_root)", file=sys.stderr)
         return 1
     return 0
 

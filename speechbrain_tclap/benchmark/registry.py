@@ -37,7 +37,7 @@ KINDS: Dict[str, Tuple[str, Tuple[str, ...]]] = {
 #: Metrics a classification task may report.
 CLASSIFICATION_METRICS = ("acc", "mAP", "F1")
 
-#: Templates tried by ``--templates-sweep`` besides each task's own.
+#: Templates tried by ``--templates_sweep`` besides each task's own.
 SWEEP_TEMPLATES = (
     DEFAULT_PROMPT_TEMPLATE,
     "this is the sound of {}",

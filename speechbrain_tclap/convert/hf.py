@@ -488,7 +488,7 @@ def read_checkpoint(path: Union[str, os.PathLike]) -> Dict:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    if _is_safetensors(path):
+    if path.endswith(".safetensors") or _is_safetensors(path):
         from safetensors.torch import load_file
 
         try:

@@ -289,13 +289,13 @@ def laion_tokenizer(
     Example
     -------
     >>> laion_tokenizer()
-    MissingTokenizer('no RoBERTa tokenizer: set tokenizer_sour'...)
+    MissingTokenizer('no RoBERTa tokenizer: set tokenizer_fold'...)
     """
     from speechbrain_tclap.lobes.tokenizers import HFTokenizer, MissingTokenizer
 
     if folder is None:
         return MissingTokenizer(
-            "no RoBERTa tokenizer: set tokenizer_source to a local folder "
+            "no RoBERTa tokenizer: set tokenizer_folder to a local folder "
             "with the roberta-base tokenizer files (vocab.json, merges.txt; "
             "e.g. `hf download laion/clap-htsat-unfused "
             "--local-dir <folder>`); nothing is downloaded here",

@@ -22,7 +22,10 @@ Authors
  * speechbrain-tclap developers 2026
 """
 
+import os
+
 from speechbrain.utils.logger import get_logger
+from speechbrain.utils.parameter_transfer import Pretrainer
 
 from speechbrain_tclap.convert.hf import read_checkpoint
 from speechbrain_tclap.convert.registry import convert_state_dict, unwrap_checkpoint
@@ -71,3 +74,65 @@ def load_any_checkpoint(clap, path) -> None:
     except RuntimeError as err:  # missing/unexpected keys or shapes: name the file
         raise RuntimeError(f"{path}: {err}") from err
     logger.info("loaded CLAP weights from %s (%d tensors)", path, len(state_dict))
+
+
+class FolderPretrainer(Pretrainer):
+    """A ``Pretrainer`` whose loadables have files of their own names in the source folder.
+
+    SpeechBrain's ``Pretrainer`` fetches ``<source>/<name>.ckpt`` for a
+    loadable without a path; exported folders keep module weights in
+    ``<name>.safetensors`` (:mod:`speechbrain_tclap.export`). ``filenames``
+    names those files relative to the source that ``from_hparams`` gives
+    (a local folder or a Hub repository), so the folder loads from wherever
+    it lies. Loadables not named keep ``<name>.ckpt``.
+
+    Arguments
+    ---------
+    *args, **kwargs
+        As SpeechBrain's ``Pretrainer``.
+    filenames : dict, optional
+        Loadable name -> file name in the source.
+
+    Example
+    -------
+    >>> import torch
+    >>> from safetensors.torch import save_file
+    >>> folder = getfixture("tmp_path")
+    >>> save_file({"log_logit_scale": torch.tensor(2.0)}, str(folder / "clap.safetensors"))
+    >>> class Scale(torch.nn.Module):  # a stand-in with CLAP's native key
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.log_logit_scale = torch.nn.Parameter(torch.tensor(0.0))
+    >>> module = Scale()
+    >>> pretrainer = FolderPretrainer(collect_in=str(folder / "collected"),
+    ...     loadables={"clap": module}, filenames={"clap": "clap.safetensors"},
+    ...     custom_hooks={"clap": load_any_checkpoint})
+    >>> _ = pretrainer.collect_files(default_source=str(folder))
+    >>> pretrainer.load_collected()
+    >>> module.log_logit_scale.item()
+    2.0
+    """
+
+    def __init__(self, *args, filenames=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filenames = dict(filenames or {})
+
+    def collect_files(self, default_source=None, **kwargs):
+        """Fetches the files, those of ``filenames`` from ``default_source``.
+
+        Arguments
+        ---------
+        default_source : str or pathlib.Path, optional
+            Folder or Hub repository of the files.
+        **kwargs
+            As SpeechBrain's ``Pretrainer.collect_files``.
+
+        Returns
+        -------
+        dict
+            Loadable name -> local path.
+        """
+        if isinstance(default_source, (str, os.PathLike)):
+            for name, filename in self.filenames.items():
+                self.paths.setdefault(name, f"{default_source}/{filename}")
+        return super().collect_files(default_source=default_source, **kwargs)

@@ -29,6 +29,7 @@ from speechbrain_tclap.data.audio import (
     PAD_MODES,
     AudioReadError,
     crop_or_pad,
+    crop_start,
     read_audio,
 )
 from speechbrain_tclap.data.batching import (
@@ -37,7 +38,7 @@ from speechbrain_tclap.data.batching import (
     TextView,
     collate_clap_samples,
 )
-from speechbrain_tclap.data.manifest import load_manifest
+from speechbrain_tclap.data.manifest import check_audio_files, load_manifest
 from speechbrain_tclap.data.captions import caption_for_events
 
 logger = get_logger(__name__)
@@ -386,14 +387,20 @@ class ClipSampleBuilder(EpochSeededBuilder):
         CLAPSample or None
             The sample.
         """
-        try:
-            wav = read_audio(row["wav"], self.sample_rate, resample=self.resample)
-        except AudioReadError as err:
-            logger.warning("skipping sample %s: %s", row.get("id"), err)
-            return None
         rng = self.sample_rng(row["id"])
         generator = torch.Generator().manual_seed(rng.randrange(2**62))
         crop = self.train_crop if train else self.eval_crop
+
+        def window(length):  # resample only the crop (not for "loudest")
+            if crop == "loudest" or length <= self.num_samples:
+                return None
+            return crop_start(length, self.num_samples, crop, generator), self.num_samples
+
+        try:
+            wav = read_audio(row["wav"], self.sample_rate, resample=self.resample, window=window)
+        except AudioReadError as err:
+            logger.warning("skipping sample %s: %s", row.get("id"), err)
+            return None
         if self.pad == "none" and wav.shape[-1] <= self.num_samples:
             valid = wav.shape[-1]
         else:
@@ -481,8 +488,9 @@ def make_clap_dataset(
 ) -> DynamicItemDataset:
     """A SpeechBrain ``DynamicItemDataset`` whose output key is ``"sample"``.
 
-    The manifest is validated up front (an error names the file and row), so
-    a bad manifest fails at start-up, not hours into training.
+    The manifest is validated up front (an error names the file and row),
+    its audio files included, so a bad manifest fails at start-up, not hours
+    into training.
 
     Arguments
     ---------
@@ -516,6 +524,7 @@ def make_clap_dataset(
     'a'
     """
     rows = load_manifest(manifest_path, required=required, replacements=replacements)
+    check_audio_files(manifest_path, rows)
     data = {key: {} for key in rows}
 
     def build(sample_id):

@@ -8,6 +8,12 @@ A manifest maps an id to a row dict with at least ``wav`` (path) and
 * SpeechBrain CSV: one row per line, the id in an ``ID`` (or ``id``) column;
   ``events``, ``captions`` and ``labels`` cells holding JSON are decoded.
 
+A relative ``wav`` path is read from the manifest's own folder (not the
+working directory), so a data folder with its manifests can be moved as a
+whole; :func:`load_manifest` returns it absolute. A ``duration`` must be a
+finite number >= 0. :func:`check_audio_files` refuses a manifest whose audio
+files are missing, naming the manifest and the rows.
+
 Every problem is reported as a :class:`ManifestError` naming the file, the row
 (CSV line number, JSON id or JSON list index) and what is wrong.
 
@@ -17,6 +23,7 @@ Authors
 
 import csv
 import json
+import math
 import os
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
@@ -69,7 +76,8 @@ def load_manifest(
     """Loads a CSV or JSON manifest into ``{id: row}`` and validates it.
 
     Each returned row also holds its ``id``. A ``duration`` field becomes a
-    float. A required ``caption`` is also satisfied by a non-empty
+    float (finite, >= 0). A relative ``wav`` is joined to the manifest's
+    folder. A required ``caption`` is also satisfied by a non-empty
     ``captions`` list (its first entry then fills ``caption``). Placeholders
     ``$name``, ``${name}`` and ``{name}`` in string values are replaced from
     ``replacements`` as SpeechBrain does (unknown names are left alone, but an
@@ -108,6 +116,9 @@ def load_manifest(
     >>> rows = load_manifest(path, replacements={"data_root": "/data"})
     >>> rows["a"]["wav"], rows["a"]["caption"], rows["a"]["duration"]
     ('/data/a.flac', 'a dog barks', 1.5)
+    >>> _ = path.write_text("ID,wav,caption\\na,clips/a.flac,a bell\\n", encoding="utf-8")
+    >>> load_manifest(path)["a"]["wav"] == str(getfixture("tmpdir") / "clips" / "a.flac")
+    True
     >>> _ = path.write_text("ID,wav,caption\\na,a.flac,  \\n", encoding="utf-8")
     >>> try:
     ...     load_manifest(path)
@@ -143,9 +154,47 @@ def load_manifest(
             )
         _substitute(row, replacements)
         _validate_row(path, where, row, required)
+        if isinstance(row.get("wav"), str):
+            row["wav"] = os.path.join(os.path.dirname(os.path.abspath(path)), row["wav"])
         manifest[row_id] = row
         first_seen[row_id] = where
     return manifest
+
+
+def check_audio_files(path: Union[str, os.PathLike], rows: Mapping[str, Mapping]) -> None:
+    """Refuse a manifest whose ``wav`` files are missing, naming them.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The manifest (named in the error).
+    rows : mapping
+        ``{id: row}`` from :func:`load_manifest` (rows without ``wav``, e.g.
+        pairs of other rows, are not checked).
+
+    Raises
+    ------
+    ManifestError
+        Naming the first missing file's row, and how many are missing.
+
+    Example
+    -------
+    >>> try:
+    ...     check_audio_files("m.json", {"a": {"wav": "/nowhere/a.wav"}})
+    ... except ManifestError as err:
+    ...     print(err)
+    m.json, row 'a': audio file not found: /nowhere/a.wav (1 of 1 rows' files are missing; relative paths are read from the manifest's folder)
+    """
+    missing = [key for key, row in rows.items()
+               if isinstance(row.get("wav"), str) and not os.path.isfile(row["wav"])]
+    if missing:
+        raise ManifestError(
+            path,
+            f"audio file not found: {rows[missing[0]]['wav']} ({len(missing)} of "
+            f"{len(rows)} rows' files are missing; relative paths are read from "
+            "the manifest's folder)",
+            row=f"row {missing[0]!r}",
+        )
 
 
 def manifest_paths(
@@ -480,6 +529,11 @@ def _validate_row(
                 f"'duration' is not a number: {row['duration']!r}",
                 row=where,
             ) from exc
+        if not math.isfinite(row["duration"]) or row["duration"] < 0:
+            raise ManifestError(
+                path, f"'duration' must be a finite number >= 0, got {row['duration']}",
+                row=where,
+            )
 
     wav = row.get("wav")
     if isinstance(wav, str):

@@ -24,6 +24,10 @@ import json
 import multiprocessing
 import os
 import re
+import shutil
+import tempfile
+import threading
+import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from typing import (
@@ -41,6 +45,7 @@ import numpy as np
 import soundfile as sf
 from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.data.captions import caption_for_events
+from speechbrain_tclap.utils.locking import folder_lock
 
 logger = get_logger(__name__)
 
@@ -951,7 +956,12 @@ def prepare_synthetic(
     own seed derived from (seed, split, index), so splits are independent and
     the output is byte-identical for the same arguments. A fingerprint file
     records the arguments: a second call with the same ones does nothing, and
-    different ones regenerate the data.
+    different ones regenerate the data. Several processes may call it on one
+    folder at once (e.g. seeds started together): they take turns on a lock
+    of the folder, so one generates and the others find the data ready. The
+    clips are generated in a temporary folder and moved into place after the
+    last one is written; the fingerprint comes last. Worker processes end
+    with the process that started them, even when it is killed.
 
     Arguments
     ---------
@@ -1004,7 +1014,7 @@ def prepare_synthetic(
     True
     """
     # Imported here to keep the synthesis usable without the manifest module.
-    from speechbrain_tclap.data.manifest import manifest_paths, write_manifest
+    from speechbrain_tclap.data.manifest import manifest_paths
 
     if splits is None:
         splits = {"train": 2000, "valid": 200, "test": 400}
@@ -1045,35 +1055,36 @@ def prepare_synthetic(
         "data_folder": data_folder,
     }
     manifests = manifest_paths(data_folder, splits)
-    fingerprint_path = os.path.join(data_folder, FINGERPRINT_FILE)
+    with folder_lock(data_folder, "generating synthetic data"):
+        _generate_locked(config, manifests, num_workers)
+    return manifests
 
+
+def _generate_locked(config: dict, manifests: Dict[str, str], num_workers: Optional[int]) -> None:
+    """Generate the data of ``config`` unless it is there (the folder's lock held)."""
+    from speechbrain_tclap.data.manifest import write_manifest
+
+    data_folder, splits = config["data_folder"], config["splits"]
+    fingerprint_path = os.path.join(data_folder, FINGERPRINT_FILE)
     previous = _read_fingerprint(fingerprint_path)
     if previous is not None and previous.get("config") == config:
         if all(os.path.isfile(p) for p in manifests.values()):
             logger.info(
                 "Synthetic data in %s is up to date; skipping.", data_folder
             )
-            return manifests
-    os.makedirs(data_folder, exist_ok=True)
-    if previous is not None:
-        os.remove(fingerprint_path)
-    # Remove what an earlier (different or interrupted) generation wrote, and
-    # only that: our manifests and clip files, never other files in the folder.
-    old_splits = set(splits) | set(
-        (previous or {}).get("config", {}).get("splits", {})
-    )
-    for split in old_splits:
-        _remove_generated(data_folder, split)
-
+            return
+    for name in os.listdir(data_folder):  # left by a killed generation
+        if name.startswith(_STAGING_PREFIX):
+            shutil.rmtree(os.path.join(data_folder, name), ignore_errors=True)
+    staging = tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=data_folder)
     if num_workers is None:
         num_workers = min(os.cpu_count() or 1, 8)
     jobs = []
     for split, count in splits.items():
-        split_dir = os.path.join(data_folder, "audio", split)
-        os.makedirs(split_dir, exist_ok=True)
+        os.makedirs(os.path.join(staging, "audio", split))
         for first in range(0, int(count), _CHUNK):
             indices = range(first, min(first + _CHUNK, int(count)))
-            jobs.append((config, str(split), indices, split_dir))
+            jobs.append((config, str(split), indices, staging))
     logger.info(
         "Generating %d synthetic clips in %s (%d workers).",
         sum(splits.values()),
@@ -1087,7 +1098,10 @@ def prepare_synthetic(
         context = multiprocessing.get_context(
             "fork" if "fork" in methods else None
         )
-        with ProcessPoolExecutor(num_workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            num_workers, mp_context=context,
+            initializer=_exit_with_parent, initargs=(os.getpid(),),
+        ) as pool:
             results = list(pool.map(_generate_chunk, jobs))
     else:
         results = [_generate_chunk(job) for job in jobs]
@@ -1095,17 +1109,44 @@ def prepare_synthetic(
     rows_per_split: Dict[str, Dict[str, dict]] = {split: {} for split in splits}
     for (_, split, _, _), chunk_rows in zip(jobs, results):
         rows_per_split[split].update(chunk_rows)
+    # Every clip is written: replace what an earlier (different or
+    # interrupted) generation wrote, and only that (our manifests and clip
+    # files, never other files in the folder); the fingerprint last.
+    if previous is not None:
+        os.remove(fingerprint_path)
+    for split in set(splits) | set((previous or {}).get("config", {}).get("splits", {})):
+        _remove_generated(data_folder, split)
     for split in splits:
-        write_manifest(rows_per_split[split], manifests[split])
-
-    # Written last: an interrupted run leaves no fingerprint and is redone.
+        final_dir = os.path.join(data_folder, "audio", split)
+        os.makedirs(final_dir, exist_ok=True)
+        staged_dir = os.path.join(staging, "audio", split)
+        for name in os.listdir(staged_dir):
+            os.replace(os.path.join(staged_dir, name), os.path.join(final_dir, name))
+        write_manifest(rows_per_split[split], os.path.join(staging, f"{split}.json"))
+        os.replace(os.path.join(staging, f"{split}.json"), manifests[split])
     digest = hashlib.sha256(
         json.dumps(config, sort_keys=True).encode()
     ).hexdigest()
     with open(fingerprint_path, "w", encoding="utf-8") as f:
         json.dump({"config": config, "sha256": digest}, f, indent=2)
         f.write("\n")
-    return manifests
+    shutil.rmtree(staging)
+
+
+#: Name prefix of the temporary folder a generation writes into.
+_STAGING_PREFIX = ".generating-"
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initialiser: end this worker once ``parent_pid`` has ended
+    (even by SIGKILL, which skips the pool's own shutdown)."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 # Clips per parallel job: large enough to amortise the inter-process traffic.
@@ -1118,15 +1159,18 @@ def _generate_chunk(job: tuple) -> Dict[str, dict]:
     Arguments
     ---------
     job : tuple
-        ``(config, split, indices, split_dir)`` as built by
-        :func:`prepare_synthetic`.
+        ``(config, split, indices, staging)`` as built by
+        :func:`prepare_synthetic`: clips go to ``<staging>/audio/<split>/``,
+        rows name them in ``<data_folder>/audio/<split>/``.
 
     Returns
     -------
     dict
         ``{clip_id: manifest row}`` in index order.
     """
-    config, split, indices, split_dir = job
+    config, split, indices, staging = job
+    split_dir = os.path.join(staging, "audio", split)
+    final_dir = os.path.join(config["data_folder"], "audio", split)
     generator = SoundEventGenerator(
         sample_rate=config["sample_rate"],
         classes=config["classes"],
@@ -1147,16 +1191,16 @@ def _generate_chunk(job: tuple) -> Dict[str, dict]:
             allow_overlap=config["allow_overlap"],
         )
         clip_id = f"{split}_{index:05d}"
-        wav_path = os.path.join(split_dir, f"{clip_id}.{audio_format}")
+        file_name = f"{clip_id}.{audio_format}"
         sf.write(
-            wav_path,
+            os.path.join(split_dir, file_name),
             wav,
             config["sample_rate"],
             format=audio_format.upper(),
             subtype="PCM_16",
         )
         rows[clip_id] = {
-            "wav": wav_path,
+            "wav": os.path.join(final_dir, file_name),
             "duration": config["clip_duration"],
             "events": events,
             "labels": [e["label"] for e in events],

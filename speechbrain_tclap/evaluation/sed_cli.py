@@ -1,7 +1,8 @@
 """Command line of zero-shot SED and grounding of a pretrained model.
 
-``python -m speechbrain_tclap.evaluation.sed_cli --model <pretrained folder or
-hyperparams.yaml> --manifest <clips with events> --output_folder <dir>`` runs
+``speechbrain-tclap sed --model <name, pretrained folder or hyperparams.yaml>
+--manifest <clips with events> --output_folder <dir>`` (or ``python -m
+speechbrain_tclap.evaluation.sed_cli``) runs
 :class:`speechbrain_tclap.evaluation.sed.FrameEventEvaluator` on one manifest.
 
 Authors
@@ -12,11 +13,7 @@ import json
 import os
 from typing import Dict, Optional, Sequence
 
-import torch
-
-from speechbrain_tclap.data.datasets import ClipSampleBuilder, EventCaptioner
 from speechbrain_tclap.evaluation.cli import evaluation_parser, load_model
-from speechbrain_tclap.evaluation.sed import FrameEventEvaluator
 from speechbrain_tclap.events import SCORE_NORMALIZATIONS
 
 
@@ -27,7 +24,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     the synthetic recipe's ``test.json``; writes ``sed.json`` (metrics and
     chance levels) and a few pictures into ``--output_folder``::
 
-        python -m speechbrain_tclap.evaluation.sed_cli --model <pretrained folder> \
+        speechbrain-tclap sed --model <pretrained folder> \
             --manifest results/Synthetic/data/test.json --output_folder <folder>
 
     Arguments
@@ -41,7 +38,9 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
         The metrics.
     """
     parser = evaluation_parser(
-        "Zero-shot SED and grounding of a CLAP model.", "JSON manifest with events per row"
+        "Zero-shot SED and grounding of a CLAP model.",
+        "JSON manifest with events per row",
+        prog="speechbrain-tclap sed",
     )
     parser.add_argument("--template", default="{}")
     parser.add_argument("--median_window", type=int, default=3)
@@ -51,6 +50,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     parser.add_argument("--score_normalization", default="none", choices=SCORE_NORMALIZATIONS,
                         help="prompt_mean: subtract each frame's mean score over the prompts")
     args = parser.parse_args(argv)
+    import torch  # after parsing: --help imports no torch
+
+    from speechbrain_tclap.data.datasets import ClipSampleBuilder, EventCaptioner
+    from speechbrain_tclap.evaluation.sed import FrameEventEvaluator
 
     interface = load_model(args)
     model = interface.mods.clap.eval()

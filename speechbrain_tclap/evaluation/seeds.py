@@ -194,7 +194,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         The markdown table.
     """
     parser = argparse.ArgumentParser(
-        description="Mean ± std over training seeds of results.json / zste.json metrics"
+        prog="speechbrain-tclap seeds",
+        description="Mean ± std over training seeds of results.json / zste.json metrics",
     )
     parser.add_argument("experiments", nargs="+", help="folders holding <seed>/<file>")
     parser.add_argument("--metrics", nargs="+", required=True)

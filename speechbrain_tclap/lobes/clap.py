@@ -18,7 +18,7 @@ Authors
 """
 
 import math
-from typing import List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -193,6 +193,37 @@ class EncodedText(NamedTuple):
 
 
 @register_checkpoint_hooks
+def unique_texts(texts) -> Tuple[List[str], Optional[torch.Tensor]]:
+    """Distinct texts of a batch, and where each original row comes from.
+
+    Arguments
+    ---------
+    texts : sequence of str
+        The batch.
+
+    Returns
+    -------
+    unique : list of str
+        Distinct texts in order of first appearance.
+    rows : torch.Tensor or None
+        Long ``(len(texts),)``: ``texts[i] == unique[rows[i]]``; ``None``
+        when every text is distinct (nothing to gather).
+
+    Example
+    -------
+    >>> unique_texts(["a dog", "a cat", "a dog"])
+    (['a dog', 'a cat'], tensor([0, 1, 0]))
+    >>> unique_texts(["a dog", "a cat"])
+    (['a dog', 'a cat'], None)
+    """
+    texts = list(texts)
+    index: Dict[str, int] = {}
+    rows = [index.setdefault(text, len(index)) for text in texts]
+    if len(index) == len(texts):
+        return texts, None
+    return list(index), torch.tensor(rows)
+
+
 class CLAP(nn.Module):
     """Contrastive language-audio model composed from lobes.
 
@@ -402,7 +433,24 @@ class CLAP(nn.Module):
         """Unnormalised ``(embedding, projected frames or None, frame mask,
         codeword weights or None)``."""
         feats, feat_lens = self.audio_features(wavs, wav_lens)
-        encoded = self.audio_encoder(feats, feat_lens)
+        return self.audio_head(self.audio_encoder(feats, feat_lens), return_frames)
+
+    def audio_head(self, encoded, return_frames: bool = False):
+        """Pooling and projection of the audio encoder's output.
+
+        Arguments
+        ---------
+        encoded : AudioEncoderOutput
+            The audio encoder's output.
+        return_frames : bool
+            Also project the frames.
+
+        Returns
+        -------
+        tuple
+            Unnormalised ``(embedding, projected frames or None, frame mask,
+            codeword weights or None)``.
+        """
         if self.aligner is not None:
             frames = self.audio_projection(encoded.frames)
             aligned = self.aligner.aggregate_audio(frames, encoded.frame_mask)
@@ -450,8 +498,36 @@ class CLAP(nn.Module):
 
     def _embed_text(self, texts, return_tokens: bool = False):
         """Unnormalised ``(embedding, projected tokens or None, token mask,
-        codeword weights or None)``."""
-        encoded = self.text_encoder(list(texts))
+        codeword weights or None)``.
+
+        Each distinct caption goes through the text tower once; the rows of
+        repeated captions are gathered from it (their gradients add up
+        there, as they would over separate copies; in training a repeated
+        caption shares one dropout draw).
+        """
+        unique, rows = unique_texts(texts)
+        out = self.text_head(self.text_encoder(unique), return_tokens)
+        if rows is None:
+            return out
+        return tuple(None if t is None else t[rows.to(t.device)] for t in out)
+
+    def text_head(self, encoded, return_tokens: bool = False):
+        """Pooling and projection of the text tower's output.
+
+        Arguments
+        ---------
+        encoded : TextEncoderOutput
+            The text encoder's output (from its ``forward`` or its
+            ``forward_ids`` on token ids, as exported encoders do).
+        return_tokens : bool
+            Also project the token states.
+
+        Returns
+        -------
+        tuple
+            Unnormalised ``(embedding, projected tokens or None, token mask,
+            codeword weights or None)``.
+        """
         if self.aligner is not None:
             tokens = self.text_projection(encoded.tokens)
             aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from speechbrain_tclap.lobes.features import check_feat_lens
 from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
 
 #: Channel widths of the six PANNs CNN14 blocks.
@@ -234,17 +235,7 @@ class CNN14(nn.Module):
                 f"CNN14 needs at least {self.frame_hop} frames (five 2x2 "
                 f"poolings), got {feats.shape[1]}"
             )
-        if feat_lens is not None:
-            if feat_lens.shape != (feats.shape[0],):
-                raise ValueError(
-                    f"feat_lens must have shape ({feats.shape[0]},), got "
-                    f"{tuple(feat_lens.shape)}"
-                )
-            if bool(((feat_lens <= 0) | (feat_lens > 1.0 + 1e-6)).any()):
-                raise ValueError(
-                    "feat_lens are relative lengths and must lie in (0, 1], "
-                    f"got {feat_lens.tolist()}"
-                )
+        check_feat_lens(feat_lens, feats.shape[0])
 
     def _trunk(
         self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor]

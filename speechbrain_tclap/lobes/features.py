@@ -18,6 +18,8 @@ from torch import nn
 
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_tclap.utils.tracing import is_tracing
+
 logger = get_logger(__name__)
 
 MEL_SCALES = ("slaney", "htk")
@@ -196,6 +198,38 @@ def mel_filterbank(
         )
     return weights.to(dtype)
 
+
+
+def check_feat_lens(feat_lens: Optional[torch.Tensor], batch: int) -> None:
+    """Raises ``ValueError`` unless ``feat_lens`` are ``(batch,)`` relative
+    lengths in ``(0, 1]`` (the value check is skipped while traced).
+
+    Arguments
+    ---------
+    feat_lens : torch.Tensor, optional
+        Relative lengths given to an audio encoder; ``None`` passes.
+    batch : int
+        Batch size of the features.
+
+    Example
+    -------
+    >>> check_feat_lens(torch.tensor([1.0, 0.5]), 2)
+    >>> check_feat_lens(torch.tensor([0.0]), 1)
+    Traceback (most recent call last):
+      ...
+    ValueError: feat_lens are relative lengths and must lie in (0, 1], got [0.0]
+    """
+    if feat_lens is None:
+        return
+    if feat_lens.shape != (batch,):
+        raise ValueError(
+            f"feat_lens must have shape ({batch},), got {tuple(feat_lens.shape)}"
+        )
+    if not is_tracing() and bool(((feat_lens <= 0) | (feat_lens > 1.0 + 1e-6)).any()):
+        raise ValueError(
+            "feat_lens are relative lengths and must lie in (0, 1], "
+            f"got {feat_lens.tolist()}"
+        )
 
 class CLAPFeatures(nn.Module):
     """Batched log-mel spectrogram in dB, as used by the CLAP audio towers.
@@ -574,7 +608,8 @@ class CLAPFeatures(nn.Module):
         """
         batch, num_samples = wavs.shape
         pad = self.n_fft // 2 if self.center else 0
-        all_full = bool((valid == num_samples).all())
+        # traced: the general path, which holds for any lengths
+        all_full = not is_tracing() and bool((valid == num_samples).all())
         if all_full and pad == 0:
             return wavs
         if all_full and (self.pad_mode != "reflect" or num_samples > pad):
@@ -618,15 +653,20 @@ class CLAPFeatures(nn.Module):
             raise ValueError(f"wavs must be floating point, got {wavs.dtype}")
         if wavs.shape[0] == 0 or wavs.shape[1] == 0:
             raise ValueError(f"wavs is empty, shape {tuple(wavs.shape)}")
-        if not torch.isfinite(wavs).all():
-            raise ValueError("wavs contains NaN or Inf")
-        if wav_lens is None:
-            return
-        if not isinstance(wav_lens, torch.Tensor) or wav_lens.shape != (wavs.shape[0],):
+        if wav_lens is not None and (
+            not isinstance(wav_lens, torch.Tensor)
+            or wav_lens.shape != (wavs.shape[0],)
+        ):
             raise ValueError(
                 f"wav_lens must be a tensor of shape ({wavs.shape[0]},), got "
                 f"{getattr(wav_lens, 'shape', type(wav_lens).__name__)}"
             )
+        if is_tracing():  # the value checks below cannot be traced
+            return
+        if not torch.isfinite(wavs).all():
+            raise ValueError("wavs contains NaN or Inf")
+        if wav_lens is None:
+            return
         if not torch.isfinite(wav_lens).all() or (wav_lens <= 0).any() or (
             wav_lens > 1
         ).any():

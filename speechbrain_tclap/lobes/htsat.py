@@ -41,13 +41,23 @@ from speechbrain_tclap.lobes.fusion import (
     FusionInputs,
     fusion_inputs,
 )
+from speechbrain_tclap.lobes.features import check_feat_lens
 from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
+from speechbrain_tclap.utils.tracing import is_tracing, untraced_inference
 
 TIME_FILLS = ("pad", "repeatpad", "stretch")
 
 # Additive bias between the cyclic-shift regions of a shifted window; LAION,
 # HF and the original Swin all use -100, so parity needs the same value.
 SHIFT_MASK_VALUE = -100.0
+
+# oneDNN linear with fused epilogues (bias, GELU, residual add); the op
+# PyTorch's own CPU compiler emits. None where PyTorch is built without it.
+_ONEDNN_LINEAR = (
+    getattr(torch.ops.mkldnn, "_linear_pointwise", None)
+    if torch.backends.mkldnn.is_available()
+    else None
+)
 
 #: Configurations without a model file: doctests and unit tests build them
 #: offline. Published architectures live in ``hparams/models/*.yaml`` only
@@ -75,6 +85,75 @@ def _pair(value: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
     if len(value) != 2:
         raise ValueError(f"{name} must be an int or a pair, got {value}")
     return value
+
+
+def _cpu_autocast() -> bool:
+    """Whether CPU autocast is on (the call changed in torch 2.4)."""
+    try:
+        return torch.is_autocast_enabled("cpu")
+    except TypeError:
+        return torch.is_autocast_cpu_enabled()
+
+
+def linear(
+    x: torch.Tensor,
+    layer: nn.Linear,
+    gelu: bool = False,
+    residual: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """``residual + gelu?(layer(x))``, fused by oneDNN in CPU fp32 inference.
+
+    The bias, the (exact, erf) GELU and the residual sum are applied inside
+    the matrix product's epilogue instead of in separate passes over the
+    output (an ``addmm`` first broadcasts the bias into its output); other
+    devices, dtypes, training and tracing take the plain ops.
+
+    Arguments
+    ---------
+    x : torch.Tensor
+        ``(..., in_features)``.
+    layer : torch.nn.Linear
+        The projection.
+    gelu : bool
+        Apply GELU after the projection (not with ``residual``).
+    residual : torch.Tensor, optional
+        ``(..., out_features)`` added to the output.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., out_features)``.
+
+    Example
+    -------
+    >>> layer = nn.Linear(4, 6)
+    >>> x = torch.randn(2, 3, 4)
+    >>> with torch.no_grad():
+    ...     fused = linear(x, layer, gelu=True)
+    ...     plain = F.gelu(layer(x))
+    >>> torch.allclose(fused, plain, atol=1e-6)
+    True
+    """
+    if gelu and residual is not None:
+        raise ValueError("linear() fuses either gelu or a residual, not both")
+    if (
+        _ONEDNN_LINEAR is not None
+        and x.device.type == "cpu"
+        and x.dtype == layer.weight.dtype == torch.float32
+        and not _cpu_autocast()
+        and untraced_inference(x, layer.weight, layer.bias, residual)
+    ):
+        if residual is not None:
+            return _ONEDNN_LINEAR.binary(
+                x, residual, layer.weight, layer.bias, "add"
+            )
+        if gelu:
+            return _ONEDNN_LINEAR(x, layer.weight, layer.bias, "gelu", [], "none")
+        return _ONEDNN_LINEAR(x, layer.weight, layer.bias, "none", [], "")
+    out = layer(x)
+    if gelu:
+        out = F.gelu(out)
+    return out if residual is None else residual + out
 
 
 def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
@@ -309,24 +388,32 @@ class Mlp(nn.Module):
     def __init__(self, dim: int, hidden_dim: int, dropout: float = 0.0):
         super().__init__()
         self.fc1 = nn.Linear(dim, hidden_dim)
-        self.act = nn.GELU()
         self.fc2 = nn.Linear(hidden_dim, dim)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Applies the block.
+    def forward(
+        self, x: torch.Tensor, residual: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Applies the block (GELU is the exact, erf form).
 
         Arguments
         ---------
         x : torch.Tensor
             ``(..., dim)``.
+        residual : torch.Tensor, optional
+            ``(..., dim)`` added to the output (fused into ``fc2`` in
+            inference, see :func:`linear`).
 
         Returns
         -------
         torch.Tensor
             ``(..., dim)``.
         """
-        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+        hidden = self.drop(linear(x, self.fc1, gelu=True))
+        if residual is None or self.training:
+            out = self.drop(linear(hidden, self.fc2))
+            return out if residual is None else residual + out
+        return linear(hidden, self.fc2, residual=residual)
 
 
 class WindowAttention(nn.Module):
@@ -388,6 +475,7 @@ class WindowAttention(nn.Module):
             relative_position_index(window_size),
             persistent=False,
         )
+        self._bias, self._bias_key = None, None
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
@@ -400,16 +488,27 @@ class WindowAttention(nn.Module):
         torch.Tensor
             ``(num_heads, N, N)`` with ``N = window_size ** 2``.
         """
+        table = self.relative_position_bias_table
+        # in inference the gathered bias is kept until the table changes
+        # (in place, e.g. a checkpoint load, or by moving it)
+        key = None
+        if untraced_inference(table):
+            key = (table._version, table.data_ptr(), table.dtype, table.device)
+        if key is not None and key == self._bias_key:
+            return self._bias
         n_tokens = self.window_size * self.window_size
-        bias = self.relative_position_bias_table[
-            self.relative_position_index.view(-1)
-        ]
-        return bias.view(n_tokens, n_tokens, self.num_heads).permute(2, 0, 1)
+        bias = table.index_select(0, self.relative_position_index.view(-1))
+        bias = bias.view(n_tokens, n_tokens, self.num_heads).permute(2, 0, 1)
+        if key is not None:
+            self._bias, self._bias_key = bias.contiguous(), key
+            return self._bias
+        return bias
 
     def forward(
         self,
         windows: torch.Tensor,
         window_bias: Optional[torch.Tensor] = None,
+        residual: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Attends within each window.
 
@@ -421,6 +520,10 @@ class WindowAttention(nn.Module):
             Additive mask ``(Bm, num_windows, 1, N, N)`` (``Bm`` is 1 or
             ``B``) holding shift and padding terms; the relative position
             bias is added here.
+        residual : torch.Tensor, optional
+            ``(B * num_windows, N, dim)`` added to the output (fused into
+            the output projection in inference; dropout is not applied with
+            it, so give it only in eval mode).
 
         Returns
         -------
@@ -428,7 +531,7 @@ class WindowAttention(nn.Module):
             ``(B * num_windows, N, dim)``.
         """
         n_windows, n_tokens, _ = windows.shape
-        qkv = self.qkv(windows).view(
+        qkv = linear(windows, self.qkv).view(
             n_windows, n_tokens, 3, self.num_heads, self.head_dim
         )
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
@@ -449,8 +552,15 @@ class WindowAttention(nn.Module):
             attn_mask=mask,
             dropout_p=self.attn_drop if self.training else 0.0,
         )
-        out = out.transpose(1, 2).reshape(n_windows, n_tokens, self.dim)
-        return self.proj_drop(self.proj(out))
+        out = out.transpose(1, 2)
+        if is_tracing():
+            # a traced reshape becomes a view of the eager kernel's layout,
+            # which a decomposed attention (ONNX) does not share
+            out = out.clone(memory_format=torch.contiguous_format)
+        out = out.reshape(n_windows, n_tokens, self.dim)
+        if residual is not None:
+            return linear(out, self.proj, residual=residual)
+        return self.proj_drop(linear(out, self.proj))
 
     def value_path(self, tokens: torch.Tensor) -> torch.Tensor:
         """Each token's own projected value: attention with the identity.
@@ -580,17 +690,22 @@ class SwinBlock(nn.Module):
         torch.Tensor
             ``(B, H * W, dim)``.
         """
-        batch, n_tokens, channels = x.shape
-        windows = self.norm1(x)
         if self.windowed:
-            windows = windows.index_select(1, self.window_order)
-        windows = windows.view(-1, self.window_size**2, channels)
-        attended = self.attn(windows, window_bias)
-        attended = attended.view(batch, n_tokens, channels)
+            # everything but attention acts token by token, so the whole
+            # block runs in window order: two gathers, no other copy
+            x = x.index_select(1, self.window_order)
+        windows = self.norm1(x).view(-1, self.window_size**2, x.shape[-1])
+        if self.training:  # dropout and stochastic depth act on the branches
+            attended = self.attn(windows, window_bias).view(x.shape)
+            x = x + self.drop_path(attended)
+            x = x + self.drop_path(self.mlp(self.norm2(x)))
+        else:  # residual sums fused into the output projections
+            residual = x.view(windows.shape)
+            x = self.attn(windows, window_bias, residual=residual).view(x.shape)
+            x = self.mlp(self.norm2(x), residual=x)
         if self.windowed:
-            attended = attended.index_select(1, self.raster_order)
-        x = x + self.drop_path(attended)
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+            x = x.index_select(1, self.raster_order)
+        return x
 
     def locality_path(self, x: torch.Tensor) -> torch.Tensor:
         """MGA-CLAP's locality-aware block on this block's input.
@@ -662,7 +777,7 @@ class PatchMerging(nn.Module):
         x = x.view(batch, height // 2, 2, width // 2, 2, channels)
         # LAION's concat order: (row 0, col 0), (1, 0), (0, 1), (1, 1)
         x = x.permute(0, 1, 3, 4, 2, 5).reshape(batch, -1, 4 * channels)
-        return self.reduction(self.norm(x))
+        return linear(self.norm(x), self.reduction)
 
 
 class HTSATStage(nn.Module):
@@ -948,11 +1063,14 @@ class FusionPatchEmbed(PatchEmbed):
             Tokens ``(B, H * W, embed_dim)`` in row-major order.
         """
         fmap = self.proj(image[:, :1])
-        rows = (
-            is_longer.nonzero().flatten()
-            if is_longer is not None
-            else image.new_zeros(0, dtype=torch.long)
-        )
+        if is_longer is not None and is_tracing():
+            # no data-dependent row selection in a graph: fuse every row,
+            # keep the fused map where is_longer
+            rows = torch.arange(image.shape[0], device=image.device)
+        elif is_longer is not None:
+            rows = is_longer.nonzero().flatten()
+        else:
+            rows = image.new_zeros(0, dtype=torch.long)
         if rows.numel():
             local = image[rows, 1:]
             count, views, height, width = local.shape
@@ -966,8 +1084,11 @@ class FusionPatchEmbed(PatchEmbed):
                 local = F.pad(local, (0, target - local.shape[-1]))
             else:
                 local = local[..., :target]
-            fused = self.fusion_model(fmap[rows], local)
-            fmap = fmap.index_put((rows,), fused.to(fmap.dtype))
+            fused = self.fusion_model(fmap[rows], local).to(fmap.dtype)
+            if is_tracing():
+                fmap = torch.where(is_longer[:, None, None, None], fused, fmap)
+            else:
+                fmap = fmap.index_put((rows,), fused)
         return self.norm(fmap.flatten(2).transpose(1, 2))
 
 
@@ -1436,17 +1557,7 @@ class HTSAT(nn.Module):
                 f"time_capacity={self.time_capacity}; split long audio into "
                 "windows (the inference interface's sliding windows do this)"
             )
-        if feat_lens is not None:
-            if feat_lens.shape != (batch,):
-                raise ValueError(
-                    f"feat_lens must have shape ({batch},), got "
-                    f"{tuple(feat_lens.shape)}"
-                )
-            if bool(((feat_lens <= 0) | (feat_lens > 1.0 + 1e-6)).any()):
-                raise ValueError(
-                    "feat_lens are relative lengths and must lie in (0, 1], "
-                    f"got {feat_lens.tolist()}"
-                )
+        check_feat_lens(feat_lens, batch)
         return feats
 
     def _normalize(
@@ -1496,7 +1607,9 @@ class HTSAT(nn.Module):
             index = index[:, None, :, None]
             index = index.expand(-1, channels, -1, self.n_mels)
             return x.gather(2, index), None
-        if not variable:
+        if not variable or is_tracing():
+            # traced: a loop over the batch's lengths cannot be a graph, so
+            # every clip is stretched whole (export_onnx gives no lengths)
             return self._stretch(x), None
         # legacy mode: stretch each distinct length on its own
         out = x.new_empty(batch, channels, capacity, self.n_mels)

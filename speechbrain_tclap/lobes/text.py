@@ -29,6 +29,7 @@ from torch import nn
 from speechbrain_tclap.lobes.pooling import masked_mean
 from speechbrain_tclap.lobes.outputs import TextEncoderOutput
 from speechbrain_tclap.lobes.tokenizers import HFTokenizer
+from speechbrain_tclap.utils.tracing import is_tracing
 
 logger = get_logger(__name__)
 
@@ -100,6 +101,40 @@ def _check_tokenizer_loaded(tokenizer, owner: str) -> None:
             "(train_sentencepiece) and call tokenizer.load(path), or recover "
             "it through a Checkpointer/Pretrainer, before encoding text."
         )
+
+
+def _check_token_values(
+    ids: torch.Tensor, mask: torch.Tensor, vocab_size: int, owner: str
+) -> None:
+    """Raises when an id is outside the embedding table or a row has no
+    real token (skipped while traced: the checks read tensor values).
+
+    Arguments
+    ---------
+    ids : torch.Tensor
+        ``LongTensor (B, L)`` token ids.
+    mask : torch.Tensor
+        ``BoolTensor (B, L)``, ``True`` on real tokens.
+    vocab_size : int
+        Rows of the embedding table.
+    owner : str
+        Name of the caller, for the error messages.
+
+    Example
+    -------
+    >>> _check_token_values(torch.tensor([[5, 9]]), torch.tensor([[True, False]]),
+    ...                     10, "encoder")
+    """
+    if is_tracing():
+        return
+    if ids.numel() and (int(ids.max()) >= vocab_size or int(ids.min()) < 0):
+        raise ValueError(
+            f"{owner}: token id {int(ids.max())} is outside the embedding "
+            f"table (vocab_size={vocab_size}); the tokenizer and the model "
+            "vocabularies do not match."
+        )
+    if not bool(mask.any(dim=1).all()):
+        raise ValueError(f"{owner}: a sequence has no real tokens.")
 
 
 class TransformerTextEncoder(nn.Module):
@@ -258,18 +293,7 @@ class TransformerTextEncoder(nn.Module):
                 f"{self.max_length}; give the tokenizer a max_length <= "
                 f"{self.max_length}."
             )
-        if ids.numel() and (
-            int(ids.max()) >= self.vocab_size or int(ids.min()) < 0
-        ):
-            raise ValueError(
-                f"{type(self).__name__}: token id {int(ids.max())} is outside "
-                f"the embedding table (vocab_size={self.vocab_size}); build "
-                "the encoder with the tokenizer's vocab_size."
-            )
-        if not bool(mask.any(dim=1).all()):
-            raise ValueError(
-                f"{type(self).__name__}: a sequence has no real tokens."
-            )
+        _check_token_values(ids, mask, self.vocab_size, type(self).__name__)
         x = self.token_embedding(ids)
         key_mask = mask
         if self.pooling == "cls":
@@ -583,16 +607,9 @@ class HFTextEncoder(nn.Module):
                 f"most {self.max_positions} positions; lower the tokenizer's "
                 "max_length."
             )
-        if ids.numel() and int(ids.max()) >= embeddings.num_embeddings:
-            raise ValueError(
-                f"{owner}: token id {int(ids.max())} is outside the model's "
-                f"embedding table ({embeddings.num_embeddings} rows); the "
-                "tokenizer and the model vocabularies do not match."
-            )
+        _check_token_values(ids, mask, embeddings.num_embeddings, owner)
         lengths = mask.sum(dim=1)
-        if bool((lengths == 0).any()):
-            raise ValueError(f"{owner}: a sequence has no real tokens.")
-        if self.pooling == "eot":
+        if self.pooling == "eot" and not is_tracing():
             expected = (
                 torch.arange(ids.shape[1], device=device) < lengths[:, None]
             )

@@ -143,10 +143,10 @@ class MultiTaskBrain(CLAPBrain):
         torch.Tensor
             The detached loss.
         """
-        self.skipped_samples += batch.num_skipped
         if len(batch) == 0:
             logger.warning("skipping a training batch without readable audio")
-            return torch.tensor(0.0)
+            return self.count_skipped(batch, whole_batch=True)
+        self.count_skipped(batch, whole_batch=False)
         return sb.Brain.fit_batch(self, batch)
 
     def on_stage_start(self, stage, epoch=None):
@@ -194,7 +194,7 @@ class MultiTaskBrain(CLAPBrain):
         epoch : int, optional
             Current epoch.
         """
-        stats = self.stage_stats(stage, stage_loss)
+        stats = self.stage_stats(stage, stage_loss, epoch)
         for name, (total, count) in sorted(self.task_losses.items()):
             stats[f"{name}_loss"] = total / count
         if stage == sb.Stage.TRAIN:

@@ -1,4 +1,4 @@
-"""A SpeechBrain ``Checkpointer`` whose checkpoints appear atomically.
+"""A SpeechBrain ``Checkpointer`` whose checkpoints appear atomically and load safely.
 
 SpeechBrain writes a checkpoint's ``CKPT.yaml`` first and the parameter files
 after it, so a process killed while saving leaves a folder that looks like a
@@ -9,6 +9,14 @@ written; SpeechBrain ignores folders without ``CKPT.yaml``, so a half-written
 checkpoint is never recovered from. Such leftovers are removed (and logged)
 at the next recovery.
 
+Recovery never unpickles code: SpeechBrain's default hook for modules and
+optimisers calls ``torch.load`` without ``weights_only``, which
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` turns into a full unpickling, so
+:class:`AtomicCheckpointer` loads those files itself with
+``weights_only=True`` (an explicit flag the variable cannot override). A file
+that cannot be loaded (refused pickle, truncated file, empty counter) is
+named in the error.
+
 Authors
  * speechbrain-tclap developers 2026
 """
@@ -17,7 +25,16 @@ import os
 import pathlib
 import shutil
 
-from speechbrain.utils.checkpoints import CKPT_PREFIX, METAFNAME, Checkpointer
+import torch
+from speechbrain.utils.checkpoints import (
+    CKPT_PREFIX,
+    DEFAULT_LOAD_HOOKS,
+    METAFNAME,
+    Checkpointer,
+    get_default_hook,
+    hook_on_loading_state_dict_checkpoint,
+    torch_recovery,
+)
 from speechbrain.utils.distributed import if_main_process
 from speechbrain.utils.logger import get_logger
 
@@ -26,8 +43,81 @@ logger = get_logger(__name__)
 PENDING_SUFFIX = ".pending"
 
 
+class CheckpointLoadError(RuntimeError):
+    """A checkpoint file could not be loaded; the message names it."""
+
+
+def weights_only_recovery(obj, path, end_of_epoch=False):
+    """SpeechBrain's ``torch_recovery`` with ``weights_only=True`` passed explicitly.
+
+    Arguments
+    ---------
+    obj : torch.nn.Module or torch.optim.Optimizer
+        What to load into (strictly, for modules).
+    path : str or pathlib.Path
+        The state-dict file.
+    end_of_epoch : bool
+        Unused (SpeechBrain's hook signature).
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "lin.ckpt"
+    >>> torch.save(torch.nn.Linear(2, 2).state_dict(), path)
+    >>> weights_only_recovery(torch.nn.Linear(2, 2), path)
+    """
+    del end_of_epoch
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = hook_on_loading_state_dict_checkpoint(state)
+    try:
+        obj.load_state_dict(state, strict=True)
+    except TypeError:  # optimisers take no ``strict``
+        obj.load_state_dict(state)
+
+
+def nonfinite_entries(state_dict) -> list:
+    """Names of the floating-point tensors of a state dict that hold NaN or Inf.
+
+    Arguments
+    ---------
+    state_dict : mapping
+        Name -> tensor.
+
+    Returns
+    -------
+    list of str
+        The names, in order.
+
+    Example
+    -------
+    >>> nonfinite_entries({"w": torch.tensor([1.0, float("nan")]), "n": torch.tensor(3)})
+    ['w']
+    """
+    return [
+        name for name, value in state_dict.items()
+        if torch.is_tensor(value) and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
+
+
+def _naming_errors(hook, name):
+    """``hook`` whose errors name the file and the recoverable."""
+
+    def load(obj, path, end_of_epoch):
+        try:
+            hook(obj, path, end_of_epoch)
+        except Exception as exc:  # re-raised with the file named
+            raise CheckpointLoadError(
+                f"cannot resume from {path} ({name}): {type(exc).__name__}: {exc}. "
+                "Delete that checkpoint folder to resume from an older one, or "
+                "start again with --fresh_start=True"
+            ) from exc
+
+    return load
+
+
 class AtomicCheckpointer(Checkpointer):
-    """``Checkpointer`` that never exposes a partially written checkpoint.
+    """``Checkpointer`` that never exposes a partially written checkpoint
+    and loads every file with ``weights_only=True``.
 
     Arguments are those of :class:`speechbrain.utils.checkpoints.Checkpointer`.
 
@@ -75,6 +165,21 @@ class AtomicCheckpointer(Checkpointer):
             os.replace(pending, final)
             self._pending_meta = None
         return checkpoint
+
+    def _call_load_hooks(self, checkpoint):
+        """SpeechBrain's loading, each hook made safe and its errors named."""
+        hooks = {}
+        for name, obj in self.recoverables.items():
+            hook = self.custom_load_hooks.get(name) or get_default_hook(obj, DEFAULT_LOAD_HOOKS)
+            if hook is torch_recovery:
+                hook = weights_only_recovery
+            if hook is not None:
+                hooks[name] = _naming_errors(hook, name)
+        custom, self.custom_load_hooks = self.custom_load_hooks, hooks
+        try:
+            super()._call_load_hooks(checkpoint)
+        finally:
+            self.custom_load_hooks = custom
 
     def remove_incomplete_checkpoints(self) -> int:
         """Delete folders left by a save that was interrupted.

@@ -20,8 +20,11 @@ class WarmupCosineSchedule:
     """Linear warm-up to ``lr`` then cosine decay to ``lr * final_ratio``.
 
     Each parameter group's rate is this value times the group's
-    ``lr_scale`` (1 when absent). Call it once per optimiser step; its step count is checkpointed, so a
-    resumed run continues on the same curve.
+    ``lr_scale`` (1 when absent). Call it once per optimiser step. Its step
+    count and its settings (:meth:`settings`) are checkpointed: a resumed
+    run continues on the same curve, and the settings the checkpoint was
+    written with are kept in ``checkpoint_settings`` so that the trainer
+    can refuse a resume that would change the curve.
 
     Arguments
     ---------
@@ -121,10 +124,23 @@ class WarmupCosineSchedule:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         return lr
 
+    def settings(self) -> dict:
+        """The values that shape the curve: ``lr``, ``warmup_steps``,
+        ``total_steps`` and ``final_ratio``.
+
+        Returns
+        -------
+        dict
+            Name -> value.
+        """
+        return {k: getattr(self, k) for k in ("lr", "warmup_steps", "total_steps", "final_ratio")}
+
     @mark_as_saver
     def _save(self, path):
-        torch.save({"n_steps": self.n_steps}, path)
+        torch.save({"n_steps": self.n_steps, "settings": self.settings()}, path)
 
     @mark_as_loader
     def _load(self, path, end_of_epoch=False):
-        self.n_steps = int(torch.load(path, weights_only=True)["n_steps"])
+        state = torch.load(path, weights_only=True)
+        self.n_steps = int(state["n_steps"])
+        self.checkpoint_settings = state.get("settings")  # None: an older checkpoint

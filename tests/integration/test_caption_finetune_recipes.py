@@ -149,7 +149,7 @@ def _overrides(setup, out, name="tclap_finetune.yaml", **extra):
         "output_folder": str(out),
         "prepared_folder": str(out / "prepared"),
         "init_weights": str(setup["checkpoint"]),
-        "tokenizer_source": setup["tokenizer"],
+        "tokenizer_folder": setup["tokenizer"],
         "model": TINY_MODEL,
         "batch_size": 2,
         "number_of_epochs": 1,
@@ -354,9 +354,9 @@ def test_missing_checkpoint_or_tokenizer_is_a_clear_error(setup, tmp_path, train
     hparams = _load(setup["corpus"], _overrides(setup, tmp_path / "c", init_weights=None))
     with pytest.raises(FileNotFoundError, match="init_weights is not set"):
         check_finetuning_inputs(hparams, "tclap_finetune.yaml")
-    overrides = _overrides(setup, tmp_path / "b", tokenizer_source=None)
+    overrides = _overrides(setup, tmp_path / "b", tokenizer_folder=None)
     hparams = _load(setup["corpus"], overrides)
-    with pytest.raises(RuntimeError, match="no RoBERTa tokenizer: set tokenizer_source"):
+    with pytest.raises(RuntimeError, match="no RoBERTa tokenizer: set tokenizer_folder"):
         check_finetuning_inputs(hparams, "tclap_finetune.yaml")
     # Both fail before the data preparation.
     assert not any(tmp_path.glob("*/prepared"))
@@ -384,5 +384,5 @@ def test_recipe_trains_tests_and_exports(setup, tmp_path, train_py):
     log = (out / "log.txt").read_text()
     assert "converted laion_clap checkpoint" in log
     assert "order-swapped negatives for" in log and "(LLM cache 1, rules" in log
-    assert (out / "pretrained" / "clap.ckpt").is_file()
+    assert (out / "pretrained" / "clap.safetensors").is_file()
     assert "mean_mAP@10" in (out / "train_log.txt").read_text()

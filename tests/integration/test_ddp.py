@@ -132,7 +132,7 @@ def test_two_rank_recipe_trains_evaluates_and_exports(tmp_path):
     proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert (out / "results.json").is_file()
-    for name in ("hyperparams.yaml", "clap.ckpt", "tokenizer.ckpt"):
+    for name in ("hyperparams.yaml", "README.md", "clap.safetensors", "tokenizer.ckpt"):
         assert (out / "pretrained" / name).is_file(), name
 
 

@@ -82,7 +82,7 @@ def test_default_recipe_writes_results_and_exports(default_run):
         assert 0.0 < chance[key] < 1.0, key
     assert metrics["skipped"] == 0
     assert (default_run / "results.md").read_text().startswith("| metric |")
-    for name in ("hyperparams.yaml", "clap.ckpt", "tokenizer.ckpt"):
+    for name in ("hyperparams.yaml", "README.md", "clap.safetensors", "tokenizer.ckpt"):
         assert (default_run / "pretrained" / name).is_file()
     for name in ("train.py", "hyperparams.yaml", "log.txt", "env.log", "validation_curves.png"):
         assert (default_run / name).is_file(), name
@@ -119,6 +119,17 @@ def test_exported_interface_loads_offline_and_embeds(default_run, workdir):
     assert all(p in labels for p in predicted)
     assert model.similarity(files, ["bell", "hiss"]).shape == (3, 2)
     assert model.encode_text("a bell").shape == (1, 128)
+
+
+def test_run_that_trains_nothing_fails_and_exports_nothing(workdir):
+    # --batch_size=1: every batch has one usable sample (issue 15: was exit 0,
+    # "train skipped: 0" and an exported untrained model).
+    out = workdir / "batch_of_one"
+    cmd = _command(HPARAMS, out, workdir / "data", extra=["--batch_size=1", "--num_train_clips=8"])
+    proc = subprocess.run(cmd, cwd=workdir, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "epoch 1 trained nothing: all 8 training batches were skipped" in proc.stdout + proc.stderr
+    assert not (out / "pretrained").exists() and not (out / "results.json").exists()
 
 
 def _intra_epoch_checkpoint_of_epoch(save_folder, epoch):

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT / "recipes" / "Synthetic" / "CLAP" / "train.py"
@@ -63,8 +64,8 @@ def test_stage_a_then_stage_b_from_its_export(tmp_path):
     assert (stage_b / "zste.md").read_text().startswith("| ZSTE task |")
     assert "initialised clap, tokenizer from" in (stage_b / "log.txt").read_text()
 
-    before = torch.load(stage_a / "pretrained" / "clap.ckpt", weights_only=True)
-    after = torch.load(stage_b / "pretrained" / "clap.ckpt", weights_only=True)
+    before = load_file(stage_a / "pretrained" / "clap.safetensors")
+    after = load_file(stage_b / "pretrained" / "clap.safetensors")
     assert before.keys() == after.keys()
     frozen = ["text_encoder.token_embedding.weight", "text_encoder.encoder.layers.0.linear1.weight",
               "audio_encoder.patch_embed.proj.weight", "audio_encoder.layers.0.blocks.0.attn.qkv.weight"]

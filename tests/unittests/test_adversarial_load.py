@@ -24,10 +24,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from safetensors.torch import save_file
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_tclap.data.audio import AudioReadError, read_audio
 from speechbrain_tclap.data.manifest import ManifestError, load_manifest
+from speechbrain_tclap.convert.hf import read_checkpoint
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.inference import CLAP
 from speechbrain_tclap.recipe import prepare_tokenizer
@@ -59,9 +61,12 @@ def exports(tmp_path_factory):
     return folders
 
 
+WEIGHTS = "clap.safetensors"  # what an export writes for the CLAP module
+
+
 def _assert_holds(interface, checkpoint: Path):
     """The interface's CLAP holds exactly the weights of ``checkpoint``."""
-    expected = torch.load(checkpoint, weights_only=True)
+    expected = read_checkpoint(str(checkpoint))
     torch.testing.assert_close(interface.mods.clap.state_dict(), expected, rtol=0, atol=0)
 
 
@@ -75,11 +80,11 @@ def _copy(folder: Path, tmp_path: Path) -> Path:
 # A reused savedir never serves the previous model
 # ---------------------------------------------------------------------------
 def test_savedir_reused_for_another_source(exports, tmp_path):
-    first, second = (torch.load(f / "clap.ckpt", weights_only=True) for f in exports.values())
+    first, second = (read_checkpoint(str(f / WEIGHTS)) for f in exports.values())
     assert any(not torch.equal(first[k], second[k]) for k in first)
     for seed in (0, 1, 0):
         loaded = CLAP.from_hparams(source=str(exports[seed]), savedir=str(tmp_path), run_opts=CPU)
-        _assert_holds(loaded, exports[seed] / "clap.ckpt")
+        _assert_holds(loaded, exports[seed] / WEIGHTS)
 
 
 def test_savedir_reused_when_only_the_checkpoint_override_changes(exports, tmp_path):
@@ -98,9 +103,9 @@ def test_savedir_reused_when_only_the_checkpoint_override_changes(exports, tmp_p
     for seed in (0, 1):
         loaded = CLAP.from_hparams(
             source=str(tmp_path), hparams_file="tiny.yaml", savedir=str(tmp_path / "shared"),
-            overrides={"checkpoint": str(exports[seed] / "clap.ckpt")}, run_opts=CPU,
+            overrides={"checkpoint": str(exports[seed] / WEIGHTS)}, run_opts=CPU,
         )
-        _assert_holds(loaded, exports[seed] / "clap.ckpt")
+        _assert_holds(loaded, exports[seed] / WEIGHTS)
 
 
 # ---------------------------------------------------------------------------
@@ -108,19 +113,19 @@ def test_savedir_reused_when_only_the_checkpoint_override_changes(exports, tmp_p
 # ---------------------------------------------------------------------------
 def test_non_finite_weights_are_refused(exports, tmp_path):
     folder = _copy(exports[0], tmp_path)
-    state = torch.load(folder / "clap.ckpt", weights_only=True)
+    state = read_checkpoint(str(folder / WEIGHTS))
     name = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
     state[name][0] = float("nan")
-    torch.save(state, folder / "clap.ckpt")
+    save_file(state, str(folder / WEIGHTS))
     with pytest.raises(ValueError, match="not finite") as err:
         CLAP.from_hparams(source=str(folder), savedir=str(tmp_path / "s"), run_opts=CPU)
-    assert "clap.ckpt" in str(err.value) and repr(name) in str(err.value)
+    assert WEIGHTS in str(err.value) and repr(name) in str(err.value)
 
 
 @pytest.mark.parametrize("fault", ["truncated", "empty", "no_pretrainer"])
 def test_broken_folder_errors_name_the_file(exports, tmp_path, fault):
     folder = _copy(exports[0], tmp_path)
-    culprit = folder / ("hyperparams.yaml" if fault == "no_pretrainer" else "clap.ckpt")
+    culprit = folder / ("hyperparams.yaml" if fault == "no_pretrainer" else WEIGHTS)
     whole = culprit.read_bytes()
     if fault == "no_pretrainer":
         culprit.write_text(whole.decode().split("pretrainer:")[0])
@@ -146,10 +151,13 @@ def test_planted_pickle_does_not_run(exports, tmp_path, monkeypatch, loadable):
     """Weights-only loading whatever the environment says (also SpeechBrain's default hook)."""
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     folder = _copy(exports[0], tmp_path)
+    if loadable == "clap":  # a hostile folder names a pickle instead of safetensors
+        text = (folder / "hyperparams.yaml").read_text().replace(WEIGHTS, "clap.ckpt")
+        (folder / "hyperparams.yaml").write_text(text)
     if loadable == "extra":  # a plain module, loaded through SpeechBrain's default hook
         text = (folder / "hyperparams.yaml").read_text()
         text = text.replace("modules:\n", "extra: !new:torch.nn.Linear [2, 2]\n\nmodules:\n")
-        text += "        extra: !ref <extra>\n"
+        text = text.replace("    loadables:\n", "    loadables:\n        extra: !ref <extra>\n")
         (folder / "hyperparams.yaml").write_text(text)
     marker = tmp_path / "pwned"
     torch.save({"log_logit_scale": _Planted(marker)}, folder / f"{loadable}.ckpt")

@@ -268,7 +268,7 @@ def _tiny_overrides(tokenizer_dir, checkpoint, fused=False):
         audio["fusion_window"] = 64
     text = {k: v for k, v in TEXT.items() if not k.endswith("token_id")}
     return {
-        "tokenizer_source": tokenizer_dir,
+        "tokenizer_folder": tokenizer_dir,
         "checkpoint": str(checkpoint),
         "model": {
             "audio_encoder": audio,
@@ -324,14 +324,14 @@ def test_pretrainer_loads_a_laion_file(tokenizer_dir, tmp_path, caplog):
 
 def test_model_file_builds_without_tokenizer_files():
     overrides = _tiny_overrides(None, "unused.pt")
-    del overrides["tokenizer_source"]
+    del overrides["tokenizer_folder"]
     with open(os.path.join(HPARAMS, "models", "laion_clap_htsat_tiny.yaml")) as f:
         hparams = load_hyperpyyaml(f, overrides["model"])
     clap = hparams["clap"].eval()
     with torch.no_grad():
         assert clap.encode_audio(torch.randn(1, 24000)).shape == (1, JOINT)
     with pytest.raises(
-        RuntimeError, match="no RoBERTa tokenizer: set tokenizer_source"
+        RuntimeError, match="no RoBERTa tokenizer: set tokenizer_folder"
     ):
         clap.encode_text(["a dog barks"])
 
@@ -394,13 +394,13 @@ def test_published_files_fit_the_converters(name, tokenizer_dir, meta_device):
     }
     pretrained = _load(
         os.path.join(HPARAMS, "pretrained", name),
-        {"tokenizer_source": tokenizer_dir, "model": small_text},
+        {"tokenizer_folder": tokenizer_dir, "model": small_text},
     )
     model_file = PRETRAINED[name]
     eps = 1e-12 if name.startswith("hf_") else 1e-5
     model = _load(
         os.path.join(HPARAMS, "models", model_file),
-        {"tokenizer_source": tokenizer_dir, "text_layer_norm_eps": eps, **small_text},
+        {"tokenizer_folder": tokenizer_dir, "text_layer_norm_eps": eps, **small_text},
     )
     clap, reference = pretrained["clap"], model["clap"]
     assert str(clap) == str(reference)
@@ -438,9 +438,9 @@ def test_text_towers_are_roberta_base():
 
     transformers = pytest.importorskip("transformers")
     defaults = transformers.ClapTextConfig()
-    for name in PRETRAINED:
-        with open(os.path.join(HPARAMS, "pretrained", name)) as f:
-            text = YAML().load(f)["model"]["text_encoder"]
+    for name in set(PRETRAINED.values()):
+        with open(os.path.join(HPARAMS, "models", name)) as f:
+            text = YAML().load(f)["text_encoder"]
         config = text["config"]
         assert text["pooling"] == "pooler" and text["model_type"] == "roberta"
         for key in (
@@ -507,7 +507,7 @@ def test_longest_padding_gives_laion_text_embeddings(tokenizer_dir):
     for padding in ("max_length", "longest"):
         with open(os.path.join(HPARAMS, "models", "laion_clap_htsat_tiny.yaml")) as f:
             hparams = load_hyperpyyaml(
-                f, {**overrides, "tokenizer_source": tokenizer_dir, "text_padding": padding}
+                f, {**overrides, "tokenizer_folder": tokenizer_dir, "text_padding": padding}
             )
         torch.manual_seed(0)
         for p in hparams["clap"].parameters():

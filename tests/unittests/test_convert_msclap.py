@@ -569,28 +569,6 @@ def test_missing_tokenizer_is_explicit():
         msclap_tokenizer("2024")
 
 
-@pytest.mark.parametrize("version", ["2022", "2023"])
-def test_pretrained_file_model_section_is_the_model_file(version):
-    pretrained = (
-        ROOT / "hparams" / "pretrained" / f"msclap_{version}.yaml"
-    ).read_text()
-    model = (ROOT / "hparams" / "models" / f"msclap_{version}.yaml").read_text()
-
-    def body(text):
-        lines = [
-            l
-            for l in text.splitlines()
-            if l.strip() and not l.lstrip().startswith("#")
-        ]
-        return [re.sub(r"!ref <(\w+)>", r"!ref <model[\1]>", l) for l in lines]
-
-    section = pretrained.split("\nmodel:\n", 1)[1].split(
-        "\n# ---- interface", 1
-    )[0]
-    assert body(section) == ["    " + l for l in body(model)]
-    assert f"microsoft/msclap/CLAP_weights_{version}.pth" in pretrained
-
-
 SMALL_2022 = dict(channels=(4, 4, 8, 8, 16, 16), embed=16)
 
 
@@ -607,7 +585,6 @@ def test_interface_loads_msclap_pth(tmp_path, token_folders, version):
         "text_width": 32,
         "text_heads": 2,
         "text_vocab_size": n_vocab,
-        "tokenizer_folder": str(folder),
     }
     if version == "2022":
         source = msclap_2022_layout(make, **SMALL_2022, **text)
@@ -618,15 +595,15 @@ def test_interface_loads_msclap_pth(tmp_path, token_folders, version):
         source = msclap_2023_layout(make, **text)
     checkpoint = tmp_path / f"CLAP_weights_{version}.pth"
     torch.save({"model": source, "epoch": 40}, checkpoint)
-    hparams = tmp_path / "hparams"
-    hparams.mkdir()
-    name = f"msclap_{version}.yaml"
-    shutil.copy(ROOT / "hparams" / "pretrained" / name, hparams / name)
     interface = CLAPInterface.from_hparams(
-        source=str(hparams),
-        hparams_file=name,
+        source=str(ROOT / "hparams" / "pretrained"),
+        hparams_file=f"msclap_{version}.yaml",
         savedir=str(tmp_path / "save"),
-        overrides={"clap_checkpoint": str(checkpoint), "model": model},
+        overrides={
+            "checkpoint": str(checkpoint),
+            "tokenizer_folder": str(folder),
+            "model": model,
+        },
     )
     clap = interface.mods.clap
     assert not clap.training

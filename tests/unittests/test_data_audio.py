@@ -16,6 +16,7 @@ from speechbrain_tclap.data.audio import (
     AudioReadError,
     crop_or_pad,
     read_audio,
+    resample_audio,
 )
 from speechbrain_tclap.data.manifest import (
     ManifestError,
@@ -78,6 +79,41 @@ def test_read_audio_resample(tmp_path):
     # Same tone after resampling: its spectral peak stays at 440 Hz.
     spectrum = np.abs(np.fft.rfft(wav.numpy()))
     assert abs(np.argmax(spectrum) * 16000 / 1600 - 440) <= 10
+
+
+@pytest.mark.parametrize("rates", [(48000, 16000), (44100, 48000), (22050, 16000), (16000, 48000)])
+def test_resample_matches_torchaudio_in_float64(rates):
+    """The cached polyphase matmul is torchaudio's default filter (its float64
+    path; torchaudio's float32 kernels are off by up to 1e-4 for 147:160)."""
+    import torchaudio.functional as AF
+
+    generator = torch.Generator().manual_seed(0)
+    for length in (1, 5, 47, 1001, 16001):
+        wav = torch.randn(2, length, generator=generator)
+        expected = AF.resample(wav.double(), *rates)
+        got = resample_audio(wav, *rates)
+        assert got.shape == expected.shape and got.dtype == torch.float32
+        assert torch.allclose(got.double(), expected, atol=1e-5), (rates, length)
+
+
+@pytest.mark.parametrize("rates", [(48000, 16000), (44100, 48000), (22050, 16000), (16000, 16000)])
+def test_a_resampled_window_equals_the_window_of_the_resampled_clip(rates):
+    generator = torch.Generator().manual_seed(1)
+    wav = torch.randn(2, 30011, generator=generator)
+    whole = resample_audio(wav, *rates)
+    for start, count in ((0, 7), (5, 1000), (4321, 5000), (whole.shape[-1] - 9, 9), (100, 10**6)):
+        window = resample_audio(wav, *rates, start=start, count=count)
+        # the same products; a 1-block window is a matrix-vector product
+        # (another summation order), hence float rounding rather than equality
+        assert torch.allclose(window, whole[..., start : start + count], atol=1e-6), (rates, start)
+
+
+def test_reading_only_the_crop_gives_the_cropped_clip(tmp_path):
+    path = tmp_path / "long.flac"
+    sf.write(path, 0.3 * np.random.default_rng(0).standard_normal(44100), 44100)
+    whole = read_audio(path, 16000, resample=True)
+    cropped = read_audio(path, 16000, resample=True, window=lambda n: (n - 6000, 5000))
+    assert torch.allclose(cropped, whole[-6000:-1000], atol=1e-6)
 
 
 def _expect_read_error(path, fragment, **kwargs):
@@ -267,8 +303,8 @@ def test_write_manifest_round_trip(tmp_path):
         write_manifest(rows, tmp_path / name)
         loaded = load_manifest(tmp_path / name)
         assert list(loaded) == ["b", "a"]
-        for row in rows:
-            assert loaded[row["id"]] == row, name
+        for row in rows:  # relative wav paths come back under the manifest's folder
+            assert loaded[row["id"]] == {**row, "wav": str(tmp_path / row["wav"])}, name
     saved = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
     assert "id" not in saved["b"]  # SpeechBrain layout: the id is the key
 
@@ -419,7 +455,7 @@ def test_other_manifest_file_errors(tmp_path):
     # Only the requested fields are required.
     ok = tmp_path / "ok.csv"
     ok.write_text("ID,wav\na,a.wav\n", encoding="utf-8")
-    assert load_manifest(ok, required=("id", "wav"))["a"]["wav"] == "a.wav"
+    assert load_manifest(ok, required=("id", "wav"))["a"]["wav"] == str(tmp_path / "a.wav")
 
 
 # ---------------------------------------------------------------------------

@@ -45,7 +45,13 @@ def test_unreadable_audio_is_logged_skipped_and_counted(folder, caplog):
         name: {"wav": str(folder / f"{name}.wav"), "caption": f"{name} sound"}
         for name in ("good", "corrupt", "nan", "rate", "missing")
     }
-    ds = make_clap_dataset(_manifest(folder, rows), ClipSampleBuilder(16000, 1.0), train=False)
+    manifest = _manifest(folder, rows)
+    # Missing at the start: refused, the manifest and the row named.
+    with pytest.raises(ManifestError, match=r"m.*, row 'missing': audio file not found"):
+        make_clap_dataset(manifest, ClipSampleBuilder(16000, 1.0), train=False)
+    sf.write(folder / "missing.wav", np.zeros(16000, "float32"), 16000)
+    ds = make_clap_dataset(manifest, ClipSampleBuilder(16000, 1.0), train=False)
+    (folder / "missing.wav").unlink()  # vanished during the run: skipped
     with caplog.at_level(logging.WARNING):
         items = [ds[i] for i in range(len(ds))]
     batch = collate_dataset_items(items)

@@ -308,3 +308,33 @@ def test_recipe_tiny_config_trains():
     assert out.frames.shape == (32, 8, 128)
     out.clip.pow(2).mean().backward()
     assert encoder.patch_embed.proj.weight.grad.abs().sum() > 0
+
+
+def test_fused_inference_kernels_match_the_plain_path():
+    torch.manual_seed(0)
+    encoder = HTSAT.from_preset("test").eval()
+    feats = torch.randn(2, 50, 16)
+    lens = torch.tensor([1.0, 0.6])
+    with torch.no_grad():  # oneDNN epilogues, cached position bias
+        fast = encoder(feats, lens)
+    plain = encoder(feats.clone().requires_grad_(), lens)  # autograd: plain ops
+    assert torch.allclose(fast.clip, plain.clip, atol=1e-5)
+    assert torch.allclose(fast.frames, plain.frames, atol=1e-5)
+
+
+def test_cached_position_bias_follows_weight_changes():
+    torch.manual_seed(0)
+    encoder = HTSAT.from_preset("test").eval()
+    feats = torch.randn(1, 64, 16)
+    with torch.no_grad():
+        before = encoder(feats).clip
+        other = HTSAT.from_preset("test")
+        table = "layers.0.blocks.0.attn.relative_position_bias_table"
+        state = encoder.state_dict()
+        state[table] = other.state_dict()[table] + 1.0
+        encoder.load_state_dict(state)
+        after = encoder(feats).clip
+    reference = HTSAT.from_preset("test").eval()
+    reference.load_state_dict(state)
+    assert not torch.allclose(before, after)
+    assert torch.allclose(after, reference(feats.requires_grad_()).clip, atol=1e-5)

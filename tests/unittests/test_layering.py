@@ -25,8 +25,8 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("data / losses / metrics", ("data", "losses", "metrics", "events", "plotting")),
     ("lobes", ("lobes",)),
     ("model", ("lobes.clap", "convert", "windows", "export")),
-    ("trainer / interface", ("brain", "recipe", "multitask", "inference")),
-    ("evaluation / benchmark", ("evaluation", "benchmark")),
+    ("trainer / interface", ("brain", "recipe", "multitask", "inference", "pretrained", "export_onnx")),
+    ("evaluation / benchmark / command line", ("evaluation", "benchmark", "cli")),
 )
 
 

@@ -333,7 +333,7 @@ def test_prepare_synthetic_is_deterministic_and_idempotent(
     other = _snapshot(second)
     # The fingerprint records the (other) folder; the rest is byte-identical.
     assert snapshot.pop(FINGERPRINT_FILE) != other.pop(FINGERPRINT_FILE)
-    assert snapshot == other and len(snapshot) == 2 + 5 + 3
+    assert snapshot == other and len(snapshot) == 2 + 5 + 3 + 1  # + the folder lock
 
     # Same arguments again: nothing is regenerated.
     def fail(job):

@@ -37,10 +37,10 @@ def test_set_num_threads_logs_the_choice(restore_threads, monkeypatch, caplog):
 
 def test_evaluation_command_lines_take_num_threads(restore_threads):
     from speechbrain_tclap.benchmark.__main__ import build_parser
-    from speechbrain_tclap.evaluation.cli import evaluation_parser
+    from speechbrain_tclap.evaluation.cli import evaluation_parser, underscore_flags
 
     args = evaluation_parser("demo", "clips").parse_args(
         ["--model", "m", "--manifest", "x.json", "--output_folder", "o", "--num_threads", "1"]
     )
     assert args.num_threads == 1
-    assert build_parser().parse_args(["--num-threads", "2"]).num_threads == 2
+    assert build_parser().parse_args(underscore_flags(["--num-threads", "2"])).num_threads == 2

@@ -277,7 +277,7 @@ def test_errors(data, tmp_path):
         _zste().single_rows({"x": {"wav": "x.wav", "labels": ["dog"]}})
     with pytest.raises(ValueError, match="cannot draw"):
         _zste(num_pairs=10_000).items(*_zste().single_rows(data), seed=0)
-    with pytest.raises(FileNotFoundError, match="neither"):
+    with pytest.raises(FileNotFoundError, match="no pretrained name, folder with hyperparams.yaml"):
         main(["--model", str(tmp_path), "--manifest", data, "--output_folder", str(tmp_path)])
 
 

@@ -10,7 +10,7 @@ steps on its corpus.
     python recipes/AudioCaps/CLAP/train.py \\
         recipes/AudioCaps/CLAP/hparams/tclap_finetune.yaml \\
         --data_folder=/path/to/audiocaps --init_weights=/path/to/laion.pt \\
-        --tokenizer_source=/path/to/roberta_tokenizer_folder
+        --tokenizer_folder=/path/to/roberta_tokenizer_folder
 
 Authors
  * speechbrain-tclap developers 2026

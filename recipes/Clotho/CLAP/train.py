@@ -10,7 +10,7 @@ same steps on its corpus.
     python recipes/Clotho/CLAP/train.py \\
         recipes/Clotho/CLAP/hparams/tclap_finetune.yaml \\
         --data_folder=/path/to/clotho --init_weights=/path/to/laion.pt \\
-        --tokenizer_source=/path/to/roberta_tokenizer_folder
+        --tokenizer_folder=/path/to/roberta_tokenizer_folder
 
 Authors
  * speechbrain-tclap developers 2026

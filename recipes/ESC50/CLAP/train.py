@@ -29,6 +29,7 @@ from speechbrain_tclap.recipe import (
     prepare_tokenizer,
     split_classes,
     train_loader_options,
+    training_set,
     vocabulary_texts,
     write_pair_manifests,
 )
@@ -57,17 +58,15 @@ def write_mixed_manifests(hparams, manifests):
 
 def dataio_prep(hparams, manifests):
     """The train / valid / test datasets of the mixed manifests."""
-    builders = {
-        "train": hparams["train_sample_builder"],
-        "valid": hparams["eval_sample_builder"],
-        "test": hparams["eval_sample_builder"],
-    }
-    return {
+    datasets = {
         split: make_clap_dataset(
-            manifests[split], builders[split], train=(split == "train"), required=("id",)
+            manifests[split], hparams["eval_sample_builder"], train=False, required=("id",)
         )
-        for split in ("train", "valid", "test")
+        for split in ("valid", "test")
     }
+    # YAML train_shards: the same rows streamed from tar shards instead.
+    datasets["train"] = training_set(hparams, manifests["train"], required=("id",))
+    return datasets
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.data.caption_datasets import prepared_manifests, write_prepared
 from speechbrain_tclap.data.labels import readable_label
 from speechbrain_tclap.data.manifest import manifest_paths
+from speechbrain_tclap.utils.locking import folder_lock
 
 logger = get_logger(__name__)
 
@@ -60,6 +61,11 @@ def prepare_esc50(
     A split whose fold list is empty or None is not written. The manifests
     are rewritten only when the arguments or the CSV changed (a fingerprint
     file in ``save_folder`` records them), so a second call is cheap.
+    Preparations of one ``save_folder`` take turns on a lock of the folder
+    (seeds started together); each manifest appears whole (written to a
+    temporary file, then renamed). A clip that cannot be read is skipped,
+    logged and listed in the fingerprint file (``skipped``); a file listed
+    twice in the CSV is refused.
 
     Arguments
     ---------
@@ -93,7 +99,8 @@ def prepare_esc50(
     FileNotFoundError
         When the CSV or a listed audio file is missing (named in the message).
     ValueError
-        On overlapping fold lists, a malformed CSV, or a split with no clips.
+        On overlapping fold lists, a malformed or non-UTF-8 CSV, a file listed
+        twice, or a split with no clips.
 
     Example
     -------
@@ -150,10 +157,19 @@ def prepare_esc50(
         "sample_rate": None if sample_rate is None else int(sample_rate),
         "csv_sha256": csv_digest,
     }
+    with folder_lock(save_folder, "preparing ESC-50 manifests"):
+        _prepare_locked(config, csv_path, save_folder, manifests)
+    return manifests
+
+
+def _prepare_locked(config: dict, csv_path: str, save_folder: str, manifests: Dict[str, str]) -> None:
+    """Write the manifests of ``config`` unless they are there (the folder's lock held)."""
+    data_folder, splits = config["data_folder"], config["splits"]
+    sample_rate, esc10_only = config["sample_rate"], config["esc10_only"]
     fingerprint = os.path.join(save_folder, FINGERPRINT_FILE)
     if prepared_manifests(fingerprint, config, manifests):
         logger.info("ESC-50 manifests in %s are up to date; skipping.", save_folder)
-        return manifests
+        return
 
     records = _read_csv(csv_path, esc10_only)
     audio_folder = os.path.join(data_folder, "audio")
@@ -161,7 +177,7 @@ def prepare_esc50(
         raise FileNotFoundError(f"ESC-50 audio folder not found: {audio_folder}")
     folds_present = sorted({r["fold"] for r in records})
     os.makedirs(save_folder, exist_ok=True)
-    rows_per_split = {}
+    rows_per_split, skipped = {}, []
     for name, folds in splits.items():
         chosen = [r for r in records if r["fold"] in folds]
         if not chosen:
@@ -173,9 +189,14 @@ def prepare_esc50(
         rows = {}
         for record in chosen:
             wav = _resolve_audio(audio_folder, record["filename"], csv_path)
-            if sample_rate is not None:
-                wav = _ensure_rate(wav, int(sample_rate), save_folder)
-            info = sf.info(wav)
+            try:
+                if sample_rate is not None:
+                    wav = _ensure_rate(wav, int(sample_rate), save_folder)
+                info = sf.info(wav)
+            except Exception as exc:  # any decoder error: this clip only
+                logger.warning("ESC-50: skipping unreadable clip %s (%s)", wav, exc)
+                skipped.append(wav)
+                continue
             clip_id = os.path.splitext(record["filename"])[0]
             rows[clip_id] = {
                 "wav": wav,
@@ -189,13 +210,17 @@ def prepare_esc50(
                 "duration": round(info.frames / info.samplerate, 6),
                 "caption": f"the sound of {readable_label(record['category'])}",
             }
+        if not rows:
+            raise ValueError(f"ESC-50 {name}: no readable clip in folds {folds} ({csv_path})")
         rows_per_split[name] = rows
         logger.info("ESC-50 %s: %d clips (folds %s) -> %s", name, len(rows), folds, manifests[name])
     _warn_shared_recordings(records, splits)
     # Manifests first, the fingerprint last: an interrupted run redoes all.
     counts = {name: len(rows) for name, rows in rows_per_split.items()}
-    write_prepared(fingerprint, config, rows_per_split, manifests, counts)
-    return manifests
+    if skipped:
+        logger.warning("ESC-50: %d unreadable clips skipped: %s", len(skipped), skipped)
+    write_prepared(fingerprint, config, rows_per_split, manifests,
+                   {**counts, "skipped": skipped})
 
 
 def _check_disjoint(splits: Dict[str, List[int]]) -> None:
@@ -213,6 +238,13 @@ def _check_disjoint(splits: Dict[str, List[int]]) -> None:
 
 def _read_csv(csv_path: str, esc10_only: bool) -> List[dict]:
     """Reads and checks ``esc50.csv`` into typed records."""
+    try:
+        return _read_csv_rows(csv_path, esc10_only)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{csv_path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
+
+
+def _read_csv_rows(csv_path: str, esc10_only: bool) -> List[dict]:
     with open(csv_path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
@@ -221,7 +253,7 @@ def _read_csv(csv_path: str, esc10_only: bool) -> List[dict]:
             raise ValueError(f"{csv_path}: missing columns {missing}; header is {header}")
         if esc10_only and "esc10" not in header:
             raise ValueError(f"{csv_path}: esc10_only=True needs an 'esc10' column")
-        records = []
+        records, first_line = [], {}
         for row in reader:
             where = f"{csv_path}, line {reader.line_num}"
             try:
@@ -230,6 +262,13 @@ def _read_csv(csv_path: str, esc10_only: bool) -> List[dict]:
                 raise ValueError(f"{where}: fold and target must be integers") from exc
             if not row["filename"] or not row["category"]:
                 raise ValueError(f"{where}: empty filename or category")
+            name = row["filename"].strip()
+            if name in first_line:
+                raise ValueError(
+                    f"{where}: {name} is listed twice (first at line {first_line[name]}, "
+                    f"this time as {row['category']!r}); one row per clip"
+                )
+            first_line[name] = reader.line_num
             esc10 = str(row.get("esc10", "")).strip().lower() == "true"
             if esc10_only and not esc10:
                 continue
