@@ -264,6 +264,10 @@ class CLAP(nn.Module):
         :class:`~speechbrain_tclap.lobes.pooling.FramePooling` over a
         pretrained sentence encoder). With an ``aligner``: an order head over
         the projected tokens, added to the aligner's embedding.
+    order_heads_detach : bool
+        With an ``aligner``: the order heads read the projected frames and
+        tokens through a stop-gradient, so what they learn about order does
+        not reshape the frames that the aligner, SED and grounding use.
 
     Example
     -------
@@ -323,8 +327,10 @@ class CLAP(nn.Module):
         aligner: Optional[nn.Module] = None,
         text_pooling: Optional[nn.Module] = None,
         clip_seconds: Optional[float] = None,
+        order_heads_detach: bool = False,
     ):
         super().__init__()
+        self.order_heads_detach = order_heads_detach
         if aligner is not None:
             # Registered only when given: checkpoints without one are unchanged.
             self.aligner = aligner
@@ -456,7 +462,9 @@ class CLAP(nn.Module):
             aligned = self.aligner.aggregate_audio(frames, encoded.frame_mask)
             embedding = aligned.embedding
             if self.audio_pooling is not None:
-                embedding = embedding + self.audio_pooling(frames, encoded.frame_mask)
+                embedding = embedding + self.audio_pooling(
+                    self._order_head_input(frames), encoded.frame_mask
+                )
             return embedding, frames, encoded.frame_mask, aligned.weights
         if self.audio_pooling is None:
             clip = encoded.clip
@@ -464,6 +472,10 @@ class CLAP(nn.Module):
             clip = self.audio_pooling(encoded.frames, encoded.frame_mask)
         frames = self.audio_projection(encoded.frames) if return_frames else None
         return self.audio_projection(clip), frames, encoded.frame_mask, None
+
+    def _order_head_input(self, local: torch.Tensor) -> torch.Tensor:
+        """Projected frames or tokens as an order head reads them."""
+        return local.detach() if self.order_heads_detach else local
 
     def encode_text(
         self,
@@ -533,7 +545,9 @@ class CLAP(nn.Module):
             aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
             embedding = aligned.embedding
             if self.text_pooling is not None:
-                embedding = embedding + self.text_pooling(tokens, encoded.token_mask)
+                embedding = embedding + self.text_pooling(
+                    self._order_head_input(tokens), encoded.token_mask
+                )
             return embedding, tokens, encoded.token_mask, aligned.weights
         tokens = self.text_projection(encoded.tokens) if return_tokens else None
         pooled = encoded.pooled
