@@ -20,10 +20,10 @@ Authors
 """
 
 import os
-import pathlib
 from typing import Dict, NamedTuple, Optional, Tuple
 
 from speechbrain_tclap.lobes.minilm import default_cache_folder
+from speechbrain_tclap.utils.package_data import hparams_folder  # noqa: F401 (part of this module's API)
 
 
 class PretrainedEntry(NamedTuple):
@@ -72,25 +72,6 @@ PRETRAINED: Dict[str, PretrainedEntry] = {
     "msclap-2023": PretrainedEntry("msclap_2023.yaml", "microsoft/msclap/CLAP_weights_2023.pth", "gpt2"),
     "mgaclap": PretrainedEntry("mgaclap.yaml", None, "bert-base-uncased"),
 }
-
-
-def hparams_folder() -> pathlib.Path:
-    """The folder holding ``models/`` and ``pretrained/``.
-
-    Returns
-    -------
-    pathlib.Path
-        ``speechbrain_tclap/_hparams`` of an installed wheel, else the
-        checkout's ``hparams/`` (editable installs and ``PYTHONPATH``).
-
-    Example
-    -------
-    >>> (hparams_folder() / "pretrained" / "msclap_2023.yaml").is_file()
-    True
-    """
-    package = pathlib.Path(__file__).resolve().parent
-    installed = package / "_hparams"
-    return installed if installed.is_dir() else package.parent / "hparams"
 
 
 def list_pretrained() -> Dict[str, str]:

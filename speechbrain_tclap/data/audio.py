@@ -70,9 +70,9 @@ def read_audio(
 
     Integer PCM formats are scaled to ``[-1, 1]`` by soundfile. Float files
     are taken as they are up to a peak of :data:`MAX_FLOAT_PEAK`; a larger
-    peak is an error (rescale the file). A WAV holding fewer samples than its
-    header declares (a truncated copy or download; libsndfile decodes what is
-    there without a word) is an error. Multichannel audio is averaged to mono
+    peak is an error (rescale the file). A WAV, RF64, Wave64, AIFF or AU
+    file holding fewer samples than its header declares (a truncated copy or
+    download; libsndfile decodes what is there without a word) is an error. Multichannel audio is averaged to mono
     unless ``mono=False``.
 
     Arguments
@@ -146,10 +146,10 @@ def read_audio(
         data, file_rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         raise AudioReadError(path, f"cannot decode audio ({exc})") from exc
-    missing = _missing_wav_bytes(source, size)
+    missing = _missing_sample_bytes(source, size)
     if missing:
         raise AudioReadError(
-            path, f"truncated: the WAV header declares {missing} more bytes of "
+            path, f"truncated: the file's header declares {missing} more bytes of "
             f"samples than the file holds ({data.shape[0]} frames read)",
         )
     if data.shape[0] == 0:
@@ -290,31 +290,81 @@ def _resampling_matrix(orig: int, new: int, periods: int):
     return matrix.t().contiguous().float(), width, span
 
 
-def _missing_wav_bytes(source, size: int) -> int:
-    """Bytes a RIFF WAV's ``data`` chunk declares beyond the end of the file (0 if none or not WAV).
+def _missing_sample_bytes(source, size: int) -> int:
+    """Bytes of samples a file's header declares beyond the end of the file.
 
-    ``source`` is a path or a seekable binary file object of ``size``
-    bytes (a descriptor, which only FLAC shard members give, is not WAV).
-    A streaming writer's unknown size (0 or 0xFFFFFFFF) counts as complete.
+    Read from the headers of the uncompressed containers libsndfile decodes
+    without a word when they are cut short: RIFF and RF64 WAV, Sony Wave64,
+    AIFF / AIFC and Sun AU (compressed formats such as FLAC fail to decode
+    instead). 0 for other formats, for a complete file and for a streaming
+    writer's unknown size. ``source`` is a path or a seekable binary file
+    object of ``size`` bytes (a descriptor, which only FLAC shard members
+    give, counts as complete).
     """
     if isinstance(source, int):
         return 0
     opened = isinstance(source, (str, os.PathLike))
     with open(source, "rb") if opened else contextlib.nullcontext(source) as f:
         f.seek(0)
-        header = f.read(12)
-        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
-            return 0
+        declared = _declared_samples(f, f.read(16))
+    if declared is None:
+        return 0
+    length, start = declared
+    return max(0, length - (size - start))
+
+
+def _declared_samples(f, magic: bytes):
+    """``(declared sample bytes, offset of the first sample)`` from a header, or None."""
+    if magic[:4] in (b"RIFF", b"RF64") and magic[8:12] == b"WAVE":
+        f.seek(12)
+        return _chunk_walk(f, "<", b"data", wide_size=magic[:4] == b"RF64")
+    if magic[:4] == b"FORM" and magic[8:12] in (b"AIFF", b"AIFC"):
+        f.seek(12)
+        found = _chunk_walk(f, ">", b"SSND")
+        # SSND holds an offset and a block size before the samples
+        return None if found is None else (found[0] - 8, found[1] + 8)
+    if magic[:4] == b"riff" and magic[4:16] == _W64_GUID_TAIL:
+        f.seek(40)  # riff GUID, 64-bit size, wave GUID
         while True:
-            chunk = f.read(8)
-            if len(chunk) < 8:
-                return 0
-            declared = int.from_bytes(chunk[4:], "little")
-            if chunk[:4] == b"data":
-                if declared in (0, 0xFFFFFFFF):
-                    return 0
-                return max(0, declared - (size - f.tell()))
-            f.seek(declared + declared % 2, os.SEEK_CUR)  # chunks are word-aligned
+            header = f.read(24)  # GUID, 64-bit size that counts the header
+            if len(header) < 24:
+                return None
+            length = int.from_bytes(header[16:], "little") - 24
+            if header[:4] == b"data":
+                return (length, f.tell()) if length > 0 else None
+            f.seek(length + (-(length + 24)) % 8, os.SEEK_CUR)  # 8-byte aligned
+    if magic[:4] == b".snd":
+        start, length = int.from_bytes(magic[4:8], "big"), int.from_bytes(magic[8:12], "big")
+        return None if length in (0, 0xFFFFFFFF) else (length, start)
+    return None
+
+
+# the GUID of Wave64's "riff" chunk after its first four bytes
+_W64_GUID_TAIL = bytes.fromhex("2e91cf11a5d628db04c10000")
+
+
+def _chunk_walk(f, order: str, wanted: bytes, wide_size: bool = False):
+    """Finds chunk ``wanted`` in a RIFF / IFF chunk list: ``(size, start)`` or None.
+
+    RF64 (``wide_size``) gives the real data size in its ``ds64`` chunk; a
+    size of 0 or 0xFFFFFFFF elsewhere is a streaming writer's "unknown".
+    """
+    byteorder = "little" if order == "<" else "big"
+    wide = None
+    while True:
+        chunk = f.read(8)
+        if len(chunk) < 8:
+            return None
+        length = int.from_bytes(chunk[4:], byteorder)
+        if wide_size and chunk[:4] == b"ds64":
+            wide = int.from_bytes(f.read(16)[8:], "little")  # after the RIFF size
+            f.seek(length - 16, os.SEEK_CUR)
+            continue
+        if chunk[:4] == wanted:
+            if length == 0xFFFFFFFF and wide is not None:
+                length = wide
+            return None if length in (0, 0xFFFFFFFF) else (length, f.tell())
+        f.seek(length + length % 2, os.SEEK_CUR)  # chunks are word-aligned
 
 
 #: Full scale of the integer sample formats that are converted to float.

@@ -13,13 +13,17 @@ every tag that is not
   public class or function defined in :data:`SAFE_MODULES` (the objects
   themselves are checked, so ``<allowed module>.os.system`` is refused),
   except the training utilities that write files (:data:`FILE_WRITERS`);
-* ``!include:`` of a file that passes the same check;
+* ``!include:`` of a ``.yaml`` file inside the checked file's folder or the
+  package's own ``hparams`` folder (nothing else on the disk is read) that
+  passes the same check;
 
 and strings ``"(...)"`` (which HyperPyYAML parses again as tuples, with
-PyYAML's full loader) are checked as YAML too.
+PyYAML's full loader) are checked as YAML too. Aliases that would expand
+to more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" file) or
+refer to themselves are refused before anything is built.
 
 It is a guard against running code, not a sandbox: allowed constructors
-still read the files the folder names (weights-only) and allocate memory.
+still read the weights the folder names (weights-only) and allocate memory.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -32,6 +36,8 @@ import re
 
 import ruamel.yaml
 import yaml
+
+from speechbrain_tclap.utils.package_data import hparams_folder
 
 #: Modules whose public classes and functions a safe YAML file may construct
 #: or call: model building (ours, SpeechBrain's, ``torch.nn``), checkpoint
@@ -48,6 +54,9 @@ SAFE_MODULES = (
     "speechbrain.utils.parameter_transfer",
     "torch.nn",
 )
+#: Most nodes a file may expand to once its aliases are copied out (model
+#: files hold a few thousand; a billion-laughs file holds billions).
+MAX_EXPANDED_NODES = 200_000
 #: Help of the command-line flag that turns safe mode off.
 UNSAFE_YAML_HELP = (
     "load a model YAML that names code outside the model-building modules "
@@ -94,7 +103,7 @@ class UnsafeYAMLError(ValueError):
         )
 
 
-def check_yaml_safe(path: str) -> None:
+def check_yaml_safe(path: str, include_folders=None) -> None:
     """Refuses a HyperPyYAML file (and the files it includes) that names unsafe code.
 
     Nothing is constructed or called; only the allowed modules are imported
@@ -104,6 +113,9 @@ def check_yaml_safe(path: str) -> None:
     ---------
     path : str
         The YAML file.
+    include_folders : list of str, optional
+        Folders ``!include:`` may read from; default: the file's own (real)
+        folder and the package's ``hparams`` folder.
 
     Raises
     ------
@@ -122,34 +134,77 @@ def check_yaml_safe(path: str) -> None:
     speechbrain_tclap.utils.safe_yaml.UnsafeYAMLError: ...
     """
     path = os.fspath(path)
+    if include_folders is None:
+        include_folders = [os.path.dirname(os.path.realpath(path)), str(hparams_folder())]
     with open(path, encoding="utf-8") as f:
         root = ruamel.yaml.YAML().compose(f)
+    if root is not None:
+        _check_expansion(path, root)
     stack, seen = [root] if root is not None else [], set()
     while stack:
         node = stack.pop()
         if id(node) in seen:  # aliases share nodes (and may form cycles)
             continue
         seen.add(id(node))
-        _check_tag(path, str(getattr(node.tag, "value", node.tag)))
+        _check_tag(path, str(getattr(node.tag, "value", node.tag)), include_folders)
         if isinstance(node.value, str) and _TUPLE.match(node.value):
             try:
                 stack.append(yaml.compose(f"[{node.value[1:-1]}]", Loader=yaml.SafeLoader))
             except yaml.YAMLError:
                 pass  # HyperPyYAML fails on it as well, before constructing anything
-        elif isinstance(node.value, list):
-            for item in node.value:  # mapping items are (key, value) pairs
-                stack.extend(item if isinstance(item, tuple) else (item,))
+        else:
+            stack.extend(_children(node))
 
 
-def _check_tag(path: str, tag: str) -> None:
+def _children(node):
+    """The nodes directly below a composed node (mapping keys and values too)."""
+    if not isinstance(node.value, list):
+        return []
+    return [child for item in node.value for child in (item if isinstance(item, tuple) else (item,))]
+
+
+def _check_expansion(path: str, root) -> None:
+    """Refuses aliases that expand past :data:`MAX_EXPANDED_NODES` or contain themselves."""
+    sizes, on_path, stack = {}, set(), [(root, False)]
+    while stack:  # post-order without recursion (a deep file must not overflow Python's stack)
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[key] > MAX_EXPANDED_NODES:
+                raise UnsafeYAMLError(
+                    path, "*alias", f"its aliases expand to more than {MAX_EXPANDED_NODES} nodes"
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise UnsafeYAMLError(path, "*alias", "an alias refers to a node that contains it")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _check_tag(path: str, tag: str, include_folders) -> None:
     """Raises :class:`UnsafeYAMLError` unless ``tag`` is allowed."""
     core = "tag:yaml.org,2002:"
     if tag in _PLAIN_TAGS or (tag.startswith(core) and tag[len(core):] in _CORE_TYPES):
         return
     if tag.startswith("!include:"):
         # resolved as HyperPyYAML does: from the real folder of the file
-        folder = os.path.dirname(os.path.realpath(path))
-        check_yaml_safe(os.path.join(folder, tag[len("!include:"):]))
+        target = os.path.realpath(
+            os.path.join(os.path.dirname(os.path.realpath(path)), tag[len("!include:"):])
+        )
+        inside = any(
+            os.path.commonpath([target, os.path.realpath(folder)]) == os.path.realpath(folder)
+            for folder in include_folders
+        )
+        if not inside or not target.endswith((".yaml", ".yml")):
+            raise UnsafeYAMLError(
+                path, tag, "an include must be a .yaml file in this folder or the package's hparams"
+            )
+        check_yaml_safe(target, include_folders)
         return
     kind = next((k for k in _CALL_TAGS if tag.startswith(k)), None)
     if kind is None:

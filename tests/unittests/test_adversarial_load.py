@@ -245,10 +245,13 @@ def test_recipe_model_sections_are_safe(tmp_path):
 # ---------------------------------------------------------------------------
 # Audio files
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
-def test_truncated_wav_is_reported(tmp_path, subtype):
-    path = tmp_path / "clip.wav"
-    sf.write(str(path), 0.1 * np.random.randn(16000), 16000, subtype=subtype)
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT", "PCM_24"])
+@pytest.mark.parametrize("container", ["WAV", "RF64", "W64", "AIFF", "AU"])
+def test_truncated_uncompressed_audio_is_reported(tmp_path, container, subtype):
+    # libsndfile decodes what is left of these without a word; an odd
+    # length checks the chunk padding
+    path = tmp_path / f"clip.{container.lower()}"
+    sf.write(str(path), 0.1 * np.random.randn(16001), 16000, format=container, subtype=subtype)
     whole = path.read_bytes()
     read_audio(path)  # the whole file reads
     path.write_bytes(whole[: len(whole) // 2])
@@ -292,3 +295,35 @@ def test_lone_surrogate_caption_fails_early(exports, tmp_path):
     manifest.write_text('{"a": {"wav": "a.wav", "caption": "bad \\udc80"}}')
     with pytest.raises(ManifestError, match="UTF-8"):
         load_manifest(manifest)
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../outside.yaml", "notes.txt"])
+def test_yaml_include_outside_the_folder_is_refused(tmp_path, target):
+    # an include would read any file on the disk: only .yaml files of the
+    # folder itself (or of the package's hparams) may be read
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (tmp_path / "outside.yaml").write_text("a: 1\n")
+    (folder / "notes.txt").write_text("a: 1\n")
+    (folder / "hyperparams.yaml").write_text(f"x: !include:{target}\n")
+    with pytest.raises(UnsafeYAMLError, match="include must be a .yaml file"):
+        check_yaml_safe(str(folder / "hyperparams.yaml"))
+    (folder / "part.yaml").write_text("a: 1\n")
+    (folder / "hyperparams.yaml").write_text("x: !include:part.yaml\n")
+    check_yaml_safe(str(folder / "hyperparams.yaml"))  # inside the folder: read
+
+
+def test_yaml_alias_bomb_and_recursive_alias_are_refused(tmp_path):
+    # "billion laughs": nine levels of nine aliases would build 387 M nodes
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for level in range(1, 10):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UnsafeYAMLError, match="expand to more than"):
+        check_yaml_safe(str(path))
+    path.write_text("a: &a [1, *a]\n")
+    with pytest.raises(UnsafeYAMLError, match="contains it"):
+        check_yaml_safe(str(path))
+    path.write_text("a: &a [1, 2]\nb: *a\nc: [*a, *a]\n")  # ordinary aliases pass
+    check_yaml_safe(str(path))

@@ -288,3 +288,35 @@ def test_order_heads_beside_an_aligner_start_at_the_codebook_and_see_order():
         both.aligner.aggregate_audio(frames, mask).embedding,
         both.aligner.aggregate_audio(frames.flip(1), mask).embedding, atol=1e-6,
     )
+
+
+
+def test_detached_order_heads_train_themselves_but_not_the_frames():
+    # order_heads_detach: a loss on the order heads' part of the embeddings
+    # trains the heads and leaves the projections (the frames, the tokens) alone.
+    from speechbrain_tclap.lobes.codebook import AlignerOutput
+    from speechbrain_tclap.lobes.pooling import FramePooling
+
+    def heads_only(detach):
+        torch.manual_seed(3)
+        audio = FramePooling("temporal_correction", input_size=5, max_frames=4, nhead=1)
+        text = FramePooling("temporal_correction", input_size=5, max_frames=5, nhead=1)
+        for head in (audio, text):
+            torch.nn.init.normal_(head.pool.correction.weight)  # heads already trained
+        clap = _clap(SharedCodebook(5, num_codewords=7, temperature=0.1), pooling=audio)
+        clap.text_pooling, clap.order_heads_detach = text, detach
+        # the codebook's part set to zero: what remains is the heads' part
+        def zero(local, mask):
+            return AlignerOutput(local.sum(1) * 0, None, None)
+        clap.aligner.aggregate_audio = clap.aligner.aggregate_text = zero
+        return clap
+
+    for detach in (False, True):
+        clap = heads_only(detach)
+        audio, text, _ = clap(torch.randn(2, 16), None, ["dog", "cat"])
+        (audio.sum() + text.sum()).backward()
+        for tower in ("audio", "text"):
+            head = getattr(clap, f"{tower}_pooling").pool.correction.weight.grad
+            projection = getattr(clap, f"{tower}_projection").weight.grad
+            assert head.abs().sum() > 0
+            assert (projection is None or projection.abs().sum() == 0) == detach
