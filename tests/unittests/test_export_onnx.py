@@ -6,7 +6,8 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_tclap.export_onnx import export_towers, main
+from speechbrain_tclap.export_cli import main
+from speechbrain_tclap.export_onnx import export_towers
 from speechbrain_tclap.lobes.htsat import HTSAT
 from speechbrain_tclap.lobes.tokenizers import train_sentencepiece
 

@@ -26,7 +26,7 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("lobes", ("lobes",)),
     ("model", ("lobes.clap", "convert", "windows", "export")),
     ("trainer / interface", ("brain", "recipe", "multitask", "inference", "pretrained", "export_onnx")),
-    ("evaluation / benchmark / command line", ("evaluation", "benchmark", "cli")),
+    ("evaluation / benchmark / command line", ("evaluation", "benchmark", "cli", "export_cli")),
 )
 
 
