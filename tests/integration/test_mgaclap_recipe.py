@@ -1,7 +1,8 @@
 """The synthetic MGA-CLAP recipe trains, evaluates SED / grounding and exports
 (small settings, CPU, well under 90 s); the exported interface locates a
-caption in time. The T-CLAP + MGA-CLAP composition (``mga_tclap.yaml``)
-trains and reports both kinds of figures in one test stage."""
+caption in time. The T-CLAP + MGA-CLAP composition (``mga_tclap.yaml``) and
+its TeminAL stage-B variant (``mga_teminal_b.yaml``) train and report both
+kinds of figures in one test stage."""
 
 import json
 import os
@@ -16,16 +17,17 @@ TRAIN = ROOT / "recipes" / "Synthetic" / "CLAP" / "train.py"
 HPARAMS = ROOT / "recipes" / "Synthetic" / "CLAP" / "hparams" / "mgaclap.yaml"
 
 
-def _train(tmp_path_factory, hparams, name):
+def _train(tmp_path_factory, hparams, name, **overrides):
     work = tmp_path_factory.mktemp(name)
     out = work / "out"
     cmd = [
         sys.executable, str(TRAIN), str(hparams),
         f"--output_folder={out}", f"--data_folder={work / 'data'}",
-        "--num_train_clips=48", "--num_valid_clips=16", "--num_test_clips=24",
         "--number_of_epochs=1", "--batch_size=16", "--sed_valid_clips=8",
         "--sed_num_thresholds=10", "--noprogressbar", "--device=cpu",
     ]
+    sizes = {"num_train_clips": 48, "num_valid_clips": 16, "num_test_clips": 24, **overrides}
+    cmd += [f"--{key}={value}" for key, value in sizes.items()]
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     env.setdefault("OMP_NUM_THREADS", "2")
     proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)
@@ -57,6 +59,20 @@ def test_combined_model_reports_order_frames_and_temporal_grounding(combined):
     clap = CLAP.from_hparams(source=str(combined / "pretrained"), savedir=str(combined / "loaded"))
     model = clap.model
     assert model.has_codebook and model.audio_pooling is not None and model.text_pooling is not None
+
+
+def test_teminal_stage_b_variant_trains_on_triplets_and_reports_frames(tmp_path_factory):
+    out = _train(
+        tmp_path_factory, HPARAMS.with_name("mga_teminal_b.yaml"), "mga_teminal_b_recipe",
+        # enough single-event clips for the pairs
+        num_train_clips=96, num_valid_clips=40, num_test_clips=40,
+        num_train_pairs=32, num_valid_pairs=8, num_test_pairs=8,
+    )
+    results = json.loads((out / "results.json").read_text())
+    for key in ("tclassify_binary", "grounding_psds1", "grounding_order_acc", "sed_psds1"):
+        assert key in results["metrics"], key
+    log = (out / "train_log.txt").read_text()
+    assert "train loss" in log and "train skipped: 0" in log  # the triplets trained
 
 
 def test_results_hold_sed_and_grounding_with_chance(run):
