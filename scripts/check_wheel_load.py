@@ -25,7 +25,8 @@ from hyperpyyaml import load_hyperpyyaml
 
 import speechbrain_tclap
 from speechbrain_tclap.inference import CLAP
-from speechbrain_tclap.pretrained import hparams_folder, list_pretrained
+from speechbrain_tclap.pretrained import list_pretrained
+from speechbrain_tclap.utils.package_data import hparams_folder
 
 #: A 64-frame HTSAT and a one-layer text tower: the file's structure, tiny.
 SMALL = {

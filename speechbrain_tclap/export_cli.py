@@ -85,6 +85,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0 if ok else 1
 
 
-
 if __name__ == "__main__":
     sys.exit(main())

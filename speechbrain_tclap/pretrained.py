@@ -23,7 +23,7 @@ import os
 from typing import Dict, NamedTuple, Optional, Tuple
 
 from speechbrain_tclap.lobes.minilm import default_cache_folder
-from speechbrain_tclap.utils.package_data import hparams_folder  # noqa: F401 (part of this module's API)
+from speechbrain_tclap.utils.package_data import hparams_folder
 
 
 class PretrainedEntry(NamedTuple):

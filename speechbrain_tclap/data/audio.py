@@ -72,8 +72,8 @@ def read_audio(
     are taken as they are up to a peak of :data:`MAX_FLOAT_PEAK`; a larger
     peak is an error (rescale the file). A WAV, RF64, Wave64, AIFF or AU
     file holding fewer samples than its header declares (a truncated copy or
-    download; libsndfile decodes what is there without a word) is an error. Multichannel audio is averaged to mono
-    unless ``mono=False``.
+    download; libsndfile decodes what is there without a word) is an error.
+    Multichannel audio is averaged to mono unless ``mono=False``.
 
     Arguments
     ---------
@@ -317,10 +317,10 @@ def _declared_samples(f, magic: bytes):
     """``(declared sample bytes, offset of the first sample)`` from a header, or None."""
     if magic[:4] in (b"RIFF", b"RF64") and magic[8:12] == b"WAVE":
         f.seek(12)
-        return _chunk_walk(f, "<", b"data", wide_size=magic[:4] == b"RF64")
+        return _chunk_walk(f, "little", b"data", wide_size=magic[:4] == b"RF64")
     if magic[:4] == b"FORM" and magic[8:12] in (b"AIFF", b"AIFC"):
         f.seek(12)
-        found = _chunk_walk(f, ">", b"SSND")
+        found = _chunk_walk(f, "big", b"SSND")
         # SSND holds an offset and a block size before the samples
         return None if found is None else (found[0] - 8, found[1] + 8)
     if magic[:4] == b"riff" and magic[4:16] == _W64_GUID_TAIL:
@@ -343,13 +343,12 @@ def _declared_samples(f, magic: bytes):
 _W64_GUID_TAIL = bytes.fromhex("2e91cf11a5d628db04c10000")
 
 
-def _chunk_walk(f, order: str, wanted: bytes, wide_size: bool = False):
+def _chunk_walk(f, byteorder: str, wanted: bytes, wide_size: bool = False):
     """Finds chunk ``wanted`` in a RIFF / IFF chunk list: ``(size, start)`` or None.
 
     RF64 (``wide_size``) gives the real data size in its ``ds64`` chunk; a
     size of 0 or 0xFFFFFFFF elsewhere is a streaming writer's "unknown".
     """
-    byteorder = "little" if order == "<" else "big"
     wide = None
     while True:
         chunk = f.read(8)

@@ -290,7 +290,6 @@ def test_order_heads_beside_an_aligner_start_at_the_codebook_and_see_order():
     )
 
 
-
 def test_detached_order_heads_train_themselves_but_not_the_frames():
     # order_heads_detach: a loss on the order heads' part of the embeddings
     # trains the heads and leaves the projections (the frames, the tokens) alone.

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_tclap.pretrained import PRETRAINED, check_checkpoint, hparams_folder, resolve_pretrained
+from speechbrain_tclap.pretrained import PRETRAINED, check_checkpoint, resolve_pretrained
+from speechbrain_tclap.utils.package_data import hparams_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
