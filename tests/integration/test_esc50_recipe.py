@@ -120,3 +120,22 @@ def test_class_disjoint_zero_shot(tmp_path):
     assert {lab for row in train.values() for lab in row["labels"]} == set(seen)
     assert {lab for row in test.values() for lab in row["labels"]} == {
         "chainsaw", "clock_tick", "helicopter"}
+
+
+@pytest.mark.skipif(not (ESC10 / "meta" / "esc50.csv").is_file(), reason="ESC-10 data absent")
+def test_teminal_stage_b_with_mgaclap_grounds_the_test_pairs(tmp_path):
+    """mga_teminal_b.yaml: TeminAL's triplets on MGA-CLAP's model, from random
+    weights; SED and grounding run on the test fold's "A before B" pairs."""
+    results = _run_recipe(tmp_path, "mga_teminal_b.yaml", zste_pairs=10, zste_seeds="[0]")
+    metrics, chance = results["metrics"], results["chance"]
+    for key in ("tclassify_binary", "zste3_acc", "sed_psds1", "grounding_psds1",
+                "grounding_event_f1", "grounding_order_acc"):
+        assert key in metrics and key in chance, key
+    assert metrics["tclassify_n"] == 32
+    # one picture per plotted test pair; pairs only (no single clips)
+    pictures = sorted(p.name for p in (tmp_path / "out" / "frame_scores").glob("test-*.png"))
+    assert len(pictures) == 4 and all("__" in name for name in pictures)
+    test_rows = json.loads((tmp_path / "out" / "save" / "test_pairs.json").read_text())
+    assert len(test_rows) == 32 and all("a" in row and "b" in row for row in test_rows.values())
+    log = (tmp_path / "out" / "train_log.txt").read_text()
+    assert "train skipped: 0" in log
