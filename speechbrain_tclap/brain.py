@@ -365,19 +365,26 @@ class CLAPBrain(sb.Brain):
             wavs, wav_lens, texts = self._stand_in_input()
         # Through forward() so that a DDP wrapper sees the call; a codebook
         # aligner's codeword weights come along for its regulariser.
-        codes = (None, None)
-        if getattr(_unwrap(self.modules.clap), "has_codebook", False):
-            *out, audio_codes, text_codes = self.modules.clap(
-                wavs, wav_lens, texts, return_codewords=True
+        # Order heads beside an aligner add their order embeddings (for
+        # TemporalFocusedLoss(temporal_on="order_heads")).
+        model = _unwrap(self.modules.clap)
+        extras = {
+            flag: True
+            for flag, present in (
+                ("return_codewords", getattr(model, "has_codebook", False)),
+                ("return_order", getattr(model, "has_order_heads", False)),
             )
-            codes = (audio_codes, text_codes)
-        else:
-            out = self.modules.clap(wavs, wav_lens, texts)
-        audio_emb, text_emb, logit_scale = out
+            if present
+        }
+        out = self.modules.clap(wavs, wav_lens, texts, **extras)
+        audio_emb, text_emb, logit_scale = out[:3]
+        codes = out[3:5] if "return_codewords" in extras else (None, None)
+        order = out[-2:] if "return_order" in extras else (None, None)
         # A stand-in contributes zero rows that stay in the graph, so every
         # parameter still gets a (zero) gradient for DDP's all-reduce.
         rows = slice(0, 0) if stand_in else slice(None)
         codes = [None if c is None else c[rows] for c in codes]
+        order = [None if e is None else e[rows] for e in order]
         return ContrastiveInputs(
             audio_emb=audio_emb[rows],
             text_emb=text_emb[rows],
@@ -391,6 +398,8 @@ class CLAPBrain(sb.Brain):
             text_sample=batch.text_sample[rows],
             audio_codewords=codes[0],
             text_codewords=codes[1],
+            audio_order_emb=order[0],
+            text_order_emb=order[1],
         )
 
     def _stand_in_input(self):

@@ -64,11 +64,15 @@ class _Tower(nn.Module):
     """
 
     PARTS: Tuple[str, ...] = ()
+    # The heads' helpers for order heads beside an aligner (MGA + T-CLAP).
+    _add_order_head = CLAP._add_order_head
+    _order_head_input = CLAP._order_head_input
 
     def __init__(self, clap: nn.Module):
         super().__init__()
         for part in self.PARTS:
             setattr(self, part, getattr(clap, part, None))
+        self.order_heads_detach = getattr(clap, "order_heads_detach", False)
 
 
 class AudioTower(_Tower):

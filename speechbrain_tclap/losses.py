@@ -27,7 +27,7 @@ Authors
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
@@ -333,6 +333,12 @@ class ContrastiveInputs:
         :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook` aligner).
     text_codewords : torch.Tensor, optional
         ``(Nt, K)`` codeword weights of the text items.
+    audio_order_emb : torch.Tensor, optional
+        ``(Na, D)`` order embeddings of the audio items: the aligner's
+        embedding behind a stop-gradient plus the order head (models with
+        order heads beside an aligner; ``CLAP.forward(return_order=True)``).
+    text_order_emb : torch.Tensor, optional
+        ``(Nt, D)`` order embeddings of the text items.
     local : LocalRows, optional
         This rank's items of a batch gathered across ranks, set by
         :func:`~speechbrain_tclap.utils.distributed.gather_contrastive_inputs`
@@ -359,6 +365,8 @@ class ContrastiveInputs:
     text_sample: Optional[torch.Tensor] = None
     audio_codewords: Optional[torch.Tensor] = None
     text_codewords: Optional[torch.Tensor] = None
+    audio_order_emb: Optional[torch.Tensor] = None
+    text_order_emb: Optional[torch.Tensor] = None
     local: Optional[LocalRows] = None
 
 
@@ -458,6 +466,12 @@ class TemporalFocusedLoss(torch.nn.Module):
     contrastive : torch.nn.Module, optional
         ``L_c`` (default :class:`InfoNCELoss`); e.g. MGA-CLAP's
         :class:`HardNegativeLoss` for a model that learns order and frames.
+    temporal_on : str
+        What ``L_t`` reads: ``"embeddings"`` (the joint embeddings) or
+        ``"order_heads"`` (the order embeddings, ``audio_order_emb`` /
+        ``text_order_emb``: the aligner's part behind a stop-gradient, so
+        ``L_t`` teaches order to the order heads alone and leaves the frames
+        and codebook to ``L_c``).
 
     Example
     -------
@@ -479,12 +493,19 @@ class TemporalFocusedLoss(torch.nn.Module):
         temporal_weight: float = 0.5,
         form: str = "batch",
         contrastive: Optional[torch.nn.Module] = None,
+        temporal_on: str = "embeddings",
     ):
         super().__init__()
         if form not in ("batch", "pairwise"):
             raise ValueError(f"TemporalFocusedLoss form must be 'batch' or 'pairwise', got {form!r}")
+        if temporal_on not in ("embeddings", "order_heads"):
+            raise ValueError(
+                "TemporalFocusedLoss temporal_on must be 'embeddings' or 'order_heads', "
+                f"got {temporal_on!r}"
+            )
         self.temporal_weight = temporal_weight
         self.form = form
+        self.temporal_on = temporal_on
         self.contrastive = InfoNCELoss() if contrastive is None else contrastive
 
     def forward(self, inputs: ContrastiveInputs) -> torch.Tensor:
@@ -503,6 +524,16 @@ class TemporalFocusedLoss(torch.nn.Module):
         loss = self.contrastive(inputs)
         if self.temporal_weight == 0:
             return loss
+        if self.temporal_on == "order_heads":
+            if inputs.audio_order_emb is None or inputs.text_order_emb is None:
+                raise ValueError(
+                    "TemporalFocusedLoss(temporal_on='order_heads') needs order embeddings: "
+                    "a model with order heads on both towers beside an aligner "
+                    "(order_heads: temporal_correction)"
+                )
+            inputs = replace(
+                inputs, audio_emb=inputs.audio_order_emb, text_emb=inputs.text_order_emb
+            )
         temporal = (
             self._batch_form(inputs) if self.form == "batch" else self._pairwise_form(inputs)
         )

@@ -268,6 +268,10 @@ class CLAP(nn.Module):
         With an ``aligner``: the order heads read the projected frames and
         tokens through a stop-gradient, so what they learn about order does
         not reshape the frames that the aligner, SED and grounding use.
+        ``forward(..., return_order=True)`` also gives *order embeddings*:
+        the aligner's embedding behind a stop-gradient plus the order head,
+        for a loss that should teach order to the heads alone
+        (``TemporalFocusedLoss(temporal_on="order_heads")``).
 
     Example
     -------
@@ -311,6 +315,8 @@ class CLAP(nn.Module):
     ...     torch.randn(2, 16), None, ["dog", "cat"], return_codewords=True)
     >>> audio.shape, audio_codes.shape, text_codes.shape
     (torch.Size([2, 5]), torch.Size([2, 7]), torch.Size([2, 7]))
+    >>> mga(torch.randn(2, 16), None, ["dog", "cat"], return_order=True)[3:]  # no heads
+    (None, None)
     """
 
     def __init__(
@@ -424,7 +430,7 @@ class CLAP(nn.Module):
         torch.Tensor or EncodedAudio
             ``(B, D)``, or an :class:`EncodedAudio` when ``return_frames``.
         """
-        embedding, frames, frame_mask, _ = self._embed_audio(
+        embedding, frames, frame_mask, *_ = self._embed_audio(
             wavs, wav_lens, return_frames
         )
         if normalize:
@@ -455,23 +461,29 @@ class CLAP(nn.Module):
         -------
         tuple
             Unnormalised ``(embedding, projected frames or None, frame mask,
-            codeword weights or None)``.
+            codeword weights or None, order embedding or None)``.
         """
         if self.aligner is not None:
             frames = self.audio_projection(encoded.frames)
             aligned = self.aligner.aggregate_audio(frames, encoded.frame_mask)
-            embedding = aligned.embedding
-            if self.audio_pooling is not None:
-                embedding = embedding + self.audio_pooling(
-                    self._order_head_input(frames), encoded.frame_mask
-                )
-            return embedding, frames, encoded.frame_mask, aligned.weights
+            embedding, order = self._add_order_head(
+                aligned.embedding, self.audio_pooling, frames, encoded.frame_mask
+            )
+            return embedding, frames, encoded.frame_mask, aligned.weights, order
         if self.audio_pooling is None:
             clip = encoded.clip
         else:
             clip = self.audio_pooling(encoded.frames, encoded.frame_mask)
         frames = self.audio_projection(encoded.frames) if return_frames else None
-        return self.audio_projection(clip), frames, encoded.frame_mask, None
+        return self.audio_projection(clip), frames, encoded.frame_mask, None, None
+
+    def _add_order_head(self, aligned, head, local, mask):
+        """``(aligned + head(local), aligned behind a stop-gradient + head(local))``;
+        ``(aligned, None)`` without a head."""
+        if head is None:
+            return aligned, None
+        order = head(self._order_head_input(local), mask)
+        return aligned + order, aligned.detach() + order
 
     def _order_head_input(self, local: torch.Tensor) -> torch.Tensor:
         """Projected frames or tokens as an order head reads them."""
@@ -499,7 +511,7 @@ class CLAP(nn.Module):
         torch.Tensor or EncodedText
             ``(B, D)``, or an :class:`EncodedText` when ``return_tokens``.
         """
-        embedding, tokens, token_mask, _ = self._embed_text(texts, return_tokens)
+        embedding, tokens, token_mask, *_ = self._embed_text(texts, return_tokens)
         if normalize:
             embedding = F.normalize(embedding, dim=-1)
         if not return_tokens:
@@ -510,7 +522,7 @@ class CLAP(nn.Module):
 
     def _embed_text(self, texts, return_tokens: bool = False):
         """Unnormalised ``(embedding, projected tokens or None, token mask,
-        codeword weights or None)``.
+        codeword weights or None, order embedding or None)``.
 
         Each distinct caption goes through the text tower once; the rows of
         repeated captions are gathered from it (their gradients add up
@@ -538,22 +550,20 @@ class CLAP(nn.Module):
         -------
         tuple
             Unnormalised ``(embedding, projected tokens or None, token mask,
-            codeword weights or None)``.
+            codeword weights or None, order embedding or None)``.
         """
         if self.aligner is not None:
             tokens = self.text_projection(encoded.tokens)
             aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
-            embedding = aligned.embedding
-            if self.text_pooling is not None:
-                embedding = embedding + self.text_pooling(
-                    self._order_head_input(tokens), encoded.token_mask
-                )
-            return embedding, tokens, encoded.token_mask, aligned.weights
+            embedding, order = self._add_order_head(
+                aligned.embedding, self.text_pooling, tokens, encoded.token_mask
+            )
+            return embedding, tokens, encoded.token_mask, aligned.weights, order
         tokens = self.text_projection(encoded.tokens) if return_tokens else None
         pooled = encoded.pooled
         if self.text_pooling is not None:
             pooled = self.text_pooling(encoded.tokens, encoded.token_mask)
-        return self.text_projection(pooled), tokens, encoded.token_mask, None
+        return self.text_projection(pooled), tokens, encoded.token_mask, None, None
 
     def forward(
         self,
@@ -561,6 +571,7 @@ class CLAP(nn.Module):
         wav_lens: Optional[torch.Tensor],
         texts: List[str],
         return_codewords: bool = False,
+        return_order: bool = False,
     ):
         """Return normalised audio and text embeddings and the logit scale.
 
@@ -575,21 +586,39 @@ class CLAP(nn.Module):
         return_codewords : bool
             Also return the aligner's codeword weights (``None`` without a
             codebook aligner).
+        return_order : bool
+            Also return the normalised order embeddings of audio and text
+            (the aligner's embedding behind a stop-gradient plus the order
+            head; ``None`` for a tower without one).
 
         Returns
         -------
         tuple
             ``(audio_emb, text_emb, logit_scale)``, with ``return_codewords``
-            followed by ``(audio_codewords, text_codewords)``.
+            followed by ``(audio_codewords, text_codewords)``, then with
+            ``return_order`` by ``(audio_order, text_order)``.
         """
-        audio, _, _, audio_codes = self._embed_audio(wavs, wav_lens)
-        text, _, _, text_codes = self._embed_text(texts)
+        audio, _, _, audio_codes, audio_order = self._embed_audio(wavs, wav_lens)
+        text, _, _, text_codes, text_order = self._embed_text(texts)
         out = (
             F.normalize(audio, dim=-1),
             F.normalize(text, dim=-1),
             self.logit_scale(),
         )
-        return out + (audio_codes, text_codes) if return_codewords else out
+        if return_codewords:
+            out = out + (audio_codes, text_codes)
+        if return_order:
+            out = out + tuple(
+                None if e is None else F.normalize(e, dim=-1) for e in (audio_order, text_order)
+            )
+        return out
+
+    @property
+    def has_order_heads(self) -> bool:
+        """Whether order heads sit beside an aligner (``return_order`` gives embeddings)."""
+        return self.aligner is not None and (
+            self.audio_pooling is not None or self.text_pooling is not None
+        )
 
     @property
     def has_codebook(self) -> bool:

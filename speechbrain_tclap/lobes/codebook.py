@@ -48,6 +48,7 @@ from entmax import sparsemax
 from torch import nn
 
 from speechbrain_tclap.lobes.pooling import masked_mean
+from speechbrain_tclap.utils.tracing import is_tracing
 
 MASKINGS = ("exclude", "multiply")
 AGGREGATIONS = ("codebook", "mean")
@@ -216,7 +217,7 @@ class SharedCodebook(nn.Module):
                 f"mask {tuple(mask.shape)} does not match local features "
                 f"{tuple(local.shape)}"
             )
-        if not bool(mask.any(dim=1).all()):
+        if not is_tracing() and not bool(mask.any(dim=1).all()):
             raise ValueError(
                 "SharedCodebook: a row has no position left to aggregate "
                 "(all masked; a text of boundary tokens only?)"

@@ -321,13 +321,15 @@ def gather_contrastive_inputs(inputs, local_loss: bool = False):
         return plain(tensor, sizes)
 
     def with_grad(tensor, sizes):
-        # Optional rows (e.g. codebook weights) exist on every rank or none.
+        # Optional rows (codebook weights, order embeddings) exist on every rank or none.
         return None if tensor is None else gather_with_grad(tensor, sizes)
 
     gathered = dataclasses.replace(
         inputs,
         audio_codewords=with_grad(inputs.audio_codewords, audio_sizes),
         text_codewords=with_grad(inputs.text_codewords, text_sizes),
+        audio_order_emb=with_grad(inputs.audio_order_emb, audio_sizes),
+        text_order_emb=with_grad(inputs.text_order_emb, text_sizes),
         audio_emb=gather_with_grad(inputs.audio_emb, audio_sizes),
         text_emb=gather_with_grad(inputs.text_emb, text_sizes),
         audio_keys=plain(inputs.audio_keys, audio_sizes),

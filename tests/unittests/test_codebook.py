@@ -319,3 +319,58 @@ def test_detached_order_heads_train_themselves_but_not_the_frames():
             projection = getattr(clap, f"{tower}_projection").weight.grad
             assert head.abs().sum() > 0
             assert (projection is None or projection.abs().sum() == 0) == detach
+
+
+def test_temporal_loss_on_order_heads_leaves_codebook_and_frames_to_the_contrastive_loss():
+    # TemporalFocusedLoss(temporal_on="order_heads") reads the order
+    # embeddings (the codebook's part behind a stop-gradient + the heads):
+    # with detached heads, L_t trains the heads only.
+    from speechbrain_tclap.data.batching import view_codes
+    from speechbrain_tclap.losses import ContrastiveInputs, TemporalFocusedLoss
+    from speechbrain_tclap.lobes.pooling import FramePooling
+
+    class NoContrastive(nn.Module):
+        def forward(self, inputs):
+            return inputs.audio_emb.sum() * 0
+
+    def grads(temporal_on):
+        torch.manual_seed(3)
+        audio = FramePooling("temporal_correction", input_size=5, max_frames=4, nhead=1)
+        text = FramePooling("temporal_correction", input_size=5, max_frames=5, nhead=1)
+        for head in (audio, text):
+            torch.nn.init.normal_(head.pool.correction.weight)
+        clap = _clap(SharedCodebook(5, num_codewords=7, temperature=0.1), pooling=audio)
+        clap.text_pooling, clap.order_heads_detach = text, True
+        assert clap.has_order_heads
+        out = clap(torch.randn(2, 16), None, ["dog cat", "cat dog", "cat dog", "dog cat"],
+                   return_order=True)
+        audio_emb, text_emb, scale, audio_order, text_order = out
+        assert audio_order.shape == audio_emb.shape and text_order.shape == text_emb.shape
+        # the same values as the joint embeddings; only their gradients differ
+        assert torch.allclose(audio_order, audio_emb) and torch.allclose(text_order, text_emb)
+        inputs = ContrastiveInputs(
+            audio_emb, text_emb, scale, torch.tensor([0, 1]), torch.tensor([0, 1, 2, 3]),
+            torch.tensor([False, False, True, True]),
+            audio_views=view_codes(["main", "main"]),
+            text_views=view_codes(["main", "main", "swapped", "swapped"]),
+            audio_sample=torch.tensor([0, 1]), text_sample=torch.tensor([0, 1, 0, 1]),
+            audio_order_emb=audio_order, text_order_emb=text_order,
+        )
+        loss = TemporalFocusedLoss(1.0, "pairwise", NoContrastive(), temporal_on=temporal_on)
+        loss(inputs).backward()
+        return {name: (p.grad is not None and bool(p.grad.abs().sum() > 0))
+                for name, p in clap.named_parameters()}
+
+    on_heads, on_embeddings = grads("order_heads"), grads("embeddings")
+    for name in ("audio_pooling.pool.correction.weight", "text_pooling.pool.correction.weight"):
+        assert on_heads[name] and on_embeddings[name]
+    for name in ("aligner.codebook", "audio_projection.weight", "text_projection.weight"):
+        assert not on_heads[name], name  # L_t leaves them to L_c
+        assert on_embeddings[name], name
+    # a model without order embeddings is refused with a clear message
+    plain = ContrastiveInputs(torch.zeros(1, 5), torch.zeros(1, 5), torch.tensor(1.0),
+                              torch.tensor([0]), torch.tensor([0]), torch.tensor([False]))
+    with pytest.raises(ValueError, match="order embeddings"):
+        TemporalFocusedLoss(temporal_on="order_heads")(plain)
+    with pytest.raises(ValueError, match="temporal_on"):
+        TemporalFocusedLoss(temporal_on="frames")

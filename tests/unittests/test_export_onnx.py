@@ -15,10 +15,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TOLERANCE = 1e-5
 
 
-def _model(name, tmp_path):
+def _model(name, tmp_path, overrides=None):
     torch.manual_seed(0)
     with open(os.path.join(ROOT, "hparams", "models", name)) as f:
-        model = load_hyperpyyaml(f)
+        model = load_hyperpyyaml(f, overrides)
     texts = ["a dog barks then a car passes by", "rain", "a bell rings twice"] * 10
     model["tokenizer"].load(
         train_sentencepiece(texts, str(tmp_path / "sp"), model["tokenizer_vocab_size"])
@@ -74,6 +74,19 @@ def test_fused_htsat_exports(tmp_path, time_fill):
                             onnx=False, towers=["audio"])
     lens = ", feat_lens[0]" if time_fill == "pad" else ""  # stretch: views taken whole
     assert reports[0].dynamic == "views[0], views[2], is_longer[0]" + lens
+    _check(reports, onnx=False)
+
+
+def test_codebook_model_with_order_heads_exports(tmp_path):
+    """MGA-CLAP's codebook with T-CLAP's order heads (mga_tclap.yaml's model)."""
+    model = _model("mgaclap_tiny.yaml", tmp_path, {"order_heads": "temporal_correction"})
+    clap = model["clap"]
+    assert clap.has_order_heads
+    for head in (clap.audio_pooling, clap.text_pooling):  # zero-initialised: make them count
+        for p in head.parameters():
+            torch.nn.init.normal_(p, std=0.05)
+    reports = export_towers(clap, str(tmp_path), model["sample_rate"], model["clip_seconds"],
+                            onnx=False)
     _check(reports, onnx=False)
 
 
