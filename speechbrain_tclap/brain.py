@@ -63,7 +63,7 @@ from speechbrain.utils.distributed import main_process_only
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.losses import ContrastiveInputs
+from speechbrain_tclap.losses import ContrastiveInputs, reads_order_embeddings
 from speechbrain_tclap.data.batching import ViewRole, caption_key
 from speechbrain_tclap.utils.optim import LR_SCALE, describe_groups, parameter_groups
 from speechbrain_tclap.utils.training_guard import TrainingFailure, TrainingGuard
@@ -365,17 +365,14 @@ class CLAPBrain(sb.Brain):
             wavs, wav_lens, texts = self._stand_in_input()
         # Through forward() so that a DDP wrapper sees the call; a codebook
         # aligner's codeword weights come along for its regulariser.
-        # Order heads beside an aligner add their order embeddings (for
-        # TemporalFocusedLoss(temporal_on="order_heads")).
-        model = _unwrap(self.modules.clap)
-        extras = {
-            flag: True
-            for flag, present in (
-                ("return_codewords", getattr(model, "has_codebook", False)),
-                ("return_order", getattr(model, "has_order_heads", False)),
-            )
-            if present
-        }
+        # Order embeddings only when the loss reads them (e.g.
+        # TemporalFocusedLoss(temporal_on="order_heads")): they cost a gather
+        # under DDP.
+        extras = {}
+        if getattr(_unwrap(self.modules.clap), "has_codebook", False):
+            extras["return_codewords"] = True
+        if reads_order_embeddings(getattr(self.hparams, "loss", None)):
+            extras["return_order"] = True
         out = self.modules.clap(wavs, wav_lens, texts, **extras)
         audio_emb, text_emb, logit_scale = out[:3]
         codes = out[3:5] if "return_codewords" in extras else (None, None)

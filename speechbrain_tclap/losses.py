@@ -435,6 +435,33 @@ class InfoNCELoss(torch.nn.Module):
         )
 
 
+def reads_order_embeddings(loss: Optional[torch.nn.Module]) -> bool:
+    """Whether ``loss`` or a loss inside it reads ``ContrastiveInputs``'
+    order embeddings (``TemporalFocusedLoss(temporal_on="order_heads")``).
+
+    Arguments
+    ---------
+    loss : torch.nn.Module, optional
+        A loss, possibly wrapping others (:class:`CodewordSharingLoss`,
+        :class:`LossSum`).
+
+    Returns
+    -------
+    bool
+        True when a submodule says so.
+
+    Example
+    -------
+    >>> reads_order_embeddings(LossSum([TemporalFocusedLoss(temporal_on="order_heads")]))
+    True
+    >>> reads_order_embeddings(InfoNCELoss()), reads_order_embeddings(None)
+    (False, False)
+    """
+    if not isinstance(loss, torch.nn.Module):
+        return False
+    return any(getattr(m, "temporal_on", None) == "order_heads" for m in loss.modules())
+
+
 class TemporalFocusedLoss(torch.nn.Module):
     """T-CLAP's objective ``L = L_c + temporal_weight * L_t``.
 

@@ -290,20 +290,27 @@ def test_order_heads_beside_an_aligner_start_at_the_codebook_and_see_order():
     )
 
 
+def _clap_with_trained_order_heads(detach):
+    """A codebook model with non-zero order heads on both towers."""
+    from speechbrain_tclap.lobes.pooling import FramePooling
+
+    torch.manual_seed(3)
+    audio = FramePooling("temporal_correction", input_size=5, max_frames=4, nhead=1)
+    text = FramePooling("temporal_correction", input_size=5, max_frames=5, nhead=1)
+    for head in (audio, text):
+        torch.nn.init.normal_(head.pool.correction.weight)  # heads already trained
+    clap = _clap(SharedCodebook(5, num_codewords=7, temperature=0.1), pooling=audio)
+    clap.text_pooling, clap.order_heads_detach = text, detach
+    return clap
+
+
 def test_detached_order_heads_train_themselves_but_not_the_frames():
     # order_heads_detach: a loss on the order heads' part of the embeddings
     # trains the heads and leaves the projections (the frames, the tokens) alone.
     from speechbrain_tclap.lobes.codebook import AlignerOutput
-    from speechbrain_tclap.lobes.pooling import FramePooling
 
     def heads_only(detach):
-        torch.manual_seed(3)
-        audio = FramePooling("temporal_correction", input_size=5, max_frames=4, nhead=1)
-        text = FramePooling("temporal_correction", input_size=5, max_frames=5, nhead=1)
-        for head in (audio, text):
-            torch.nn.init.normal_(head.pool.correction.weight)  # heads already trained
-        clap = _clap(SharedCodebook(5, num_codewords=7, temperature=0.1), pooling=audio)
-        clap.text_pooling, clap.order_heads_detach = text, detach
+        clap = _clap_with_trained_order_heads(detach)
         # the codebook's part set to zero: what remains is the heads' part
         def zero(local, mask):
             return AlignerOutput(local.sum(1) * 0, None, None)
@@ -327,20 +334,13 @@ def test_temporal_loss_on_order_heads_leaves_codebook_and_frames_to_the_contrast
     # with detached heads, L_t trains the heads only.
     from speechbrain_tclap.data.batching import view_codes
     from speechbrain_tclap.losses import ContrastiveInputs, TemporalFocusedLoss
-    from speechbrain_tclap.lobes.pooling import FramePooling
 
     class NoContrastive(nn.Module):
         def forward(self, inputs):
             return inputs.audio_emb.sum() * 0
 
     def grads(temporal_on):
-        torch.manual_seed(3)
-        audio = FramePooling("temporal_correction", input_size=5, max_frames=4, nhead=1)
-        text = FramePooling("temporal_correction", input_size=5, max_frames=5, nhead=1)
-        for head in (audio, text):
-            torch.nn.init.normal_(head.pool.correction.weight)
-        clap = _clap(SharedCodebook(5, num_codewords=7, temperature=0.1), pooling=audio)
-        clap.text_pooling, clap.order_heads_detach = text, True
+        clap = _clap_with_trained_order_heads(detach=True)
         assert clap.has_order_heads
         out = clap(torch.randn(2, 16), None, ["dog cat", "cat dog", "cat dog", "dog cat"],
                    return_order=True)
