@@ -318,7 +318,9 @@ class ContrastiveInputs:
     text_keys : torch.Tensor
         ``(Nt,)`` caption key of each text item.
     text_is_negative : torch.Tensor
-        ``(Nt,)`` True for texts that are extra negatives only.
+        ``(Nt,)`` True for texts the contrastive loss leaves out: extra
+        negatives and the ordered captions only ``L_t`` reads
+        (:func:`ordered_caption_rows`).
     audio_views : torch.Tensor, optional
         ``(Na,)`` :class:`~speechbrain_tclap.data.batching.ViewRole` code of
         each audio item (``view_codes(["main", "reversed"])``).
@@ -462,12 +464,85 @@ def reads_order_embeddings(loss: Optional[torch.nn.Module]) -> bool:
     return any(getattr(m, "temporal_on", None) == "order_heads" for m in loss.modules())
 
 
+def ordered_caption_rows(inputs: ContrastiveInputs) -> ContrastiveInputs:
+    """The batch as ``L_t`` reads it when ``L_c`` trains on order-free captions.
+
+    Samples captioned "A and B" for the contrastive loss carry their ordered
+    caption aside (view ``"ordered"``, flagged negative so that ``L_c``
+    leaves it out; caption style ``"unordered_with_ordered"``). ``L_t`` then
+    reads the ordered captions as the positives of their samples' main
+    audio and the order-swapped captions as the negatives, and nothing else;
+    a batch without ordered captions is returned as it is.
+
+    Arguments
+    ---------
+    inputs : ContrastiveInputs
+        One batch.
+
+    Returns
+    -------
+    ContrastiveInputs
+        The batch restricted to ordered and swapped captions, with each main
+        audio keyed by its ordered caption.
+
+    Example
+    -------
+    >>> from speechbrain_tclap.data.batching import view_codes
+    >>> emb = torch.eye(3)
+    >>> inputs = ContrastiveInputs(
+    ...     audio_emb=emb[:1], text_emb=emb, logit_scale=torch.tensor(1.0),
+    ...     audio_keys=torch.tensor([7]), text_keys=torch.tensor([7, 8, 9]),
+    ...     text_is_negative=torch.tensor([False, True, True]),
+    ...     audio_views=view_codes(["main"]),
+    ...     text_views=view_codes(["main", "ordered", "swapped"]),
+    ...     audio_sample=torch.tensor([0]), text_sample=torch.tensor([0, 0, 0]))
+    >>> rows = ordered_caption_rows(inputs)
+    >>> rows.audio_keys.tolist(), rows.text_keys.tolist(), rows.text_is_negative.tolist()
+    ([8], [8, 9], [False, True])
+    """
+    if inputs.text_views is None or inputs.text_sample is None:
+        return inputs
+    ordered = inputs.text_views == ViewRole.ORDERED
+    if not bool(ordered.any()):
+        return inputs
+    rows = ordered | (inputs.text_views == ViewRole.SWAPPED)
+    key_of_sample = dict(
+        zip(inputs.text_sample[ordered.to(inputs.text_sample.device)].tolist(),
+            inputs.text_keys[ordered.to(inputs.text_keys.device)].tolist())
+    )
+    audio_keys = torch.tensor(
+        [
+            key_of_sample.get(sample, key)
+            for sample, key in zip(inputs.audio_sample.tolist(), inputs.audio_keys.tolist())
+        ],
+        dtype=inputs.audio_keys.dtype, device=inputs.audio_keys.device,
+    )
+
+    def text_rows(values):  # the masks live where the views do
+        return None if values is None else values[rows.to(values.device)]
+
+    return replace(
+        inputs,
+        audio_keys=audio_keys,
+        text_emb=text_rows(inputs.text_emb),
+        text_keys=text_rows(inputs.text_keys),
+        text_is_negative=text_rows(~ordered.to(inputs.text_is_negative.device)),
+        text_views=text_rows(torch.where(ordered, int(ViewRole.MAIN), inputs.text_views)),
+        text_sample=text_rows(inputs.text_sample),
+        text_codewords=text_rows(inputs.text_codewords),
+        text_order_emb=text_rows(inputs.text_order_emb),
+        local=None if inputs.local is None else inputs.local.select(text=rows),
+    )
+
+
 class TemporalFocusedLoss(torch.nn.Module):
     """T-CLAP's objective ``L = L_c + temporal_weight * L_t``.
 
     ``L_c`` is the symmetric InfoNCE over every audio view and every text that
     is a positive of some audio (keys decide). ``L_t`` focuses on order: each
-    ``"main"`` audio must prefer its caption to order-swapped captions.
+    ``"main"`` audio must prefer its caption to order-swapped captions
+    (its ordered caption, when order-free captions train ``L_c``:
+    :func:`ordered_caption_rows`).
 
     * ``form="batch"`` (batch-extended): every main audio against the batch's
       positive captions *and* all its order-swapped negatives (an ``N x 2N``
@@ -551,6 +626,7 @@ class TemporalFocusedLoss(torch.nn.Module):
         loss = self.contrastive(inputs)
         if self.temporal_weight == 0:
             return loss
+        inputs = ordered_caption_rows(inputs)
         if self.temporal_on == "order_heads":
             if inputs.audio_order_emb is None or inputs.text_order_emb is None:
                 raise ValueError(

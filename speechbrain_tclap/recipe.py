@@ -368,11 +368,12 @@ def training_captions(dataset, captioner, draws: int = 4) -> List[str]:
     import random
 
     rng = random.Random(0)
+    # Captioners that set ordered captions aside for L_t write those too.
+    ordered = getattr(captioner, "ordered_captions", lambda row, train, rng: [])
     texts = []
     for row in dataset.rows.values():
-        texts.extend(captioner(row, False, rng))
-        for _ in range(draws):
-            texts.extend(captioner(row, True, rng))
+        for train in [False] + [True] * draws:
+            texts += captioner(row, train, rng) + ordered(row, train, rng)
     return texts
 
 

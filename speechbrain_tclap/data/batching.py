@@ -92,7 +92,10 @@ class ViewRole(enum.IntEnum):
     * ``OVERLAY``: A and B mixed, and its caption;
     * ``SINGLE``: one event alone (TeminAL stage A);
     * ``COMBINED``: TeminAL's "combined sound of A and B" in the joint
-      stage A + B (stage A alone calls it ``MAIN``).
+      stage A + B (stage A alone calls it ``MAIN``);
+    * ``ORDERED``: the ordered caption ("A followed by B") of a sample whose
+      contrastive caption is order-free ("A and B"): ``L_t`` alone reads
+      it (``negative=True`` keeps it out of ``L_c`` and retrieval).
 
     Example
     -------
@@ -101,7 +104,7 @@ class ViewRole(enum.IntEnum):
     >>> ViewRole.of("backwards")
     Traceback (most recent call last):
     ...
-    ValueError: unknown view 'backwards'; choose from main, swapped, reversed, overlay, single, combined
+    ValueError: unknown view 'backwards'; choose from main, swapped, reversed, overlay, single, combined, ordered
     """
 
     MAIN = 0
@@ -110,6 +113,7 @@ class ViewRole(enum.IntEnum):
     OVERLAY = 3
     SINGLE = 4
     COMBINED = 5
+    ORDERED = 6
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -235,7 +239,9 @@ class TextView:
     view : str or ViewRole
         View name (see :class:`ViewRole`), kept as its name.
     negative : bool
-        True for an extra negative (e.g. an order-swapped caption).
+        True for a text the contrastive loss and retrieval leave out: an
+        extra negative (an order-swapped caption) or an ``"ordered"``
+        caption that only the temporal loss reads.
 
     Example
     -------

@@ -96,6 +96,37 @@ DEFAULT_TEMPLATES: Dict[str, List[str]] = {
     ],
 }
 
+#: Styles of generated captions: ``"ordered"`` ("A followed by B"),
+#: ``"unordered"`` ("A and B", names sorted) and ``"unordered_with_ordered"``:
+#: the order-free caption trains the contrastive loss while the ordered
+#: caption and its order-swapped twin go aside to the temporal loss alone
+#: (view ``"ordered"``), so order never competes with what the frames learn.
+CAPTION_STYLES = ("ordered", "unordered", "unordered_with_ordered")
+
+
+def contrastive_style(style: str) -> str:
+    """The style of the caption the contrastive loss reads, for a caption style.
+
+    Arguments
+    ---------
+    style : str
+        One of :data:`CAPTION_STYLES`.
+
+    Returns
+    -------
+    str
+        ``"ordered"`` or ``"unordered"``.
+
+    Example
+    -------
+    >>> contrastive_style("unordered_with_ordered")
+    'unordered'
+    """
+    if style not in CAPTION_STYLES:
+        raise ValueError(f"caption style must be one of {CAPTION_STYLES}, got {style!r}")
+    return "ordered" if style == "ordered" else "unordered"
+
+
 #: A template slot: ``{A}``, ``{B}``, ... (one capital letter per event).
 TEMPLATE_SLOT = re.compile(r"\{([A-Z])\}")
 

@@ -39,7 +39,7 @@ from speechbrain_tclap.data.batching import (
     collate_clap_samples,
 )
 from speechbrain_tclap.data.manifest import check_audio_files, load_manifest
-from speechbrain_tclap.data.captions import caption_for_events
+from speechbrain_tclap.data.captions import caption_for_events, contrastive_style
 
 logger = get_logger(__name__)
 
@@ -167,8 +167,10 @@ class EventCaptioner:
     Arguments
     ---------
     style : str
-        ``"ordered"`` ("{A} followed by {B}") or ``"unordered"`` ("{A} and
-        {B}", names sorted, so the caption carries no order).
+        ``"ordered"`` ("{A} followed by {B}"), ``"unordered"`` ("{A} and
+        {B}", names sorted, so the caption carries no order) or
+        ``"unordered_with_ordered"`` (the unordered caption, with the ordered
+        one aside for the temporal loss: :meth:`ordered_captions`).
     random_template : bool
         When training, draw a template at random (evaluation always uses the
         first template, so it is deterministic).
@@ -182,10 +184,7 @@ class EventCaptioner:
     """
 
     def __init__(self, style: str = "ordered", random_template: bool = True):
-        if style not in ("ordered", "unordered"):
-            raise ValueError(
-                f"EventCaptioner style must be 'ordered' or 'unordered', got {style!r}"
-            )
+        self.caption_style = contrastive_style(style)
         self.style = style
         self.random_template = random_template
 
@@ -213,7 +212,42 @@ class EventCaptioner:
             raise ValueError(
                 f"EventCaptioner: row {row.get('id', '?')!r} has no 'events'"
             )
-        return [caption_for_events(events, style=self.style, rng=self._seed(train, rng))]
+        return [caption_for_events(events, style=self.caption_style, rng=self._seed(train, rng))]
+
+    def ordered_captions(
+        self, row: Dict[str, Any], train: bool, rng: Optional[random.Random] = None
+    ) -> List[str]:
+        """The ordered caption that style ``"unordered_with_ordered"`` sets aside.
+
+        Written for rows that have an order-swapped negative, with the same
+        template draw (``rng`` in the same state as for :meth:`__call__`).
+
+        Arguments
+        ---------
+        row : dict
+            Manifest row with ``events``.
+        train : bool
+            Training may draw a random template.
+        rng : random.Random, optional
+            Source of randomness for training.
+
+        Returns
+        -------
+        list of str
+            Zero or one caption.
+
+        Example
+        -------
+        >>> events = [{"label": "bell", "onset": 0.0, "offset": 1.0},
+        ...           {"label": "hiss", "onset": 1.5, "offset": 2.0}]
+        >>> cap = EventCaptioner("unordered_with_ordered")
+        >>> cap({"events": events}, False), cap.ordered_captions({"events": events}, False)
+        (['bell and hiss'], ['bell followed by hiss'])
+        """
+        if self.style != "unordered_with_ordered" or not self.order_negatives(row, False):
+            return []
+        events = sorted(row["events"], key=lambda e: float(e["onset"]))
+        return [caption_for_events(events, style="ordered", rng=self._seed(train, rng))]
 
     def _seed(self, train, rng):
         if train and self.random_template:
@@ -229,7 +263,8 @@ class EventCaptioner:
         "A followed by B" becomes "B followed by A" with the same template
         (``rng`` must be in the same state as for :meth:`__call__`). Rows whose
         reversed order reads the same (one event, or a palindrome of labels)
-        and order-free styles have no negative.
+        and the ``"unordered"`` style have no negative; the
+        ``"unordered_with_ordered"`` style swaps its ordered caption.
 
         Arguments
         ---------
@@ -254,10 +289,10 @@ class EventCaptioner:
         """
         events = sorted(row.get("events") or [], key=lambda e: float(e["onset"]))
         labels = [e["label"] for e in events]
-        if self.style != "ordered" or labels == labels[::-1]:
+        if self.style == "unordered" or labels == labels[::-1]:
             return []
         swapped = [dict(e, label=label) for e, label in zip(events, labels[::-1])]
-        return [caption_for_events(swapped, style=self.style, rng=self._seed(train, rng))]
+        return [caption_for_events(swapped, style="ordered", rng=self._seed(train, rng))]
 
 
 class EpochSeededBuilder:
@@ -330,7 +365,10 @@ class ClipSampleBuilder(EpochSeededBuilder):
         Resample files whose rate differs.
     order_negatives : bool
         Add the captioner's order-swapped caption as an extra negative text
-        (T-CLAP); the captioner must offer ``order_negatives``.
+        (T-CLAP); the captioner must offer ``order_negatives``. A captioner
+        with ``ordered_captions`` (style ``"unordered_with_ordered"``) adds
+        the ordered caption too, as view ``"ordered"`` for the temporal
+        loss alone.
     seed : int
         Base seed of the training randomness (crop position, caption
         template). Draws depend only on (seed, epoch, sample id), so a run
@@ -412,6 +450,10 @@ class ClipSampleBuilder(EpochSeededBuilder):
         captions = self.captioner(row, train, rng)
         texts = [TextView(c) for c in captions]
         if self.order_negatives:
+            ordered = getattr(self.captioner, "ordered_captions", None)
+            if ordered is not None:
+                rng.setstate(state)  # one template for the ordered and swapped captions
+                texts += [TextView(c, view="ordered", negative=True) for c in ordered(row, train, rng)]
             rng.setstate(state)  # the same template for the swapped caption
             texts += [
                 TextView(c, view="swapped", negative=True)

@@ -54,7 +54,7 @@ from speechbrain_tclap.data.batching import (
     TextView,
     caption_key,
 )
-from speechbrain_tclap.data.captions import TEMPLATE_SLOT
+from speechbrain_tclap.data.captions import TEMPLATE_SLOT, contrastive_style
 from speechbrain_tclap.data.datasets import EpochSeededBuilder, row_labels
 from speechbrain_tclap.data.labels import readable_label
 
@@ -453,6 +453,11 @@ class TemporalViewBuilder(EpochSeededBuilder):
     ``caption_style="unordered"`` writes order-free captions ("dog and
     rain", names sorted) and no order negative: the plain-CLAP baseline on
     the same audio (main and reversed audio then share one key).
+    ``caption_style="unordered_with_ordered"`` with ``order_negative`` writes
+    the order-free caption for the contrastive loss and sets the ordered
+    caption (view ``"ordered"``, a :data:`DEFAULT_ORDERED_TEMPLATES`
+    template) and its order-swapped twin aside for the temporal loss alone
+    (both ``negative=True``): the combined temporal + fine-grained model.
 
     Every output is zero-padded to ``clip_seconds`` with ``valid_samples``
     marking the end of the last event's segment. If the synthesised audio
@@ -495,13 +500,14 @@ class TemporalViewBuilder(EpochSeededBuilder):
         :data:`DEFAULT_UNORDERED_TEMPLATES`). Training draws one per sample
         and epoch; evaluation uses the first.
     order_negative : bool
-        Add the order-swapped caption as a negative text (ordered style).
+        Add the order-swapped caption as a negative text (ordered style; in
+        the ``"unordered_with_ordered"`` style, the ordered caption too).
     reversed_audio : bool
         Add the reversed audio view (B then A).
     overlay : bool
         Add the overlay audio view (A and B mixed).
     caption_style : str
-        ``"ordered"`` or ``"unordered"``.
+        ``"ordered"``, ``"unordered"`` or ``"unordered_with_ordered"``.
     label_names : mapping, optional
         Label -> name used in captions; default
         :func:`~speechbrain_tclap.data.labels.readable_label`.
@@ -614,16 +620,17 @@ class TemporalViewBuilder(EpochSeededBuilder):
                 f"got {eval_segment_crop!r}"
             )
         self.eval_segment_crop = eval_segment_crop
-        if caption_style not in ("ordered", "unordered"):
-            raise ValueError(
-                f"caption_style must be 'ordered' or 'unordered', got {caption_style!r}"
-            )
         self.caption_style = caption_style
+        self.order_free = contrastive_style(caption_style) == "unordered"
+        self.order_aside = caption_style == "unordered_with_ordered" and bool(order_negative)
+        if self.order_aside and reversed_audio:
+            raise ValueError(
+                "caption_style 'unordered_with_ordered' sets the ordered caption "
+                "aside for the main audio only; it cannot go with reversed_audio"
+            )
         if templates is None:
             templates = (
-                DEFAULT_ORDERED_TEMPLATES
-                if caption_style == "ordered"
-                else DEFAULT_UNORDERED_TEMPLATES
+                DEFAULT_UNORDERED_TEMPLATES if self.order_free else DEFAULT_ORDERED_TEMPLATES
             )
         if isinstance(templates, str):
             templates = [templates]
@@ -691,7 +698,7 @@ class TemporalViewBuilder(EpochSeededBuilder):
         ('dog and rain', 'dog and rain')
         """
         first, second = self.name(label_a), self.name(label_b)
-        if self.caption_style == "unordered":
+        if self.order_free:
             first, second = sorted((first, second))
             caption = fill_template(template, first, second)
             return caption, caption
@@ -747,6 +754,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
                 texts.append(TextView(swapped, swapped_key, "reversed", negative=False))
         elif self.order_negative and "swapped" in keys:
             texts.append(TextView(swapped, swapped_key, "swapped", negative=True))
+        elif self.order_aside and label_a != label_b:
+            texts += self._order_aside(rendered.id, label_a, label_b, train, keys)
         if self.overlay:
             first, second = sorted((self.name(label_a), self.name(label_b)))
             overlay_caption = fill_template(self.overlay_template, first, second)
@@ -766,6 +775,16 @@ class TemporalViewBuilder(EpochSeededBuilder):
             "template": template,
         }
         return CLAPSample(rendered.id, audio, texts, [label_a, label_b], meta)
+
+    def _order_aside(self, sample_id, label_a, label_b, train, keys) -> List[TextView]:
+        """The ordered caption and its order-swapped twin, for ``L_t`` alone."""
+        index = self.sample_rng(f"{sample_id}/order").randrange(len(DEFAULT_ORDERED_TEMPLATES))
+        template = DEFAULT_ORDERED_TEMPLATES[index if train else 0]
+        first, second = self.name(label_a), self.name(label_b)
+        ordered = TextView(fill_template(template, first, second), view="ordered", negative=True)
+        swapped = TextView(fill_template(template, second, first), view="swapped", negative=True)
+        keys["ordered"], keys["swapped"] = ordered.key, swapped.key
+        return [ordered, swapped]
 
     def render(
         self, row: Dict[str, Any], train: bool, views: Sequence[str] = ("main",)
@@ -852,8 +871,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
     def all_captions(self, labels: Sequence[str]) -> List[str]:
         """Every caption this builder can write for pairs of ``labels``.
 
-        Both orders, every template, and the overlay caption when the
-        overlay view is on; no audio is read (for tokenizer training).
+        Both orders, every template, the ordered captions set aside and the
+        overlay caption when those are on; no audio is read (for tokenizer
+        training).
 
         Arguments
         ---------
@@ -878,6 +898,14 @@ class TemporalViewBuilder(EpochSeededBuilder):
             if a != b
             for caption in self.captions(a, b, template)
         ]
+        if self.order_aside:
+            out += [
+                fill_template(template, self.name(a), self.name(b))
+                for template in DEFAULT_ORDERED_TEMPLATES
+                for a in labels
+                for b in labels
+                if a != b
+            ]
         if self.overlay:
             names = sorted({self.name(label) for label in labels})
             out += [

@@ -104,6 +104,39 @@ def test_captioners():
     assert ManifestCaptioner()({"caption": "a"}, train=True) == ["a"]
 
 
+def test_ordered_captions_set_aside_for_the_temporal_loss(folder):
+    # Style unordered_with_ordered: L_c reads "A and B"; the ordered caption
+    # and its swap (one template) are outside L_c, for L_t alone.
+    row = {"id": "two", "wav": str(folder / "good.wav"), "events": EVENTS}
+    build = ClipSampleBuilder(
+        16000, 1.0, captioner=EventCaptioner("unordered_with_ordered"), order_negatives=True, seed=3
+    )
+    for epoch in range(4):
+        build.set_epoch(epoch)
+        sample = build(row, train=True)
+        main, ordered, swapped = sample.texts
+        assert [t.view for t in sample.texts] == ["main", "ordered", "swapped"]
+        assert main.text.index("bell") < main.text.index("rising chirp")  # names sorted
+        assert not main.negative and ordered.negative and swapped.negative
+        assert sample.audio[0].key == main.key
+        exchanged = ordered.text.replace("bell", "@").replace("rising chirp", "bell").replace("@", "rising chirp")
+        assert exchanged == swapped.text != ordered.text
+    reversed_row = {**row, "events": [dict(EVENTS[0], onset=0.9, offset=1.4), dict(EVENTS[1], onset=0.1, offset=0.6)]}
+    texts = build(reversed_row, train=False).texts
+    assert texts[0].text == build(row, train=False).texts[0].text  # the order-free caption
+    assert texts[1].text == "rising chirp followed by bell"
+    single = {"id": "one", "wav": str(folder / "good.wav"), "events": EVENTS[:1]}
+    assert [t.view for t in build(single, train=True).texts] == ["main"]
+    # A from-scratch tokenizer learns the ordered captions too.
+    from types import SimpleNamespace
+    from speechbrain_tclap.recipe import training_captions
+
+    texts = training_captions(SimpleNamespace(rows={"two": row}), build.captioner, draws=1)
+    assert "bell followed by rising chirp" in texts and "bell and rising chirp" in texts
+    with pytest.raises(ValueError, match="caption style"):
+        EventCaptioner("sorted")
+
+
 def test_bad_manifest_fails_at_construction_naming_file_and_row(folder):
     rows = {"a": {"wav": str(folder / "good.wav"), "caption": "  "}}
     with pytest.raises(ManifestError, match=r"m\.json.*'a'.*caption"):

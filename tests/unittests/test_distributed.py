@@ -60,6 +60,20 @@ def _samples():
     return out
 
 
+def _order_aside_samples():
+    """:func:`_samples` with samples 1-3 captioned order-free for ``L_c``
+    and their ordered captions set aside for ``L_t``."""
+    out = _samples()[:1]
+    for i, (a, b) in enumerate([("rain", "bell"), ("cat", "dog"), ("dog", "cat")], start=1):
+        texts = [
+            TextView(" and ".join(sorted((a, b)))),
+            TextView(f"{a} then {b}", view="ordered", negative=True),
+            TextView(f"{b} then {a}", view="swapped", negative=True),
+        ]
+        out.append(CLAPSample(str(i), [AudioView(torch.randn(8), texts[0].key)], texts))
+    return out
+
+
 def _inputs(batch, audio_emb, text_emb, scale):
     return ContrastiveInputs(
         audio_emb, text_emb, scale, batch.audio_keys, batch.text_keys,
@@ -156,11 +170,14 @@ LOCAL_LOSSES = [
 ]
 
 
+@pytest.mark.parametrize("make_samples", [_samples, _order_aside_samples])
 @pytest.mark.parametrize("local_loss", [False, True])
 @pytest.mark.parametrize("loss_fn", LOCAL_LOSSES)
-def test_fake_two_rank_gather_pads_offsets_and_scales_gradients(monkeypatch, loss_fn, local_loss):
+def test_fake_two_rank_gather_pads_offsets_and_scales_gradients(
+    monkeypatch, loss_fn, local_loss, make_samples
+):
     torch.manual_seed(0)
-    samples = _samples()
+    samples = make_samples()
     whole = collate_clap_samples(samples)
     audio = torch.nn.functional.normalize(torch.randn(len(whole.audio_views), 6), dim=-1)
     text = torch.nn.functional.normalize(torch.randn(len(whole.texts), 6), dim=-1)

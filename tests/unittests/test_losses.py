@@ -235,3 +235,40 @@ def test_temporal_pairwise_form_with_reversed_audio_matches_explicit_formula():
     terms.append(-torch.log_softmax(torch.stack([s[0, 0], s[3, 0]]), dim=0)[0])
     expected = InfoNCELoss()(x) + 0.5 * torch.stack(terms).mean()
     assert torch.allclose(ours, expected, atol=1e-5)
+
+
+def test_temporal_loss_reads_the_ordered_captions_set_aside():
+    # Two samples captioned order-free for L_c (texts 0, 1), each with its
+    # ordered caption (2, 3) and order-swapped twin (4, 5) for L_t alone.
+    from speechbrain_tclap.losses import TemporalFocusedLoss
+
+    a = _unit(2, 8, 30).float().requires_grad_()
+    t = _unit(6, 8, 31).float().requires_grad_()
+    x = ContrastiveInputs(
+        audio_emb=a, text_emb=t, logit_scale=torch.tensor(5.0),
+        audio_keys=torch.tensor([0, 1]), text_keys=torch.tensor([0, 1, 10, 11, 20, 21]),
+        text_is_negative=torch.tensor([False, False, True, True, True, True]),
+        audio_views=view_codes(["main", "main"]),
+        text_views=view_codes(["main", "main", "ordered", "ordered", "swapped", "swapped"]),
+        audio_sample=torch.tensor([0, 1]), text_sample=torch.tensor([0, 1, 0, 1, 0, 1]),
+    )
+    s = 5.0 * a @ t.T
+    l_t = torch.stack([-torch.log_softmax(torch.stack([s[i, 2 + i], s[i, 4 + i]]), 0)[0] for i in range(2)])
+    l_c = InfoNCELoss()(x)
+    logits_c = s[:, :2]
+    assert torch.allclose(l_c, 0.5 * (F.cross_entropy(logits_c, torch.arange(2))
+                                      + F.cross_entropy(logits_c.T, torch.arange(2))))
+    pairwise = TemporalFocusedLoss(temporal_weight=0.5, form="pairwise")(x)
+    assert torch.allclose(pairwise, l_c + 0.5 * l_t.mean(), atol=1e-6)
+    # Batch form: each audio against the ordered and swapped captions only.
+    logp = (s[:, 2:]).log_softmax(dim=1)
+    batch = TemporalFocusedLoss(temporal_weight=0.5, form="batch")(x)
+    assert torch.allclose(batch, l_c + 0.5 * -(logp[0, 0] + logp[1, 1]) / 2, atol=1e-6)
+    # L_t's gradient reaches the ordered / swapped captions, never the order-free ones.
+    TemporalFocusedLoss(temporal_weight=1.0, form="pairwise", contrastive=_NoLoss())(x).backward()
+    assert t.grad[:2].abs().sum() == 0 and t.grad[2:].abs().sum() > 0
+
+
+class _NoLoss(torch.nn.Module):
+    def forward(self, inputs):
+        return inputs.audio_emb.sum() * 0

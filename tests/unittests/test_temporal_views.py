@@ -205,6 +205,25 @@ def test_captions_keys_and_negative_roles(clips):
     swapped_row = {**row, "a": row["b"], "b": row["a"]}
     assert build(swapped_row, train=False).texts[0].text == "dog and sea waves"
 
+    # Order set aside: "dog and sea waves" for L_c, the ordered caption and
+    # its swap (negative=True, out of L_c) for L_t; the tokenizer sees all.
+    build = TemporalViewBuilder(SR, 0.05, caption_style="unordered_with_ordered")
+    sample = build(row, train=False)
+    assert [(t.view, t.text, t.negative) for t in sample.texts] == [
+        ("main", "dog and sea waves", False),
+        ("ordered", "dog followed by sea waves", True),
+        ("swapped", "sea waves followed by dog", True),
+    ]
+    assert sample.audio[0].key == "dog and sea waves"
+    captions = build.all_captions(["dog", "sea_waves"])
+    assert {"dog and sea waves", "dog followed by sea waves", "sea waves after dog"} <= set(captions)
+    for epoch in range(6):  # a training draw keeps one template for both orders
+        build.set_epoch(epoch)
+        _, ordered, swapped = build(row, train=True).texts
+        assert ordered.text.replace("dog", "@").replace("sea waves", "dog").replace("@", "sea waves") == swapped.text
+    with pytest.raises(ValueError, match="reversed_audio"):
+        TemporalViewBuilder(SR, 0.05, caption_style="unordered_with_ordered", reversed_audio=True)
+
     # Same class on both sides: the swapped caption equals the positive; no negative.
     same = {**row, "b": {**row["b"], "labels": ["dog"]}}
     sample = TemporalViewBuilder(SR, 0.05, reversed_audio=True)(same, train=False)
