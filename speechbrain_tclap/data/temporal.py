@@ -455,8 +455,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
     the same audio (main and reversed audio then share one key).
     ``caption_style="unordered_with_ordered"`` with ``order_negative`` writes
     the order-free caption for the contrastive loss and sets the ordered
-    caption (view ``"ordered"``, a :data:`DEFAULT_ORDERED_TEMPLATES`
-    template) and its order-swapped twin aside for the temporal loss alone
+    caption (view ``"ordered"``, one of ``templates``) and its
+    order-swapped twin aside for the temporal loss alone
     (both ``negative=True``): the combined temporal + fine-grained model.
 
     Every output is zero-padded to ``clip_seconds`` with ``valid_samples``
@@ -498,7 +498,10 @@ class TemporalViewBuilder(EpochSeededBuilder):
         Caption templates with ``{A}`` (first event) and ``{B}`` (second);
         default :data:`DEFAULT_ORDERED_TEMPLATES` (or
         :data:`DEFAULT_UNORDERED_TEMPLATES`). Training draws one per sample
-        and epoch; evaluation uses the first.
+        and epoch; evaluation uses the first. In the
+        ``"unordered_with_ordered"`` style they are the templates of the
+        ordered captions set aside (the order-free caption uses the
+        unordered defaults).
     order_negative : bool
         Add the order-swapped caption as a negative text (ordered style; in
         the ``"unordered_with_ordered"`` style, the ordered caption too).
@@ -628,7 +631,11 @@ class TemporalViewBuilder(EpochSeededBuilder):
                 "caption_style 'unordered_with_ordered' sets the ordered caption "
                 "aside for the main audio only; it cannot go with reversed_audio"
             )
-        if templates is None:
+        # The order-aside style reads ``templates`` as its ordered captions'.
+        self.order_templates = [
+            check_template(t) for t in (templates or DEFAULT_ORDERED_TEMPLATES)
+        ] if self.order_aside else []
+        if templates is None or self.order_aside:
             templates = (
                 DEFAULT_UNORDERED_TEMPLATES if self.order_free else DEFAULT_ORDERED_TEMPLATES
             )
@@ -778,8 +785,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
 
     def _order_aside(self, sample_id, label_a, label_b, train, keys) -> List[TextView]:
         """The ordered caption and its order-swapped twin, for ``L_t`` alone."""
-        index = self.sample_rng(f"{sample_id}/order").randrange(len(DEFAULT_ORDERED_TEMPLATES))
-        template = DEFAULT_ORDERED_TEMPLATES[index if train else 0]
+        index = self.sample_rng(f"{sample_id}/order").randrange(len(self.order_templates))
+        template = self.order_templates[index if train else 0]
         first, second = self.name(label_a), self.name(label_b)
         ordered = TextView(fill_template(template, first, second), view="ordered", negative=True)
         swapped = TextView(fill_template(template, second, first), view="swapped", negative=True)
@@ -901,7 +908,7 @@ class TemporalViewBuilder(EpochSeededBuilder):
         if self.order_aside:
             out += [
                 fill_template(template, self.name(a), self.name(b))
-                for template in DEFAULT_ORDERED_TEMPLATES
+                for template in self.order_templates
                 for a in labels
                 for b in labels
                 if a != b

@@ -72,6 +72,9 @@ def _check_tclap_run(tmp_path, hparams, results):
     for key in ("zero_shot_paraphrase_acc", "tclassify_binary_heldout"):
         assert 0.0 <= metrics[key] <= 1.0 and key in results["chance"]
     assert -1.0 <= metrics["text_order_cosine"] <= 1.0 and "text_order_cosine_init" in metrics
+    if hparams == "tclap.yaml":  # the frame-score picture beside MGA-CLAP's
+        for key in ("grounding_psds1", "grounding_order_acc", "sed_psds1"):
+            assert 0.0 <= metrics[key] <= 1.0 and key in results["chance"], key
     manifests = {
         split: json.loads((tmp_path / "out" / "save" / f"{split}_mixed.json").read_text())
         for split in ("train", "test")

@@ -81,6 +81,9 @@ def test_default_recipe_writes_results_and_exports(default_run):
         assert 0.0 <= metrics[key] <= 1.0, key
         assert 0.0 < chance[key] < 1.0, key
     assert metrics["skipped"] == 0
+    # The frame-score picture, reported as MGA-CLAP reports it.
+    for key in ("grounding_psds1", "grounding_order_acc", "sed_psds1"):
+        assert 0.0 <= metrics[key] <= 1.0 and key in chance, key
     assert (default_run / "results.md").read_text().startswith("| metric |")
     for name in ("hyperparams.yaml", "README.md", "clap.safetensors", "tokenizer.ckpt"):
         assert (default_run / "pretrained" / name).is_file()

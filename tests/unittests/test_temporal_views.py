@@ -221,6 +221,10 @@ def test_captions_keys_and_negative_roles(clips):
         build.set_epoch(epoch)
         _, ordered, swapped = build(row, train=True).texts
         assert ordered.text.replace("dog", "@").replace("sea waves", "dog").replace("@", "sea waves") == swapped.text
+    build = TemporalViewBuilder(SR, 0.05, caption_style="unordered_with_ordered",
+                                templates=["{B} after {A}"])
+    assert [t.text for t in build(row, train=False).texts] == [
+        "dog and sea waves", "sea waves after dog", "dog after sea waves"]
     with pytest.raises(ValueError, match="reversed_audio"):
         TemporalViewBuilder(SR, 0.05, caption_style="unordered_with_ordered", reversed_audio=True)
 
