@@ -527,6 +527,11 @@ class TemporalViewBuilder(EpochSeededBuilder):
         when that is ``"random"``. Must be deterministic.
     overlay_template : str
         Template of the overlay caption.
+    order_aside_share : float
+        Style ``"unordered_with_ordered"``: the share of training draws
+        whose order goes aside to ``L_t``; the others are captioned as the
+        ordered style does (the ordered caption in ``L_c``, the swap a
+        negative). Evaluation always sets the order aside.
 
     Example
     -------
@@ -571,6 +576,7 @@ class TemporalViewBuilder(EpochSeededBuilder):
         gain_db: Optional[float] = None,
         eval_segment_crop: Optional[str] = None,
         overlay_template: str = DEFAULT_OVERLAY_TEMPLATE,
+        order_aside_share: float = 1.0,
     ):
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate}")
@@ -626,6 +632,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
         self.caption_style = caption_style
         self.order_free = contrastive_style(caption_style) == "unordered"
         self.order_aside = caption_style == "unordered_with_ordered" and bool(order_negative)
+        if not 0.0 <= order_aside_share <= 1.0:
+            raise ValueError(f"order_aside_share must lie in [0, 1], got {order_aside_share!r}")
+        self.order_aside_share = float(order_aside_share)
         if self.order_aside and reversed_audio:
             raise ValueError(
                 "caption_style 'unordered_with_ordered' sets the ordered caption "
@@ -741,6 +750,13 @@ class TemporalViewBuilder(EpochSeededBuilder):
         label_a, label_b = rendered.labels
         template = rendered.template
         positive, swapped = self.captions(label_a, label_b, template)
+        aside = self.order_aside and label_a != label_b
+        if aside and train and self.sample_rng(f"{rendered.id}/share").random() >= self.order_aside_share:
+            # This draw keeps its order in L_c, as the ordered style does.
+            template = self._order_template(rendered.id, train)
+            positive = fill_template(template, self.name(label_a), self.name(label_b))
+            swapped = fill_template(template, self.name(label_b), self.name(label_a))
+            aside = False
         key, swapped_key = caption_key(positive), caption_key(swapped)
         distinct = swapped_key != key
 
@@ -749,7 +765,7 @@ class TemporalViewBuilder(EpochSeededBuilder):
         texts = [TextView(positive, key, "main")]
         keys = {"main": key}
         view_events = {"main": events}
-        if self.caption_style == "ordered" and distinct:
+        if (self.caption_style == "ordered" or self.order_aside and not aside) and distinct:
             keys["swapped"] = swapped_key
         if self.reversed_audio:
             wav_r, valid_r, events_r = rendered.views["reversed"]
@@ -761,7 +777,7 @@ class TemporalViewBuilder(EpochSeededBuilder):
                 texts.append(TextView(swapped, swapped_key, "reversed", negative=False))
         elif self.order_negative and "swapped" in keys:
             texts.append(TextView(swapped, swapped_key, "swapped", negative=True))
-        elif self.order_aside and label_a != label_b:
+        elif aside:
             texts += self._order_aside(rendered.id, label_a, label_b, train, keys)
         if self.overlay:
             first, second = sorted((self.name(label_a), self.name(label_b)))
@@ -783,10 +799,14 @@ class TemporalViewBuilder(EpochSeededBuilder):
         }
         return CLAPSample(rendered.id, audio, texts, [label_a, label_b], meta)
 
+    def _order_template(self, sample_id, train) -> str:
+        """The ordered template of a sample (drawn in training, else the first)."""
+        index = self.sample_rng(f"{sample_id}/order").randrange(len(self.order_templates))
+        return self.order_templates[index if train else 0]
+
     def _order_aside(self, sample_id, label_a, label_b, train, keys) -> List[TextView]:
         """The ordered caption and its order-swapped twin, for ``L_t`` alone."""
-        index = self.sample_rng(f"{sample_id}/order").randrange(len(self.order_templates))
-        template = self.order_templates[index if train else 0]
+        template = self._order_template(sample_id, train)
         first, second = self.name(label_a), self.name(label_b)
         ordered = TextView(fill_template(template, first, second), view="ordered", negative=True)
         swapped = TextView(fill_template(template, second, first), view="swapped", negative=True)

@@ -29,6 +29,7 @@ from speechbrain_tclap.data.temporal import (
     DEFAULT_ORDERED_TEMPLATES,
     PAIR_REQUIRED,
     TemporalViewBuilder,
+    fill_template,
     make_pair_rows,
 )
 from speechbrain_tclap.recipe import write_pair_manifests
@@ -225,6 +226,21 @@ def test_captions_keys_and_negative_roles(clips):
                                 templates=["{B} after {A}"])
     assert [t.text for t in build(row, train=False).texts] == [
         "dog and sea waves", "sea waves after dog", "dog after sea waves"]
+    # order_aside_share: some training draws keep the order in L_c instead.
+    build = TemporalViewBuilder(SR, 0.05, caption_style="unordered_with_ordered", order_aside_share=0.5)
+    kinds = set()
+    ordered_captions = {fill_template(t, "dog", "sea waves") for t in DEFAULT_ORDERED_TEMPLATES}
+    for epoch in range(12):
+        build.set_epoch(epoch)
+        sample = build(row, train=True)
+        kinds.add(tuple(t.view for t in sample.texts))
+        if len(sample.texts) == 2:  # the ordered style's sample
+            assert sample.texts[0].text in ordered_captions and sample.texts[1].view == "swapped"
+            assert sample.audio[0].key == sample.texts[0].key and sample.texts[1].negative
+    assert kinds == {("main", "ordered", "swapped"), ("main", "swapped")}
+    assert build(row, train=False).texts[0].text == "dog and sea waves"
+    with pytest.raises(ValueError, match="order_aside_share"):
+        TemporalViewBuilder(SR, 0.05, caption_style="unordered_with_ordered", order_aside_share=1.5)
     with pytest.raises(ValueError, match="reversed_audio"):
         TemporalViewBuilder(SR, 0.05, caption_style="unordered_with_ordered", reversed_audio=True)
 
