@@ -184,7 +184,7 @@ class EventCaptioner:
     """
 
     def __init__(self, style: str = "ordered", random_template: bool = True):
-        self.caption_style = contrastive_style(style)
+        self.contrastive_style = contrastive_style(style)  # what L_c reads
         self.style = style
         self.random_template = random_template
 
@@ -212,7 +212,7 @@ class EventCaptioner:
             raise ValueError(
                 f"EventCaptioner: row {row.get('id', '?')!r} has no 'events'"
             )
-        return [caption_for_events(events, style=self.caption_style, rng=self._seed(train, rng))]
+        return [caption_for_events(events, style=self.contrastive_style, rng=self._seed(train, rng))]
 
     def ordered_captions(
         self, row: Dict[str, Any], train: bool, rng: Optional[random.Random] = None

@@ -640,6 +640,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
                 "caption_style 'unordered_with_ordered' sets the ordered caption "
                 "aside for the main audio only; it cannot go with reversed_audio"
             )
+        if isinstance(templates, str):
+            templates = [templates]
         # The order-aside style reads ``templates`` as its ordered captions'.
         self.order_templates = [
             check_template(t) for t in (templates or DEFAULT_ORDERED_TEMPLATES)
@@ -648,8 +650,6 @@ class TemporalViewBuilder(EpochSeededBuilder):
             templates = (
                 DEFAULT_UNORDERED_TEMPLATES if self.order_free else DEFAULT_ORDERED_TEMPLATES
             )
-        if isinstance(templates, str):
-            templates = [templates]
         self.templates = [check_template(t) for t in templates]
         if not self.templates:
             raise ValueError("templates is empty")

@@ -223,7 +223,7 @@ def test_captions_keys_and_negative_roles(clips):
         _, ordered, swapped = build(row, train=True).texts
         assert ordered.text.replace("dog", "@").replace("sea waves", "dog").replace("@", "sea waves") == swapped.text
     build = TemporalViewBuilder(SR, 0.05, caption_style="unordered_with_ordered",
-                                templates=["{B} after {A}"])
+                                templates="{B} after {A}")
     assert [t.text for t in build(row, train=False).texts] == [
         "dog and sea waves", "sea waves after dog", "dog after sea waves"]
     # order_aside_share: some training draws keep the order in L_c instead.
