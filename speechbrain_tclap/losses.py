@@ -506,9 +506,12 @@ def ordered_caption_rows(inputs: ContrastiveInputs) -> ContrastiveInputs:
     if not bool(ordered.any()):
         return inputs
     rows = ordered | (inputs.text_views == ViewRole.SWAPPED)
+
+    def text_rows(values, mask=rows):  # the masks live where the views do
+        return None if values is None else values[mask.to(values.device)]
+
     key_of_sample = dict(
-        zip(inputs.text_sample[ordered.to(inputs.text_sample.device)].tolist(),
-            inputs.text_keys[ordered.to(inputs.text_keys.device)].tolist())
+        zip(text_rows(inputs.text_sample, ordered).tolist(), text_rows(inputs.text_keys, ordered).tolist())
     )
     audio_keys = torch.tensor(
         [
@@ -517,16 +520,12 @@ def ordered_caption_rows(inputs: ContrastiveInputs) -> ContrastiveInputs:
         ],
         dtype=inputs.audio_keys.dtype, device=inputs.audio_keys.device,
     )
-
-    def text_rows(values):  # the masks live where the views do
-        return None if values is None else values[rows.to(values.device)]
-
     return replace(
         inputs,
         audio_keys=audio_keys,
         text_emb=text_rows(inputs.text_emb),
         text_keys=text_rows(inputs.text_keys),
-        text_is_negative=text_rows(~ordered.to(inputs.text_is_negative.device)),
+        text_is_negative=text_rows(~ordered),
         text_views=text_rows(torch.where(ordered, int(ViewRole.MAIN), inputs.text_views)),
         text_sample=text_rows(inputs.text_sample),
         text_codewords=text_rows(inputs.text_codewords),

@@ -244,9 +244,19 @@ class EventCaptioner:
         >>> cap({"events": events}, False), cap.ordered_captions({"events": events}, False)
         (['bell and hiss'], ['bell followed by hiss'])
         """
-        if self.style != "unordered_with_ordered" or not self.order_negatives(row, False):
+        if self.style != "unordered_with_ordered":
             return []
-        events = sorted(row["events"], key=lambda e: float(e["onset"]))
+        return self._ordered_caption(row, train, rng, swap=False)
+
+    def _ordered_caption(self, row, train, rng, swap: bool) -> List[str]:
+        """The row's ordered caption, in time order or swapped; none when the
+        style is order-free or the reversed order reads the same."""
+        events = sorted(row.get("events") or [], key=lambda e: float(e["onset"]))
+        labels = [e["label"] for e in events]
+        if self.style == "unordered" or labels == labels[::-1]:
+            return []
+        if swap:
+            events = [dict(e, label=label) for e, label in zip(events, labels[::-1])]
         return [caption_for_events(events, style="ordered", rng=self._seed(train, rng))]
 
     def _seed(self, train, rng):
@@ -287,12 +297,7 @@ class EventCaptioner:
         >>> EventCaptioner().order_negatives({"events": events}, train=False)
         ['hiss followed by bell']
         """
-        events = sorted(row.get("events") or [], key=lambda e: float(e["onset"]))
-        labels = [e["label"] for e in events]
-        if self.style == "unordered" or labels == labels[::-1]:
-            return []
-        swapped = [dict(e, label=label) for e, label in zip(events, labels[::-1])]
-        return [caption_for_events(swapped, style="ordered", rng=self._seed(train, rng))]
+        return self._ordered_caption(row, train, rng, swap=True)
 
 
 class EpochSeededBuilder:

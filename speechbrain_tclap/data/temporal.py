@@ -718,10 +718,12 @@ class TemporalViewBuilder(EpochSeededBuilder):
             first, second = sorted((first, second))
             caption = fill_template(template, first, second)
             return caption, caption
-        return (
-            fill_template(template, first, second),
-            fill_template(template, second, first),
-        )
+        return self._both_orders(template, label_a, label_b)
+
+    def _both_orders(self, template: str, label_a: str, label_b: str) -> Tuple[str, str]:
+        """``template`` with A then B, and with the two exchanged."""
+        first, second = self.name(label_a), self.name(label_b)
+        return fill_template(template, first, second), fill_template(template, second, first)
 
     def __call__(self, row: Dict[str, Any], train: bool) -> Optional[CLAPSample]:
         """Builds the sample of a pair row, or logs and returns None.
@@ -750,13 +752,15 @@ class TemporalViewBuilder(EpochSeededBuilder):
         label_a, label_b = rendered.labels
         template = rendered.template
         positive, swapped = self.captions(label_a, label_b, template)
-        aside = self.order_aside and label_a != label_b
-        if aside and train and self.sample_rng(f"{rendered.id}/share").random() >= self.order_aside_share:
-            # This draw keeps its order in L_c, as the ordered style does.
-            template = self._order_template(rendered.id, train)
-            positive = fill_template(template, self.name(label_a), self.name(label_b))
-            swapped = fill_template(template, self.name(label_b), self.name(label_a))
-            aside = False
+        ordered_positive = self.caption_style == "ordered"
+        aside = None  # (ordered, swapped) captions set aside for L_t
+        if self.order_aside and label_a != label_b:
+            order_template = self._order_template(rendered.id, train)
+            aside = self._both_orders(order_template, label_a, label_b)
+            if train and self.sample_rng(f"{rendered.id}/share").random() >= self.order_aside_share:
+                # This draw keeps its order in L_c, as the ordered style does.
+                template, (positive, swapped), aside = order_template, aside, None
+                ordered_positive = True
         key, swapped_key = caption_key(positive), caption_key(swapped)
         distinct = swapped_key != key
 
@@ -765,7 +769,7 @@ class TemporalViewBuilder(EpochSeededBuilder):
         texts = [TextView(positive, key, "main")]
         keys = {"main": key}
         view_events = {"main": events}
-        if (self.caption_style == "ordered" or self.order_aside and not aside) and distinct:
+        if ordered_positive and distinct:
             keys["swapped"] = swapped_key
         if self.reversed_audio:
             wav_r, valid_r, events_r = rendered.views["reversed"]
@@ -778,7 +782,10 @@ class TemporalViewBuilder(EpochSeededBuilder):
         elif self.order_negative and "swapped" in keys:
             texts.append(TextView(swapped, swapped_key, "swapped", negative=True))
         elif aside:
-            texts += self._order_aside(rendered.id, label_a, label_b, train, keys)
+            ordered = TextView(aside[0], view="ordered", negative=True)
+            twin = TextView(aside[1], view="swapped", negative=True)
+            texts += [ordered, twin]
+            keys["ordered"], keys["swapped"] = ordered.key, twin.key
         if self.overlay:
             first, second = sorted((self.name(label_a), self.name(label_b)))
             overlay_caption = fill_template(self.overlay_template, first, second)
@@ -803,15 +810,6 @@ class TemporalViewBuilder(EpochSeededBuilder):
         """The ordered template of a sample (drawn in training, else the first)."""
         index = self.sample_rng(f"{sample_id}/order").randrange(len(self.order_templates))
         return self.order_templates[index if train else 0]
-
-    def _order_aside(self, sample_id, label_a, label_b, train, keys) -> List[TextView]:
-        """The ordered caption and its order-swapped twin, for ``L_t`` alone."""
-        template = self._order_template(sample_id, train)
-        first, second = self.name(label_a), self.name(label_b)
-        ordered = TextView(fill_template(template, first, second), view="ordered", negative=True)
-        swapped = TextView(fill_template(template, second, first), view="swapped", negative=True)
-        keys["ordered"], keys["swapped"] = ordered.key, swapped.key
-        return [ordered, swapped]
 
     def render(
         self, row: Dict[str, Any], train: bool, views: Sequence[str] = ("main",)
