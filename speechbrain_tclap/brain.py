@@ -63,7 +63,11 @@ from speechbrain.utils.distributed import main_process_only
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.labels import readable_label
-from speechbrain_tclap.losses import ContrastiveInputs, reads_order_embeddings
+from speechbrain_tclap.losses import (
+    ContrastiveInputs,
+    frame_order_template,
+    reads_order_embeddings,
+)
 from speechbrain_tclap.data.batching import ViewRole, caption_key
 from speechbrain_tclap.utils.optim import LR_SCALE, describe_groups, parameter_groups
 from speechbrain_tclap.utils.training_guard import TrainingFailure, TrainingGuard
@@ -369,14 +373,29 @@ class CLAPBrain(sb.Brain):
         # TemporalFocusedLoss(temporal_on="order_heads")): they cost a gather
         # under DDP.
         extras = {}
+        loss = getattr(self.hparams, "loss", None)
         if getattr(_unwrap(self.modules.clap), "has_codebook", False):
             extras["return_codewords"] = True
-        if reads_order_embeddings(getattr(self.hparams, "loss", None)):
+        if reads_order_embeddings(loss):
             extras["return_order"] = True
-        out = self.modules.clap(wavs, wav_lens, texts, **extras)
+        # FrameOrderLoss: the prompts of the ordered events ride along with
+        # the captions (one pass of the text tower) and are split off below.
+        template = frame_order_template(loss)
+        event_pairs = [] if template is None or stand_in else batch.ordered_event_pairs()
+        event_labels = sorted({label for _, *pair in event_pairs for label in pair})
+        num_texts = len(texts)
+        if template is not None:
+            extras["return_frames"] = True
+            texts = list(texts) + class_prompts(event_labels, template)
+        out = list(self.modules.clap(wavs, wav_lens, texts, **extras))
         audio_emb, text_emb, logit_scale = out[:3]
-        codes = out[3:5] if "return_codewords" in extras else (None, None)
-        order = out[-2:] if "return_order" in extras else (None, None)
+        rest = out[3:]
+        codes = [rest.pop(0), rest.pop(0)] if "return_codewords" in extras else [None, None]
+        order = [rest.pop(0), rest.pop(0)] if "return_order" in extras else [None, None]
+        pairs = self._event_pair_inputs(rest, text_emb[num_texts:], event_pairs, event_labels)
+        text_emb = text_emb[:num_texts]
+        codes[1] = None if codes[1] is None else codes[1][:num_texts]
+        order[1] = None if order[1] is None else order[1][:num_texts]
         # A stand-in contributes zero rows that stay in the graph, so every
         # parameter still gets a (zero) gradient for DDP's all-reduce.
         rows = slice(0, 0) if stand_in else slice(None)
@@ -397,6 +416,28 @@ class CLAPBrain(sb.Brain):
             text_codewords=codes[1],
             audio_order_emb=order[0],
             text_order_emb=order[1],
+            **pairs,
+        )
+
+    @staticmethod
+    def _event_pair_inputs(frame_outputs, prompt_emb, event_pairs, event_labels) -> Dict:
+        """``pair_frames``, ``pair_frame_mask`` and ``pair_texts`` of
+        :class:`~speechbrain_tclap.losses.ContrastiveInputs` (empty without
+        ``return_frames``)."""
+        if not frame_outputs:
+            return {}
+        frames, frame_mask = frame_outputs
+        if frame_mask is None:
+            frame_mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
+        column = {label: i for i, label in enumerate(event_labels)}
+        rows = torch.tensor([row for row, _, _ in event_pairs], dtype=torch.long)
+        firsts = [column[a] for _, a, _ in event_pairs]
+        seconds = [column[b] for _, _, b in event_pairs]
+        rows = rows.to(frames.device)
+        return dict(
+            pair_frames=frames[rows],
+            pair_frame_mask=frame_mask[rows].bool(),
+            pair_texts=torch.stack([prompt_emb[firsts], prompt_emb[seconds]], dim=1),
         )
 
     def _stand_in_input(self):

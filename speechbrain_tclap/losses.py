@@ -341,6 +341,16 @@ class ContrastiveInputs:
         order heads beside an aligner; ``CLAP.forward(return_order=True)``).
     text_order_emb : torch.Tensor, optional
         ``(Nt, D)`` order embeddings of the text items.
+    pair_frames : torch.Tensor, optional
+        ``(P, T, D)`` normalised frame embeddings of the audio of each
+        ordered event pair (:meth:`~speechbrain_tclap.data.batching.CLAPBatch.ordered_event_pairs`;
+        :class:`FrameOrderLoss`). Per-row terms: this rank's rows only,
+        never gathered across ranks.
+    pair_frame_mask : torch.Tensor, optional
+        Boolean ``(P, T)``: real frames.
+    pair_texts : torch.Tensor, optional
+        ``(P, 2, D)`` normalised prompt embeddings of each pair's first and
+        second event.
     local : LocalRows, optional
         This rank's items of a batch gathered across ranks, set by
         :func:`~speechbrain_tclap.utils.distributed.gather_contrastive_inputs`
@@ -369,6 +379,9 @@ class ContrastiveInputs:
     text_codewords: Optional[torch.Tensor] = None
     audio_order_emb: Optional[torch.Tensor] = None
     text_order_emb: Optional[torch.Tensor] = None
+    pair_frames: Optional[torch.Tensor] = None
+    pair_frame_mask: Optional[torch.Tensor] = None
+    pair_texts: Optional[torch.Tensor] = None
     local: Optional[LocalRows] = None
 
 
@@ -724,6 +737,155 @@ class TemporalFocusedLoss(torch.nn.Module):
                 )
                 losses.append(-torch.log_softmax(logits, dim=-1)[:, 0])
         return torch.cat(losses).mean() if losses else None
+
+
+# ---------------------------------------------------------------------------
+# Event order in the frame scores (ours): L_t's order, asked of the frames
+# ---------------------------------------------------------------------------
+def score_time_centres(
+    scores: torch.Tensor, mask: torch.Tensor, sharpness: float
+) -> torch.Tensor:
+    """Soft centre in time of each frame-score curve, in ``(0, 1)``.
+
+    A softmax over the real frames (``sharpness * score``) weighs the
+    frames' relative positions ``(t + 0.5) / T_real``: differentiable
+    where the evaluation's centre of mass
+    (:func:`~speechbrain_tclap.evaluation.detection_metrics.score_centre`)
+    is not.
+
+    Arguments
+    ---------
+    scores : torch.Tensor
+        ``(P, T, E)`` frame scores, one curve per column.
+    mask : torch.Tensor
+        Boolean ``(P, T)``: real frames (at least one per row).
+    sharpness : float
+        Inverse temperature of the softmax over time.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(P, E)`` centres.
+
+    Example
+    -------
+    >>> s = torch.tensor([[[9.0, 0.0], [0.0, 0.0], [0.0, 9.0]]])
+    >>> score_time_centres(s, torch.ones(1, 3, dtype=torch.bool), 10.0).round(decimals=2)
+    tensor([[0.1700, 0.8300]])
+    """
+    real = mask.to(scores.dtype)
+    count = real.sum(dim=1, keepdim=True).clamp(min=1.0)
+    position = (torch.arange(scores.shape[1], device=scores.device) + 0.5) / count
+    logits = (sharpness * scores).masked_fill(~mask.unsqueeze(-1), float("-inf"))
+    weights = torch.softmax(logits, dim=1)
+    return (weights * position.unsqueeze(-1)).sum(dim=1)
+
+
+class FrameOrderLoss(torch.nn.Module):
+    """Event order asked of the frame scores: "A followed by B" puts A first.
+
+    T-CLAP's ``L_t`` teaches the clip embedding which of two orders a clip
+    holds; MGA-CLAP's frames learn which frames a caption is about, but no
+    term tells them when. This term joins the two (our design): for every
+    ordered event pair of a training clip (two events of different labels,
+    the first ending before the second starts; the synthesised pairs of
+    T-CLAP's data and multi-event clips), the soft time centre
+    (:func:`score_time_centres`) of the first event's prompt over the clip's
+    frames must precede the second's: ``softplus(slope * (c_first -
+    c_second))``. It knows the order only, not where the events start, so
+    it asks of the frames exactly what the ordered caption asks of the
+    clip. Combine it with a contrastive loss in :class:`LossSum`;
+    ``CLAPBrain`` fills ``pair_frames``, ``pair_frame_mask`` and
+    ``pair_texts`` of :class:`ContrastiveInputs` when the loss holds one,
+    with each label's prompt from ``template``.
+
+    Arguments
+    ---------
+    template : str
+        Prompt of an event's label (one ``{}``), e.g. the single-event
+        training caption.
+    sharpness : float
+        Inverse temperature of the softmax over time (cosines in [-1, 1]).
+    slope : float
+        Slope of the softplus on the centre difference (centres in (0, 1)).
+
+    Example
+    -------
+    >>> frames = torch.nn.functional.normalize(torch.tensor(  # 2 frames per event
+    ...     [[[1.0, 0.0], [1.0, 0.1], [0.1, 1.0], [0.0, 1.0]]]), dim=-1)
+    >>> texts = torch.eye(2)[None]  # first event ~ axis 0, second ~ axis 1
+    >>> emb = torch.nn.functional.normalize(torch.randn(1, 2), dim=-1)
+    >>> inputs = ContrastiveInputs(emb, emb, torch.tensor(1.0), torch.arange(1),
+    ...     torch.arange(1), torch.zeros(1, dtype=torch.bool), pair_frames=frames,
+    ...     pair_frame_mask=torch.ones(1, 4, dtype=torch.bool), pair_texts=texts)
+    >>> loss = FrameOrderLoss("the sound of {}")
+    >>> right = loss(inputs)
+    >>> wrong = loss(replace(inputs, pair_texts=texts.flip(1)))
+    >>> bool(right < 0.1 < wrong)
+    True
+    """
+
+    def __init__(self, template: str, sharpness: float = 10.0, slope: float = 10.0):
+        super().__init__()
+        if "{}" not in template:
+            raise ValueError(f"FrameOrderLoss template {template!r} must hold the label as '{{}}'")
+        if sharpness <= 0 or slope <= 0:
+            raise ValueError(f"sharpness and slope must be > 0, got {sharpness}, {slope}")
+        self.template = template
+        self.sharpness = float(sharpness)
+        self.slope = float(slope)
+
+    def forward(self, inputs: ContrastiveInputs) -> torch.Tensor:
+        """Mean order penalty over the batch's ordered event pairs.
+
+        Arguments
+        ---------
+        inputs : ContrastiveInputs
+            One batch; without pairs (``pair_frames`` None or empty) the
+            loss is a zero that keeps the embeddings in the graph.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar loss.
+        """
+        frames, texts = inputs.pair_frames, inputs.pair_texts
+        if frames is None or frames.shape[0] == 0:
+            return 0.0 * inputs.audio_emb.sum()
+        if texts is None or inputs.pair_frame_mask is None or texts.shape[:2] != (frames.shape[0], 2):
+            raise ValueError(
+                "FrameOrderLoss needs pair_texts (P, 2, D) and pair_frame_mask (P, T) "
+                f"beside pair_frames {tuple(frames.shape)}"
+            )
+        scores = torch.einsum("ptd,ped->pte", frames.float(), texts.float())
+        centres = score_time_centres(scores, inputs.pair_frame_mask, self.sharpness)
+        return F.softplus(self.slope * (centres[:, 0] - centres[:, 1])).mean()
+
+
+def frame_order_template(loss: Optional[torch.nn.Module]) -> Optional[str]:
+    """The prompt template of a :class:`FrameOrderLoss` in ``loss``, else None.
+
+    Arguments
+    ---------
+    loss : torch.nn.Module, optional
+        A loss, possibly wrapping others.
+
+    Returns
+    -------
+    str or None
+        The template the Brain fills with event labels.
+
+    Example
+    -------
+    >>> frame_order_template(LossSum([InfoNCELoss(), FrameOrderLoss("a {}")]))
+    'a {}'
+    >>> frame_order_template(InfoNCELoss()) is None
+    True
+    """
+    if not isinstance(loss, torch.nn.Module):
+        return None
+    found = [m.template for m in loss.modules() if isinstance(m, FrameOrderLoss)]
+    return found[0] if found else None
 
 
 # ---------------------------------------------------------------------------

@@ -20,9 +20,11 @@ Authors
 import enum
 import hashlib
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+
+from speechbrain_tclap.events import event_label
 
 
 def caption_key(text: str) -> str:
@@ -390,6 +392,45 @@ class CLAPBatch:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def ordered_event_pairs(self) -> List[Tuple[int, str, str]]:
+        """Every two events of a main audio view that follow one another.
+
+        Reads ``meta["view_events"]["main"]`` (events in the time of the
+        main audio view, which the sample builders write where they know
+        it: synthesised pairs, uncropped clips); a pair is two events of
+        different labels, the first ending before the second starts.
+
+        Returns
+        -------
+        list of (int, str, str)
+            ``(audio row, first label, second label)``.
+
+        Example
+        -------
+        >>> events = [dict(label="rain", onset=1.0, offset=2.0),
+        ...           dict(label="dog", onset=0.0, offset=1.0)]
+        >>> b = collate_clap_samples([CLAPSample("a", [AudioView(torch.ones(3), "x")],
+        ...     [TextView("x")], meta={"view_events": {"main": events}})])
+        >>> b.ordered_event_pairs()
+        [(0, 'dog', 'rain')]
+        """
+        main_row = {}
+        for row, (sample, view) in enumerate(zip(self.audio_sample.tolist(), self.audio_views.tolist())):
+            if view == ViewRole.MAIN:
+                main_row.setdefault(sample, row)
+        pairs = []
+        for sample, meta in enumerate(self.meta):
+            events = (meta.get("view_events") or {}).get("main") or []
+            if sample not in main_row or len(events) < 2:
+                continue
+            events = sorted(events, key=lambda e: float(e["onset"]))
+            for i, first in enumerate(events):
+                for second in events[i + 1:]:
+                    a, b = event_label(first), event_label(second)
+                    if a != b and float(first["offset"]) <= float(second["onset"]):
+                        pairs.append((main_row[sample], a, b))
+        return pairs
 
 
 def collate_clap_samples(samples: Sequence[Optional[CLAPSample]]) -> CLAPBatch:

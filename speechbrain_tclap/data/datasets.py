@@ -434,9 +434,13 @@ class ClipSampleBuilder(EpochSeededBuilder):
         generator = torch.Generator().manual_seed(rng.randrange(2**62))
         crop = self.train_crop if train else self.eval_crop
 
+        cropped = False
+
         def window(length):  # resample only the crop (not for "loudest")
+            nonlocal cropped
             if crop == "loudest" or length <= self.num_samples:
                 return None
+            cropped = True
             return crop_start(length, self.num_samples, crop, generator), self.num_samples
 
         try:
@@ -444,6 +448,7 @@ class ClipSampleBuilder(EpochSeededBuilder):
         except AudioReadError as err:
             logger.warning("skipping sample %s: %s", row.get("id"), err)
             return None
+        wav_samples = wav.shape[-1]
         if self.pad == "none" and wav.shape[-1] <= self.num_samples:
             valid = wav.shape[-1]
         else:
@@ -466,6 +471,9 @@ class ClipSampleBuilder(EpochSeededBuilder):
             ]
         audio = [AudioView(wav, key=texts[0].key, valid_samples=valid)]
         meta = {k: row[k] for k in ("events", "duration") if k in row}
+        if "events" in row and not cropped and wav_samples <= self.num_samples:
+            # The view is the whole clip: its events keep their times.
+            meta["view_events"] = {"main": list(row["events"])}
         return CLAPSample(row["id"], audio, texts, row_labels(row), meta)
 
 

@@ -572,6 +572,7 @@ class CLAP(nn.Module):
         texts: List[str],
         return_codewords: bool = False,
         return_order: bool = False,
+        return_frames: bool = False,
     ):
         """Return normalised audio and text embeddings and the logit scale.
 
@@ -590,15 +591,20 @@ class CLAP(nn.Module):
             Also return the normalised order embeddings of audio and text
             (the aligner's embedding behind a stop-gradient plus the order
             head; ``None`` for a tower without one).
+        return_frames : bool
+            Also return the normalised projected audio frames and their mask.
 
         Returns
         -------
         tuple
             ``(audio_emb, text_emb, logit_scale)``, with ``return_codewords``
             followed by ``(audio_codewords, text_codewords)``, then with
-            ``return_order`` by ``(audio_order, text_order)``.
+            ``return_order`` by ``(audio_order, text_order)``, then with
+            ``return_frames`` by ``(frames, frame_mask)``.
         """
-        audio, _, _, audio_codes, audio_order = self._embed_audio(wavs, wav_lens)
+        audio, frames, frame_mask, audio_codes, audio_order = self._embed_audio(
+            wavs, wav_lens, return_frames
+        )
         text, _, _, text_codes, text_order = self._embed_text(texts)
         out = (
             F.normalize(audio, dim=-1),
@@ -611,6 +617,8 @@ class CLAP(nn.Module):
             out = out + tuple(
                 None if e is None else F.normalize(e, dim=-1) for e in (audio_order, text_order)
             )
+        if return_frames:
+            out = out + (F.normalize(frames, dim=-1), frame_mask)
         return out
 
     @property

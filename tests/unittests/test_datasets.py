@@ -163,3 +163,20 @@ def test_order_negative_uses_the_same_template_and_is_a_negative(folder):
     assert len(build(single, train=True).texts) == 1
     unordered = ClipSampleBuilder(16000, 1.0, captioner=EventCaptioner("unordered"), order_negatives=True)
     assert len(unordered(row, train=True).texts) == 1
+
+
+def test_events_in_the_view_time_only_where_the_clip_is_not_cropped(folder):
+    # ClipSampleBuilder writes meta view_events (what the frame order loss
+    # and SED read) only when the audio view is the whole clip.
+    row = {"id": "two", "wav": str(folder / "good.wav"), "events": EVENTS, "caption": "x"}  # 1.5 s
+    whole = ClipSampleBuilder(16000, 2.0)(row, train=True)
+    assert whole.meta["view_events"]["main"] == EVENTS
+    assert collate_clap_samples([whole]).ordered_event_pairs() == [(0, "bell", "rising_chirp")]
+    for crop in ("random", "loudest"):
+        cropped = ClipSampleBuilder(16000, 1.0, train_crop=crop, seed=1)(row, train=True)
+        assert cropped.meta["events"] == EVENTS and "view_events" not in cropped.meta
+        assert collate_clap_samples([cropped]).ordered_event_pairs() == []
+    # overlapping events and repeats of one label make no pair
+    overlapping = {**row, "events": [dict(EVENTS[0], offset=1.0), EVENTS[1], dict(EVENTS[0], onset=1.4, offset=1.5)]}
+    sample = ClipSampleBuilder(16000, 2.0)(overlapping, train=False)
+    assert collate_clap_samples([sample]).ordered_event_pairs() == [(0, "rising_chirp", "bell")]

@@ -272,3 +272,49 @@ def test_temporal_loss_reads_the_ordered_captions_set_aside():
 class _NoLoss(torch.nn.Module):
     def forward(self, inputs):
         return inputs.audio_emb.sum() * 0
+
+
+def test_frame_order_loss_asks_the_first_event_to_come_first():
+    from dataclasses import replace
+
+    from speechbrain_tclap.losses import (
+        CodewordSharingLoss,
+        FrameOrderLoss,
+        LossSum,
+        frame_order_template,
+        score_time_centres,
+    )
+
+    torch.manual_seed(0)
+    texts = F.normalize(torch.randn(3, 2, 8), dim=-1)
+    # frames 0-4 look like the first event, 5-9 like the second; 10-11 padding
+    frames = torch.cat([texts[:, :1].expand(3, 5, 8), texts[:, 1:].expand(3, 5, 8),
+                        texts[:, :1].expand(3, 2, 8)], dim=1)
+    frames = F.normalize(frames + 0.05 * torch.randn_like(frames), dim=-1)
+    mask = torch.arange(12) < 10
+    mask = mask.expand(3, 12).clone()
+    emb = F.normalize(torch.randn(3, 8), dim=-1)
+    inputs = ContrastiveInputs(emb, emb, torch.tensor(10.0), torch.arange(3), torch.arange(3),
+                               torch.zeros(3, dtype=torch.bool), pair_frames=frames,
+                               pair_frame_mask=mask, pair_texts=texts)
+    loss = FrameOrderLoss("the sound of {}", sharpness=10.0, slope=10.0)
+    right, wrong = loss(inputs), loss(replace(inputs, pair_texts=texts.flip(1)))
+    assert float(right) < 0.1 < 2.0 < float(wrong)
+    # padded frames do not count: centres over the 10 real frames only
+    centres = score_time_centres(torch.einsum("ptd,ped->pte", frames, texts), mask, 10.0)
+    assert bool((centres[:, 0] < 0.3).all() and (centres[:, 1] > 0.7).all())
+    # a step on the frames moves the curves towards the right order
+    shuffled = frames[:, torch.tensor([5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 10, 11])].clone().requires_grad_(True)
+    before = loss(replace(inputs, pair_frames=shuffled))
+    before.backward()
+    with torch.no_grad():
+        after = loss(replace(inputs, pair_frames=F.normalize(shuffled - 0.5 * shuffled.grad, dim=-1)))
+    assert float(after) < float(before.detach())
+    # without pairs: a zero in the graph; a half-filled input is refused
+    assert float(loss(replace(inputs, pair_frames=None))) == 0.0
+    with pytest.raises(ValueError, match="pair_texts"):
+        loss(replace(inputs, pair_texts=None))
+    with pytest.raises(ValueError, match="template"):
+        FrameOrderLoss("the sound")
+    nested = LossSum([CodewordSharingLoss(InfoNCELoss()), FrameOrderLoss("a {} sound")])
+    assert frame_order_template(nested) == "a {} sound"

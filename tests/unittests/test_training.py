@@ -282,3 +282,40 @@ def test_optimiser_groups_exempt_the_temperature_and_scale_a_tower(tmp_path):
     text_weight = next(p for p in clap.text_encoder.parameters() if p.ndim == 2)
     assert group[id(text_weight)]["lr"] == pytest.approx(1e-4)
     assert group[id(clap.audio_projection.weight)]["lr"] == pytest.approx(1e-3)
+
+
+def test_frame_order_loss_gets_the_frames_and_prompts_of_ordered_event_pairs(tmp_path):
+    # A FrameOrderLoss in the YAML loss: the Brain embeds each event label's
+    # prompt with the captions (split off again) and hands the loss the
+    # frames of every clip whose main view holds two events in a row.
+    from speechbrain_tclap.losses import FrameOrderLoss, LossSum
+
+    loss = LossSum([InfoNCELoss(), FrameOrderLoss("the sound of {}")], weights=[1.0, 0.5])
+    brain = _brain(tmp_path, loss=loss)
+    events = [dict(label="dog", onset=0.0, offset=1.0), dict(label="rain", onset=1.0, offset=2.0)]
+    samples = [
+        CLAPSample("p", [AudioView(torch.randn(16), "dog then rain")], [TextView("dog then rain")],
+                   meta={"view_events": {"main": events}}),
+        CLAPSample("q", [AudioView(torch.randn(16), "rain then dog")], [TextView("rain then dog")],
+                   meta={"view_events": {"main": events[::-1]}, "events": events}),
+        CLAPSample("s", [AudioView(torch.randn(16), "a cat")], [TextView("a cat")]),
+    ]
+    batch = collate_clap_samples(samples)
+    clap = brain.modules.clap
+    clap.eval()  # no dropout: the embeddings compare with the model's own
+    out = brain.compute_forward(batch, sb.Stage.TRAIN)
+    assert out.text_emb.shape[0] == len(batch.texts) == 3  # prompts split off
+    # "q" lists its events backwards: sorted by onset it is dog, then rain too
+    assert out.pair_frames.shape == (2, 4, 6) and out.pair_frame_mask.all()
+    prompts = clap.encode_text(["the sound of dog", "the sound of rain"])
+    assert torch.allclose(out.pair_texts[0], prompts, atol=1e-6)
+    frames = clap.encode_audio(batch.wavs[:1], return_frames=True).frames
+    assert torch.allclose(out.pair_frames[0], frames[0], atol=1e-6)
+    total = brain.compute_objectives(out, batch, sb.Stage.TRAIN)
+    assert torch.isfinite(total) and total > InfoNCELoss()(out)
+    total.backward()
+    assert clap.audio_projection.weight.grad.abs().sum() > 0
+    # a batch without ordered events: no pairs, a zero term
+    plain = brain.compute_forward(_batch(), sb.Stage.TRAIN)
+    assert plain.pair_frames.shape[0] == 0
+    assert float(FrameOrderLoss("{}")(plain)) == 0.0
