@@ -797,7 +797,9 @@ class FrameOrderLoss(torch.nn.Module):
     clip. Combine it with a contrastive loss in :class:`LossSum`;
     ``CLAPBrain`` fills ``pair_frames``, ``pair_frame_mask`` and
     ``pair_texts`` of :class:`ContrastiveInputs` when the loss holds one,
-    with each label's prompt from ``template``.
+    with each label's prompt from ``template``. Each pair's term needs only
+    its own clip, so under DDP every rank computes it on its own rows (DDP's
+    gradient average then gives the mean over ranks).
 
     Arguments
     ---------
@@ -808,6 +810,12 @@ class FrameOrderLoss(torch.nn.Module):
         Inverse temperature of the softmax over time (cosines in [-1, 1]).
     slope : float
         Slope of the softplus on the centre difference (centres in (0, 1)).
+    contrast : bool
+        Score each frame by how much more it resembles one prompt than the
+        other (each cosine minus the pair's mean at that frame), as the
+        evaluation's ``prompt_mean`` normalisation does over all classes:
+        a frame both prompts match (silence, a broad noise) then pulls
+        neither centre.
 
     Example
     -------
@@ -825,7 +833,9 @@ class FrameOrderLoss(torch.nn.Module):
     True
     """
 
-    def __init__(self, template: str, sharpness: float = 10.0, slope: float = 10.0):
+    def __init__(
+        self, template: str, sharpness: float = 10.0, slope: float = 10.0, contrast: bool = False
+    ):
         super().__init__()
         if "{}" not in template:
             raise ValueError(f"FrameOrderLoss template {template!r} must hold the label as '{{}}'")
@@ -834,6 +844,7 @@ class FrameOrderLoss(torch.nn.Module):
         self.template = template
         self.sharpness = float(sharpness)
         self.slope = float(slope)
+        self.contrast = bool(contrast)
 
     def forward(self, inputs: ContrastiveInputs) -> torch.Tensor:
         """Mean order penalty over the batch's ordered event pairs.
@@ -858,6 +869,8 @@ class FrameOrderLoss(torch.nn.Module):
                 f"beside pair_frames {tuple(frames.shape)}"
             )
         scores = torch.einsum("ptd,ped->pte", frames.float(), texts.float())
+        if self.contrast:
+            scores = scores - scores.mean(dim=-1, keepdim=True)
         centres = score_time_centres(scores, inputs.pair_frame_mask, self.sharpness)
         return F.softplus(self.slope * (centres[:, 0] - centres[:, 1])).mean()
 

@@ -318,3 +318,23 @@ def test_frame_order_loss_asks_the_first_event_to_come_first():
         FrameOrderLoss("the sound")
     nested = LossSum([CodewordSharingLoss(InfoNCELoss()), FrameOrderLoss("a {} sound")])
     assert frame_order_template(nested) == "a {} sound"
+
+
+def test_frame_order_contrast_ignores_what_both_prompts_match():
+    # contrast=True: a frame component both prompts share (silence, a broad
+    # noise) moves both scores of a frame alike and pulls neither centre.
+    from dataclasses import replace
+
+    from speechbrain_tclap.losses import FrameOrderLoss
+
+    u, v, w = torch.eye(3)
+    texts = torch.stack([u + w, v + w])[None]  # (1, 2, 3)
+    x = torch.stack([u, u, 0.5 * (u + v), v, v])  # A, then B
+    emb = F.normalize(torch.randn(1, 3), dim=-1)
+    base = ContrastiveInputs(emb, emb, torch.tensor(1.0), torch.arange(1), torch.arange(1),
+                             torch.zeros(1, dtype=torch.bool), pair_frames=x[None],
+                             pair_frame_mask=torch.ones(1, 5, dtype=torch.bool), pair_texts=texts)
+    shared = replace(base, pair_frames=(x + torch.tensor([0.0, 0.0, 0.0, 3.0, 3.0])[:, None] * w)[None])
+    contrast, plain = FrameOrderLoss("{}", contrast=True), FrameOrderLoss("{}")
+    assert torch.isclose(contrast(shared), contrast(base))
+    assert float(plain(shared)) > float(plain(base)) + 0.1  # the late frames pull A's centre
