@@ -101,7 +101,9 @@ def test_local_loss_gives_the_gradients_of_the_global_loss(runs, loss):
         local, whole = result[f"{loss}+local_loss"], result[loss]
         for name, grad in ref["grads"].items():
             assert _max_abs(local["grads"][name], whole["grads"][name]) <= LOCAL_TOL, name
-            assert _max_abs(local["grads"][name], grad) <= LOCAL_TOL, name
+            # Against one process: the gathered path's tolerance (above); the
+            # summation order differs across CPUs (1.2e-6 seen on one).
+            assert _max_abs(local["grads"][name], grad) <= TOL, name
     shares = [r[f"{loss}+local_loss"]["loss"] for r in ranks]
     assert _max_abs(sum(shares) / len(shares), ref["loss"]) <= TOL
     # Each rank's value is world_size x its own share, not the global loss.
