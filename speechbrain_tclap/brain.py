@@ -430,10 +430,9 @@ class CLAPBrain(sb.Brain):
         if frame_mask is None:
             frame_mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
         column = {label: i for i, label in enumerate(event_labels)}
-        rows = torch.tensor([row for row, _, _ in event_pairs], dtype=torch.long)
+        rows = torch.tensor([row for row, _, _ in event_pairs], dtype=torch.long, device=frames.device)
         firsts = [column[a] for _, a, _ in event_pairs]
         seconds = [column[b] for _, _, b in event_pairs]
-        rows = rows.to(frames.device)
         return dict(
             pair_frames=frames[rows],
             pair_frame_mask=frame_mask[rows].bool(),
