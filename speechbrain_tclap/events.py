@@ -53,6 +53,41 @@ def event_label(event) -> str:
     return str(event.get("event_label", event.get("label")))
 
 
+def ordered_event_pairs(events: Sequence[Event]) -> List[Tuple[Event, Event]]:
+    """Every two events of different labels, the first ending before the
+    second starts (in onset order).
+
+    The one definition of "A followed by B" in an event list: the frame
+    order loss trains on these pairs and ``grounding_order_acc`` scores them.
+
+    Arguments
+    ---------
+    events : sequence of dict
+        Events with a label (:func:`event_label`), ``onset`` and ``offset``.
+
+    Returns
+    -------
+    list of (dict, dict)
+        ``(first, second)`` pairs.
+
+    Example
+    -------
+    >>> events = [dict(label="rain", onset=1.0, offset=2.0),
+    ...           dict(label="dog", onset=0.0, offset=1.0),
+    ...           dict(label="dog", onset=1.5, offset=2.5)]
+    >>> [(event_label(a), event_label(b)) for a, b in ordered_event_pairs(events)]
+    [('dog', 'rain')]
+    """
+    events = sorted(events, key=lambda e: float(e["onset"]))
+    return [
+        (first, second)
+        for i, first in enumerate(events)
+        for second in events[i + 1:]
+        if event_label(first) != event_label(second)
+        and float(first["offset"]) <= float(second["onset"])
+    ]
+
+
 def normalize_frame_scores(scores, kind: str = "none"):
     """Per-frame normalisation of frame-by-prompt scores ``(..., T, N)``.
 

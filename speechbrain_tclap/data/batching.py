@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from speechbrain_tclap.events import event_label
+from speechbrain_tclap.events import event_label, ordered_event_pairs
 
 
 def caption_key(text: str) -> str:
@@ -398,8 +398,8 @@ class CLAPBatch:
 
         Reads ``meta["view_events"]["main"]`` (events in the time of the
         main audio view, which the sample builders write where they know
-        it: synthesised pairs, uncropped clips); a pair is two events of
-        different labels, the first ending before the second starts.
+        it: synthesised pairs, uncropped clips); pairs as
+        :func:`~speechbrain_tclap.events.ordered_event_pairs`.
 
         Returns
         -------
@@ -419,18 +419,14 @@ class CLAPBatch:
         for row, (sample, view) in enumerate(zip(self.audio_sample.tolist(), self.audio_views.tolist())):
             if view == ViewRole.MAIN:
                 main_row.setdefault(sample, row)
-        pairs = []
-        for sample, meta in enumerate(self.meta):
-            events = (meta.get("view_events") or {}).get("main") or []
-            if sample not in main_row or len(events) < 2:
-                continue
-            events = sorted(events, key=lambda e: float(e["onset"]))
-            for i, first in enumerate(events):
-                for second in events[i + 1:]:
-                    a, b = event_label(first), event_label(second)
-                    if a != b and float(first["offset"]) <= float(second["onset"]):
-                        pairs.append((main_row[sample], a, b))
-        return pairs
+        return [
+            (main_row[sample], event_label(first), event_label(second))
+            for sample, meta in enumerate(self.meta)
+            if sample in main_row
+            for first, second in ordered_event_pairs(
+                (meta.get("view_events") or {}).get("main") or []
+            )
+        ]
 
 
 def collate_clap_samples(samples: Sequence[Optional[CLAPSample]]) -> CLAPBatch:

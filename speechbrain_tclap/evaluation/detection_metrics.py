@@ -42,6 +42,7 @@ from speechbrain_tclap.events import (
     frame_bounds,
     gap_frames,
     median_filter_time,
+    ordered_event_pairs,
 )
 
 logger = get_logger(__name__)
@@ -570,19 +571,15 @@ def event_order_accuracy(clips: Sequence[ScoredClip]) -> Optional[float]:
     right = []
     for clip in clips:
         column = {label: i for i, label in enumerate(clip.labels)}
-        events = sorted(
-            (e for e in clip.events if event_label(e) in column), key=lambda e: e["onset"]
-        )
         centre = {}
-        for i, first in enumerate(events):
-            for second in events[i + 1:]:
-                a, b = event_label(first), event_label(second)
-                if a == b or first["offset"] > second["onset"]:
-                    continue
-                for label in (a, b):
-                    if label not in centre:
-                        centre[label] = score_centre(clip.scores[:, column[label]], clip.times)
-                right.append(0.5 if centre[a] == centre[b] else float(centre[a] < centre[b]))
+        for first, second in ordered_event_pairs(
+            [e for e in clip.events if event_label(e) in column]
+        ):
+            a, b = event_label(first), event_label(second)
+            for label in (a, b):
+                if label not in centre:
+                    centre[label] = score_centre(clip.scores[:, column[label]], clip.times)
+            right.append(0.5 if centre[a] == centre[b] else float(centre[a] < centre[b]))
     return float(np.mean(right)) if right else None
 
 
