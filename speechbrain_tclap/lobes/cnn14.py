@@ -1,24 +1,14 @@
 """CNN14 audio encoder (PANNs), as the MS-CLAP 2022 audio tower uses it.
 
-Six convolution blocks (two 3x3 convolutions with BatchNorm and ReLU each,
-then 2x2 average pooling; the last block does not pool) turn a log-mel
-``(B, T, n_mels)`` into a ``(B, 2048, T / 32, n_mels / 32)`` map. The map is
-averaged over frequency; the clip vector is ``max + mean`` over time, passed
-through ``fc1`` and a ReLU. That vector is what MS-CLAP 2022 projects into the
-joint space (its ``embedding``; ``fc_audioset`` only feeds AudioSet tagging).
-
-Parameter names are PANNs' and msclap's (``bn0``, ``conv_block1`` ...
-``conv_block6`` with ``conv1``, ``conv2``, ``bn1``, ``bn2``, then ``fc1``
-and ``fc_audioset``), so msclap checkpoints map onto it by stripping a prefix
-(:mod:`speechbrain_tclap.convert.msclap`). The log-mel front end is not part
-of this module (:class:`~speechbrain_tclap.lobes.features.CLAPFeatures`
-with the ``"msclap_2022"`` preset reproduces msclap's).
-
-Unlike PANNs, batches of clips with different lengths are supported: with
-``feat_lens`` the padding is reset to zero before every convolution (what a
-clip alone would see), so a clip's valid frames and its clip vector do not
-depend on the rest of the batch (in eval mode; in training, BatchNorm batch
-statistics include the zeroed padding).
+Six convolution blocks (two 3x3 conv + BatchNorm + ReLU, then 2x2 average
+pooling, except the last) turn a log-mel ``(B, T, n_mels)`` into a
+``(B, 2048, T / 32, n_mels / 32)`` map. Parameter names are PANNs' and
+msclap's, so msclap checkpoints load by stripping a prefix
+(:mod:`speechbrain_tclap.convert.msclap`); the front end is
+:class:`~speechbrain_tclap.lobes.features.CLAPFeatures` preset
+``"msclap_2022"``. Unlike PANNs, with ``feat_lens`` the padding is zeroed
+before every convolution, so in eval mode a clip's outputs do not depend on
+the rest of the batch (in training, BatchNorm statistics include the zeros).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -32,6 +22,7 @@ from torch import nn
 
 from speechbrain_tclap.lobes.features import check_feat_lens
 from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
+from speechbrain_tclap.lobes.pooling import masked_mean
 
 #: Channel widths of the six PANNs CNN14 blocks.
 CNN14_CHANNELS = (64, 128, 256, 512, 1024, 2048)
@@ -119,19 +110,15 @@ class CNN14(nn.Module):
     ``forward(feats, feat_lens)`` returns an
     :class:`~speechbrain_tclap.lobes.outputs.AudioEncoderOutput`:
 
-    * ``clip``: ``relu(fc1(max_t(h) + mean_t(h)))`` where ``h`` is the last
-      block's map averaged over frequency, the max and mean taken over valid
-      time steps; this is MS-CLAP 2022's ``embedding`` (``(B, embed_dim)``);
-    * ``frames``: ``relu(fc1(h_t))`` for every time step ``t`` of that map
-      (the time axis before the final pooling, one frame per ``frame_hop``
-      = 32 input frames), in the same space as ``clip`` so that the CLAP
-      projection applies to both; zero where masked;
-    * ``frame_mask``: ``True`` for time steps of real input, i.e. the first
-      ``max(1, valid_frames // 32)`` of each clip.
+    * ``clip``: ``relu(fc1(max_t(h) + mean_t(h)))``, ``h`` the last map
+      averaged over frequency, max and mean over valid steps: MS-CLAP 2022's
+      ``embedding`` (``fc_audioset`` only feeds AudioSet tagging);
+    * ``frames``: ``relu(fc1(h_t))`` per time step (one per ``frame_hop`` =
+      32 input frames), in the space of ``clip``; zero where masked;
+    * ``frame_mask``: the first ``max(1, valid_frames // 32)`` steps.
 
-    Dropout (0.2 after every block, 0.5 around ``fc1``) acts in training only,
-    as in PANNs. There is no upper limit on the input length; at least
-    ``frame_hop`` frames are needed.
+    Dropout acts in training only, as in PANNs. Inputs need at least
+    ``frame_hop`` frames and have no upper limit.
 
     Attributes: ``output_dim`` (``embed_dim``), ``frame_hop`` (32),
     ``time_capacity`` (``None``: unbounded).
@@ -272,10 +259,8 @@ class CNN14(nn.Module):
     @staticmethod
     def _max_plus_mean(h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``max_t + mean_t`` of ``(B, T', C)`` over valid steps."""
-        weights = mask.unsqueeze(-1).to(h.dtype)
-        mean = (h * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         peak = h.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
-        return peak + mean
+        return peak + masked_mean(h, mask)
 
     def forward(
         self, feats: torch.Tensor, feat_lens: Optional[torch.Tensor] = None

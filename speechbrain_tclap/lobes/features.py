@@ -1,10 +1,8 @@
 """Log-mel front end shared by the CLAP audio towers.
 
-The STFT, mel filterbank and dB conversion follow librosa / torchlibrosa
-exactly (the ops LAION-CLAP, MS-CLAP and MGA-CLAP were trained with), but run
-batched in torch, always in float32, and honour SpeechBrain's relative
-lengths: every clip in a batch is padded at *its own* end, so padding a clip
-into a batch does not change any of its valid frames.
+STFT, mel filterbank and dB conversion follow librosa / torchlibrosa exactly
+(what LAION-CLAP, MS-CLAP and MGA-CLAP were trained with), batched in torch and
+honouring SpeechBrain's relative lengths (:class:`CLAPFeatures`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -112,13 +110,10 @@ def mel_filterbank(
     norm: Optional[str] = "slaney",
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
-    """Triangular mel filterbank with librosa's formulas.
+    """Triangular mel filterbank with librosa's formulas (computed in float64).
 
-    Filter edges are ``n_mels + 2`` points spaced evenly in mels between
-    ``f_min`` and ``f_max``; each filter is a triangle over the linear FFT
-    frequencies ``linspace(0, sample_rate / 2, n_freqs)``. With
-    ``norm="slaney"`` each triangle is scaled by ``2 / (f_hi - f_lo)`` so all
-    filters have the same area. Computed in float64, then cast to ``dtype``.
+    Filter edges are ``n_mels + 2`` points evenly spaced in mels from ``f_min``
+    to ``f_max``; triangles lie over ``linspace(0, sample_rate / 2, n_freqs)``.
 
     Arguments
     ---------
@@ -136,7 +131,8 @@ def mel_filterbank(
         ``"slaney"`` (librosa default, LAION non-fusion, MS-CLAP, MGA-CLAP)
         or ``"htk"`` (torchaudio default, LAION fusion).
     norm : str or None
-        ``"slaney"`` for area normalisation, ``None`` for peak-1 triangles.
+        ``"slaney"``: each triangle scaled by ``2 / (f_hi - f_lo)`` (equal
+        areas); ``None``: peak-1 triangles.
     dtype : torch.dtype
         Output dtype.
 
@@ -200,9 +196,18 @@ def mel_filterbank(
 
 
 
+def _count_frames(
+    num_samples: torch.Tensor, hop_length: int, n_fft: int, center: bool
+) -> torch.Tensor:
+    """Vectorised :meth:`CLAPFeatures.n_frames` (may be < 1 without ``center``)."""
+    start = 0 if center else n_fft
+    return 1 + torch.div(num_samples - start, hop_length, rounding_mode="floor")
+
+
 def check_feat_lens(feat_lens: Optional[torch.Tensor], batch: int) -> None:
-    """Raises ``ValueError`` unless ``feat_lens`` are ``(batch,)`` relative
-    lengths in ``(0, 1]`` (the value check is skipped while traced).
+    """Raises ``ValueError`` unless ``feat_lens`` are ``(batch,)`` relative lengths.
+
+    Values must lie in ``(0, 1]``; that check is skipped while traced.
 
     Arguments
     ---------
@@ -231,20 +236,29 @@ def check_feat_lens(feat_lens: Optional[torch.Tensor], batch: int) -> None:
             f"got {feat_lens.tolist()}"
         )
 
+
+# Settings shared by every published front end (``CLAPFeatures.PRESETS``).
+_BASE = dict(
+    n_fft=1024,
+    win_length=1024,
+    n_mels=64,
+    f_min=50.0,
+    f_max=14000.0,
+    mel_scale="slaney",
+    mel_norm="slaney",
+)
+
+
 class CLAPFeatures(nn.Module):
     """Batched log-mel spectrogram in dB, as used by the CLAP audio towers.
 
     ``wav -> |STFT|^power -> @ mel filterbank -> 10 * log10(max(., amin))``
-    with a periodic Hann window, then optional ``top_db`` clipping per clip
-    (relative to the clip's loudest valid bin). This reproduces torchlibrosa's
-    ``Spectrogram`` + ``LogmelFilterBank(ref=1.0)`` and librosa's
-    ``melspectrogram`` + ``power_to_db``.
-
-    The computation always runs in float32, also under ``torch.autocast``.
-    With ``center=True`` each clip is padded at both ends by ``n_fft // 2``
-    samples according to ``pad_mode``, where the right end is the clip's own
-    end given by ``wav_lens`` (samples after that are ignored), so a clip's
-    valid frames do not depend on the other clips in its batch.
+    with a periodic Hann window, then optional per-clip ``top_db`` clipping:
+    torchlibrosa's ``Spectrogram`` + ``LogmelFilterBank(ref=1.0)``, librosa's
+    ``melspectrogram`` + ``power_to_db``. Always float32, also under autocast.
+    With ``center=True`` each clip is padded by ``n_fft // 2`` samples at its
+    start and at *its own* end (``wav_lens``; later samples are ignored), so a
+    clip's valid frames do not depend on the rest of its batch.
 
     Arguments
     ---------
@@ -275,13 +289,11 @@ class CLAPFeatures(nn.Module):
     center : bool
         Whether frame ``t`` is centred on sample ``t * hop_length``.
     pad_mode : str
-        Padding at both ends when ``center=True``: ``"reflect"`` (librosa and
-        torchlibrosa), ``"constant"`` (zeros), ``"replicate"`` or
-        ``"circular"``.
+        Padding when ``center=True``: ``"reflect"`` (librosa, torchlibrosa),
+        ``"constant"`` (zeros), ``"replicate"`` or ``"circular"``.
     mel_sample_rate : float, optional
-        Sample rate the mel filterbank is *designed* for; default
-        ``sample_rate``. Only differs in the ``"msclap_2023"`` preset, which
-        reproduces a mismatch of the original code.
+        Sample rate the filterbank is *designed* for (default ``sample_rate``);
+        differs only in ``"msclap_2023"``, a mismatch of the original code.
 
     Example
     -------
@@ -297,72 +309,23 @@ class CLAPFeatures(nn.Module):
 
     PRESETS: dict = {
         # LAION-CLAP non-fusion models: torchlibrosa inside the model.
-        "laion": dict(
-            sample_rate=48000,
-            n_fft=1024,
-            hop_length=480,
-            win_length=1024,
-            n_mels=64,
-            f_min=50.0,
-            f_max=14000.0,
-            mel_scale="slaney",
-            mel_norm="slaney",
-        ),
+        "laion": dict(_BASE, sample_rate=48000, hop_length=480),
         # LAION-CLAP fusion models: torchaudio MelSpectrogram in the data loader.
         "laion_fusion": dict(
-            sample_rate=48000,
-            n_fft=1024,
-            hop_length=480,
-            win_length=1024,
-            n_mels=64,
-            f_min=50.0,
-            f_max=14000.0,
-            mel_scale="htk",
-            mel_norm=None,
+            _BASE, sample_rate=48000, hop_length=480, mel_scale="htk", mel_norm=None
         ),
         # MS-CLAP 2022 (CNN14): the yml values do reach the front end.
-        "msclap_2022": dict(
-            sample_rate=44100,
-            n_fft=1024,
-            hop_length=320,
-            win_length=1024,
-            n_mels=64,
-            f_min=50.0,
-            f_max=14000.0,
-            mel_scale="slaney",
-            mel_norm="slaney",
-        ),
-        # MS-CLAP 2023 (HTSAT) as the released code executes it: the waveform
-        # is resampled to 44.1 kHz and framed with 1024 / 320, but the mel
-        # matrix is the one librosa builds for sr=32000, 50-14000 Hz (the
-        # HTSAT wrapper ignores its yml arguments; see microsoft/CLAP#38).
-        # In real frequencies its filters span about 69 Hz to 19.3 kHz.
-        # The checkpoint stores its own matrix (``logmel_extractor.melW``);
-        # converters should install that one with ``set_mel_matrix``.
+        "msclap_2022": dict(_BASE, sample_rate=44100, hop_length=320),
+        # MS-CLAP 2023 (HTSAT) as the released code runs it: 44.1 kHz audio
+        # framed with 1024 / 320, but librosa's mel matrix for sr=32000 (the
+        # HTSAT wrapper ignores its yml, microsoft/CLAP#38), so the filters span
+        # about 69 Hz to 19.3 kHz. The checkpoint stores its own matrix
+        # (``logmel_extractor.melW``); converters install it with ``set_mel_matrix``.
         "msclap_2023": dict(
-            sample_rate=44100,
-            n_fft=1024,
-            hop_length=320,
-            win_length=1024,
-            n_mels=64,
-            f_min=50.0,
-            f_max=14000.0,
-            mel_scale="slaney",
-            mel_norm="slaney",
-            mel_sample_rate=32000,
+            _BASE, sample_rate=44100, hop_length=320, mel_sample_rate=32000
         ),
         # MGA-CLAP / WavCaps HTSAT: 32 kHz torchlibrosa front end.
-        "mgaclap": dict(
-            sample_rate=32000,
-            n_fft=1024,
-            hop_length=320,
-            win_length=1024,
-            n_mels=64,
-            f_min=50.0,
-            f_max=14000.0,
-            mel_scale="slaney",
-            mel_norm="slaney",
-        ),
+        "mgaclap": dict(_BASE, sample_rate=32000, hop_length=320),
     }
 
     def __init__(
@@ -414,8 +377,7 @@ class CLAPFeatures(nn.Module):
         self.pad_mode = pad_mode
         self.mel_sample_rate = sample_rate if mel_sample_rate is None else mel_sample_rate
 
-        # Fixed, derived from the config: kept out of state dicts so that
-        # checkpoints of the whole model stay free of front-end tensors.
+        # derived from the config: kept out of checkpoints
         self.register_buffer(
             "window", torch.hann_window(win_length, periodic=True), persistent=False
         )
@@ -580,7 +542,8 @@ class CLAPFeatures(nn.Module):
             feats = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
 
             total_frames = feats.shape[1]
-            valid_frames = self._valid_frames(valid).clamp(1, total_frames)
+            valid_frames = _count_frames(valid, self.hop_length, self.n_fft, self.center)
+            valid_frames = valid_frames.clamp(1, total_frames)
             if self.top_db is not None:
                 frame_ok = torch.arange(total_frames, device=feats.device)
                 frame_ok = frame_ok.unsqueeze(0) < valid_frames.unsqueeze(1)
@@ -592,20 +555,10 @@ class CLAPFeatures(nn.Module):
             feat_lens = valid_frames.float() / total_frames
         return feats, feat_lens
 
-    def _valid_frames(self, valid_samples: torch.Tensor) -> torch.Tensor:
-        """Vectorised :meth:`n_frames` for per-clip sample counts."""
-        if self.center:
-            return 1 + torch.div(valid_samples, self.hop_length, rounding_mode="floor")
-        return 1 + torch.div(
-            valid_samples - self.n_fft, self.hop_length, rounding_mode="floor"
-        )
-
     def _pad(self, wavs: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Pads every clip at its own end; samples past it become zeros.
-
-        Returns ``(B, L + 2 * pad)`` with ``pad = n_fft // 2`` if ``center``
-        else ``(B, L)``, ready for ``torch.stft(center=False)``.
-        """
+        """Pads every clip at its own end (later samples become zeros) for
+        ``torch.stft(center=False)``: ``(B, L + 2 * pad)``, ``pad = n_fft // 2``
+        if ``center`` else 0."""
         batch, num_samples = wavs.shape
         pad = self.n_fft // 2 if self.center else 0
         # traced: the general path, which holds for any lengths
@@ -618,8 +571,7 @@ class CLAPFeatures(nn.Module):
                 wavs.unsqueeze(1), (pad, pad), mode=self.pad_mode
             ).squeeze(1)
 
-        # General path: build, per clip, the source index of every output
-        # sample in its own coordinates [-pad, L + pad).
+        # per clip, the source index of every output sample in [-pad, L + pad)
         pos = torch.arange(-pad, num_samples + pad, device=wavs.device).unsqueeze(0)
         n = valid.unsqueeze(1)
         if self.pad_mode == "reflect":

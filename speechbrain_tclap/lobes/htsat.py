@@ -1,28 +1,14 @@
 """HTS-AT audio encoder: a Swin Transformer over a log-mel "image".
 
-The log-mel spectrogram ``(B, T, n_mels)`` is cut into ``freq_ratio`` time
-chunks that are stacked along the frequency axis to form a square image
-(LAION-CLAP's ``reshape_wav2img``), embedded into patches, and run through a
-hierarchy of shifted-window attention stages. The last feature map is put
-back into time order, giving one embedding per ``frame_hop`` input frames
-(32 frames per 1024 mel frames for HTSAT-tiny) plus a clip embedding.
-
-Parameter names follow LAION-CLAP's ``HTSAT_Swin_Transformer`` (``bn0``,
-``patch_embed.proj``, ``layers.i.blocks.j.attn.qkv``, ``norm``, ...), so LAION
-and HF checkpoints map onto it with the pure key maps of
-:mod:`speechbrain_tclap.convert.htsat_keys`.
-
-Unlike the reference implementations, short inputs are not stretched in time
-by default: with ``time_fill="pad"`` they are padded, the padding is kept out
-of attention and out of pooling, and a frame mask says which output frames
-hold real audio. ``time_fill="stretch"`` reproduces the reference behaviour
-(bicubic stretch to the full image) for checkpoint parity.
-
-``enable_fusion=True`` builds LAION's feature-fusion variant (``aff_2d``,
-HF ``enable_fusion``): clips longer than the window are seen through a
-global view and three local views merged in the patch embedding
-(:mod:`speechbrain_tclap.lobes.fusion`); the views are taken at fixed
-positions instead of LAION's random ones.
+The log-mel ``(B, T, n_mels)`` is cut into ``freq_ratio`` time chunks stacked
+along frequency into a square image (LAION-CLAP's ``reshape_wav2img``) and run
+through shifted-window attention stages; the last map is put back into time
+order: one embedding per ``frame_hop`` input frames, plus a clip embedding.
+Parameter names follow LAION-CLAP's ``HTSAT_Swin_Transformer``, so LAION and HF
+checkpoints map onto it with :mod:`speechbrain_tclap.convert.htsat_keys`.
+Unlike the references, short inputs are padded and masked by default rather
+than stretched (:class:`HTSAT`, ``time_fill``); ``enable_fusion=True`` builds
+LAION's feature-fusion variant (:mod:`speechbrain_tclap.lobes.fusion`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -43,6 +29,7 @@ from speechbrain_tclap.lobes.fusion import (
 )
 from speechbrain_tclap.lobes.features import check_feat_lens
 from speechbrain_tclap.lobes.outputs import AudioEncoderOutput
+from speechbrain_tclap.lobes.pooling import masked_mean
 from speechbrain_tclap.utils.tracing import is_tracing, untraced_inference
 
 TIME_FILLS = ("pad", "repeatpad", "stretch")
@@ -103,10 +90,9 @@ def linear(
 ) -> torch.Tensor:
     """``residual + gelu?(layer(x))``, fused by oneDNN in CPU fp32 inference.
 
-    The bias, the (exact, erf) GELU and the residual sum are applied inside
-    the matrix product's epilogue instead of in separate passes over the
-    output (an ``addmm`` first broadcasts the bias into its output); other
-    devices, dtypes, training and tracing take the plain ops.
+    Bias, exact (erf) GELU and residual sum run in the matrix product's
+    epilogue, not as extra passes; other devices, dtypes, training and
+    tracing take the plain ops.
 
     Arguments
     ---------
@@ -563,12 +549,11 @@ class WindowAttention(nn.Module):
         return self.proj_drop(linear(out, self.proj))
 
     def value_path(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Each token's own projected value: attention with the identity.
+        """Each token's own projected value (MGA-CLAP's locality-aware path).
 
-        MGA-CLAP's locality-aware path. No token mixes with another, so
-        windows, shifts and masks do not matter and tokens stay in raster
-        order. The value rows of ``qkv`` are the last third (per head, the
-        value slice merged back is this contiguous block).
+        Attention with the identity: no token mixes with another, so windows,
+        shifts and masks do not matter. The value rows of ``qkv`` are its last
+        third.
 
         Arguments
         ---------
@@ -1096,20 +1081,8 @@ FUSION_KEY_MARKERS = ("patch_embed.mel_conv2d.", "patch_embed.fusion_model.")
 
 
 def _explain_fusion_mismatch(module: nn.Module, incompatible) -> None:
-    """``load_state_dict`` post-hook: one readable entry for fusion keys.
-
-    Loading fusion weights into a plain HTSAT (or the reverse) otherwise
-    lists some 30 unexpected (or missing) keys. They are replaced, in place,
-    by one entry that says what to build instead; a strict load reports it
-    in its error, a non-strict load returns it.
-
-    Arguments
-    ---------
-    module : HTSAT
-        The encoder being loaded.
-    incompatible : torch.nn.modules.module._IncompatibleKeys
-        ``missing_keys`` and ``unexpected_keys`` of the whole load.
-    """
+    """``load_state_dict`` post-hook: the ~30 fusion keys of a fusion/plain
+    mismatch become, in place, one entry that says what to build instead."""
     prefix = getattr(module, "_load_prefix", "")
     markers = tuple(prefix + m for m in FUSION_KEY_MARKERS)
     cases = (
@@ -1139,61 +1112,44 @@ def _explain_fusion_mismatch(module: nn.Module, incompatible) -> None:
 class HTSAT(nn.Module):
     """HTS-AT audio encoder with LAION-CLAP parameter names.
 
-    The input log-mel ``(B, T, n_mels)`` (``T <= time_capacity``) is
-    normalised per mel bin by ``bn0``, filled up to ``time_capacity`` frames
-    according to ``time_fill``, folded into a square image of
-    ``freq_ratio`` stacked time chunks, and encoded by a Swin Transformer.
-    The last map is regrouped into ``num_frames`` time-ordered frames, each
-    spanning ``frame_hop`` input frames.
+    The log-mel ``(B, T, n_mels)`` is normalised per mel bin by ``bn0`` (in
+    training, batch statistics over real frames only), filled up to
+    ``time_capacity`` frames by ``time_fill``, folded into a square image of
+    ``freq_ratio`` stacked time chunks and encoded by a Swin Transformer; the
+    last map gives ``num_frames`` time-ordered frames of ``frame_hop`` input
+    frames each. Longer inputs are refused (the inference interface splits
+    long audio into sliding windows). SpecAugment and mixup are not included.
 
-    ``time_fill`` decides what happens to inputs shorter than the capacity:
+    ``time_fill`` for inputs shorter than the capacity:
 
     * ``"pad"``: pad (after ``bn0``) and mask. Padded tokens are hidden from
-      attention in every window that has real tokens, frames made only of
-      padding get ``frame_mask=False`` (and zero embeddings), and the clip
-      embedding is the mean over valid frames. A clip's outputs do not
-      depend on the rest of the batch.
-    * ``"repeatpad"``: repeat the valid frames until the capacity is full
-      (LAION's ``repeatpad``); every frame is valid.
-    * ``"stretch"``: bicubic stretch of the valid frames to the capacity, as
-      LAION-CLAP and HF ``ClapAudioModel`` do. It distorts time (a 5 s clip
-      yields as many frames as a 10 s one); use it only for parity with the
-      reference checkpoints. The clip embedding is the mean of the whole map.
+      attention in windows with real tokens, frames of padding only get
+      ``frame_mask=False`` (and zero embeddings), the clip embedding is the
+      mean over valid frames: outputs do not depend on the rest of the batch.
+    * ``"repeatpad"``: repeat the valid frames up to the capacity (LAION's
+      ``repeatpad``); every frame is valid.
+    * ``"stretch"``: bicubic stretch to the capacity, as LAION-CLAP and HF
+      ``ClapAudioModel`` do. It distorts time (a 5 s clip yields as many
+      frames as a 10 s one): only for parity with reference checkpoints. The
+      clip embedding is the mean of the whole map.
 
-    Inputs longer than ``time_capacity`` are refused: the inference
-    interface splits long audio into sliding windows.
+    With ``enable_fusion=True`` (LAION ``aff_2d``) the patch embedding is a
+    :class:`FusionPatchEmbed`. The encoder then takes a log-mel of any length,
+    made into fusion views by
+    :func:`~speechbrain_tclap.lobes.fusion.fusion_inputs` (``fusion_window``
+    frames), or ready views ``(B, 4, T, n_mels)`` with ``is_longer (B,)`` (as
+    HF's feature extractor makes them). For clips longer than the window the
+    frames follow the global view: each spans ``1 / num_frames`` of the clip.
 
-    With ``enable_fusion=True`` (LAION ``aff_2d``, HF ``enable_fusion``) the
-    patch embedding gains ``mel_conv2d`` and the fusion block
-    ``fusion_model`` (:class:`FusionPatchEmbed`). The encoder then takes
-    either a log-mel ``(B, T, n_mels)`` of any length, turned into the four
-    fusion views by the deterministic front end
-    :func:`~speechbrain_tclap.lobes.fusion.fusion_inputs` (window
-    ``fusion_window`` frames), or ready views ``(B, 4, T, n_mels)`` with
-    ``is_longer (B,)`` (as HF's feature extractor produces them). Views are
-    filled to the capacity like a plain input; for clips longer than the
-    window the output frames follow the global view, i.e. each spans
-    ``1 / num_frames`` of the whole clip.
+    With ``locality_aware=True`` (MGA-CLAP) the frames come from the last
+    block's :meth:`SwinBlock.locality_path`, then ``norm``; the clip embedding
+    still comes from the trunk. No parameters are added.
 
-    ``max_input_frames`` is the longest log-mel the encoder accepts:
-    ``time_capacity``, or ``None`` (any length) with fusion.
-
-    Geometry attributes: ``output_dim`` (final width,
-    ``embed_dim * 2 ** (len(depths) - 1)``), ``time_capacity``
-    (``spec_size * freq_ratio`` mel frames, with
-    ``freq_ratio = spec_size // n_mels``), ``num_frames`` (output frames)
-    and ``frame_hop`` (input mel frames per output frame); HTSAT-tiny:
-    768, 1024, 32, 32.
-
-    In training mode ``bn0`` takes its batch statistics over real frames
-    only. SpecAugment and mixup are not part of the encoder.
-
-    ``locality_aware=True`` is MGA-CLAP's locality-aware block: the frames
-    come from a side path of the last Swin block that keeps each token's own
-    projected value (no query-key attention, no MLP; see
-    :meth:`SwinBlock.locality_path`), then the final ``norm``; the clip
-    embedding still comes from the trunk. The block adds no parameters, so
-    the state dict is unchanged.
+    Attributes: ``output_dim`` (``embed_dim * 2 ** (len(depths) - 1)``),
+    ``time_capacity`` (``spec_size * freq_ratio`` mel frames, with
+    ``freq_ratio = spec_size // n_mels``), ``num_frames``, ``frame_hop``
+    (HTSAT-tiny: 768, 1024, 32, 32) and ``max_input_frames``
+    (``time_capacity``, or ``None``, any length, with fusion).
 
     Arguments
     ---------
@@ -1406,28 +1362,12 @@ class HTSAT(nn.Module):
             nn.init.ones_(module.weight)
             nn.init.zeros_(module.bias)
 
-    def _load_from_state_dict(
-        self,
-        state_dict,
-        prefix,
-        local_metadata,
-        strict,
-        missing_keys,
-        unexpected_keys,
-        error_msgs,
-    ):
+    def _load_from_state_dict(self, state_dict, prefix, *args):
         """Notes where this encoder sits in the state dict being loaded, and
         explains a width mismatch (an error in any case)."""
-        super()._load_from_state_dict(
-            state_dict,
-            prefix,
-            local_metadata,
-            strict,
-            missing_keys,
-            unexpected_keys,
-            error_msgs,
-        )
+        super()._load_from_state_dict(state_dict, prefix, *args)
         self._load_prefix = prefix
+        error_msgs = args[-1]
         proj = state_dict.get(prefix + "patch_embed.proj.weight")
         if proj is not None and proj.shape[0] != self.embed_dim:
             error_msgs.append(
@@ -1768,8 +1708,7 @@ class HTSAT(nn.Module):
         else:
             fmap, frame_mask = self._encode(feats, feat_lens, is_longer)
         frames = fmap.mean(dim=2).transpose(1, 2)
-        weights = frame_mask.to(frames.dtype).unsqueeze(-1)
-        clip = (frames * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        clip = masked_mean(frames, frame_mask)
         if self.locality_aware:
             frames = local.mean(dim=2).transpose(1, 2)
         return AudioEncoderOutput(clip, frames, frame_mask)
@@ -1818,8 +1757,4 @@ class HTSAT(nn.Module):
             )
         fmap, frame_mask = self._encode(feats, feat_lens, is_longer)
         frame_logits = self.tscam_conv(fmap).flatten(2).transpose(1, 2)
-        weights = frame_mask.to(frame_logits.dtype).unsqueeze(-1)
-        clip_logits = (frame_logits * weights).sum(1) / weights.sum(1).clamp(
-            min=1.0
-        )
-        return clip_logits, frame_logits, frame_mask
+        return masked_mean(frame_logits, frame_mask), frame_logits, frame_mask

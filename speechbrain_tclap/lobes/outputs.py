@@ -15,6 +15,8 @@ from typing import NamedTuple, Optional, Tuple
 
 import torch
 
+from speechbrain_tclap.lobes.features import _count_frames
+
 
 class AudioEncoderOutput(NamedTuple):
     """What an audio encoder returns.
@@ -185,12 +187,7 @@ class FrameGeometry:
         >>> FrameGeometry(16000, 320, 16).mel_frames(torch.tensor([40000, 1]))
         tensor([126,   1])
         """
-        if self.center:
-            frames = 1 + torch.div(num_samples, self.hop_length, rounding_mode="floor")
-        else:
-            frames = 1 + torch.div(
-                num_samples - self.n_fft, self.hop_length, rounding_mode="floor"
-            )
+        frames = _count_frames(num_samples, self.hop_length, self.n_fft, self.center)
         return frames.clamp(min=1)
 
     def max_window_samples(self) -> Optional[int]:
