@@ -12,29 +12,18 @@ both modalities share:
     w   = sparsemax(s)                sparse, non-negative, sums to 1
     e   = w C                         the global embedding (L2-normalised later)
 
-Because a frame and a caption are described in the same basis, a frame's
-similarity with a caption embedding says how much of the caption is heard in
-that frame, which is what zero-shot sound event detection and text-to-audio
+In a shared basis, a frame's similarity with a caption embedding says how
+much of the caption is heard in it: what zero-shot sound event detection and
 grounding read (:mod:`speechbrain_tclap.evaluation.sed`).
 
-Masking. The released code (``models/ase_model.py``) multiplies the scores
-by the mask before the max: a masked position scores 0, so every text row
-(which always holds a masked ``[SEP]``) gets ``s_k = max(max_words S_k, 0)``.
-``masking="multiply"`` reproduces that (with ``temperature=1000`` and the
-``1/sqrt(D)`` scale: the released mode, needed to match its checkpoint);
-``masking="exclude"`` (default) leaves masked positions out of the max.
-
-``aggregation="mean"`` replaces the codebook by the masked mean of the same
-local features: the "no codebook" ablation, with everything else unchanged.
-
-Sparsemax comes from the ``entmax`` package (Peters, Niculae and Martins;
-pure PyTorch, maintained), whose ``sparsemax`` has the closed-form Jacobian
-as its backward.
-
-Codeword regulariser. The paper says each codeword "is regularized to encode
-modality-shared semantics"; our design of that term reads the codeword
-weights this aligner returns and lives with the losses
-(:class:`speechbrain_tclap.losses.CodewordSharingLoss`).
+Masking: the released code (``models/ase_model.py``) multiplies the scores by
+the mask before the max, so every text row (always with a masked ``[SEP]``)
+gets ``s_k = max(max_words S_k, 0)``; ``masking="multiply"`` reproduces that
+(needed to match its checkpoint), ``"exclude"`` (default) leaves masked
+positions out of the max. Sparsemax is the ``entmax`` package's (Peters,
+Niculae and Martins; closed-form Jacobian backward). The codeword regulariser
+("modality-shared semantics" in the paper) is
+:class:`speechbrain_tclap.losses.CodewordSharingLoss`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -93,16 +82,14 @@ class SharedCodebook(nn.Module):
     scale_by_sqrt_dim : bool
         Divide the scores by ``sqrt(D)`` (as MGA-CLAP).
     masking : str
-        ``"exclude"``: masked positions never win the max (default);
-        ``"multiply"``: masked scores become 0 before the max (the released
-        code; see the module docstring).
+        ``"exclude"``: masked positions never win the max; ``"multiply"``:
+        masked scores become 0 first (released code, see module docstring).
     text_boundary_tokens : bool
-        The text encoder wraps every text in a start and an end token (BERT
-        ``[CLS]``/``[SEP]``, SentencePiece bos/eos): leave both out, so only
-        words vote, as MGA-CLAP does (it drops ``[CLS]`` and masks ``[SEP]``).
+        Texts are wrapped in start/end tokens (``[CLS]``/``[SEP]``, bos/eos):
+        leave both out so only words vote, as MGA-CLAP does.
     aggregation : str
         ``"codebook"`` or ``"mean"`` (masked mean of the local features, no
-        codebook parameter: the ablation).
+        codebook: the ablation).
     init_std : float
         Std of the normal initialisation of the codebook (MGA-CLAP: 1).
 

@@ -1,46 +1,21 @@
 """Feature fusion for HTS-AT (LAION-CLAP ``aff_2d``, HF ``enable_fusion``).
 
-LAION-CLAP's fusion models see a clip longer than the 10 s window through
-four log-mel views stacked as channels: the whole clip squeezed to the
-window length (the *global* view) and three window-long crops taken from the
-front, the middle and the back of the clip (the *local* views). HTS-AT
-embeds the global view with its usual patch embedding, embeds the local
-views with a wider strided convolution (``mel_conv2d``) and merges both with
-an attentional feature fusion block (:class:`AFFBlock`). Clips that fit in
-the window get four identical copies and skip the fusion.
+A clip longer than the window is seen through four log-mel views stacked as
+channels: the whole clip squeezed to the window (the *global* view) and three
+window-long crops from its front, middle and back (the *local* views); HTS-AT
+merges them in its patch embedding with :class:`AFFBlock` (LAION / HF
+parameter names). Clips that fit get four identical copies and no fusion.
 
-This module holds the parts that do not depend on the encoder:
+LAION's loader and HF's ``ClapFeatureExtractor`` draw the crops at random
+(HF even marks a random clip "longer" when none is), so embeddings change
+from call to call. :func:`fusion_inputs` places them deterministically at
+starts LAION can always draw (:func:`fusion_chunk_starts` within
+:func:`laion_start_ranges`). ``is_longer`` is true exactly for clips with
+more than ``window`` real frames, as in LAION and HF.
 
-* :class:`AFFBlock`, the fusion block, with LAION's parameter names
-  (``local_att.{0,1,3,4}``, ``global_att.{1,2,4,5}``), which HF reuses;
-* :func:`laion_start_ranges` (LAION's sampling ranges),
-  :func:`fusion_chunk_starts` and :func:`fusion_inputs`, a deterministic
-  fusion front end.
-
-Deterministic front end. LAION's data loader and HF's ``ClapFeatureExtractor``
-draw each local crop at random: the ``n - window + 1`` possible start frames
-of a clip of ``n`` frames are cut into three consecutive ranges as
-``np.array_split`` does (the first ``(n - window + 1) % 3`` ranges one start
-longer), an empty middle or back range is replaced by ``[0]``, and one start
-is drawn from each range. HF also marks a random clip of a batch as "longer"
-when none is, so embeddings change from call to call and with the batch.
-Here the crops sit at fixed positions that LAION can always draw
-(:func:`fusion_chunk_starts`): the first start of the first range (the first
-window), the start of the middle range nearest the centred start
-``(n - window) // 2`` and the last start of the last range (the last
-window). For all but a few lengths these are simply the first, centred and
-last windows; just above the window (``n = window + 1`` or ``window + 3``)
-they follow LAION's ranges, e.g. ``(0, 1, 0)`` for 1002 frames and
-``(0, 2, 3)`` for 1004 with LAION's 1001-frame window. ``is_longer`` is true
-exactly for clips with more than ``window`` real frames (LAION and HF also
-treat a clip of exactly ``window`` frames as not longer).
-
-The global view is a bilinear resize of the clip's real frames to
-``window`` frames (``align_corners=False``), without antialiasing by
-default: this is HF's computation, and LAION's ``torchvision`` ``Resize`` on
-tensors before torchvision 0.17. Newer torchvision antialiases by default,
-so LAION's own code run today gives a slightly different global view;
-``fusion_inputs(..., antialias=True)`` reproduces that one.
+The global view is a bilinear resize (``align_corners=False``) without
+antialiasing: HF's computation, and LAION's ``torchvision`` ``Resize`` before
+torchvision 0.17; ``antialias=True`` reproduces newer torchvision.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -58,13 +33,10 @@ FUSION_CHANNELS = 4
 class AFFBlock(nn.Module):
     """Attentional feature fusion of two 2-D feature maps (LAION ``AFF``).
 
-    With ``s = x + residual``, a per-position gate
-    ``w = sigmoid(local_att(s) + global_att(s))`` mixes the inputs:
-    ``2 * x * w + 2 * residual * (1 - w)``. ``local_att`` is a bottleneck of
-    1x1 convolutions with BatchNorm; ``global_att`` is the same after global
-    average pooling. In training mode a batch of one is duplicated for the
-    BatchNorm statistics, as LAION does (a single pooled vector has no
-    variance).
+    With ``s = x + residual`` and ``w = sigmoid(local_att(s) + global_att(s))``
+    (1x1-conv bottlenecks with BatchNorm; ``global_att`` after average
+    pooling), the output is ``2 * x * w + 2 * residual * (1 - w)``. In training
+    a batch of one is duplicated for BatchNorm, as LAION does.
 
     Arguments
     ---------
@@ -138,10 +110,9 @@ def laion_start_ranges(num_frames: int, window: int) -> Tuple[range, ...]:
     """The three ranges LAION-CLAP (and HF) draw the local-view starts from.
 
     The ``num_frames - window + 1`` possible starts are split into three
-    consecutive ranges whose sizes differ by at most one, the longer ones
-    first (``np.array_split``); an empty middle or back range becomes the
-    single start 0, as in LAION's ``get_audio_features`` and HF's
-    ``ClapFeatureExtractor._random_mel_fusion``.
+    consecutive ranges as ``np.array_split`` does (longer ones first); an empty
+    middle or back range becomes ``[0]`` (LAION's ``get_audio_features``, HF's
+    ``_random_mel_fusion``).
 
     Arguments
     ---------
@@ -181,11 +152,10 @@ def laion_start_ranges(num_frames: int, window: int) -> Tuple[range, ...]:
 def fusion_chunk_starts(num_frames: int, window: int) -> Tuple[int, int, int]:
     """Start frames of the front, middle and back local views.
 
-    Each start is one LAION could draw from :func:`laion_start_ranges`: the
-    first start of the front range, the start of the middle range nearest
-    the centred start ``(num_frames - window) // 2``, and the last start of
-    the back range. Apart from clips one or three frames longer than the
-    window, this is ``(0, (num_frames - window) // 2, num_frames - window)``.
+    Each one LAION could draw from :func:`laion_start_ranges`: the first start
+    of the front range, the middle start nearest ``(num_frames - window) // 2``
+    and the last start of the back range. Except for clips one or three frames
+    longer than the window, ``(0, (num_frames - window) // 2, num_frames - window)``.
 
     Arguments
     ---------
@@ -245,12 +215,11 @@ def fusion_inputs(
 ) -> FusionInputs:
     """Builds the fusion views of a batch of log-mels, deterministically.
 
-    A clip with ``n > window`` real frames gets its global view (bilinear
-    resize of the ``n`` frames to ``window``) and the windows starting at
-    :func:`fusion_chunk_starts`, all ``window`` frames real. A shorter clip
-    gets four copies of itself and keeps its relative length. The output
-    has ``window`` frames if any clip is longer, else ``min(T, window)``
-    (frames past every clip's end are padding and may be cut).
+    A clip with ``n > window`` real frames gets its global view (its ``n``
+    frames resized to ``window``) and the windows at
+    :func:`fusion_chunk_starts`; a shorter clip gets four copies of itself and
+    keeps its relative length. The output has ``window`` frames if any clip is
+    longer, else ``min(T, window)``.
 
     Arguments
     ---------
@@ -262,9 +231,8 @@ def fusion_inputs(
     window : int
         Frames of a view (LAION: 10 s at 48 kHz, hop 480 → 1001).
     antialias : bool
-        Antialias the global view's resize, as LAION's code does with
-        torchvision 0.17 or newer. The default (off) matches HF and the
-        torchvision of LAION's training.
+        Antialias the global view (LAION's code with torchvision >= 0.17);
+        off matches HF and LAION's training.
 
     Returns
     -------

@@ -1,10 +1,9 @@
-"""Output records shared by the audio and text towers, and the time axis of audio frames.
+"""Output records of the audio and text towers, and the time axis of audio frames.
 
 Every audio encoder returns an :class:`AudioEncoderOutput` and every text
-encoder a :class:`TextEncoderOutput`, so that pooling, codebook aligners,
-projections and frame-level metrics can be swapped in YAML.
-:class:`FrameGeometry` says where in time the frames of an audio tower (its
-front end and encoder) lie; the CLAP module exposes it as ``frame_geometry``.
+encoder a :class:`TextEncoderOutput`, so towers, pooling, aligners and metrics
+can be swapped in YAML. :class:`FrameGeometry` (CLAP's ``frame_geometry``) says
+where in time an audio tower's frames lie.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -119,11 +118,10 @@ class FrameGeometry:
         Arguments
         ---------
         clap : torch.nn.Module
-            A module with ``audio_features`` (``sample_rate``,
-            ``hop_length``, optional ``center`` / ``n_fft``) and
-            ``audio_encoder`` (``frame_hop``, optional ``time_capacity`` /
-            ``time_fill``), like :class:`speechbrain_tclap.lobes.clap.CLAP`
-            with ``CLAPFeatures`` and ``HTSAT``.
+            With ``audio_features`` (``sample_rate``, ``hop_length``, optional
+            ``center`` / ``n_fft``) and ``audio_encoder`` (``frame_hop``,
+            optional ``time_capacity`` / ``time_fill``), like
+            :class:`speechbrain_tclap.lobes.clap.CLAP`.
 
         Returns
         -------
@@ -208,9 +206,9 @@ class FrameGeometry:
         """Half a window, rounded to a whole number of encoder frames.
 
         Rounding keeps every window but the end-aligned last one on the
-        shared frame grid (see the module docstring); the hop stays within
-        ``[frame_period, window]``, or is exactly half a window when one
-        frame period is longer than that.
+        shared frame grid (:mod:`speechbrain_tclap.windows`); the hop stays in
+        ``[frame_period, window]``, or is half a window when one frame period
+        is longer than that.
 
         Arguments
         ---------

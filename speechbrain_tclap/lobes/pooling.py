@@ -1,14 +1,10 @@
 """Aggregators that turn masked frame (or token) features into one vector.
 
 An aggregator is any module with ``forward(features (B, T, C), mask (B, T))
--> (B, C)``. The CLAP module takes one for the audio side; when none is given
-the encoder's own clip embedding is used.
-
-* :class:`MaskedMeanPooling` is HTSAT's average pooling restricted to real
-  frames. It is (nearly) blind to the order of events.
-* :class:`TemporalTransformerPooling` adds learned time embeddings to the
-  frames and runs a small Transformer over the real frames before pooling, so
-  "A followed by B" and "B followed by A" can give different embeddings.
+-> (B, C)``; without one, CLAP uses the encoder's own clip embedding.
+:class:`MaskedMeanPooling` is order-blind; :class:`TemporalTransformerPooling`
+(time embeddings + a small Transformer) can tell "A followed by B" from "B
+followed by A".
 
 Authors
  * speechbrain-tclap developers 2026
@@ -77,9 +73,8 @@ class MaskedMeanPooling(nn.Module):
 class TemporalTransformerPooling(nn.Module):
     """Order-aware pooling: time embeddings + a small Transformer + mean.
 
-    The time embeddings are initialised at unit scale relative to the
-    normalised frames: a prototype here showed that positions at the usual
-    std of 0.02 are drowned by the content and the model stays order-blind.
+    Time embeddings start at unit scale relative to the normalised frames: at
+    the usual std of 0.02 they are drowned by the content (order-blind).
 
     Arguments
     ---------
@@ -160,12 +155,9 @@ class TemporalTransformerPooling(nn.Module):
 class ResidualTemporalPooling(nn.Module):
     """Masked mean plus a zero-initialised order-aware correction.
 
-    ``mean(x) + W · TemporalTransformerPooling(x)`` with ``W`` initialised at
-    zero: at the start it is exactly the masked mean of the inputs, so a
-    pretrained sentence encoder's embedding (mean over tokens) is kept as it
-    is, and training adds only what the order of the items requires ("A
-    followed by B" vs "B followed by A", which mean-pooled token states of a
-    pretrained language model hardly separate).
+    ``mean(x) + W · TemporalTransformerPooling(x)`` with ``W`` zero at the
+    start: a pretrained sentence encoder's mean embedding is kept, and training
+    adds only what the order of the items requires.
 
     Arguments
     ---------
@@ -183,8 +175,7 @@ class ResidualTemporalPooling(nn.Module):
         Std of the position-embedding initialisation.
     include_mean : bool
         ``False``: the correction alone (zero at the start), an order term to
-        add to another aggregator's embedding (e.g. beside MGA-CLAP's
-        codebook, :class:`~speechbrain_tclap.lobes.clap.CLAP`).
+        add to another aggregator's embedding (e.g. MGA-CLAP's codebook).
 
     Example
     -------
@@ -237,26 +228,19 @@ class ResidualTemporalPooling(nn.Module):
 class FramePooling(nn.Module):
     """An aggregator chosen by name, so YAML can switch it with one override.
 
-    ``kind="mean"`` is :class:`MaskedMeanPooling` (order-blind);
-    ``kind="temporal_transformer"`` is :class:`TemporalTransformerPooling`
-    (order-aware); ``kind="residual_temporal_transformer"`` is
-    :class:`ResidualTemporalPooling` (the mean plus a zero-initialised
-    order-aware term: for pretrained token states);
-    ``kind="temporal_correction"`` is that order term alone (zero at the
-    start: added to an aligner's embedding); ``kind="none"`` holds nothing
-    and stands for "no pooling module" (:class:`~speechbrain_tclap.lobes.clap.CLAP`
-    then uses the encoder's or the aligner's own embedding), so a model file
-    can switch a head off without changing its checkpoints. Keeping every option's arguments in one mapping lets a
-    training YAML (or the command line, ``--audio_pooling=mean``) change the
-    aggregator of an included model file, which HyperPyYAML cannot do by
-    replacing a ``!new:`` node.
+    A training YAML or the command line (``--audio_pooling=mean``) can then
+    change the aggregator of an included model file, which HyperPyYAML cannot
+    do by replacing a ``!new:`` node.
 
     Arguments
     ---------
     kind : str
-        ``"mean"``, ``"temporal_transformer"`` or
-        ``"residual_temporal_transformer"``, ``"temporal_correction"`` or
-        ``"none"``.
+        ``"mean"`` (:class:`MaskedMeanPooling`), ``"temporal_transformer"``
+        (:class:`TemporalTransformerPooling`), ``"residual_temporal_transformer"``
+        (:class:`ResidualTemporalPooling`, for pretrained token states),
+        ``"temporal_correction"`` (its order term alone, added to an aligner's
+        embedding) or ``"none"`` (no pooling: :class:`~speechbrain_tclap.lobes.clap.CLAP`
+        uses the encoder's or aligner's own embedding; checkpoints unchanged).
     input_size : int
         Frame width (used by the Transformer).
     max_frames : int
