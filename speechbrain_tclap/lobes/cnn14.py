@@ -28,9 +28,7 @@ from speechbrain_tclap.lobes.pooling import masked_mean
 CNN14_CHANNELS = (64, 128, 256, 512, 1024, 2048)
 
 
-def _zero_padding(
-    x: torch.Tensor, lengths: Optional[torch.Tensor]
-) -> torch.Tensor:
+def _zero_padding(x: torch.Tensor, lengths: Optional[torch.Tensor]) -> torch.Tensor:
     """Zeroes time steps ``>= lengths`` of a ``(B, C, T, F)`` map."""
     if lengths is None:
         return x
@@ -323,9 +321,7 @@ class CNN14(nn.Module):
         torch.Size([2, 5])
         """
         if not self.with_audioset_head:
-            raise RuntimeError(
-                "this CNN14 was built with with_audioset_head=False"
-            )
+            raise RuntimeError("this CNN14 was built with with_audioset_head=False")
         h, mask = self._trunk(feats, feat_lens)
         x = self._max_plus_mean(h, mask)
         x = F.dropout(x, p=self.embed_dropout, training=self.training)

@@ -60,9 +60,11 @@ def hz_to_mel(freqs: torch.Tensor, mel_scale: str = "slaney") -> torch.Tensor:
         return 2595.0 * torch.log10(1.0 + freqs / 700.0)
     linear = freqs / _SLANEY_HZ_PER_MEL
     # clamp keeps log() finite on the branch that where() discards
-    log_part = _SLANEY_MIN_LOG_MEL + torch.log(
-        freqs.clamp(min=_SLANEY_MIN_LOG_HZ) / _SLANEY_MIN_LOG_HZ
-    ) / _SLANEY_LOG_STEP
+    log_part = (
+        _SLANEY_MIN_LOG_MEL
+        + torch.log(freqs.clamp(min=_SLANEY_MIN_LOG_HZ) / _SLANEY_MIN_LOG_HZ)
+        / _SLANEY_LOG_STEP
+    )
     return torch.where(freqs >= _SLANEY_MIN_LOG_HZ, log_part, linear)
 
 
@@ -193,7 +195,6 @@ def mel_filterbank(
             n_freqs,
         )
     return weights.to(dtype)
-
 
 
 def _count_frames(
@@ -375,7 +376,9 @@ class CLAPFeatures(nn.Module):
         self.top_db = top_db
         self.center = center
         self.pad_mode = pad_mode
-        self.mel_sample_rate = sample_rate if mel_sample_rate is None else mel_sample_rate
+        self.mel_sample_rate = (
+            sample_rate if mel_sample_rate is None else mel_sample_rate
+        )
 
         # derived from the config: kept out of checkpoints
         self.register_buffer(
@@ -542,14 +545,15 @@ class CLAPFeatures(nn.Module):
             feats = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
 
             total_frames = feats.shape[1]
-            valid_frames = _count_frames(valid, self.hop_length, self.n_fft, self.center)
+            valid_frames = _count_frames(
+                valid, self.hop_length, self.n_fft, self.center
+            )
             valid_frames = valid_frames.clamp(1, total_frames)
             if self.top_db is not None:
                 frame_ok = torch.arange(total_frames, device=feats.device)
                 frame_ok = frame_ok.unsqueeze(0) < valid_frames.unsqueeze(1)
-                peak = (
-                    feats.masked_fill(~frame_ok.unsqueeze(-1), -torch.inf)
-                    .amax(dim=(1, 2), keepdim=True)
+                peak = feats.masked_fill(~frame_ok.unsqueeze(-1), -torch.inf).amax(
+                    dim=(1, 2), keepdim=True
                 )
                 feats = torch.maximum(feats, peak - self.top_db)
             feat_lens = valid_frames.float() / total_frames
@@ -606,8 +610,7 @@ class CLAPFeatures(nn.Module):
         if wavs.shape[0] == 0 or wavs.shape[1] == 0:
             raise ValueError(f"wavs is empty, shape {tuple(wavs.shape)}")
         if wav_lens is not None and (
-            not isinstance(wav_lens, torch.Tensor)
-            or wav_lens.shape != (wavs.shape[0],)
+            not isinstance(wav_lens, torch.Tensor) or wav_lens.shape != (wavs.shape[0],)
         ):
             raise ValueError(
                 f"wav_lens must be a tensor of shape ({wavs.shape[0]},), got "
@@ -619,9 +622,11 @@ class CLAPFeatures(nn.Module):
             raise ValueError("wavs contains NaN or Inf")
         if wav_lens is None:
             return
-        if not torch.isfinite(wav_lens).all() or (wav_lens <= 0).any() or (
-            wav_lens > 1
-        ).any():
+        if (
+            not torch.isfinite(wav_lens).all()
+            or (wav_lens <= 0).any()
+            or (wav_lens > 1).any()
+        ):
             raise ValueError(f"wav_lens must lie in (0, 1], got {wav_lens.tolist()}")
 
     def extra_repr(self) -> str:

@@ -130,9 +130,7 @@ def linear(
         and untraced_inference(x, layer.weight, layer.bias, residual)
     ):
         if residual is not None:
-            return _ONEDNN_LINEAR.binary(
-                x, residual, layer.weight, layer.bias, "add"
-            )
+            return _ONEDNN_LINEAR.binary(x, residual, layer.weight, layer.bias, "add")
         if gelu:
             return _ONEDNN_LINEAR(x, layer.weight, layer.bias, "gelu", [], "none")
         return _ONEDNN_LINEAR(x, layer.weight, layer.bias, "none", [], "")
@@ -177,9 +175,7 @@ def window_partition(x: torch.Tensor, window_size: int) -> torch.Tensor:
         window_size,
         channels,
     )
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(
-        -1, window_size * window_size, channels
-    )
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window_size * window_size, channels)
 
 
 def window_order(
@@ -443,9 +439,7 @@ class WindowAttention(nn.Module):
     ):
         super().__init__()
         if dim % num_heads != 0:
-            raise ValueError(
-                f"width {dim} is not a multiple of num_heads={num_heads}"
-            )
+            raise ValueError(f"width {dim} is not a multiple of num_heads={num_heads}")
         self.dim = dim
         self.window_size = window_size
         self.num_heads = num_heads
@@ -646,9 +640,7 @@ class SwinBlock(nn.Module):
         self.windowed = window_size < max(height, width)
         order = window_order(height, width, window_size, shift_size)
         self.register_buffer("window_order", order, persistent=False)
-        self.register_buffer(
-            "raster_order", torch.argsort(order), persistent=False
-        )
+        self.register_buffer("raster_order", torch.argsort(order), persistent=False)
         self.norm1 = nn.LayerNorm(dim)
         self.attn = WindowAttention(
             dim, window_size, num_heads, qkv_bias, attn_drop, drop
@@ -822,9 +814,7 @@ class HTSATStage(nn.Module):
         super().__init__()
         drop_path = drop_path if drop_path is not None else [0.0] * depth
         if len(drop_path) != depth:
-            raise ValueError(
-                f"need {depth} drop_path rates, got {len(drop_path)}"
-            )
+            raise ValueError(f"need {depth} drop_path rates, got {len(drop_path)}")
         self.resolution = tuple(resolution)
         self.blocks = nn.ModuleList(
             [
@@ -843,9 +833,7 @@ class HTSATStage(nn.Module):
                 for i in range(depth)
             ]
         )
-        self.downsample = (
-            PatchMerging(dim, self.resolution) if downsample else None
-        )
+        self.downsample = PatchMerging(dim, self.resolution) if downsample else None
         self._shift_masks: Dict[tuple, torch.Tensor] = {}
 
     def _shift_mask(
@@ -914,9 +902,7 @@ class HTSATStage(nn.Module):
         for i, block in enumerate(self.blocks):
             key = (block.window_size, block.shift_size)
             if key not in biases:
-                biases[key] = self._window_bias(
-                    block, token_valid, x.dtype, x.device
-                )
+                biases[key] = self._window_bias(block, token_valid, x.dtype, x.device)
             if locality and i == len(self.blocks) - 1:
                 local = block.locality_path(x)
             x = block(x, biases[key])
@@ -956,9 +942,7 @@ class PatchEmbed(nn.Module):
     ):
         super().__init__()
         padding = tuple((p - s) // 2 for p, s in zip(patch_size, patch_stride))
-        self.proj = nn.Conv2d(
-            in_channels, embed_dim, patch_size, patch_stride, padding
-        )
+        self.proj = nn.Conv2d(in_channels, embed_dim, patch_size, patch_stride, padding)
         self.norm = nn.LayerNorm(embed_dim)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -1317,9 +1301,7 @@ class HTSAT(nn.Module):
                 in_channels, embed_dim, self.patch_size, self.patch_stride
             )
         self.pos_drop = nn.Dropout(drop_rate)
-        rates = torch.linspace(
-            0, drop_path_rate, sum(depths), device="cpu"
-        ).tolist()
+        rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()
         self.layers = nn.ModuleList()
         for i, depth in enumerate(depths):
             self.layers.append(
@@ -1480,8 +1462,7 @@ class HTSAT(nn.Module):
             if self.enable_fusion:
                 expected = f"(B, T, n_mels) or {expected} with is_longer"
             raise ValueError(
-                f"HTSAT expects feats of shape {expected}, got "
-                f"{tuple(feats.shape)}"
+                f"HTSAT expects feats of shape {expected}, got " f"{tuple(feats.shape)}"
             )
         batch, _, n_frames, n_mels = feats.shape
         if n_mels != self.n_mels:
@@ -1564,9 +1545,7 @@ class HTSAT(nn.Module):
         Time chunk ``k`` occupies image rows ``k * F`` to ``(k + 1) * F``.
         """
         batch, channels = x.shape[:2]
-        x = x.view(
-            batch, channels, self.freq_ratio, self.spec_size, self.n_mels
-        )
+        x = x.view(batch, channels, self.freq_ratio, self.spec_size, self.n_mels)
         x = x.permute(0, 1, 2, 4, 3)
         return x.reshape(batch, channels, self.spec_size, self.spec_size)
 
@@ -1606,9 +1585,7 @@ class HTSAT(nn.Module):
         x = self._check_input(feats, feat_lens)
         batch, _, n_frames, _ = x.shape
         if feat_lens is None:
-            lengths = torch.full(
-                (batch,), n_frames, dtype=torch.long, device=x.device
-            )
+            lengths = torch.full((batch,), n_frames, dtype=torch.long, device=x.device)
         else:
             lengths = torch.round(feat_lens.to(x.device) * n_frames).long()
             lengths = lengths.clamp(1, n_frames)
@@ -1752,9 +1729,7 @@ class HTSAT(nn.Module):
         (torch.Size([2, 5]), torch.Size([2, 8, 5]))
         """
         if not self.with_audioset_head:
-            raise RuntimeError(
-                "this HTSAT was built with with_audioset_head=False"
-            )
+            raise RuntimeError("this HTSAT was built with with_audioset_head=False")
         fmap, frame_mask = self._encode(feats, feat_lens, is_longer)
         frame_logits = self.tscam_conv(fmap).flatten(2).transpose(1, 2)
         return masked_mean(frame_logits, frame_mask), frame_logits, frame_mask

@@ -222,7 +222,11 @@ class ResidualTemporalPooling(nn.Module):
             ``(B, C)``.
         """
         correction = self.correction(self.temporal(features, mask))
-        return masked_mean(features, mask) + correction if self.include_mean else correction
+        return (
+            masked_mean(features, mask) + correction
+            if self.include_mean
+            else correction
+        )
 
 
 class FramePooling(nn.Module):
@@ -263,7 +267,13 @@ class FramePooling(nn.Module):
     torch.Size([1, 4])
     """
 
-    KINDS = ("mean", "temporal_transformer", "residual_temporal_transformer", "temporal_correction", "none")
+    KINDS = (
+        "mean",
+        "temporal_transformer",
+        "residual_temporal_transformer",
+        "temporal_correction",
+        "none",
+    )
 
     def __init__(
         self,
@@ -277,7 +287,9 @@ class FramePooling(nn.Module):
     ):
         super().__init__()
         if kind not in self.KINDS:
-            raise ValueError(f"FramePooling kind must be one of {self.KINDS}, got {kind!r}")
+            raise ValueError(
+                f"FramePooling kind must be one of {self.KINDS}, got {kind!r}"
+            )
         self.kind = kind
         # The width the aggregator depends on (None: any width).
         self.input_size = None if kind in ("none", "mean") else input_size
@@ -289,7 +301,9 @@ class FramePooling(nn.Module):
         elif kind == "temporal_transformer":
             self.pool = TemporalTransformerPooling(*args)
         else:
-            self.pool = ResidualTemporalPooling(*args, include_mean=kind != "temporal_correction")
+            self.pool = ResidualTemporalPooling(
+                *args, include_mean=kind != "temporal_correction"
+            )
 
     def forward(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Pool ``features`` with the chosen aggregator.
@@ -307,7 +321,9 @@ class FramePooling(nn.Module):
             ``(B, C)``.
         """
         if self.pool is None:
-            raise RuntimeError("FramePooling(kind='none') pools nothing; CLAP treats it as absent")
+            raise RuntimeError(
+                "FramePooling(kind='none') pools nothing; CLAP treats it as absent"
+            )
         return self.pool(features, mask)
 
 
