@@ -964,13 +964,11 @@ class PatchEmbed(nn.Module):
 class FusionPatchEmbed(PatchEmbed):
     """Patch embedding of a fusion HTS-AT (LAION ``aff_2d``).
 
-    Channel 0 of the image (the global view) goes through ``proj``. For the
-    rows marked ``is_longer``, each of channels 1-3 (front, middle and back
-    views) goes through ``mel_conv2d``, a convolution three times wider and
-    three times more strided in time; the three results are laid side by
-    side in time, zero-padded (or cut) to the width of the global map and
-    merged into it by an :class:`~speechbrain_tclap.lobes.fusion.AFFBlock`
-    (``fusion_model``). Other rows keep the plain global embedding.
+    Channel 0 (the global view) goes through ``proj``. For rows marked
+    ``is_longer``, channels 1-3 (front, middle, back views) each go through
+    ``mel_conv2d``, are laid side by side in time, padded or cut to the global
+    map's width and merged into it by ``fusion_model``
+    (:class:`~speechbrain_tclap.lobes.fusion.AFFBlock`).
 
     Arguments
     ---------
