@@ -968,7 +968,8 @@ class FusionPatchEmbed(PatchEmbed):
     ``is_longer``, channels 1-3 (front, middle, back views) each go through
     ``mel_conv2d``, are laid side by side in time, padded or cut to the global
     map's width and merged into it by ``fusion_model``
-    (:class:`~speechbrain_tclap.lobes.fusion.AFFBlock`).
+    (:class:`~speechbrain_tclap.lobes.fusion.AFFBlock`); other rows keep the
+    global embedding.
 
     Arguments
     ---------
