@@ -1,15 +1,12 @@
 """LAION-CLAP checkpoints to and from our ``CLAP``.
 
-LAION's released files (``630k-best.pt``, ``630k-audioset-best.pt``,
-``630k-fusion-best.pt``, ``630k-audioset-fusion-best.pt``, the HTSAT-base
-``music_*.pt``) are ``{"state_dict": {...}, ...}`` with a ``module.`` prefix
-on every key (they were saved from DistributedDataParallel).
-:func:`laion_to_clap` maps such a state dict onto the keys of
-:class:`speechbrain_tclap.lobes.clap.CLAP` built with an
-:class:`~speechbrain_tclap.lobes.htsat.HTSAT` audio tower (plain or
-``enable_fusion=True``), an :class:`~speechbrain_tclap.lobes.text.HFTextEncoder`
-RoBERTa text tower and :class:`~speechbrain_tclap.lobes.projection.MLPProjection`
-heads:
+LAION's released files (``630k-*best.pt``, ``music_*.pt``) are
+``{"state_dict": {...}, ...}`` with a DDP ``module.`` prefix on every key.
+:func:`laion_to_clap` maps them onto :class:`speechbrain_tclap.lobes.clap.CLAP`
+with an :class:`~speechbrain_tclap.lobes.htsat.HTSAT` audio tower (plain or
+``enable_fusion=True``), a RoBERTa
+:class:`~speechbrain_tclap.lobes.text.HFTextEncoder` and
+:class:`~speechbrain_tclap.lobes.projection.MLPProjection` heads:
 
 ============================================  ===================================
 LAION                                          ours
@@ -24,17 +21,15 @@ LAION                                          ours
 ``logit_scale_a``                              ``log_logit_scale``
 ============================================  ===================================
 
-Dropped, with the reason in the report: the in-model front end and derived
-buffers of the audio branch, its AudioSet head (unless asked for),
-``text_branch.embeddings.position_ids`` (a buffer that ``transformers`` no
-longer stores), ``audio_transform`` / ``text_transform`` (heads of LAION's
-``mlp_loss`` option, unused by its default loss) and ``logit_scale_t``
+Dropped, with the reason in the report: the audio branch's front end,
+derived buffers and AudioSet head (unless asked for), the text buffers
+``transformers`` rebuilds, ``audio_transform`` / ``text_transform`` (heads of
+LAION's ``mlp_loss`` option, unused by its default loss) and ``logit_scale_t``
 (LAION's default loss trains ``logit_scale_a`` only).
 
-Importing this module registers the ``"laion_clap"`` format with
-:mod:`speechbrain_tclap.convert.registry`, so SpeechBrain's ``Pretrainer``
-(with :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint` as the
-``clap`` hook) loads a LAION ``.pt`` file into our ``CLAP`` directly.
+Importing this module registers the ``"laion_clap"`` format, so the
+``Pretrainer`` hook :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`
+loads a LAION ``.pt`` file directly.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -46,10 +41,16 @@ from typing import Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
-from speechbrain_tclap.convert.hf import FUSION_PREFIXES, check_fusion_key
+from speechbrain_tclap.convert.hf import (
+    FUSION_PREFIXES,
+    TEXT_BUFFERS,
+    _text_logit_scale,
+    check_fusion_key,
+)
 from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
     laion_audio_branch_to_htsat,
+    merge_encoder,
 )
 from speechbrain_tclap.convert.registry import register_format
 
@@ -82,8 +83,8 @@ def is_laion_clap(state_dict: Mapping[str, torch.Tensor]) -> bool:
     Returns
     -------
     bool
-        ``True`` when it holds ``audio_branch.*`` keys and the text branch
-        or the audio logit scale.
+        Whether it holds ``audio_branch.*`` keys and the text branch or
+        ``logit_scale_a``.
 
     Example
     -------
@@ -110,8 +111,7 @@ def laion_to_clap(
     state_dict : Mapping[str, torch.Tensor]
         The ``state_dict`` of a LAION checkpoint (fused or not).
     keep_audioset_head : bool
-        Keep the AudioSet head (for an HTSAT with
-        ``with_audioset_head=True``).
+        Keep the AudioSet head (``HTSAT(with_audioset_head=True)``).
 
     Returns
     -------
@@ -157,7 +157,7 @@ def laion_to_clap(
                 audio[key] = value
         elif name.startswith(LAION_TEXT):
             rest = name[len(LAION_TEXT) :]
-            if rest in ("embeddings.position_ids", "embeddings.token_type_ids"):
+            if rest in TEXT_BUFFERS:
                 report.dropped.append(
                     (key, "derived buffer, rebuilt by the text model")
                 )
@@ -183,11 +183,7 @@ def laion_to_clap(
         raise ValueError(f"unrecognised LAION-CLAP keys: {unknown[:10]}")
     if not audio:
         raise ValueError("no 'audio_branch.' keys: not a LAION-CLAP state dict")
-    encoder, sub = laion_audio_branch_to_htsat(audio, keep_audioset_head)
-    for name, value in encoder.items():
-        new[OUR_AUDIO_PREFIX + name] = value
-    report.renamed.extend((s, OUR_AUDIO_PREFIX + t) for s, t in sub.renamed)
-    report.dropped.extend(sub.dropped)
+    merge_encoder(new, report, laion_audio_branch_to_htsat(audio, keep_audioset_head))
     return new, report
 
 
@@ -198,10 +194,8 @@ def clap_to_laion(
 ) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
     """Maps our ``CLAP`` state dict onto LAION-CLAP names (the inverse map).
 
-    Only tensors with a LAION counterpart are produced: LAION's model also
-    stores buffers it computes itself (the torchlibrosa front end, the
-    ``attn_mask`` and ``relative_position_index`` of every block, the text
-    ``position_ids``), so load the result there with ``strict=False``.
+    Only tensors with a LAION counterpart are produced (LAION's model also
+    stores buffers it computes itself): load the result with ``strict=False``.
 
     Arguments
     ---------
@@ -241,12 +235,7 @@ def clap_to_laion(
             target = key
         elif key == "log_logit_scale":
             target = "logit_scale_a"
-            scale_t = (
-                value.clone()
-                if logit_scale_t is None
-                else torch.tensor(float(logit_scale_t), dtype=value.dtype)
-            )
-            new[prefix + "logit_scale_t"] = scale_t
+            new[prefix + "logit_scale_t"] = _text_logit_scale(value, logit_scale_t)
         else:
             unknown.append(key)
             continue
@@ -264,22 +253,21 @@ def laion_tokenizer(
 ):
     """LAION-CLAP's text tokenizer: roberta-base's, read from a local folder.
 
-    As LAION tokenizes: padded to ``max_length`` (77) tokens, truncated
-    beyond, ``<s>`` / ``</s>`` added, pad id 1.
+    As LAION tokenizes: ``<s>`` / ``</s>`` added, padded and truncated to
+    ``max_length`` (77) tokens, pad id 1.
 
     Arguments
     ---------
     folder : str or os.PathLike, optional
-        Local folder with the roberta-base tokenizer files (those of HF's
-        ``laion/clap-htsat-unfused`` or ``roberta-base``). ``None`` gives a
+        Local folder with the roberta-base tokenizer files (e.g. HF's
+        ``laion/clap-htsat-unfused``). ``None`` gives a
         :class:`~speechbrain_tclap.lobes.tokenizers.MissingTokenizer`.
     max_length : int
         Tokens per text, special tokens included.
     padding : str
-        ``"max_length"`` (LAION's) or ``"longest"`` (pad to the batch's
-        longest text: the same embeddings, since pads are masked and
-        RoBERTa's positions skip them, at a fraction of the text tower's
-        cost for short captions; what fine-tuning uses).
+        ``"max_length"`` (LAION's) or ``"longest"`` (the same embeddings, as
+        pads are masked and RoBERTa's positions skip them; cheaper, what
+        fine-tuning uses).
 
     Returns
     -------
