@@ -53,6 +53,7 @@ from speechbrain_tclap.convert.htsat_keys import (
     merge_encoder,
 )
 from speechbrain_tclap.convert.registry import register_format
+from speechbrain_tclap.lobes.tokenizers import tokenizer_from_folder
 
 LAION_AUDIO = "audio_branch."
 LAION_TEXT = "text_branch."
@@ -279,17 +280,16 @@ def laion_tokenizer(
     >>> laion_tokenizer()
     MissingTokenizer('no RoBERTa tokenizer: set tokenizer_fold'...)
     """
-    from speechbrain_tclap.lobes.tokenizers import HFTokenizer, MissingTokenizer
-
-    if folder is None:
-        return MissingTokenizer(
-            "no RoBERTa tokenizer: set tokenizer_folder to a local folder "
-            "with the roberta-base tokenizer files (vocab.json, merges.txt; "
-            "e.g. `hf download laion/clap-htsat-unfused "
-            "--local-dir <folder>`); nothing is downloaded here",
-            pad_id=1,  # roberta-base's
-        )
-    return HFTokenizer(folder, max_length=max_length, padding=padding)
+    return tokenizer_from_folder(
+        folder,
+        "no RoBERTa tokenizer: set tokenizer_folder to a local folder "
+        "with the roberta-base tokenizer files (vocab.json, merges.txt; "
+        "e.g. `hf download laion/clap-htsat-unfused "
+        "--local-dir <folder>`); nothing is downloaded here",
+        pad_id=1,  # roberta-base's
+        max_length=max_length,
+        padding=padding,
+    )
 
 
 register_format("laion_clap", is_laion_clap, laion_to_clap)

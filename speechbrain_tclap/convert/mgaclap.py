@@ -42,9 +42,12 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
     laion_audio_branch_to_htsat,
+    merge_encoder,
 )
+from speechbrain_tclap.convert.hf import TEXT_BUFFERS
 from speechbrain_tclap.convert.msclap import _check_front_end as check_msclap_front_end
 from speechbrain_tclap.convert.registry import register_format
+from speechbrain_tclap.lobes.tokenizers import tokenizer_from_folder
 
 logger = get_logger(__name__)
 
@@ -59,7 +62,6 @@ _TORCHLIBROSA_NAMES = {
     "mel_trans.stft.conv_imag.weight": "spectrogram_extractor.stft.conv_imag.weight",
     "log_trans.melW": "logmel_extractor.melW",
 }
-_LEGACY_TEXT_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 _HEADS = {"frame_proj.": "audio_projection.", "word_proj.": "text_projection."}
 _HEAD_LAYERS = ("0", "1", "3", "4")
 
@@ -173,7 +175,7 @@ def mgaclap_to_clap(
             continue
         if key.startswith(_TEXT):
             name = key[len(_TEXT) :]
-            if name in _LEGACY_TEXT_BUFFERS:
+            if name in TEXT_BUFFERS:
                 report.dropped.append((key, "transformers buffer, rebuilt by the text model"))
                 continue
             target = "text_encoder.model." + name
@@ -203,13 +205,8 @@ def mgaclap_to_clap(
             f"{missing + ([] if htsat else [_AUDIO + '*'])}"
         )
     _check_front_end(front_end, report)
-    audio, audio_report = laion_audio_branch_to_htsat(htsat, keep_audioset_head=keep_audioset_head)
-    for name, value in audio.items():
-        new["audio_encoder." + name] = value
-    for name, target in audio_report.renamed:
-        report.renamed.append((_AUDIO + name, "audio_encoder." + target))
-    for name, reason in audio_report.dropped:
-        report.dropped.append((_AUDIO + name, reason))
+    audio = laion_audio_branch_to_htsat(htsat, keep_audioset_head=keep_audioset_head)
+    merge_encoder(new, report, audio, source=_AUDIO.__add__)
     return new, report
 
 
@@ -264,16 +261,15 @@ def mgaclap_tokenizer(folder=None):
     >>> mgaclap_tokenizer()
     MissingTokenizer('MGA-CLAP needs the bert-base-uncased...)
     """
-    from speechbrain_tclap.lobes.tokenizers import HFTokenizer, MissingTokenizer
-
-    if folder is None:
-        return MissingTokenizer(
-            "MGA-CLAP needs the bert-base-uncased tokenizer files: set "
-            "`tokenizer_folder` to a local folder holding them (for example "
-            "`hf download bert-base-uncased --local-dir <folder>`); "
-            "nothing is downloaded here."
-        )
-    return HFTokenizer(folder, max_length=30, padding="longest")
+    return tokenizer_from_folder(
+        folder,
+        "MGA-CLAP needs the bert-base-uncased tokenizer files: set "
+        "`tokenizer_folder` to a local folder holding them (for example "
+        "`hf download bert-base-uncased --local-dir <folder>`); "
+        "nothing is downloaded here.",
+        max_length=30,
+        padding="longest",
+    )
 
 
 register_format("mgaclap", is_mgaclap, mgaclap_to_clap)

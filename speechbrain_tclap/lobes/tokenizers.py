@@ -823,3 +823,32 @@ class MissingTokenizer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message[:40]!r}...)"
 
+
+
+def tokenizer_from_folder(folder, missing: str, pad_id: Optional[int] = None, **settings):
+    """An :class:`HFTokenizer` read from ``folder``; without one, a :class:`MissingTokenizer`.
+
+    Arguments
+    ---------
+    folder : str or os.PathLike, optional
+        Local folder with the tokenizer files.
+    missing : str
+        The error the :class:`MissingTokenizer` raises: which files, from where.
+    pad_id : int, optional
+        The real tokenizer's pad id, given to the :class:`MissingTokenizer`.
+    **settings
+        :class:`HFTokenizer` arguments (``max_length``, ``padding``, ...).
+
+    Returns
+    -------
+    HFTokenizer or MissingTokenizer
+        The tokenizer.
+
+    Example
+    -------
+    >>> tokenizer_from_folder(None, "set tokenizer_folder", pad_id=1).pad_id
+    1
+    """
+    if folder is None:
+        return MissingTokenizer(missing, pad_id=pad_id)
+    return HFTokenizer(folder, **settings)
