@@ -44,7 +44,7 @@ from speechbrain_tclap.convert.htsat_keys import (
 )
 from speechbrain_tclap.convert.registry import register_format
 from speechbrain_tclap.lobes.features import mel_filterbank
-from speechbrain_tclap.lobes.tokenizers import tokenizer_from_folder
+from speechbrain_tclap.lobes.tokenizers import MissingTokenizer, tokenizer_from_folder
 
 StateDict = Dict[str, torch.Tensor]
 
