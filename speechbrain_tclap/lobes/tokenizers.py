@@ -300,24 +300,12 @@ class SentencePieceTokenizer(_PaddedTokenizer):
             raise RuntimeError(
                 f"Could not read a SentencePiece model from {source}: {err}"
             ) from err
-        expected = {
-            self.pad_id: "pad",
-            self.unk_id: "unk",
-            self.bos_id: "bos",
-            self.eos_id: "eos",
-        }
-        actual = {
-            sp.pad_id(): "pad",
-            sp.unk_id(): "unk",
-            sp.bos_id(): "bos",
-            sp.eos_id(): "eos",
-        }
-        if actual != expected:
+        ids = (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id())
+        if ids != (self.pad_id, self.unk_id, self.bos_id, self.eos_id):
             raise RuntimeError(
-                f"SentencePiece model {source} has special ids pad="
-                f"{sp.pad_id()} unk={sp.unk_id()} bos={sp.bos_id()} eos="
-                f"{sp.eos_id()}; expected pad=0 unk=1 bos=2 eos=3 (train it "
-                "with train_sentencepiece)."
+                f"SentencePiece model {source} has special ids pad={ids[0]} "
+                f"unk={ids[1]} bos={ids[2]} eos={ids[3]}; expected pad=0 unk=1 "
+                "bos=2 eos=3 (train it with train_sentencepiece)."
             )
         self._sp = sp
         self._proto = proto
