@@ -58,9 +58,7 @@ _STFT_KEYS = (
     "spectrogram_extractor.stft.conv_imag.weight",
 )
 _MEL_KEY = "logmel_extractor.melW"
-_CNN14_NAME = re.compile(
-    r"^(bn0\.|conv_block[1-6]\.(conv1|conv2|bn1|bn2)\.|fc1\.)"
-)
+_CNN14_NAME = re.compile(r"^(bn0\.|conv_block[1-6]\.(conv1|conv2|bn1|bn2)\.|fc1\.)")
 # buffers that older transformers versions saved and current ones rebuild
 _LEGACY_TEXT_BUFFER = re.compile(
     r"^(h\.\d+\.attn\.(bias|masked_bias)"
@@ -162,9 +160,7 @@ def is_msclap_2023(state_dict: Mapping[str, torch.Tensor]) -> bool:
     return _is_msclap(state_dict, "2023")
 
 
-def stft_kernel_error(
-    conv_real: torch.Tensor, conv_imag: torch.Tensor
-) -> float:
+def stft_kernel_error(conv_real: torch.Tensor, conv_imag: torch.Tensor) -> float:
     """Distance of torchlibrosa STFT kernels from Hann-windowed DFT kernels.
 
     torchlibrosa convolves with ``conv_real[k, 0, n] = cos(2 pi k n / N) w[n]``
@@ -266,9 +262,7 @@ def _check_front_end(
         return
     key, stored = front_end[_MEL_KEY]
     if tuple(stored.shape) != (513, 64):
-        raise ValueError(
-            f"{key} has shape {tuple(stored.shape)}, expected (513, 64)"
-        )
+        raise ValueError(f"{key} has shape {tuple(stored.shape)}, expected (513, 64)")
     expected = MSCLAP_MEL_DESIGNS[version]
     error = float((stored.double() - _mel_design(*expected)).abs().max())
     if error > _MEL_ATOL:
@@ -506,9 +500,7 @@ def msclap_2023_to_clap(
     return new, report
 
 
-def msclap_tokenizer(
-    version: str, folder: Optional[Union[str, os.PathLike]] = None
-):
+def msclap_tokenizer(version: str, folder: Optional[Union[str, os.PathLike]] = None):
     """The tokenizer of an MS-CLAP release, read from a local folder.
 
     2023: GPT-2's tokenizer, ``" <|endoftext|>"`` appended to every text,

@@ -160,13 +160,9 @@ class TransformerTextEncoder(nn.Module):
     ):
         super().__init__()
         if pooling not in ("mean", "cls"):
-            raise ValueError(
-                f"pooling must be 'mean' or 'cls', got {pooling!r}."
-            )
+            raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}.")
         if d_model % nhead != 0:
-            raise ValueError(
-                f"d_model={d_model} must be divisible by nhead={nhead}."
-            )
+            raise ValueError(f"d_model={d_model} must be divisible by nhead={nhead}.")
         if vocab_size < 1 or max_length < 1:
             raise ValueError("vocab_size and max_length must be positive.")
         self.tokenizer = tokenizer
@@ -215,9 +211,7 @@ class TransformerTextEncoder(nn.Module):
         _, ids, mask = _tokenize(self, texts)
         return self.forward_ids(ids, mask)
 
-    def forward_ids(
-        self, ids: torch.Tensor, mask: torch.Tensor
-    ) -> TextEncoderOutput:
+    def forward_ids(self, ids: torch.Tensor, mask: torch.Tensor) -> TextEncoderOutput:
         """Encodes already tokenized text.
 
         Arguments
@@ -359,9 +353,7 @@ class HFTextEncoder(nn.Module):
                     "encoder never downloads. Build it from `model_type` + "
                     "`config` and load weights with a Pretrainer instead."
                 )
-            self.model = AutoModel.from_pretrained(
-                str(source), local_files_only=True
-            )
+            self.model = AutoModel.from_pretrained(str(source), local_files_only=True)
         else:
             hf_config = AutoConfig.for_model(model_type, **config)
             self.model = AutoModel.from_config(hf_config)
@@ -485,9 +477,7 @@ class HFTextEncoder(nn.Module):
             return self._encode_cached(texts, ids, mask, state)
         return self.forward_ids(ids, mask)
 
-    def forward_ids(
-        self, ids: torch.Tensor, mask: torch.Tensor
-    ) -> TextEncoderOutput:
+    def forward_ids(self, ids: torch.Tensor, mask: torch.Tensor) -> TextEncoderOutput:
         """Encodes already tokenized, right-padded text.
 
         Arguments

@@ -49,9 +49,7 @@ def _check_texts(texts: Sequence[str]) -> List[str]:
         raise ValueError("Expected at least one text, got an empty batch.")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(
-                f"Text {i} is a {type(text).__name__}, expected a str."
-            )
+            raise TypeError(f"Text {i} is a {type(text).__name__}, expected a str.")
         problem = unicode_problem(text)
         if problem:
             raise ValueError(f"Text {i} {text!r}: {problem}")
@@ -94,9 +92,7 @@ def _as_id_lists(ids) -> Tuple[List[List[int]], bool]:
 def _check_padding(padding: str) -> None:
     """Raises unless ``padding`` is ``"longest"`` or ``"max_length"``."""
     if padding not in ("longest", "max_length"):
-        raise ValueError(
-            f"padding must be 'longest' or 'max_length', got {padding!r}."
-        )
+        raise ValueError(f"padding must be 'longest' or 'max_length', got {padding!r}.")
 
 
 class _PaddedTokenizer:
@@ -174,9 +170,7 @@ def train_sentencepiece(
         )
     sentences = [t for t in texts if isinstance(t, str) and t.strip()]
     if not sentences:
-        raise ValueError(
-            "train_sentencepiece needs at least one non-empty text."
-        )
+        raise ValueError("train_sentencepiece needs at least one non-empty text.")
     model_prefix = str(model_prefix)
     folder = os.path.dirname(model_prefix)
     if folder:
