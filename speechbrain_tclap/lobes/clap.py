@@ -389,7 +389,13 @@ class CLAP(nn.Module):
         return window
 
     def logit_scale(self) -> torch.Tensor:
-        """The scalar ``exp(log_logit_scale)``, clamped to ``logit_scale_max``."""
+        """Return ``exp(log_logit_scale)`` clamped to ``logit_scale_max``.
+
+        Returns
+        -------
+        torch.Tensor
+            Scalar.
+        """
         return self.log_logit_scale.clamp(max=self.log_logit_scale_max).exp()
 
     def encode_audio(
