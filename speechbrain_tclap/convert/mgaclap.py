@@ -1,33 +1,22 @@
 """MGA-CLAP (Ming-er/MGA-CLAP) ``model.pt`` → our ``CLAP`` keys.
 
-The released checkpoint is ``{"model": state_dict, "optimizer", "config",
-"epoch"}`` (the registry unwraps ``"model"``). Its ``ASE`` module holds:
+The checkpoint is ``{"model": state_dict, ...}`` (the registry unwraps it);
+the target architecture is ``hparams/models/mgaclap.yaml``. Mapping:
 
-* ``audio_encoder.audio_enc.*``: WavCaps' HTS-AT (LAION names) with a
-  torchlibrosa front end inside (``audio_feats_extractor.mel_trans.stft.*``,
-  ``audio_feats_extractor.log_trans.melW``). The locality-aware block adds
-  no weights (it reuses the last block's ``qkv``, ``proj`` and ``norm2``);
-* ``text_encoder.text_encoder.*``: HF ``BertModel`` without pooler;
-* ``frame_proj.{0,1,3,4}`` / ``word_proj.{0,1,3,4}``: LayerNorm, Linear,
-  (GELU), LayerNorm, Linear;
-* ``codebook`` ``(4096, 1024)`` and ``temp`` (logits are divided by it).
+* ``audio_encoder.audio_enc.*`` (WavCaps' HTS-AT, LAION names; the
+  locality-aware block adds no weights) → ``audio_encoder.*`` through
+  :func:`~speechbrain_tclap.convert.htsat_keys.laion_audio_branch_to_htsat`;
+  its torchlibrosa front end (``audio_feats_extractor.*``) is checked as
+  msclap 2023's (32 kHz, 50-14000 Hz, 64-mel slaney ``melW``) and dropped;
+* ``text_encoder.text_encoder.*`` (``BertModel`` without pooler) →
+  ``text_encoder.model.*``, legacy buffers dropped (Ming-er/MGA-CLAP#3);
+* ``frame_proj.*`` / ``word_proj.*`` (LayerNorm, Linear, GELU, LayerNorm,
+  Linear) → ``audio_projection.*`` / ``text_projection.*``;
+* ``codebook`` → ``aligner.codebook``; ``temp`` (logits are divided by it)
+  → ``log_logit_scale = -log(temp)``.
 
-Mapping: ``audio_encoder.audio_enc.*`` → ``audio_encoder.*`` (through
-:func:`~speechbrain_tclap.convert.htsat_keys.laion_audio_branch_to_htsat`:
-stored ``attn_mask`` / ``relative_position_index`` buffers and, unless
-``keep_audioset_head``, the unused ``tscam_conv`` / ``head`` are dropped),
-``text_encoder.text_encoder.*`` → ``text_encoder.model.*`` (legacy
-``embeddings.position_ids`` / ``token_type_ids`` buffers dropped, see
-Ming-er/MGA-CLAP#3), ``frame_proj.*`` → ``audio_projection.*``,
-``word_proj.*`` → ``text_projection.*``, ``codebook`` →
-``aligner.codebook``, ``temp`` → ``log_logit_scale = -log(temp)``. The front
-end is checked (Hann DFT kernels; ``melW`` must be librosa's 32 kHz,
-50-14000 Hz, 64-mel slaney matrix, which our ``CLAPFeatures`` rebuilds) and
-dropped. The target architecture is ``hparams/models/mgaclap.yaml``.
-
-Importing this module registers the ``mgaclap`` format, so the Pretrainer
-hook (:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`)
-loads ``model.pt`` directly.
+Importing this module registers the ``mgaclap`` format for the Pretrainer
+hook :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -37,7 +26,6 @@ import math
 from typing import Dict, Mapping, Tuple
 
 import torch
-from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
@@ -48,8 +36,6 @@ from speechbrain_tclap.convert.hf import TEXT_BUFFERS
 from speechbrain_tclap.convert.msclap import _check_front_end as check_msclap_front_end
 from speechbrain_tclap.convert.registry import register_format
 from speechbrain_tclap.lobes.tokenizers import tokenizer_from_folder
-
-logger = get_logger(__name__)
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -77,7 +63,7 @@ def is_mgaclap(state_dict: Mapping[str, torch.Tensor]) -> bool:
     Returns
     -------
     bool
-        True when it holds a codebook, frame projections and WavCaps' HTSAT.
+        Whether it holds a codebook, frame projections and WavCaps' HTSAT.
 
     Example
     -------
@@ -95,12 +81,8 @@ def is_mgaclap(state_dict: Mapping[str, torch.Tensor]) -> bool:
 
 
 def _check_front_end(front_end: Dict[str, Tuple[str, torch.Tensor]], report: ConversionReport) -> None:
-    """Checks the in-model torchlibrosa front end and records it as dropped.
-
-    The tensors are those of msclap 2023's HTS-AT front end (the same
-    torchlibrosa modules, the same 32 kHz, 50-14000 Hz mel design from
-    HTS-AT's config), so msclap's check runs on them under its names.
-    """
+    """Checks the front end with msclap 2023's check (the same torchlibrosa modules
+    and mel design), under its names; records it as dropped."""
     unknown = sorted(set(front_end) - set(_TORCHLIBROSA_NAMES))
     if unknown:
         raise ValueError(f"unrecognised MGA-CLAP front-end keys: {unknown}")
@@ -211,10 +193,8 @@ def mgaclap_to_clap(
 
 
 def without_pooler(encoder):
-    """Removes the pooler of an ``HFTextEncoder``'s BERT (as MGA-CLAP's).
-
-    MGA-CLAP builds ``BertModel(add_pooling_layer=False)``; a model built from
-    a config has a pooler, whose weights the checkpoint does not hold.
+    """Removes the pooler of an ``HFTextEncoder``'s BERT, which MGA-CLAP's lacks
+    (``add_pooling_layer=False``: the checkpoint holds no pooler weights).
 
     Arguments
     ---------
@@ -242,8 +222,8 @@ def without_pooler(encoder):
 def mgaclap_tokenizer(folder=None):
     """MGA-CLAP's text tokenizer (bert-base-uncased), read from a local folder.
 
-    As ``models/text_encoder.py``: padding to the longest text, truncation at
-    30 tokens, ``[CLS]`` and ``[SEP]`` added (the codebook leaves them out).
+    As MGA-CLAP's: padded to the longest text, truncated at 30 tokens,
+    ``[CLS]`` / ``[SEP]`` added (the codebook leaves them out).
 
     Arguments
     ---------
