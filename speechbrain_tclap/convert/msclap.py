@@ -1,17 +1,9 @@
 """MS-CLAP (microsoft/CLAP, ``msclap``) checkpoints → our ``CLAP`` keys.
 
-Two released models are covered:
-
-* **2022** (``CLAP_weights_2022.pth``): CNN14 audio tower
-  (:class:`~speechbrain_tclap.lobes.cnn14.CNN14`), BERT-base text tower
-  pooled at ``[CLS]``;
-* **2023** (``CLAP_weights_2023.pth``): HTSAT-tiny audio tower ("HTSAT-22"),
-  GPT-2 text tower pooled at the appended ``<|endoftext|>`` token.
-
-Both use msclap's residual projection heads
-(:class:`~speechbrain_tclap.lobes.projection.ResidualProjection`) and one
-temperature stored as its logarithm (``logit_scale``; msclap multiplies by
-``logit_scale.exp()``), which becomes our ``log_logit_scale``.
+Releases: **2022** (CNN14 audio, BERT-base text pooled at ``[CLS]``) and
+**2023** (HTSAT-tiny audio, GPT-2 text pooled at the appended
+``<|endoftext|>``). Both use ``ResidualProjection`` heads and store the log of
+the temperature (``logit_scale``), our ``log_logit_scale``.
 
 msclap's torchlibrosa front end (STFT kernels, mel matrix ``melW``) is in the
 state dict; our :class:`~speechbrain_tclap.lobes.features.CLAPFeatures` is
@@ -21,10 +13,9 @@ builds (2022: 44.1 kHz, 50-14000 Hz; 2023: the 32 kHz, 50-14000 Hz matrix of
 HTS-AT's config although audio runs at 44.1 kHz, see microsoft/CLAP#38). A
 checkpoint whose matrix differs is refused, naming the design it matches.
 
-Importing this module registers the pure converters as the ``msclap_2022``
-and ``msclap_2023`` formats, so the Pretrainer hook
-(:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`) loads a
-``.pth`` file directly.
+Importing this module registers the ``msclap_2022`` and ``msclap_2023``
+formats for the Pretrainer hook
+:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -67,14 +58,13 @@ _LEGACY_TEXT_BUFFER = re.compile(
 _STFT_ATOL = 1e-5
 _MEL_ATOL = 1e-6
 
-#: The mel matrix msclap's code builds, per release: (design sample rate,
-#: f_min, f_max), n_fft 1024, 64 slaney mels.
+#: The mel matrix msclap builds per release: (design sample rate, f_min, f_max),
+#: n_fft 1024, 64 slaney mels.
 MSCLAP_MEL_DESIGNS: Dict[str, Tuple[float, float, float]] = {
     "2022": (44100.0, 50.0, 14000.0),
     "2023": (32000.0, 50.0, 14000.0),
 }
-# Other designs a checkpoint could plausibly hold (paper / yml values), only
-# used to make the refusal message useful.
+# other plausible designs (paper / yml values), named in the refusal message
 _OTHER_MEL_DESIGNS = (
     (44100.0, 50.0, 8000.0),
     (44100.0, 50.0, 14000.0),
@@ -85,16 +75,14 @@ _OTHER_MEL_DESIGNS = (
 #: Tokenizer settings of msclap's ``CLAPWrapper.preprocess_text``.
 MSCLAP_TEXT_SETTINGS: Dict[str, dict] = {
     "2022": dict(max_length=100, padding="max_length"),
-    "2023": dict(
-        max_length=77,
-        padding="max_length",
-        suffix=" <|endoftext|>",
-        pad_token="!",
-    ),
+    "2023": dict(max_length=77, padding="max_length", suffix=" <|endoftext|>", pad_token="!"),
 }
 _TEXT_MODELS = {"2022": "bert-base-uncased", "2023": "gpt2"}
 # the audio key that tells the releases apart
-_MARKERS = {"2022": _AUDIO + "conv_block1.conv1.weight", "2023": _HTSAT + "patch_embed.proj.weight"}
+_MARKERS = {
+    "2022": _AUDIO + "conv_block1.conv1.weight",
+    "2023": _HTSAT + "patch_embed.proj.weight",
+}
 
 
 def _strip_module(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
@@ -364,13 +352,11 @@ def msclap_2022_to_clap(
 ) -> Tuple[StateDict, ConversionReport]:
     """Maps an MS-CLAP 2022 state dict (CNN14 + BERT) onto our ``CLAP``.
 
-    ``audio_encoder.base.*`` (CNN14) → ``audio_encoder.*``,
-    ``caption_encoder.base.*`` (HF ``BertModel``) → ``text_encoder.model.*``,
-    ``{audio,caption}_encoder.projection.*`` → ``{audio,text}_projection.*``,
-    ``logit_scale`` → ``log_logit_scale``. Dropped, with a reason each: the
-    in-model front end (after checking it, see the module docstring), the
-    AudioSet head ``fc_audioset`` unless ``keep_audioset_head``, and legacy
-    transformers buffers (``embeddings.position_ids``, ...).
+    ``audio_encoder.base.*`` → ``audio_encoder.*``, ``caption_encoder.base.*``
+    → ``text_encoder.model.*``, ``{audio,caption}_encoder.projection.*`` →
+    ``{audio,text}_projection.*``, ``logit_scale`` → ``log_logit_scale``.
+    Dropped, with a reason each: the checked front end, ``fc_audioset`` unless
+    ``keep_audioset_head``, and legacy transformers buffers.
 
     Arguments
     ---------
@@ -435,23 +421,17 @@ def msclap_2023_to_clap(
 ) -> Tuple[StateDict, ConversionReport]:
     """Maps an MS-CLAP 2023 state dict (HTSAT + GPT-2) onto our ``CLAP``.
 
-    ``audio_encoder.base.htsat.*`` → ``audio_encoder.*`` (through
-    :func:`~speechbrain_tclap.convert.htsat_keys.laion_audio_branch_to_htsat`:
-    the names are LAION's; stored ``attn_mask`` / ``relative_position_index``
-    buffers and, unless ``keep_audioset_head``, ``tscam_conv`` / ``head`` are
-    dropped), ``caption_encoder.base.*`` (HF ``GPT2Model``, Conv1D weights
-    kept as they are) → ``text_encoder.model.*``, projections and
-    ``logit_scale`` as in :func:`msclap_2022_to_clap`. The in-model front end
-    is checked and dropped; legacy GPT-2 buffers (``h.N.attn.bias``,
-    ``h.N.attn.masked_bias``) are dropped.
+    ``audio_encoder.base.htsat.*`` (LAION names) → ``audio_encoder.*`` through
+    :func:`~speechbrain_tclap.convert.htsat_keys.laion_audio_branch_to_htsat`;
+    ``caption_encoder.base.*`` (``GPT2Model``, Conv1D weights as they are) →
+    ``text_encoder.model.*``; the rest as :func:`msclap_2022_to_clap`.
 
     Arguments
     ---------
     state_dict : Mapping[str, torch.Tensor]
         msclap's ``CLAP`` state dict (the ``"model"`` entry of the ``.pth``).
     keep_audioset_head : bool
-        Keep ``tscam_conv`` and ``head`` (for an
-        ``HTSAT(with_audioset_head=True)``).
+        Keep ``tscam_conv`` and ``head`` (``HTSAT(with_audioset_head=True)``).
 
     Returns
     -------
@@ -503,19 +483,17 @@ def msclap_2023_to_clap(
 def msclap_tokenizer(version: str, folder: Optional[Union[str, os.PathLike]] = None):
     """The tokenizer of an MS-CLAP release, read from a local folder.
 
-    2023: GPT-2's tokenizer, ``" <|endoftext|>"`` appended to every text,
-    ``"!"`` (GPT-2 id 0) as pad token, right-padded to 77 tokens, as msclap's
-    ``preprocess_text``. 2022: BERT-base-uncased, padded to 100 tokens.
-    (msclap does not truncate and fails on longer texts; these truncate,
-    keeping the end-of-text token.)
+    As msclap's ``preprocess_text`` (:data:`MSCLAP_TEXT_SETTINGS`): 2022
+    BERT-base-uncased padded to 100 tokens; 2023 GPT-2 with ``" <|endoftext|>"``
+    appended, pad ``"!"`` (id 0), 77 tokens. Longer texts fail in msclap and
+    are truncated here, keeping the end-of-text token.
 
     Arguments
     ---------
     version : str
         ``"2022"`` or ``"2023"``.
     folder : str or os.PathLike, optional
-        Local folder with the ``gpt2`` / ``bert-base-uncased`` tokenizer
-        files. ``None`` gives a ``MissingTokenizer``.
+        Local folder with the tokenizer files; ``None`` gives a ``MissingTokenizer``.
 
     Returns
     -------
