@@ -132,13 +132,9 @@ def hf_to_clap(
 
     Returns
     -------
-    new_state_dict : dict
-        Keys of :class:`~speechbrain_tclap.lobes.clap.CLAP`
-        (``audio_encoder.*``, ``text_encoder.model.*``,
-        ``audio_projection.{0,2}.*``, ``text_projection.{0,2}.*``,
-        ``log_logit_scale``); load with ``strict=True``.
-    report : ConversionReport
-        Renamed, merged (q/k/v → qkv) and dropped keys.
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed, merged (q/k/v → qkv) and dropped keys.
 
     Example
     -------
@@ -220,11 +216,9 @@ def htsat_to_hf_audio(
 
     Returns
     -------
-    new_state_dict : dict
-        HF keys.
-    report : ConversionReport
-        Renamed, split (listed under ``merged`` as target keys → source)
-        and dropped keys.
+    tuple
+        ``(state_dict, report)``: HF keys; renamed, split (under ``merged``
+        as target keys → source) and dropped keys.
 
     Example
     -------
@@ -303,11 +297,9 @@ def clap_to_hf(
 
     Returns
     -------
-    new_state_dict : dict
-        HF ``ClapModel`` keys, buffers included (loads with
-        ``strict=True``).
-    report : ConversionReport
-        What was renamed, split and dropped.
+    tuple
+        ``(state_dict, report)``: HF ``ClapModel`` keys, buffers included
+        (loads with ``strict=True``); renamed, split and dropped keys.
 
     Example
     -------

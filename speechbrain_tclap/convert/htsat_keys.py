@@ -147,10 +147,9 @@ def hf_audio_encoder_to_htsat(
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under :class:`HTSAT` names (load with ``strict=True``).
-    report : ConversionReport
-        Renamed, merged and dropped keys.
+    tuple
+        ``(state_dict, report)``: :class:`HTSAT` names (load with
+        ``strict=True``); renamed, merged and dropped keys.
 
     Example
     -------
@@ -256,10 +255,8 @@ def laion_audio_branch_to_htsat(
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under :class:`HTSAT` names.
-    report : ConversionReport
-        Renamed and dropped keys.
+    tuple
+        ``(state_dict, report)``: :class:`HTSAT` names; renamed and dropped keys.
 
     Example
     -------

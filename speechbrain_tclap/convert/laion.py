@@ -116,11 +116,9 @@ def laion_to_clap(
 
     Returns
     -------
-    new_state_dict : dict
-        Keys of :class:`~speechbrain_tclap.lobes.clap.CLAP`; load with
-        ``strict=True``.
-    report : ConversionReport
-        Renamed and dropped keys (source keys as in the file).
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed and dropped keys (source keys as in the file).
 
     Example
     -------
@@ -210,10 +208,8 @@ def clap_to_laion(
 
     Returns
     -------
-    new_state_dict : dict
-        LAION keys.
-    report : ConversionReport
-        Renamed keys.
+    tuple
+        ``(state_dict, report)``: LAION keys; renamed keys.
 
     Example
     -------

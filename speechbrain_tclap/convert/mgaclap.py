@@ -108,10 +108,9 @@ def mgaclap_to_clap(
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under our names (load with ``strict=True``).
-    report : ConversionReport
-        Renamed and dropped keys.
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed and dropped keys.
 
     Example
     -------

@@ -367,10 +367,9 @@ def msclap_2022_to_clap(
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under our ``CLAP`` names (load with ``strict=True``).
-    report : ConversionReport
-        Renamed and dropped keys.
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed and dropped keys.
 
     Example
     -------
@@ -435,10 +434,9 @@ def msclap_2023_to_clap(
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under our ``CLAP`` names (load with ``strict=True``).
-    report : ConversionReport
-        Renamed and dropped keys.
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed and dropped keys.
 
     Example
     -------
