@@ -3,23 +3,11 @@
 LAION's released files (``630k-*best.pt``, ``music_*.pt``) are
 ``{"state_dict": {...}, ...}`` with a DDP ``module.`` prefix on every key.
 :func:`laion_to_clap` maps them onto :class:`speechbrain_tclap.lobes.clap.CLAP`
-with an :class:`~speechbrain_tclap.lobes.htsat.HTSAT` audio tower (plain or
-``enable_fusion=True``), a RoBERTa
-:class:`~speechbrain_tclap.lobes.text.HFTextEncoder` and
-:class:`~speechbrain_tclap.lobes.projection.MLPProjection` heads:
-
-============================================  ===================================
-LAION                                          ours
-============================================  ===================================
-``audio_branch.*``                             ``audio_encoder.*`` (via
-                                               ``laion_audio_branch_to_htsat``)
-``audio_branch.patch_embed.{mel_conv2d,``      ``audio_encoder.patch_embed.*``
-``fusion_model}.*``                            (same names)
-``text_branch.*``                              ``text_encoder.model.*``
-``audio_projection.{0,2}.*``                   ``audio_projection.{0,2}.*``
-``text_projection.{0,2}.*``                    ``text_projection.{0,2}.*``
-``logit_scale_a``                              ``log_logit_scale``
-============================================  ===================================
+with an HTSAT audio tower (plain or ``enable_fusion=True``), a RoBERTa
+``HFTextEncoder`` and ``MLPProjection`` heads: ``audio_branch.*`` →
+``audio_encoder.*`` (through ``laion_audio_branch_to_htsat``; fusion weights
+keep their names), ``text_branch.*`` → ``text_encoder.model.*``, projections
+keep their names, ``logit_scale_a`` → ``log_logit_scale``.
 
 Dropped, with the reason in the report: the audio branch's front end,
 derived buffers and AudioSet head (unless asked for), the text buffers

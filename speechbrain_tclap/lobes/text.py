@@ -26,6 +26,8 @@ from speechbrain_tclap.utils.tracing import is_tracing
 logger = get_logger(__name__)
 
 Tokenizer = Callable[[Sequence[str]], Tuple[torch.Tensor, torch.Tensor]]
+# model types whose positions derive from the pad id
+_ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert")
 
 
 def _tokenize(encoder, texts: Sequence[str]):
@@ -386,7 +388,7 @@ class HFTextEncoder(nn.Module):
         tok_pad = getattr(tokenizer, "pad_id", None)
         model_pad = getattr(cfg, "pad_token_id", None)
         if (
-            cfg.model_type in ("roberta", "xlm-roberta", "camembert")
+            cfg.model_type in _ROBERTA_LIKE
             and tok_pad is not None
             and model_pad is not None
             and tok_pad != model_pad
@@ -435,8 +437,7 @@ class HFTextEncoder(nn.Module):
             limit = getattr(cfg, "n_positions", None)
         if limit is None:
             return None
-        if cfg.model_type in ("roberta", "xlm-roberta", "camembert"):
-            # RoBERTa positions start after its padding index.
+        if cfg.model_type in _ROBERTA_LIKE:  # positions start after the pad index
             limit -= (cfg.pad_token_id or 0) + 1
         return int(limit)
 
