@@ -93,6 +93,23 @@ def check_fusion_key(name: str, source: str) -> None:
         )
 
 
+def _map_tower(new, report, audio, key, value, name, tower, fusion=False) -> None:
+    """Maps ``key`` of a full-model file (``name`` without its ``tower`` prefix):
+    ``fusion`` and text tensors to our names, text buffers dropped, other audio
+    tensors into ``audio`` for the HTSAT map."""
+    if tower == "audio" and not fusion:
+        audio[key] = value
+        return
+    if tower == "text" and name in TEXT_BUFFERS:
+        report.dropped.append((key, "derived buffer, rebuilt by the text model"))
+        return
+    if fusion:
+        check_fusion_key(name, key)
+    target = (OUR_AUDIO_PREFIX if tower == "audio" else OUR_TEXT_PREFIX) + name
+    new[target] = value
+    report.renamed.append((key, target))
+
+
 def is_hf_clap(state_dict: Mapping[str, torch.Tensor]) -> bool:
     """Whether ``state_dict`` is an HF ``ClapModel`` state dict.
 
@@ -160,23 +177,11 @@ def hf_to_clap(
     for key, value in state_dict.items():
         if key.startswith(HF_AUDIO_PREFIX):
             name = key[len(HF_AUDIO_PREFIX) :]
-            if name.startswith(FUSION_PREFIXES):
-                check_fusion_key(name, key)
-                target = OUR_AUDIO_PREFIX + name
-                new[target] = value
-                report.renamed.append((key, target))
-            else:
-                audio[key] = value
+            fusion = name.startswith(FUSION_PREFIXES)
+            _map_tower(new, report, audio, key, value, name, "audio", fusion)
         elif key.startswith(HF_TEXT_PREFIX):
             name = key[len(HF_TEXT_PREFIX) :]
-            if name in TEXT_BUFFERS:
-                report.dropped.append(
-                    (key, "derived buffer, rebuilt by the text model")
-                )
-                continue
-            target = OUR_TEXT_PREFIX + name
-            new[target] = value
-            report.renamed.append((key, target))
+            _map_tower(new, report, audio, key, value, name, "text")
         elif _HF_PROJECTION.match(key):
             side, layer, kind = _HF_PROJECTION.match(key).groups()
             target = f"{side}_projection.{0 if layer == '1' else 2}.{kind}"

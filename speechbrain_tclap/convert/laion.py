@@ -31,9 +31,10 @@ import torch
 
 from speechbrain_tclap.convert.hf import (
     FUSION_PREFIXES,
-    TEXT_BUFFERS,
+    OUR_AUDIO_PREFIX,
+    OUR_TEXT_PREFIX,
+    _map_tower,
     _text_logit_scale,
-    check_fusion_key,
 )
 from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
@@ -45,8 +46,6 @@ from speechbrain_tclap.lobes.tokenizers import tokenizer_from_folder
 
 LAION_AUDIO = "audio_branch."
 LAION_TEXT = "text_branch."
-OUR_AUDIO_PREFIX = "audio_encoder."
-OUR_TEXT_PREFIX = "text_encoder.model."
 
 _PROJECTION = re.compile(r"^(audio|text)_projection\.[02]\.(weight|bias)$")
 _MLP_LOSS_HEADS = ("audio_transform.", "text_transform.")
@@ -135,23 +134,11 @@ def laion_to_clap(
         name = _strip_module(key)
         if name.startswith(LAION_AUDIO):
             rest = name[len(LAION_AUDIO) :]
-            if rest.startswith(FUSION_PREFIXES) or "mel_conv1d" in rest:
-                check_fusion_key(rest, key)
-                target = OUR_AUDIO_PREFIX + rest
-                new[target] = value
-                report.renamed.append((key, target))
-            else:
-                audio[key] = value
+            fusion = rest.startswith(FUSION_PREFIXES) or "mel_conv1d" in rest
+            _map_tower(new, report, audio, key, value, rest, "audio", fusion)
         elif name.startswith(LAION_TEXT):
             rest = name[len(LAION_TEXT) :]
-            if rest in TEXT_BUFFERS:
-                report.dropped.append(
-                    (key, "derived buffer, rebuilt by the text model")
-                )
-                continue
-            target = OUR_TEXT_PREFIX + rest
-            new[target] = value
-            report.renamed.append((key, target))
+            _map_tower(new, report, audio, key, value, rest, "text")
         elif _PROJECTION.match(name):
             new[name] = value
             report.renamed.append((key, name))
