@@ -551,7 +551,8 @@ class CLAP(nn.Module):
         return_order : bool
             Also return the normalised order embeddings of audio and text
             (the aligner's embedding behind a stop-gradient plus the order
-            head; ``None`` for a tower without one).
+            head, e.g. for ``TemporalFocusedLoss(temporal_on="order_heads")``;
+            ``None`` for a tower without one).
         return_frames : bool
             Also return the normalised projected audio frames and their mask.
 
