@@ -61,8 +61,8 @@ _LOGIT_SCALE_T_REASON = (
 _TO_HF_BLOCK = tuple((ours, theirs) for theirs, ours in _HF_BLOCK_RENAMES)
 
 
-def _text_logit_scale(value: torch.Tensor, logit_scale_t: Optional[float]) -> torch.Tensor:
-    """The text logit scale to export: ``logit_scale_t`` if given, else a copy of ours."""
+def _text_logit_scale(value: torch.Tensor, logit_scale_t: Optional[float]):
+    """The text logit scale to export: ``logit_scale_t`` if given, else ours."""
     if logit_scale_t is None:
         return value.clone()
     return torch.tensor(float(logit_scale_t), dtype=value.dtype)

@@ -75,7 +75,9 @@ _OTHER_MEL_DESIGNS = (
 #: Tokenizer settings of msclap's ``CLAPWrapper.preprocess_text``.
 MSCLAP_TEXT_SETTINGS: Dict[str, dict] = {
     "2022": dict(max_length=100, padding="max_length"),
-    "2023": dict(max_length=77, padding="max_length", suffix=" <|endoftext|>", pad_token="!"),
+    "2023": dict(
+        max_length=77, padding="max_length", suffix=" <|endoftext|>", pad_token="!"
+    ),
 }
 _TEXT_MODELS = {"2022": "bert-base-uncased", "2023": "gpt2"}
 # the audio key that tells the releases apart
@@ -94,7 +96,7 @@ def _strip_module(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
 
 
 def _is_msclap(state_dict: Mapping[str, torch.Tensor], version: str) -> bool:
-    """Whether ``state_dict`` holds ``version``'s audio marker and caption encoder keys."""
+    """Whether ``state_dict`` holds ``version``'s audio marker and caption keys."""
     sd = _strip_module(state_dict)
     return _MARKERS[version] in sd and any(k.startswith("caption_encoder.") for k in sd)
 

@@ -107,7 +107,7 @@ class FolderPretrainer(Pretrainer):
         self.filenames = dict(filenames or {})
 
     def collect_files(self, default_source=None, **kwargs):
-        """As ``Pretrainer.collect_files``, fetching ``filenames`` from ``default_source``.
+        """As ``Pretrainer.collect_files``, ``filenames`` from ``default_source``.
 
         Arguments
         ---------

@@ -63,7 +63,7 @@ def input_width(module: Optional[nn.Module]) -> Optional[int]:
 
 def output_width(encoder: nn.Module) -> int:
     """The width of an encoder's outputs (its ``output_dim``), for model files:
-    ``audio_width: !apply:speechbrain_tclap.lobes.clap.output_width [!ref <audio_encoder>]``.
+    ``!apply:speechbrain_tclap.lobes.clap.output_width [!ref <audio_encoder>]``.
 
     Arguments
     ---------
@@ -181,7 +181,7 @@ class EncodedText(NamedTuple):
 
 
 def _encoded(out, normalize: bool, detail: bool, cls):
-    """The embedding of a head's tuple, or ``cls(embedding, local, mask)``; normalised or not."""
+    """A head tuple's embedding, or ``cls(embedding, local, mask)`` with ``detail``."""
     embedding, local, mask, *_ = out
     if normalize:
         embedding = F.normalize(embedding, dim=-1)
@@ -491,7 +491,8 @@ class CLAP(nn.Module):
         torch.Tensor or EncodedText
             ``(B, D)``, or an :class:`EncodedText` when ``return_tokens``.
         """
-        return _encoded(self._embed_text(texts, return_tokens), normalize, return_tokens, EncodedText)
+        out = self._embed_text(texts, return_tokens)
+        return _encoded(out, normalize, return_tokens, EncodedText)
 
     def _embed_text(self, texts, return_tokens: bool = False):
         """:meth:`text_head`'s tuple, running each distinct caption once (repeated

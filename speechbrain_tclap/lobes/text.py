@@ -31,7 +31,7 @@ _ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert")
 
 
 def _tokenize(encoder, texts: Sequence[str]):
-    """``(texts as a list, ids, mask)``: checks the batch and the tokenizer, then tokenizes."""
+    """``(texts as a list, ids, mask)``, after checking the batch and the tokenizer."""
     owner = type(encoder).__name__
     texts = _check_batch(texts, owner)
     if not getattr(encoder.tokenizer, "is_loaded", True):
@@ -74,7 +74,8 @@ def _checked_ids(ids, mask, embedding: nn.Embedding, owner: str):
     """``(ids, mask)`` as long / bool on the embedding's device; raises when an id
     is outside the table or a row has no real token (not while traced).
 
-    >>> _checked_ids(torch.tensor([[5, 9]]), torch.tensor([[1, 0]]), nn.Embedding(10, 2), "x")[1]
+    >>> ids, mask = torch.tensor([[5, 9]]), torch.tensor([[1, 0]])
+    >>> _checked_ids(ids, mask, nn.Embedding(10, 2), "encoder")[1]
     tensor([[ True, False]])
     """
     device = embedding.weight.device
@@ -431,7 +432,7 @@ class HFTextEncoder(nn.Module):
 
     @staticmethod
     def _max_positions(cfg) -> Optional[int]:
-        """Longest sequence the position table of ``cfg``'s model holds (None: no table)."""
+        """Longest sequence ``cfg``'s position table holds (None: no table)."""
         limit = getattr(cfg, "max_position_embeddings", None)
         if limit is None:
             limit = getattr(cfg, "n_positions", None)

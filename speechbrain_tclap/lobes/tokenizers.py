@@ -506,7 +506,7 @@ class HFTokenizer(_PaddedTokenizer):
 
     @property
     def vocab_size(self) -> int:
-        """Number of ids the tokenizer can emit (``len(tokenizer)``, added tokens included)."""
+        """Number of ids the tokenizer can emit (added tokens included)."""
         return len(self.tokenizer)
 
     def encode(self, texts: Sequence[str]) -> List[List[int]]:
@@ -687,8 +687,8 @@ class MissingTokenizer:
 
 
 
-def tokenizer_from_folder(folder, missing: str, pad_id: Optional[int] = None, **settings):
-    """An :class:`HFTokenizer` read from ``folder``; without one, a :class:`MissingTokenizer`.
+def tokenizer_from_folder(folder, missing: str, pad_id: Optional[int] = None, **kw):
+    """An :class:`HFTokenizer` read from ``folder``, else a :class:`MissingTokenizer`.
 
     Arguments
     ---------
@@ -698,7 +698,7 @@ def tokenizer_from_folder(folder, missing: str, pad_id: Optional[int] = None, **
         The error the :class:`MissingTokenizer` raises: which files, from where.
     pad_id : int, optional
         The real tokenizer's pad id, given to the :class:`MissingTokenizer`.
-    **settings
+    **kw
         :class:`HFTokenizer` arguments (``max_length``, ``padding``, ...).
 
     Returns
@@ -713,4 +713,4 @@ def tokenizer_from_folder(folder, missing: str, pad_id: Optional[int] = None, **
     """
     if folder is None:
         return MissingTokenizer(missing, pad_id=pad_id)
-    return HFTokenizer(folder, **settings)
+    return HFTokenizer(folder, **kw)
