@@ -1,30 +1,19 @@
 """Hugging Face ``ClapModel`` checkpoints to and from our ``CLAP``.
 
-Pure functions over state dicts (nothing is built or downloaded):
+Pure functions over state dicts (nothing is built or downloaded).
+:func:`hf_to_clap` maps a ``transformers`` ``ClapModel`` state dict (the files
+of ``laion/clap-htsat-*``) onto :class:`speechbrain_tclap.lobes.clap.CLAP` with
+an HTSAT audio tower, a RoBERTa ``HFTextEncoder`` and ``MLPProjection`` heads;
+:func:`clap_to_hf` is its inverse. The audio encoder goes through
+:func:`~speechbrain_tclap.convert.htsat_keys.hf_audio_encoder_to_htsat`; the
+fusion branch already has LAION's names and is carried over. ``text_model.*``
+↔ ``text_encoder.model.*`` (``position_ids`` / ``token_type_ids`` buffers
+dropped), ``linear1/2`` ↔ ``0/2`` in the projections, ``logit_scale_a`` ↔
+``log_logit_scale``; ``logit_scale_t`` is dropped (HF applies it to
+``logits_per_text`` only and LAION's default loss never trains it).
 
-* :func:`hf_to_clap` maps a ``transformers`` ``ClapModel`` state dict (the
-  ``pytorch_model.bin`` / ``model.safetensors`` of ``laion/clap-htsat-*``)
-  onto the keys of :class:`speechbrain_tclap.lobes.clap.CLAP` built with an
-  :class:`~speechbrain_tclap.lobes.htsat.HTSAT` audio tower, an
-  :class:`~speechbrain_tclap.lobes.text.HFTextEncoder` (RoBERTa) text tower
-  and :class:`~speechbrain_tclap.lobes.projection.MLPProjection` heads;
-* :func:`clap_to_hf` is its inverse, for round trips and for handing a
-  model trained here to ``transformers``.
-
-The audio encoder goes through
-:func:`~speechbrain_tclap.convert.htsat_keys.hf_audio_encoder_to_htsat`;
-the fusion branch (``patch_embed.mel_conv2d``, ``patch_embed.fusion_model``)
-already has LAION's names in HF and is carried over as it is. The text model
-keeps its names (``text_model.*`` ↔ ``text_encoder.model.*``) except the
-``position_ids`` / ``token_type_ids`` buffers, which ``RobertaModel``
-rebuilds. ``audio_projection.linear1/2`` ↔ ``audio_projection.0/2`` (same
-for text). ``logit_scale_a`` becomes our single ``log_logit_scale``;
-``logit_scale_t`` is dropped: HF applies it to ``logits_per_text`` only and
-LAION's default loss never trains it.
-
-Importing this module registers the ``"hf_clap"`` format with
-:mod:`speechbrain_tclap.convert.registry`. :func:`read_checkpoint` reads
-the files these converters take (safetensors or weights-only torch pickles).
+Importing this module registers the ``"hf_clap"`` format.
+:func:`read_checkpoint` reads checkpoint files without running pickled code.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -39,8 +28,12 @@ from typing import Dict, Mapping, Optional, Tuple, Union
 import torch
 
 from speechbrain_tclap.convert.htsat_keys import (
+    _HF_BLOCK,
+    _HF_BLOCK_RENAMES,
+    _HF_TOP_LEVEL,
     ConversionReport,
     hf_audio_encoder_to_htsat,
+    merge_encoder,
 )
 from speechbrain_tclap.convert.registry import register_format
 from speechbrain_tclap.lobes.htsat import relative_position_index
@@ -57,30 +50,22 @@ _AFF_2D = re.compile(
     r"|fusion_model\.(local_att\.[0134]|global_att\.[1245])\."
     r"(weight|bias|running_mean|running_var|num_batches_tracked))$"
 )
-_TEXT_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
+TEXT_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 _HF_PROJECTION = re.compile(r"^(audio|text)_projection\.linear([12])\.(weight|bias)$")
 _OUR_PROJECTION = re.compile(r"^(audio|text)_projection\.([02])\.(weight|bias)$")
 _LOGIT_SCALE_T_REASON = (
     "text logit scale: HF uses it for logits_per_text only and LAION's "
     "default loss never trains it; CLAP keeps one scale (logit_scale_a)"
 )
+# our Swin-block names -> HF's (no new name is a prefix of another: order is free)
+_TO_HF_BLOCK = tuple((ours, theirs) for theirs, ours in _HF_BLOCK_RENAMES)
 
-# our Swin-block names -> HF's (inverse of htsat_keys' renames)
-_OUR_BLOCK = re.compile(r"^(layers\.\d+\.blocks\.\d+\.)(.+)$")
-_TO_HF_BLOCK = (
-    ("attn.proj.", "attention.output.dense."),
-    (
-        "attn.relative_position_bias_table",
-        "attention.self.relative_position_bias_table",
-    ),
-    ("norm1.", "layernorm_before."),
-    ("norm2.", "layernorm_after."),
-    ("mlp.fc1.", "intermediate.dense."),
-    ("mlp.fc2.", "output.dense."),
-)
-_TO_HF_SAME = re.compile(
-    r"^(patch_embed\.(proj|norm)\.|layers\.\d+\.downsample\.(reduction|norm)\.|norm\.)"
-)
+
+def _text_logit_scale(value: torch.Tensor, logit_scale_t: Optional[float]):
+    """The text logit scale to export: ``logit_scale_t`` if given, else ours."""
+    if logit_scale_t is None:
+        return value.clone()
+    return torch.tensor(float(logit_scale_t), dtype=value.dtype)
 
 
 def check_fusion_key(name: str, source: str) -> None:
@@ -92,10 +77,6 @@ def check_fusion_key(name: str, source: str) -> None:
         Key relative to the audio encoder (``patch_embed.fusion_model...``).
     source : str
         The original key, for the error message.
-
-    Returns
-    -------
-    None
 
     Example
     -------
@@ -112,6 +93,23 @@ def check_fusion_key(name: str, source: str) -> None:
         )
 
 
+def _map_tower(new, report, audio, key, value, name, tower, fusion=False) -> None:
+    """Maps ``key`` of a full-model file (``name`` without its ``tower`` prefix):
+    ``fusion`` and text tensors to our names, text buffers dropped, other audio
+    tensors into ``audio`` for the HTSAT map."""
+    if tower == "audio" and not fusion:
+        audio[key] = value
+        return
+    if tower == "text" and name in TEXT_BUFFERS:
+        report.dropped.append((key, "derived buffer, rebuilt by the text model"))
+        return
+    if fusion:
+        check_fusion_key(name, key)
+    target = (OUR_AUDIO_PREFIX if tower == "audio" else OUR_TEXT_PREFIX) + name
+    new[target] = value
+    report.renamed.append((key, target))
+
+
 def is_hf_clap(state_dict: Mapping[str, torch.Tensor]) -> bool:
     """Whether ``state_dict`` is an HF ``ClapModel`` state dict.
 
@@ -123,8 +121,7 @@ def is_hf_clap(state_dict: Mapping[str, torch.Tensor]) -> bool:
     Returns
     -------
     bool
-        ``True`` when it holds ``audio_model.audio_encoder.*`` and
-        ``text_model.*`` keys.
+        Whether it holds ``audio_model.audio_encoder.*`` and ``text_model.*`` keys.
 
     Example
     -------
@@ -152,13 +149,9 @@ def hf_to_clap(
 
     Returns
     -------
-    new_state_dict : dict
-        Keys of :class:`~speechbrain_tclap.lobes.clap.CLAP`
-        (``audio_encoder.*``, ``text_encoder.model.*``,
-        ``audio_projection.{0,2}.*``, ``text_projection.{0,2}.*``,
-        ``log_logit_scale``); load with ``strict=True``.
-    report : ConversionReport
-        Renamed, merged (q/k/v → qkv) and dropped keys.
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed, merged (q/k/v → qkv) and dropped keys.
 
     Example
     -------
@@ -184,23 +177,11 @@ def hf_to_clap(
     for key, value in state_dict.items():
         if key.startswith(HF_AUDIO_PREFIX):
             name = key[len(HF_AUDIO_PREFIX) :]
-            if name.startswith(FUSION_PREFIXES):
-                check_fusion_key(name, key)
-                target = OUR_AUDIO_PREFIX + name
-                new[target] = value
-                report.renamed.append((key, target))
-            else:
-                audio[key] = value
+            fusion = name.startswith(FUSION_PREFIXES)
+            _map_tower(new, report, audio, key, value, name, "audio", fusion)
         elif key.startswith(HF_TEXT_PREFIX):
             name = key[len(HF_TEXT_PREFIX) :]
-            if name in _TEXT_BUFFERS:
-                report.dropped.append(
-                    (key, "derived buffer, rebuilt by the text model")
-                )
-                continue
-            target = OUR_TEXT_PREFIX + name
-            new[target] = value
-            report.renamed.append((key, target))
+            _map_tower(new, report, audio, key, value, name, "text")
         elif _HF_PROJECTION.match(key):
             side, layer, kind = _HF_PROJECTION.match(key).groups()
             target = f"{side}_projection.{0 if layer == '1' else 2}.{kind}"
@@ -216,12 +197,7 @@ def hf_to_clap(
     if unknown:
         raise ValueError(f"unrecognised HF ClapModel keys: {unknown[:10]}")
     if audio:
-        encoder, sub = hf_audio_encoder_to_htsat(audio)
-        for name, value in encoder.items():
-            new[OUR_AUDIO_PREFIX + name] = value
-        report.renamed.extend((s, OUR_AUDIO_PREFIX + t) for s, t in sub.renamed)
-        report.merged.extend((s, OUR_AUDIO_PREFIX + t) for s, t in sub.merged)
-        report.dropped.extend(sub.dropped)
+        merge_encoder(new, report, hf_audio_encoder_to_htsat(audio), OUR_AUDIO_PREFIX)
     return new, report
 
 
@@ -231,11 +207,9 @@ def htsat_to_hf_audio(
     """Maps :class:`~speechbrain_tclap.lobes.htsat.HTSAT` keys onto HF's.
 
     The inverse of
-    :func:`~speechbrain_tclap.convert.htsat_keys.hf_audio_encoder_to_htsat`:
-    ``attn.qkv`` is split into ``query``/``key``/``value``, ``bn0`` becomes
-    ``batch_norm``, and HF's ``relative_position_index`` buffers are rebuilt
-    from the size of each bias table. The AudioSet head has no HF
-    counterpart and is dropped.
+    :func:`~speechbrain_tclap.convert.htsat_keys.hf_audio_encoder_to_htsat`;
+    HF's ``relative_position_index`` buffers are rebuilt from the size of each
+    bias table, and the AudioSet head (no HF counterpart) is dropped.
 
     Arguments
     ---------
@@ -247,11 +221,9 @@ def htsat_to_hf_audio(
 
     Returns
     -------
-    new_state_dict : dict
-        HF keys.
-    report : ConversionReport
-        Renamed, split (listed under ``merged`` as target keys → source)
-        and dropped keys.
+    tuple
+        ``(state_dict, report)``: HF keys; renamed, split (under ``merged``
+        as target keys → source) and dropped keys.
 
     Example
     -------
@@ -277,10 +249,10 @@ def htsat_to_hf_audio(
         elif key.startswith(("tscam_conv.", "head.")):
             report.dropped.append((key, "AudioSet head, not part of HF's model"))
             continue
-        elif key.startswith(FUSION_PREFIXES) or _TO_HF_SAME.match(key):
+        elif key.startswith(FUSION_PREFIXES) or _HF_TOP_LEVEL.match(key):
             target = key
         else:
-            match = _OUR_BLOCK.match(key)
+            match = _HF_BLOCK.match(key)
             if match is None:
                 unknown.append(key)
                 continue
@@ -325,17 +297,14 @@ def clap_to_hf(
         State dict of a ``CLAP`` with an HTSAT audio tower, an
         ``HFTextEncoder`` text tower and ``MLPProjection`` heads.
     logit_scale_t : float, optional
-        Log of HF's text logit scale. Default: our ``log_logit_scale``, so
-        that HF's ``logits_per_text`` is the transpose of
-        ``logits_per_audio``, as with our single scale.
+        Log of HF's text logit scale. Default: our ``log_logit_scale`` (HF's
+        ``logits_per_text`` is then the transpose of ``logits_per_audio``).
 
     Returns
     -------
-    new_state_dict : dict
-        HF ``ClapModel`` keys, buffers included (loads with
-        ``strict=True``).
-    report : ConversionReport
-        What was renamed, split and dropped.
+    tuple
+        ``(state_dict, report)``: HF ``ClapModel`` keys, buffers included
+        (loads with ``strict=True``); renamed, split and dropped keys.
 
     Example
     -------
@@ -369,12 +338,7 @@ def clap_to_hf(
         elif key == "log_logit_scale":
             new["logit_scale_a"] = value
             report.renamed.append((key, "logit_scale_a"))
-            scale_t = (
-                value.clone()
-                if logit_scale_t is None
-                else torch.tensor(float(logit_scale_t), dtype=value.dtype)
-            )
-            new["logit_scale_t"] = scale_t
+            new["logit_scale_t"] = _text_logit_scale(value, logit_scale_t)
         else:
             unknown.append(key)
     if unknown:
@@ -411,12 +375,9 @@ _NUMPY_UNSAFE_DTYPES = ("ObjectDType", "VoidDType")
 
 
 def _numpy_safe_globals(names):
-    """Allow-list entries for numpy scalars, arrays and dtypes, or ``None``.
-
-    Returns ``None`` when a name is anything else (which stays refused).
-    numpy 1 pickles name ``numpy.core``, numpy 2 ``numpy._core``: each name
-    is mapped onto the object of the installed numpy.
-    """
+    """Allow-list entries for numpy scalars, arrays and dtypes; ``None`` if any
+    name is something else. ``numpy.core`` (numpy 1) and ``numpy._core``
+    (numpy 2) names both map onto the installed numpy."""
     import numpy
 
     def is_dtype_class(name):
@@ -460,13 +421,10 @@ def _is_safetensors(path: str) -> bool:
 def read_checkpoint(path: Union[str, os.PathLike]) -> Dict:
     """Reads a checkpoint file without running pickled code.
 
-    safetensors files (recognised by their header, whatever the file name:
-    SpeechBrain's ``Pretrainer`` links them as ``<name>.ckpt``) are read
-    with ``safetensors.torch.load_file``; anything else with
-    ``torch.load(weights_only=True)``. Checkpoints that also pickle numpy
-    scalars, arrays or dtypes (training metadata next to the weights) are
-    read with just those numpy types allow-listed (never object arrays); any
-    other global is refused.
+    safetensors files are recognised by their header, whatever the name (the
+    ``Pretrainer`` links them as ``<name>.ckpt``); anything else is read with
+    ``torch.load(weights_only=True)``, allow-listing only numpy scalars,
+    arrays and dtypes (never object arrays); any other global is refused.
 
     Arguments
     ---------

@@ -1,15 +1,10 @@
 """Key maps from foreign HTS-AT checkpoints to our ``HTSAT`` lobe.
 
-Pure functions over state dicts (no model is built, nothing is downloaded):
-
-* :func:`hf_audio_encoder_to_htsat` for HF ``ClapAudioModel`` /
-  ``ClapModel`` state dicts (``audio_encoder.`` keys, split query/key/value);
-* :func:`laion_audio_branch_to_htsat` for LAION-CLAP checkpoints
-  (``module.audio_branch.`` keys, already LAION names).
-
-Each returns the new state dict and a :class:`ConversionReport` listing what
-was renamed, merged and dropped, and why. Fusion checkpoints (``mel_conv2d``,
-``fusion_model``) are refused: the fusion branch is not implemented yet.
+Pure functions over state dicts, for HF ``ClapAudioModel`` / ``ClapModel``
+(:func:`hf_audio_encoder_to_htsat`) and LAION-CLAP (:func:`laion_audio_branch_to_htsat`)
+audio towers. Each returns the new state dict and a :class:`ConversionReport` of
+what was renamed, merged and dropped, and why. Fusion keys are refused here (the
+full-model converters carry them over themselves).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -91,6 +86,37 @@ class ConversionReport:
         return f"{text} ({detail})" if detail else text
 
 
+def merge_encoder(new, report, converted, prefix="audio_encoder.", source=str) -> None:
+    """Put a converted encoder's tensors under ``prefix`` and merge its report.
+
+    Arguments
+    ---------
+    new : dict
+        The full model's state dict, extended in place.
+    report : ConversionReport
+        The full model's report, extended in place.
+    converted : tuple
+        ``(state_dict, ConversionReport)`` of the encoder.
+    prefix : str
+        Prefix of the encoder's keys in ``new``.
+    source : callable
+        Maps a source key of the encoder's report to the key in the file.
+
+    Example
+    -------
+    >>> new, report = {}, ConversionReport()
+    >>> sub = ConversionReport(renamed=[("x.w", "w")])
+    >>> merge_encoder(new, report, ({"w": torch.ones(1)}, sub), source="m.".__add__)
+    >>> list(new), report.renamed
+    (['audio_encoder.w'], [('m.x.w', 'audio_encoder.w')])
+    """
+    encoder, sub = converted
+    new.update((prefix + name, value) for name, value in encoder.items())
+    report.renamed.extend((source(s), prefix + t) for s, t in sub.renamed)
+    report.merged.extend((tuple(map(source, s)), prefix + t) for s, t in sub.merged)
+    report.dropped.extend((source(s), reason) for s, reason in sub.dropped)
+
+
 def _refuse_fusion(keys) -> None:
     """Raises if any key belongs to LAION's feature-fusion branch."""
     fusion = [k for k in keys if any(m in k for m in FUSION_MARKERS)]
@@ -107,15 +133,12 @@ def hf_audio_encoder_to_htsat(
 ) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
     """Maps an HF CLAP audio encoder state dict onto :class:`HTSAT` names.
 
-    Keys are taken from everything after ``audio_encoder.`` (so
-    ``ClapAudioModel``, ``ClapModel`` and ``ClapAudioModelWithProjection``
-    dicts all work); other keys (text tower, projections, logit scales) are
-    dropped and reported. Within a Swin block, ``query``/``key``/``value`` are
-    concatenated into ``attn.qkv``, ``attention.output.dense`` becomes
-    ``attn.proj`` (before ``output.dense`` becomes ``mlp.fc2``),
-    ``layernorm_before/after`` become ``norm1/norm2`` and
-    ``intermediate.dense`` becomes ``mlp.fc1``; ``batch_norm`` becomes
-    ``bn0``; the derived ``relative_position_index`` buffers are dropped.
+    Keys after ``audio_encoder.`` are taken (``ClapAudioModel``, ``ClapModel``
+    and ``ClapAudioModelWithProjection`` dicts all work); other keys are
+    dropped and reported. ``query``/``key``/``value`` are concatenated into
+    ``attn.qkv``, ``batch_norm`` becomes ``bn0``, block names become HTSAT's
+    (``norm1``, ``attn.proj``, ``mlp.fc1``, ...); ``relative_position_index``
+    buffers are dropped.
 
     Arguments
     ---------
@@ -124,10 +147,9 @@ def hf_audio_encoder_to_htsat(
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under :class:`HTSAT` names (load with ``strict=True``).
-    report : ConversionReport
-        Renamed, merged and dropped keys.
+    tuple
+        ``(state_dict, report)``: :class:`HTSAT` names (load with
+        ``strict=True``); renamed, merged and dropped keys.
 
     Example
     -------
@@ -206,10 +228,9 @@ def hf_audio_encoder_to_htsat(
                 f"{block}attention.self.*.{kind}: missing {sorted(missing)}, "
                 "cannot build the fused qkv"
             )
-        order = ("query", "key", "value")
-        target = f"{block}attn.qkv.{kind}"
-        new[target] = torch.cat([parts[p][1] for p in order], dim=0)
-        report.merged.append((tuple(parts[p][0] for p in order), target))
+        sources, tensors = zip(*(parts[p] for p in ("query", "key", "value")))
+        new[f"{block}attn.qkv.{kind}"] = torch.cat(tensors, dim=0)
+        report.merged.append((sources, f"{block}attn.qkv.{kind}"))
     return new, report
 
 
@@ -219,28 +240,23 @@ def laion_audio_branch_to_htsat(
 ) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
     """Maps a LAION-CLAP (or HTS-AT) audio state dict onto :class:`HTSAT`.
 
-    Strips ``module.`` and ``audio_branch.`` (and the original HTS-AT's
-    ``sed_model.``); when ``audio_branch.`` keys are present, everything else
-    (text branch, projections, logit scales) is dropped and reported. The
-    in-model front end (``spectrogram_extractor``, ``logmel_extractor``),
-    the stored ``attn_mask`` and ``relative_position_index`` buffers, and,
-    unless ``keep_audioset_head``, the AudioSet head (``tscam_conv``,
-    ``head``) are dropped. All other names are already HTSAT's.
+    Strips ``module.`` and ``audio_branch.`` (or HTS-AT's ``sed_model.``);
+    with ``audio_branch.`` keys present, all other keys are dropped. Also
+    dropped: the in-model front end, the stored ``attn_mask`` and
+    ``relative_position_index`` buffers and, unless ``keep_audioset_head``,
+    the AudioSet head (``tscam_conv``, ``head``). Other names are HTSAT's.
 
     Arguments
     ---------
     state_dict : Mapping[str, torch.Tensor]
         LAION checkpoint's ``state_dict`` (full CLAP or audio branch only).
     keep_audioset_head : bool
-        Keep ``tscam_conv.*`` and ``head.*`` (for an HTSAT built with
-        ``with_audioset_head=True``).
+        Keep ``tscam_conv.*`` and ``head.*`` (``HTSAT(with_audioset_head=True)``).
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under :class:`HTSAT` names.
-    report : ConversionReport
-        Renamed and dropped keys.
+    tuple
+        ``(state_dict, report)``: :class:`HTSAT` names; renamed and dropped keys.
 
     Example
     -------

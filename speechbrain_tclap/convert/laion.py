@@ -1,40 +1,23 @@
 """LAION-CLAP checkpoints to and from our ``CLAP``.
 
-LAION's released files (``630k-best.pt``, ``630k-audioset-best.pt``,
-``630k-fusion-best.pt``, ``630k-audioset-fusion-best.pt``, the HTSAT-base
-``music_*.pt``) are ``{"state_dict": {...}, ...}`` with a ``module.`` prefix
-on every key (they were saved from DistributedDataParallel).
-:func:`laion_to_clap` maps such a state dict onto the keys of
-:class:`speechbrain_tclap.lobes.clap.CLAP` built with an
-:class:`~speechbrain_tclap.lobes.htsat.HTSAT` audio tower (plain or
-``enable_fusion=True``), an :class:`~speechbrain_tclap.lobes.text.HFTextEncoder`
-RoBERTa text tower and :class:`~speechbrain_tclap.lobes.projection.MLPProjection`
-heads:
+LAION's released files (``630k-*best.pt``, ``music_*.pt``) are
+``{"state_dict": {...}, ...}`` with a DDP ``module.`` prefix on every key.
+:func:`laion_to_clap` maps them onto :class:`speechbrain_tclap.lobes.clap.CLAP`
+with an HTSAT audio tower (plain or ``enable_fusion=True``), a RoBERTa
+``HFTextEncoder`` and ``MLPProjection`` heads: ``audio_branch.*`` →
+``audio_encoder.*`` (through ``laion_audio_branch_to_htsat``; fusion weights
+keep their names), ``text_branch.*`` → ``text_encoder.model.*``, projections
+keep their names, ``logit_scale_a`` → ``log_logit_scale``.
 
-============================================  ===================================
-LAION                                          ours
-============================================  ===================================
-``audio_branch.*``                             ``audio_encoder.*`` (via
-                                               ``laion_audio_branch_to_htsat``)
-``audio_branch.patch_embed.{mel_conv2d,``      ``audio_encoder.patch_embed.*``
-``fusion_model}.*``                            (same names)
-``text_branch.*``                              ``text_encoder.model.*``
-``audio_projection.{0,2}.*``                   ``audio_projection.{0,2}.*``
-``text_projection.{0,2}.*``                    ``text_projection.{0,2}.*``
-``logit_scale_a``                              ``log_logit_scale``
-============================================  ===================================
-
-Dropped, with the reason in the report: the in-model front end and derived
-buffers of the audio branch, its AudioSet head (unless asked for),
-``text_branch.embeddings.position_ids`` (a buffer that ``transformers`` no
-longer stores), ``audio_transform`` / ``text_transform`` (heads of LAION's
-``mlp_loss`` option, unused by its default loss) and ``logit_scale_t``
+Dropped, with the reason in the report: the audio branch's front end,
+derived buffers and AudioSet head (unless asked for), the text buffers
+``transformers`` rebuilds, ``audio_transform`` / ``text_transform`` (heads of
+LAION's ``mlp_loss`` option, unused by its default loss) and ``logit_scale_t``
 (LAION's default loss trains ``logit_scale_a`` only).
 
-Importing this module registers the ``"laion_clap"`` format with
-:mod:`speechbrain_tclap.convert.registry`, so SpeechBrain's ``Pretrainer``
-(with :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint` as the
-``clap`` hook) loads a LAION ``.pt`` file into our ``CLAP`` directly.
+Importing this module registers the ``"laion_clap"`` format, so the
+``Pretrainer`` hook :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`
+loads a LAION ``.pt`` file directly.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -46,17 +29,23 @@ from typing import Dict, Mapping, Optional, Tuple, Union
 
 import torch
 
-from speechbrain_tclap.convert.hf import FUSION_PREFIXES, check_fusion_key
+from speechbrain_tclap.convert.hf import (
+    FUSION_PREFIXES,
+    OUR_AUDIO_PREFIX,
+    OUR_TEXT_PREFIX,
+    _map_tower,
+    _text_logit_scale,
+)
 from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
     laion_audio_branch_to_htsat,
+    merge_encoder,
 )
 from speechbrain_tclap.convert.registry import register_format
+from speechbrain_tclap.lobes.tokenizers import tokenizer_from_folder
 
 LAION_AUDIO = "audio_branch."
 LAION_TEXT = "text_branch."
-OUR_AUDIO_PREFIX = "audio_encoder."
-OUR_TEXT_PREFIX = "text_encoder.model."
 
 _PROJECTION = re.compile(r"^(audio|text)_projection\.[02]\.(weight|bias)$")
 _MLP_LOSS_HEADS = ("audio_transform.", "text_transform.")
@@ -82,8 +71,8 @@ def is_laion_clap(state_dict: Mapping[str, torch.Tensor]) -> bool:
     Returns
     -------
     bool
-        ``True`` when it holds ``audio_branch.*`` keys and the text branch
-        or the audio logit scale.
+        Whether it holds ``audio_branch.*`` keys and the text branch or
+        ``logit_scale_a``.
 
     Example
     -------
@@ -110,16 +99,13 @@ def laion_to_clap(
     state_dict : Mapping[str, torch.Tensor]
         The ``state_dict`` of a LAION checkpoint (fused or not).
     keep_audioset_head : bool
-        Keep the AudioSet head (for an HTSAT with
-        ``with_audioset_head=True``).
+        Keep the AudioSet head (``HTSAT(with_audioset_head=True)``).
 
     Returns
     -------
-    new_state_dict : dict
-        Keys of :class:`~speechbrain_tclap.lobes.clap.CLAP`; load with
-        ``strict=True``.
-    report : ConversionReport
-        Renamed and dropped keys (source keys as in the file).
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed and dropped keys (source keys as in the file).
 
     Example
     -------
@@ -148,23 +134,11 @@ def laion_to_clap(
         name = _strip_module(key)
         if name.startswith(LAION_AUDIO):
             rest = name[len(LAION_AUDIO) :]
-            if rest.startswith(FUSION_PREFIXES) or "mel_conv1d" in rest:
-                check_fusion_key(rest, key)
-                target = OUR_AUDIO_PREFIX + rest
-                new[target] = value
-                report.renamed.append((key, target))
-            else:
-                audio[key] = value
+            fusion = rest.startswith(FUSION_PREFIXES) or "mel_conv1d" in rest
+            _map_tower(new, report, audio, key, value, rest, "audio", fusion)
         elif name.startswith(LAION_TEXT):
             rest = name[len(LAION_TEXT) :]
-            if rest in ("embeddings.position_ids", "embeddings.token_type_ids"):
-                report.dropped.append(
-                    (key, "derived buffer, rebuilt by the text model")
-                )
-                continue
-            target = OUR_TEXT_PREFIX + rest
-            new[target] = value
-            report.renamed.append((key, target))
+            _map_tower(new, report, audio, key, value, rest, "text")
         elif _PROJECTION.match(name):
             new[name] = value
             report.renamed.append((key, name))
@@ -183,11 +157,7 @@ def laion_to_clap(
         raise ValueError(f"unrecognised LAION-CLAP keys: {unknown[:10]}")
     if not audio:
         raise ValueError("no 'audio_branch.' keys: not a LAION-CLAP state dict")
-    encoder, sub = laion_audio_branch_to_htsat(audio, keep_audioset_head)
-    for name, value in encoder.items():
-        new[OUR_AUDIO_PREFIX + name] = value
-    report.renamed.extend((s, OUR_AUDIO_PREFIX + t) for s, t in sub.renamed)
-    report.dropped.extend(sub.dropped)
+    merge_encoder(new, report, laion_audio_branch_to_htsat(audio, keep_audioset_head))
     return new, report
 
 
@@ -198,10 +168,8 @@ def clap_to_laion(
 ) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
     """Maps our ``CLAP`` state dict onto LAION-CLAP names (the inverse map).
 
-    Only tensors with a LAION counterpart are produced: LAION's model also
-    stores buffers it computes itself (the torchlibrosa front end, the
-    ``attn_mask`` and ``relative_position_index`` of every block, the text
-    ``position_ids``), so load the result there with ``strict=False``.
+    Only tensors with a LAION counterpart are produced (LAION's model also
+    stores buffers it computes itself): load the result with ``strict=False``.
 
     Arguments
     ---------
@@ -215,10 +183,8 @@ def clap_to_laion(
 
     Returns
     -------
-    new_state_dict : dict
-        LAION keys.
-    report : ConversionReport
-        Renamed keys.
+    tuple
+        ``(state_dict, report)``: LAION keys; renamed keys.
 
     Example
     -------
@@ -241,12 +207,7 @@ def clap_to_laion(
             target = key
         elif key == "log_logit_scale":
             target = "logit_scale_a"
-            scale_t = (
-                value.clone()
-                if logit_scale_t is None
-                else torch.tensor(float(logit_scale_t), dtype=value.dtype)
-            )
-            new[prefix + "logit_scale_t"] = scale_t
+            new[prefix + "logit_scale_t"] = _text_logit_scale(value, logit_scale_t)
         else:
             unknown.append(key)
             continue
@@ -264,22 +225,21 @@ def laion_tokenizer(
 ):
     """LAION-CLAP's text tokenizer: roberta-base's, read from a local folder.
 
-    As LAION tokenizes: padded to ``max_length`` (77) tokens, truncated
-    beyond, ``<s>`` / ``</s>`` added, pad id 1.
+    As LAION tokenizes: ``<s>`` / ``</s>`` added, padded and truncated to
+    ``max_length`` (77) tokens, pad id 1.
 
     Arguments
     ---------
     folder : str or os.PathLike, optional
-        Local folder with the roberta-base tokenizer files (those of HF's
-        ``laion/clap-htsat-unfused`` or ``roberta-base``). ``None`` gives a
+        Local folder with the roberta-base tokenizer files (e.g. HF's
+        ``laion/clap-htsat-unfused``). ``None`` gives a
         :class:`~speechbrain_tclap.lobes.tokenizers.MissingTokenizer`.
     max_length : int
         Tokens per text, special tokens included.
     padding : str
-        ``"max_length"`` (LAION's) or ``"longest"`` (pad to the batch's
-        longest text: the same embeddings, since pads are masked and
-        RoBERTa's positions skip them, at a fraction of the text tower's
-        cost for short captions; what fine-tuning uses).
+        ``"max_length"`` (LAION's) or ``"longest"`` (the same embeddings, as
+        pads are masked and RoBERTa's positions skip them; cheaper, what
+        fine-tuning uses).
 
     Returns
     -------
@@ -291,17 +251,16 @@ def laion_tokenizer(
     >>> laion_tokenizer()
     MissingTokenizer('no RoBERTa tokenizer: set tokenizer_fold'...)
     """
-    from speechbrain_tclap.lobes.tokenizers import HFTokenizer, MissingTokenizer
-
-    if folder is None:
-        return MissingTokenizer(
-            "no RoBERTa tokenizer: set tokenizer_folder to a local folder "
-            "with the roberta-base tokenizer files (vocab.json, merges.txt; "
-            "e.g. `hf download laion/clap-htsat-unfused "
-            "--local-dir <folder>`); nothing is downloaded here",
-            pad_id=1,  # roberta-base's
-        )
-    return HFTokenizer(folder, max_length=max_length, padding=padding)
+    return tokenizer_from_folder(
+        folder,
+        "no RoBERTa tokenizer: set tokenizer_folder to a local folder "
+        "with the roberta-base tokenizer files (vocab.json, merges.txt; "
+        "e.g. `hf download laion/clap-htsat-unfused "
+        "--local-dir <folder>`); nothing is downloaded here",
+        pad_id=1,  # roberta-base's
+        max_length=max_length,
+        padding=padding,
+    )
 
 
 register_format("laion_clap", is_laion_clap, laion_to_clap)

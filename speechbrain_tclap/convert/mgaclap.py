@@ -1,33 +1,22 @@
 """MGA-CLAP (Ming-er/MGA-CLAP) ``model.pt`` → our ``CLAP`` keys.
 
-The released checkpoint is ``{"model": state_dict, "optimizer", "config",
-"epoch"}`` (the registry unwraps ``"model"``). Its ``ASE`` module holds:
+The checkpoint is ``{"model": state_dict, ...}`` (the registry unwraps it);
+the target architecture is ``hparams/models/mgaclap.yaml``. Mapping:
 
-* ``audio_encoder.audio_enc.*``: WavCaps' HTS-AT (LAION names) with a
-  torchlibrosa front end inside (``audio_feats_extractor.mel_trans.stft.*``,
-  ``audio_feats_extractor.log_trans.melW``). The locality-aware block adds
-  no weights (it reuses the last block's ``qkv``, ``proj`` and ``norm2``);
-* ``text_encoder.text_encoder.*``: HF ``BertModel`` without pooler;
-* ``frame_proj.{0,1,3,4}`` / ``word_proj.{0,1,3,4}``: LayerNorm, Linear,
-  (GELU), LayerNorm, Linear;
-* ``codebook`` ``(4096, 1024)`` and ``temp`` (logits are divided by it).
+* ``audio_encoder.audio_enc.*`` (WavCaps' HTS-AT, LAION names; the
+  locality-aware block adds no weights) → ``audio_encoder.*`` through
+  :func:`~speechbrain_tclap.convert.htsat_keys.laion_audio_branch_to_htsat`;
+  its torchlibrosa front end (``audio_feats_extractor.*``) is checked as
+  msclap 2023's (32 kHz, 50-14000 Hz, 64-mel slaney ``melW``) and dropped;
+* ``text_encoder.text_encoder.*`` (``BertModel`` without pooler) →
+  ``text_encoder.model.*``, legacy buffers dropped (Ming-er/MGA-CLAP#3);
+* ``frame_proj.*`` / ``word_proj.*`` (LayerNorm, Linear, GELU, LayerNorm,
+  Linear) → ``audio_projection.*`` / ``text_projection.*``;
+* ``codebook`` → ``aligner.codebook``; ``temp`` (logits are divided by it)
+  → ``log_logit_scale = -log(temp)``.
 
-Mapping: ``audio_encoder.audio_enc.*`` → ``audio_encoder.*`` (through
-:func:`~speechbrain_tclap.convert.htsat_keys.laion_audio_branch_to_htsat`:
-stored ``attn_mask`` / ``relative_position_index`` buffers and, unless
-``keep_audioset_head``, the unused ``tscam_conv`` / ``head`` are dropped),
-``text_encoder.text_encoder.*`` → ``text_encoder.model.*`` (legacy
-``embeddings.position_ids`` / ``token_type_ids`` buffers dropped, see
-Ming-er/MGA-CLAP#3), ``frame_proj.*`` → ``audio_projection.*``,
-``word_proj.*`` → ``text_projection.*``, ``codebook`` →
-``aligner.codebook``, ``temp`` → ``log_logit_scale = -log(temp)``. The front
-end is checked (Hann DFT kernels; ``melW`` must be librosa's 32 kHz,
-50-14000 Hz, 64-mel slaney matrix, which our ``CLAPFeatures`` rebuilds) and
-dropped. The target architecture is ``hparams/models/mgaclap.yaml``.
-
-Importing this module registers the ``mgaclap`` format, so the Pretrainer
-hook (:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`)
-loads ``model.pt`` directly.
+Importing this module registers the ``mgaclap`` format for the Pretrainer
+hook :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -37,16 +26,16 @@ import math
 from typing import Dict, Mapping, Tuple
 
 import torch
-from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
     laion_audio_branch_to_htsat,
+    merge_encoder,
 )
+from speechbrain_tclap.convert.hf import TEXT_BUFFERS
 from speechbrain_tclap.convert.msclap import _check_front_end as check_msclap_front_end
 from speechbrain_tclap.convert.registry import register_format
-
-logger = get_logger(__name__)
+from speechbrain_tclap.lobes.tokenizers import tokenizer_from_folder
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -59,7 +48,6 @@ _TORCHLIBROSA_NAMES = {
     "mel_trans.stft.conv_imag.weight": "spectrogram_extractor.stft.conv_imag.weight",
     "log_trans.melW": "logmel_extractor.melW",
 }
-_LEGACY_TEXT_BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 _HEADS = {"frame_proj.": "audio_projection.", "word_proj.": "text_projection."}
 _HEAD_LAYERS = ("0", "1", "3", "4")
 
@@ -75,7 +63,7 @@ def is_mgaclap(state_dict: Mapping[str, torch.Tensor]) -> bool:
     Returns
     -------
     bool
-        True when it holds a codebook, frame projections and WavCaps' HTSAT.
+        Whether it holds a codebook, frame projections and WavCaps' HTSAT.
 
     Example
     -------
@@ -93,12 +81,8 @@ def is_mgaclap(state_dict: Mapping[str, torch.Tensor]) -> bool:
 
 
 def _check_front_end(front_end: Dict[str, Tuple[str, torch.Tensor]], report: ConversionReport) -> None:
-    """Checks the in-model torchlibrosa front end and records it as dropped.
-
-    The tensors are those of msclap 2023's HTS-AT front end (the same
-    torchlibrosa modules, the same 32 kHz, 50-14000 Hz mel design from
-    HTS-AT's config), so msclap's check runs on them under its names.
-    """
+    """Checks the front end with msclap 2023's check (the same torchlibrosa modules
+    and mel design), under its names; records it as dropped."""
     unknown = sorted(set(front_end) - set(_TORCHLIBROSA_NAMES))
     if unknown:
         raise ValueError(f"unrecognised MGA-CLAP front-end keys: {unknown}")
@@ -124,10 +108,9 @@ def mgaclap_to_clap(
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under our names (load with ``strict=True``).
-    report : ConversionReport
-        Renamed and dropped keys.
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed and dropped keys.
 
     Example
     -------
@@ -173,7 +156,7 @@ def mgaclap_to_clap(
             continue
         if key.startswith(_TEXT):
             name = key[len(_TEXT) :]
-            if name in _LEGACY_TEXT_BUFFERS:
+            if name in TEXT_BUFFERS:
                 report.dropped.append((key, "transformers buffer, rebuilt by the text model"))
                 continue
             target = "text_encoder.model." + name
@@ -203,21 +186,14 @@ def mgaclap_to_clap(
             f"{missing + ([] if htsat else [_AUDIO + '*'])}"
         )
     _check_front_end(front_end, report)
-    audio, audio_report = laion_audio_branch_to_htsat(htsat, keep_audioset_head=keep_audioset_head)
-    for name, value in audio.items():
-        new["audio_encoder." + name] = value
-    for name, target in audio_report.renamed:
-        report.renamed.append((_AUDIO + name, "audio_encoder." + target))
-    for name, reason in audio_report.dropped:
-        report.dropped.append((_AUDIO + name, reason))
+    audio = laion_audio_branch_to_htsat(htsat, keep_audioset_head=keep_audioset_head)
+    merge_encoder(new, report, audio, source=_AUDIO.__add__)
     return new, report
 
 
 def without_pooler(encoder):
-    """Removes the pooler of an ``HFTextEncoder``'s BERT (as MGA-CLAP's).
-
-    MGA-CLAP builds ``BertModel(add_pooling_layer=False)``; a model built from
-    a config has a pooler, whose weights the checkpoint does not hold.
+    """Removes the pooler of an ``HFTextEncoder``'s BERT, which MGA-CLAP's lacks
+    (``add_pooling_layer=False``: the checkpoint holds no pooler weights).
 
     Arguments
     ---------
@@ -245,8 +221,8 @@ def without_pooler(encoder):
 def mgaclap_tokenizer(folder=None):
     """MGA-CLAP's text tokenizer (bert-base-uncased), read from a local folder.
 
-    As ``models/text_encoder.py``: padding to the longest text, truncation at
-    30 tokens, ``[CLS]`` and ``[SEP]`` added (the codebook leaves them out).
+    As MGA-CLAP's: padded to the longest text, truncated at 30 tokens,
+    ``[CLS]`` / ``[SEP]`` added (the codebook leaves them out).
 
     Arguments
     ---------
@@ -264,16 +240,15 @@ def mgaclap_tokenizer(folder=None):
     >>> mgaclap_tokenizer()
     MissingTokenizer('MGA-CLAP needs the bert-base-uncased...)
     """
-    from speechbrain_tclap.lobes.tokenizers import HFTokenizer, MissingTokenizer
-
-    if folder is None:
-        return MissingTokenizer(
-            "MGA-CLAP needs the bert-base-uncased tokenizer files: set "
-            "`tokenizer_folder` to a local folder holding them (for example "
-            "`hf download bert-base-uncased --local-dir <folder>`); "
-            "nothing is downloaded here."
-        )
-    return HFTokenizer(folder, max_length=30, padding="longest")
+    return tokenizer_from_folder(
+        folder,
+        "MGA-CLAP needs the bert-base-uncased tokenizer files: set "
+        "`tokenizer_folder` to a local folder holding them (for example "
+        "`hf download bert-base-uncased --local-dir <folder>`); "
+        "nothing is downloaded here.",
+        max_length=30,
+        padding="longest",
+    )
 
 
 register_format("mgaclap", is_mgaclap, mgaclap_to_clap)

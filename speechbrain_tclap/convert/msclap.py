@@ -1,33 +1,21 @@
 """MS-CLAP (microsoft/CLAP, ``msclap``) checkpoints → our ``CLAP`` keys.
 
-Two released models are covered:
+Releases: **2022** (CNN14 audio, BERT-base text pooled at ``[CLS]``) and
+**2023** (HTSAT-tiny audio, GPT-2 text pooled at the appended
+``<|endoftext|>``). Both use ``ResidualProjection`` heads and store the log of
+the temperature (``logit_scale``), our ``log_logit_scale``.
 
-* **2022** (``CLAP_weights_2022.pth``): CNN14 audio tower
-  (:class:`~speechbrain_tclap.lobes.cnn14.CNN14`), BERT-base text tower
-  pooled at ``[CLS]``;
-* **2023** (``CLAP_weights_2023.pth``): HTSAT-tiny audio tower ("HTSAT-22"),
-  GPT-2 text tower pooled at the appended ``<|endoftext|>`` token.
+msclap's torchlibrosa front end (STFT kernels, mel matrix ``melW``) is in the
+state dict; our :class:`~speechbrain_tclap.lobes.features.CLAPFeatures` is
+stateless, so the converters check these tensors instead of carrying them:
+Hann-windowed DFT kernels, and ``melW`` equal to the matrix msclap's code
+builds (2022: 44.1 kHz, 50-14000 Hz; 2023: the 32 kHz, 50-14000 Hz matrix of
+HTS-AT's config although audio runs at 44.1 kHz, see microsoft/CLAP#38). A
+checkpoint whose matrix differs is refused, naming the design it matches.
 
-Both use msclap's residual projection heads
-(:class:`~speechbrain_tclap.lobes.projection.ResidualProjection`) and one
-temperature stored as its logarithm (``logit_scale``; msclap multiplies by
-``logit_scale.exp()``), which becomes our ``log_logit_scale``.
-
-msclap keeps its torchlibrosa front end inside the audio encoder: the STFT
-kernels and the mel matrix ``melW`` are in the state dict. Our front end
-(:class:`~speechbrain_tclap.lobes.features.CLAPFeatures`) is stateless, so
-the converters check these tensors instead of carrying them: the kernels
-must be Hann-windowed DFT kernels and ``melW`` must equal the matrix that
-msclap's code builds (2022: 44.1 kHz, 50-14000 Hz; 2023: the 32 kHz,
-50-14000 Hz matrix of HTS-AT's config, although audio runs at 44.1 kHz, see
-microsoft/CLAP#38), which the model files rebuild. A checkpoint whose
-matrix differs is refused with a message naming the design it matches.
-
-Converters are pure functions ``(state_dict) -> (state_dict, report)``;
-importing this module registers them as the ``msclap_2022`` and
-``msclap_2023`` formats, so the Pretrainer hook
-(:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`) loads a ``.pth`` file
-directly (``{"model": ...}`` wrappers are removed by the registry).
+Importing this module registers the ``msclap_2022`` and ``msclap_2023``
+formats for the Pretrainer hook
+:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -43,10 +31,11 @@ import torch
 from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
     laion_audio_branch_to_htsat,
+    merge_encoder,
 )
 from speechbrain_tclap.convert.registry import register_format
 from speechbrain_tclap.lobes.features import mel_filterbank
-from speechbrain_tclap.lobes.tokenizers import MissingTokenizer
+from speechbrain_tclap.lobes.tokenizers import MissingTokenizer, tokenizer_from_folder
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -60,9 +49,7 @@ _STFT_KEYS = (
     "spectrogram_extractor.stft.conv_imag.weight",
 )
 _MEL_KEY = "logmel_extractor.melW"
-_CNN14_NAME = re.compile(
-    r"^(bn0\.|conv_block[1-6]\.(conv1|conv2|bn1|bn2)\.|fc1\.)"
-)
+_CNN14_NAME = re.compile(r"^(bn0\.|conv_block[1-6]\.(conv1|conv2|bn1|bn2)\.|fc1\.)")
 # buffers that older transformers versions saved and current ones rebuild
 _LEGACY_TEXT_BUFFER = re.compile(
     r"^(h\.\d+\.attn\.(bias|masked_bias)"
@@ -71,14 +58,13 @@ _LEGACY_TEXT_BUFFER = re.compile(
 _STFT_ATOL = 1e-5
 _MEL_ATOL = 1e-6
 
-#: The mel matrix msclap's code builds, per release: (design sample rate,
-#: f_min, f_max), n_fft 1024, 64 slaney mels.
+#: The mel matrix msclap builds per release: (design sample rate, f_min, f_max),
+#: n_fft 1024, 64 slaney mels.
 MSCLAP_MEL_DESIGNS: Dict[str, Tuple[float, float, float]] = {
     "2022": (44100.0, 50.0, 14000.0),
     "2023": (32000.0, 50.0, 14000.0),
 }
-# Other designs a checkpoint could plausibly hold (paper / yml values), only
-# used to make the refusal message useful.
+# other plausible designs (paper / yml values), named in the refusal message
 _OTHER_MEL_DESIGNS = (
     (44100.0, 50.0, 8000.0),
     (44100.0, 50.0, 14000.0),
@@ -90,13 +76,15 @@ _OTHER_MEL_DESIGNS = (
 MSCLAP_TEXT_SETTINGS: Dict[str, dict] = {
     "2022": dict(max_length=100, padding="max_length"),
     "2023": dict(
-        max_length=77,
-        padding="max_length",
-        suffix=" <|endoftext|>",
-        pad_token="!",
+        max_length=77, padding="max_length", suffix=" <|endoftext|>", pad_token="!"
     ),
 }
 _TEXT_MODELS = {"2022": "bert-base-uncased", "2023": "gpt2"}
+# the audio key that tells the releases apart
+_MARKERS = {
+    "2022": _AUDIO + "conv_block1.conv1.weight",
+    "2023": _HTSAT + "patch_embed.proj.weight",
+}
 
 
 def _strip_module(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
@@ -107,8 +95,10 @@ def _strip_module(state_dict: Mapping[str, torch.Tensor]) -> StateDict:
     return dict(state_dict)
 
 
-def _has_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str) -> bool:
-    return any(k.startswith(prefix) for k in state_dict)
+def _is_msclap(state_dict: Mapping[str, torch.Tensor], version: str) -> bool:
+    """Whether ``state_dict`` holds ``version``'s audio marker and caption keys."""
+    sd = _strip_module(state_dict)
+    return _MARKERS[version] in sd and any(k.startswith("caption_encoder.") for k in sd)
 
 
 def is_msclap_2022(state_dict: Mapping[str, torch.Tensor]) -> bool:
@@ -122,7 +112,7 @@ def is_msclap_2022(state_dict: Mapping[str, torch.Tensor]) -> bool:
     Returns
     -------
     bool
-        ``True`` for msclap's ``CLAP`` with a CNN14 audio encoder.
+        Whether it is msclap's ``CLAP`` with a CNN14 audio encoder.
 
     Example
     -------
@@ -132,10 +122,7 @@ def is_msclap_2022(state_dict: Mapping[str, torch.Tensor]) -> bool:
     >>> is_msclap_2022({"log_logit_scale": 0})
     False
     """
-    sd = _strip_module(state_dict)
-    return _AUDIO + "conv_block1.conv1.weight" in sd and _has_prefix(
-        sd, "caption_encoder."
-    )
+    return _is_msclap(state_dict, "2022")
 
 
 def is_msclap_2023(state_dict: Mapping[str, torch.Tensor]) -> bool:
@@ -149,9 +136,8 @@ def is_msclap_2023(state_dict: Mapping[str, torch.Tensor]) -> bool:
     Returns
     -------
     bool
-        ``True`` for msclap's ``CLAP`` with an HTSAT audio encoder (the
-        captioning model ``clapcap``, whose keys start with ``clap.``, is
-        not one).
+        Whether it is msclap's ``CLAP`` with an HTSAT audio encoder (not the
+        captioning model ``clapcap``, whose keys start with ``clap.``).
 
     Example
     -------
@@ -161,21 +147,15 @@ def is_msclap_2023(state_dict: Mapping[str, torch.Tensor]) -> bool:
     >>> is_msclap_2023({"clap.base.htsat.patch_embed.proj.weight": 0})
     False
     """
-    sd = _strip_module(state_dict)
-    return _HTSAT + "patch_embed.proj.weight" in sd and _has_prefix(
-        sd, "caption_encoder."
-    )
+    return _is_msclap(state_dict, "2023")
 
 
-def stft_kernel_error(
-    conv_real: torch.Tensor, conv_imag: torch.Tensor
-) -> float:
+def stft_kernel_error(conv_real: torch.Tensor, conv_imag: torch.Tensor) -> float:
     """Distance of torchlibrosa STFT kernels from Hann-windowed DFT kernels.
 
-    torchlibrosa's ``Spectrogram`` convolves with
-    ``conv_real[k, 0, n] = cos(2 pi k n / N) w[n]`` and
-    ``conv_imag[k, 0, n] = -sin(2 pi k n / N) w[n]`` (``w`` the periodic
-    Hann window), which is what ``torch.stft`` computes in our front end.
+    torchlibrosa convolves with ``conv_real[k, 0, n] = cos(2 pi k n / N) w[n]``
+    and ``conv_imag[k, 0, n] = -sin(2 pi k n / N) w[n]`` (``w`` the periodic
+    Hann window): what ``torch.stft`` computes in our front end.
 
     Arguments
     ---------
@@ -237,6 +217,7 @@ def _mel_design(sample_rate: float, f_min: float, f_max: float) -> torch.Tensor:
 
 
 def _describe(design: Tuple[float, float, float]) -> str:
+    """``"sr=... Hz, f_min-f_max Hz"`` for messages."""
     sample_rate, f_min, f_max = design
     return f"sr={sample_rate:g} Hz, {f_min:g}-{f_max:g} Hz"
 
@@ -246,11 +227,9 @@ def _check_front_end(
     version: str,
     report: ConversionReport,
 ) -> None:
-    """Checks msclap's in-model front end and records it as dropped.
+    """Raises unless msclap's front end is what ours recomputes; records it as dropped.
 
-    ``front_end`` maps torchlibrosa names (``logmel_extractor.melW``, ...)
-    to ``(checkpoint key, tensor)``. Raises ``ValueError`` if the stored
-    tensors are not what our front end recomputes.
+    ``front_end`` maps torchlibrosa names to ``(checkpoint key, tensor)``.
     """
     unknown = sorted(set(front_end) - set(_STFT_KEYS) - {_MEL_KEY})
     if unknown:
@@ -273,9 +252,7 @@ def _check_front_end(
         return
     key, stored = front_end[_MEL_KEY]
     if tuple(stored.shape) != (513, 64):
-        raise ValueError(
-            f"{key} has shape {tuple(stored.shape)}, expected (513, 64)"
-        )
+        raise ValueError(f"{key} has shape {tuple(stored.shape)}, expected (513, 64)")
     expected = MSCLAP_MEL_DESIGNS[version]
     error = float((stored.double() - _mel_design(*expected)).abs().max())
     if error > _MEL_ATOL:
@@ -307,14 +284,23 @@ def _check_front_end(
     )
 
 
-def _convert_heads(
-    sd: StateDict,
-    new: StateDict,
-    report: ConversionReport,
-    text_keys: List[str],
-) -> List[str]:
-    """Maps projections, text tower and temperature; returns unknown keys."""
-    unknown = []
+def _convert_heads(state_dict: Mapping[str, torch.Tensor], version: str):
+    """Checks the release, maps projections, text tower and temperature.
+
+    Returns ``(sd, new, report, unknown, text_keys)``: the state dict without
+    ``module.``, the mapped tensors, their report, unknown non-audio keys and
+    the text tower's keys.
+    """
+    sd = _strip_module(state_dict)
+    if not _is_msclap(sd, version):
+        raise ValueError(
+            f"not an msclap {version} state dict (no "
+            f"'{_MARKERS[version]}' or no caption_encoder keys)"
+        )
+    new: StateDict = {}
+    report = ConversionReport()
+    unknown: List[str] = []
+    text_keys: List[str] = []
     for key, value in sd.items():
         if key.startswith(_AUDIO_PROJ):
             target = "audio_projection." + key[len(_AUDIO_PROJ) :]
@@ -340,11 +326,13 @@ def _convert_heads(
             continue
         new[target] = value
         report.renamed.append((key, target))
-    return unknown
+    return sd, new, report, unknown, text_keys
 
 
-def _check_complete(new: StateDict, text_keys: List[str], version: str):
-    """Raises if a part of the CLAP model is missing from the checkpoint."""
+def _finish(new, report, unknown, text_keys, front_end, version) -> None:
+    """Raises on unknown keys or a missing part of the model; checks the front end."""
+    if unknown:
+        raise ValueError(f"unrecognised msclap {version} keys: {unknown}")
     needed = {
         "log_logit_scale": "logit_scale",
         "audio_projection.linear1.weight": _AUDIO_PROJ + "linear1.weight",
@@ -357,6 +345,7 @@ def _check_complete(new: StateDict, text_keys: List[str], version: str):
         raise ValueError(
             f"not a complete msclap {version} CLAP state dict: no {missing}"
         )
+    _check_front_end(front_end, version, report)
 
 
 def msclap_2022_to_clap(
@@ -365,13 +354,11 @@ def msclap_2022_to_clap(
 ) -> Tuple[StateDict, ConversionReport]:
     """Maps an MS-CLAP 2022 state dict (CNN14 + BERT) onto our ``CLAP``.
 
-    ``audio_encoder.base.*`` (CNN14) → ``audio_encoder.*``,
-    ``caption_encoder.base.*`` (HF ``BertModel``) → ``text_encoder.model.*``,
-    ``{audio,caption}_encoder.projection.*`` → ``{audio,text}_projection.*``,
-    ``logit_scale`` → ``log_logit_scale``. Dropped, with a reason each: the
-    in-model front end (after checking it, see the module docstring), the
-    AudioSet head ``fc_audioset`` unless ``keep_audioset_head``, and legacy
-    transformers buffers (``embeddings.position_ids``, ...).
+    ``audio_encoder.base.*`` → ``audio_encoder.*``, ``caption_encoder.base.*``
+    → ``text_encoder.model.*``, ``{audio,caption}_encoder.projection.*`` →
+    ``{audio,text}_projection.*``, ``logit_scale`` → ``log_logit_scale``.
+    Dropped, with a reason each: the checked front end, ``fc_audioset`` unless
+    ``keep_audioset_head``, and legacy transformers buffers.
 
     Arguments
     ---------
@@ -382,10 +369,9 @@ def msclap_2022_to_clap(
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under our ``CLAP`` names (load with ``strict=True``).
-    report : ConversionReport
-        Renamed and dropped keys.
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed and dropped keys.
 
     Example
     -------
@@ -407,16 +393,7 @@ def msclap_2022_to_clap(
     5 renamed, 0 merged, 2 dropped (transformers buffer, rebuilt by the text
     model: 1, AudioSet head not requested: 1)
     """
-    sd = _strip_module(state_dict)
-    if not is_msclap_2022(sd):
-        raise ValueError(
-            "not an msclap 2022 state dict (no "
-            f"'{_AUDIO}conv_block1.conv1.weight' or no caption_encoder keys)"
-        )
-    report = ConversionReport()
-    new: StateDict = {}
-    text_keys: List[str] = []
-    unknown = _convert_heads(sd, new, report, text_keys)
+    sd, new, report, unknown, text_keys = _convert_heads(state_dict, "2022")
     front_end: Dict[str, Tuple[str, torch.Tensor]] = {}
     for key, value in sd.items():
         if not key.startswith(_AUDIO):
@@ -435,10 +412,7 @@ def msclap_2022_to_clap(
             report.renamed.append((key, "audio_encoder." + name))
         else:
             unknown.append(key)
-    if unknown:
-        raise ValueError(f"unrecognised msclap 2022 keys: {unknown}")
-    _check_complete(new, text_keys, "2022")
-    _check_front_end(front_end, "2022", report)
+    _finish(new, report, unknown, text_keys, front_end, "2022")
     return new, report
 
 
@@ -448,30 +422,23 @@ def msclap_2023_to_clap(
 ) -> Tuple[StateDict, ConversionReport]:
     """Maps an MS-CLAP 2023 state dict (HTSAT + GPT-2) onto our ``CLAP``.
 
-    ``audio_encoder.base.htsat.*`` → ``audio_encoder.*`` (through
-    :func:`~speechbrain_tclap.convert.htsat_keys.laion_audio_branch_to_htsat`:
-    the names are LAION's; stored ``attn_mask`` / ``relative_position_index``
-    buffers and, unless ``keep_audioset_head``, ``tscam_conv`` / ``head`` are
-    dropped), ``caption_encoder.base.*`` (HF ``GPT2Model``, Conv1D weights
-    kept as they are) → ``text_encoder.model.*``, projections and
-    ``logit_scale`` as in :func:`msclap_2022_to_clap`. The in-model front end
-    is checked and dropped; legacy GPT-2 buffers (``h.N.attn.bias``,
-    ``h.N.attn.masked_bias``) are dropped.
+    ``audio_encoder.base.htsat.*`` (LAION names) → ``audio_encoder.*`` through
+    :func:`~speechbrain_tclap.convert.htsat_keys.laion_audio_branch_to_htsat`;
+    ``caption_encoder.base.*`` (``GPT2Model``, Conv1D weights as they are) →
+    ``text_encoder.model.*``; the rest as :func:`msclap_2022_to_clap`.
 
     Arguments
     ---------
     state_dict : Mapping[str, torch.Tensor]
         msclap's ``CLAP`` state dict (the ``"model"`` entry of the ``.pth``).
     keep_audioset_head : bool
-        Keep ``tscam_conv`` and ``head`` (for an
-        ``HTSAT(with_audioset_head=True)``).
+        Keep ``tscam_conv`` and ``head`` (``HTSAT(with_audioset_head=True)``).
 
     Returns
     -------
-    new_state_dict : dict
-        Tensors under our ``CLAP`` names (load with ``strict=True``).
-    report : ConversionReport
-        Renamed and dropped keys.
+    tuple
+        ``(state_dict, report)``: our ``CLAP`` keys (load with ``strict=True``);
+        renamed and dropped keys.
 
     Example
     -------
@@ -493,19 +460,9 @@ def msclap_2023_to_clap(
     >>> len(report.dropped)
     3
     """
-    sd = _strip_module(state_dict)
-    if not is_msclap_2023(sd):
-        raise ValueError(
-            "not an msclap 2023 state dict (no "
-            f"'{_HTSAT}patch_embed.proj.weight' or no caption_encoder keys)"
-        )
-    report = ConversionReport()
-    new: StateDict = {}
-    text_keys: List[str] = []
-    unknown = _convert_heads(sd, new, report, text_keys)
+    sd, new, report, unknown, text_keys = _convert_heads(state_dict, "2023")
     front_end: Dict[str, Tuple[str, torch.Tensor]] = {}
     htsat: StateDict = {}
-    source_of: Dict[str, str] = {}
     for key, value in sd.items():
         if not key.startswith(_AUDIO):
             continue
@@ -517,41 +474,26 @@ def msclap_2023_to_clap(
             front_end[name] = (key, value)
         else:
             htsat[name] = value
-            source_of[name] = key
-    if unknown:
-        raise ValueError(f"unrecognised msclap 2023 keys: {unknown}")
-    _check_complete(new, text_keys, "2023")
-    _check_front_end(front_end, "2023", report)
-    audio, audio_report = laion_audio_branch_to_htsat(
-        htsat, keep_audioset_head=keep_audioset_head
-    )
-    for name, value in audio.items():
-        new["audio_encoder." + name] = value
-    for name, target in audio_report.renamed:
-        report.renamed.append((source_of[name], "audio_encoder." + target))
-    for name, reason in audio_report.dropped:
-        report.dropped.append((source_of[name], reason))
+    _finish(new, report, unknown, text_keys, front_end, "2023")
+    audio = laion_audio_branch_to_htsat(htsat, keep_audioset_head=keep_audioset_head)
+    merge_encoder(new, report, audio, source=_HTSAT.__add__)
     return new, report
 
 
-def msclap_tokenizer(
-    version: str, folder: Optional[Union[str, os.PathLike]] = None
-):
+def msclap_tokenizer(version: str, folder: Optional[Union[str, os.PathLike]] = None):
     """The tokenizer of an MS-CLAP release, read from a local folder.
 
-    2023: GPT-2's tokenizer, ``" <|endoftext|>"`` appended to every text,
-    ``"!"`` (GPT-2 id 0) as pad token, right-padded to 77 tokens, as msclap's
-    ``preprocess_text``. 2022: BERT-base-uncased, padded to 100 tokens.
-    (msclap does not truncate and fails on longer texts; these truncate,
-    keeping the end-of-text token.)
+    As msclap's ``preprocess_text`` (:data:`MSCLAP_TEXT_SETTINGS`): 2022
+    BERT-base-uncased padded to 100 tokens; 2023 GPT-2 with ``" <|endoftext|>"``
+    appended, pad ``"!"`` (id 0), 77 tokens. Longer texts fail in msclap and
+    are truncated here, keeping the end-of-text token.
 
     Arguments
     ---------
     version : str
         ``"2022"`` or ``"2023"``.
     folder : str or os.PathLike, optional
-        Local folder with the ``gpt2`` / ``bert-base-uncased`` tokenizer
-        files. ``None`` gives a :class:`MissingTokenizer`.
+        Local folder with the tokenizer files; ``None`` gives a ``MissingTokenizer``.
 
     Returns
     -------
@@ -570,17 +512,15 @@ def msclap_tokenizer(
             f"version must be one of {sorted(MSCLAP_TEXT_SETTINGS)}, got "
             f"{version!r}"
         )
-    if folder is None:
-        name = _TEXT_MODELS[version]
-        return MissingTokenizer(
-            f"MS-CLAP {version} needs the {name} tokenizer files: set "
-            "`tokenizer_folder` to a local folder holding them (for example "
-            f"`hf download {name} --local-dir <folder>`); "
-            "nothing is downloaded here."
-        )
-    from speechbrain_tclap.lobes.tokenizers import HFTokenizer
-
-    return HFTokenizer(folder, **MSCLAP_TEXT_SETTINGS[version])
+    name = _TEXT_MODELS[version]
+    return tokenizer_from_folder(
+        folder,
+        f"MS-CLAP {version} needs the {name} tokenizer files: set "
+        "`tokenizer_folder` to a local folder holding them (for example "
+        f"`hf download {name} --local-dir <folder>`); "
+        "nothing is downloaded here.",
+        **MSCLAP_TEXT_SETTINGS[version],
+    )
 
 
 register_format("msclap_2022", is_msclap_2022, msclap_2022_to_clap)

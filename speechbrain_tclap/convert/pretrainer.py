@@ -1,11 +1,8 @@
 """The loading path of foreign checkpoints: a ``Pretrainer`` hook for ``CLAP``.
 
-``CLAP``'s own transfer hook (:meth:`speechbrain_tclap.lobes.clap.CLAP._load_pretrained`)
-loads our state dicts only. A LAION-CLAP ``.pt``, a Hugging Face
-``ClapModel`` file, an msclap ``.pth`` or MGA-CLAP's ``model.pt`` loads
-through :func:`load_any_checkpoint`, given to SpeechBrain's ``Pretrainer`` as
-the custom hook of the ``clap`` loadable. In YAML (as every file of
-``hparams/pretrained`` does)::
+``CLAP``'s own transfer hook loads our state dicts only; a LAION-CLAP, Hugging
+Face, msclap or MGA-CLAP file loads through :func:`load_any_checkpoint`, the
+custom hook of the ``clap`` loadable (as in every file of ``hparams/pretrained``)::
 
     pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
         loadables:
@@ -15,8 +12,7 @@ the custom hook of the ``clap`` loadable. In YAML (as every file of
         custom_hooks:
             clap: !name:speechbrain_tclap.convert.pretrainer.load_any_checkpoint
 
-and in Python ``Pretrainer(..., custom_hooks={"clap": load_any_checkpoint})``
-(:func:`speechbrain_tclap.recipe.init_weights` does so).
+or in Python ``Pretrainer(..., custom_hooks={"clap": load_any_checkpoint})``.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -36,12 +32,9 @@ logger = get_logger(__name__)
 def load_any_checkpoint(clap, path) -> None:
     """Strict, weights-only load of any known checkpoint into a ``CLAP`` module.
 
-    Native checkpoints load as they are; foreign ones (LAION-CLAP, Hugging
-    Face, msclap, MGA-CLAP, ...) are detected and converted by
-    :func:`speechbrain_tclap.convert.registry.convert_state_dict` first, with
-    a logged summary of renamed and dropped keys. A checkpoint that does not
-    fit the architecture fails loudly (SpeechBrain's default transfer for
-    modules is non-strict and only warns).
+    Foreign checkpoints are detected and converted first
+    (:func:`~speechbrain_tclap.convert.registry.convert_state_dict`, summary
+    logged); one that does not fit the architecture fails, naming the file.
 
     Arguments
     ---------
@@ -64,7 +57,6 @@ def load_any_checkpoint(clap, path) -> None:
     >>> module.log_logit_scale.item()
     2.0
     """
-    # weights_only torch.load or safetensors; errors name the file.
     loaded = read_checkpoint(path)
     state_dict, report, fmt = convert_state_dict(unwrap_checkpoint(loaded))
     if fmt != "native":
@@ -79,12 +71,9 @@ def load_any_checkpoint(clap, path) -> None:
 class FolderPretrainer(Pretrainer):
     """A ``Pretrainer`` whose loadables have files of their own names in the source folder.
 
-    SpeechBrain's ``Pretrainer`` fetches ``<source>/<name>.ckpt`` for a
-    loadable without a path; exported folders keep module weights in
-    ``<name>.safetensors`` (:mod:`speechbrain_tclap.export`). ``filenames``
-    names those files relative to the source that ``from_hparams`` gives
-    (a local folder or a Hub repository), so the folder loads from wherever
-    it lies. Loadables not named keep ``<name>.ckpt``.
+    Exported folders keep weights in ``<name>.safetensors``, not the
+    ``<name>.ckpt`` that ``Pretrainer`` fetches; ``filenames`` names them
+    relative to the source ``from_hparams`` gives (local folder or Hub).
 
     Arguments
     ---------
@@ -118,14 +107,14 @@ class FolderPretrainer(Pretrainer):
         self.filenames = dict(filenames or {})
 
     def collect_files(self, default_source=None, **kwargs):
-        """Fetches the files, those of ``filenames`` from ``default_source``.
+        """As ``Pretrainer.collect_files``, ``filenames`` from ``default_source``.
 
         Arguments
         ---------
         default_source : str or pathlib.Path, optional
             Folder or Hub repository of the files.
         **kwargs
-            As SpeechBrain's ``Pretrainer.collect_files``.
+            As ``Pretrainer.collect_files``.
 
         Returns
         -------

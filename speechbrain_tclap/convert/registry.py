@@ -1,12 +1,9 @@
 """Registry of foreign checkpoint formats: detection and conversion.
 
-Each converter module registers its formats with :func:`register_format`:
-a name, a detector ``(state_dict) -> bool`` and a pure converter
-``(state_dict) -> (our_state_dict, ConversionReport)`` producing keys of our
-``CLAP`` module. :func:`convert_state_dict` detects the format of a foreign
-state dict and converts it; the ``Pretrainer`` hook
-:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint` uses it so
-that SpeechBrain's ``Pretrainer`` can load a foreign file directly.
+Each converter module registers its formats (a name, a detector and a pure
+converter to our ``CLAP`` keys) with :func:`register_format`;
+:func:`convert_state_dict` detects and converts, for the ``Pretrainer`` hook
+:func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -53,12 +50,8 @@ def register_format(name: str, detect, convert) -> None:
 
     Arguments
     ---------
-    name : str
-        Format name.
-    detect : callable
-        ``(state_dict) -> bool``.
-    convert : callable
-        ``(state_dict) -> (state_dict, ConversionReport)``.
+    name, detect, convert
+        As the fields of :class:`CheckpointFormat`; a name given again replaces.
 
     Example
     -------
@@ -82,7 +75,7 @@ def detect_format(state_dict: StateDict) -> str:
     Returns
     -------
     str
-        The format name.
+        The format name; ``ValueError`` when none matches.
 
     Example
     -------
@@ -113,8 +106,7 @@ def convert_state_dict(state_dict: StateDict) -> Tuple[StateDict, ConversionRepo
     Returns
     -------
     tuple
-        ``(state_dict, report, format_name)``; native dicts come back as they
-        are with an empty report.
+        ``(state_dict, report, format_name)``; native dicts as they are.
 
     Example
     -------
@@ -131,9 +123,7 @@ def convert_state_dict(state_dict: StateDict) -> Tuple[StateDict, ConversionRepo
 
 
 def unwrap_checkpoint(obj) -> StateDict:
-    """Return the state dict inside common checkpoint wrappers.
-
-    Handles ``{"state_dict": ...}``, ``{"model": ...}`` and ``{"module": ...}``.
+    """The state dict inside a ``{"state_dict"|"model"|"module": ...}`` wrapper.
 
     Arguments
     ---------
@@ -163,7 +153,6 @@ def _load_builtin_converters() -> None:
     for module in ("laion", "hf", "msclap", "mgaclap"):
         try:
             importlib.import_module(f"speechbrain_tclap.convert.{module}")
-        except ModuleNotFoundError as err:
-            # Only a converter module that does not exist (yet) is skipped.
+        except ModuleNotFoundError as err:  # only a missing converter is skipped
             if err.name != f"speechbrain_tclap.convert.{module}":
                 raise

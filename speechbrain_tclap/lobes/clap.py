@@ -1,17 +1,13 @@
 """The CLAP module: an audio tower, a text tower and one learnable temperature.
 
-``CLAP`` is the one object recipes train and interfaces serve. It composes
-lobes given in YAML: a front end (waveform → log-mel), an audio encoder
-(returning clip, frames and a frame mask), an optional aggregator, a text
-encoder and two projection heads. An optional ``aligner`` (MGA-CLAP's
-:class:`~speechbrain_tclap.lobes.codebook.SharedCodebook`) instead builds
-both global embeddings from the *projected* frames and tokens. The API follows open_clip:
-``encode_audio`` / ``encode_text`` return L2-normalised embeddings, and
-``logit_scale()`` is the exponentiated, clamped temperature shared by every
-loss (LAION's ``logit_scale_a`` maps onto it). The module owns its audio
-window: ``clip_seconds`` (YAML), ``sample_rate`` and ``window_samples``, and
-``frame_geometry`` (the time axis of its frames), which the sliding-window
-embedder of :mod:`speechbrain_tclap.windows` reads.
+``CLAP`` is the one object recipes train and interfaces serve, composed from
+lobes given in YAML: a front end, an audio encoder, optional aggregators, a
+text encoder, two projection heads and optionally an ``aligner`` (MGA-CLAP's
+codebook) that builds both global embeddings from the *projected* frames and
+tokens. The API follows open_clip: ``encode_audio`` / ``encode_text`` return
+L2-normalised embeddings, ``logit_scale()`` is the clamped temperature shared
+by every loss. ``window_samples`` and ``frame_geometry`` describe its audio
+window for the sliding-window embedder of :mod:`speechbrain_tclap.windows`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -36,10 +32,8 @@ logger = get_logger(__name__)
 
 
 def input_width(module: Optional[nn.Module]) -> Optional[int]:
-    """The feature width a lobe takes, when it says so.
-
-    ``input_size`` (projections, an order-aware :class:`FramePooling`), or
-    the first layer of an ``nn.Sequential`` (``Linear`` or ``LayerNorm``).
+    """The feature width a lobe takes: its ``input_size``, or that of its (first)
+    ``Linear`` / ``LayerNorm`` layer.
 
     Arguments
     ---------
@@ -68,11 +62,8 @@ def input_width(module: Optional[nn.Module]) -> Optional[int]:
 
 
 def output_width(encoder: nn.Module) -> int:
-    """The width of an encoder's outputs (its ``output_dim``), for model files.
-
-    A model file derives the input size of the lobes after an encoder from
-    it: ``audio_width: !apply:speechbrain_tclap.lobes.clap.output_width
-    [!ref <audio_encoder>]``.
+    """The width of an encoder's outputs (its ``output_dim``), for model files:
+    ``!apply:speechbrain_tclap.lobes.clap.output_width [!ref <audio_encoder>]``.
 
     Arguments
     ---------
@@ -97,11 +88,8 @@ def output_width(encoder: nn.Module) -> int:
 
 
 def check_tower_widths(tower, encoder, pooling, projection) -> None:
-    """Fail at construction when a lobe's input width is not its encoder's.
-
-    The message names the model-file keys (``<tower>_pooling``,
-    ``<tower>_projection``, ``<tower>_encoder``), instead of a shape error at
-    the first batch.
+    """Fail at construction, naming the model-file keys, when a lobe's input
+    width is not its encoder's (rather than a shape error at the first batch).
 
     Arguments
     ---------
@@ -192,6 +180,26 @@ class EncodedText(NamedTuple):
     token_mask: torch.Tensor
 
 
+def _encoded(out, normalize: bool, detail: bool, cls):
+    """A head tuple's embedding, or ``cls(embedding, local, mask)`` with ``detail``."""
+    embedding, local, mask, *_ = out
+    if normalize:
+        embedding = F.normalize(embedding, dim=-1)
+    if not detail:
+        return embedding
+    return cls(embedding, F.normalize(local, dim=-1) if normalize else local, mask)
+
+
+def _aligned(model, tower: str, local, mask):
+    """A head's tuple with an aligner (``model``: a CLAP or an exported tower)."""
+    local = getattr(model, f"{tower}_projection")(local)
+    aligned = getattr(model.aligner, f"aggregate_{tower}")(local, mask)
+    embedding, order = model._add_order_head(
+        aligned.embedding, getattr(model, f"{tower}_pooling"), local, mask
+    )
+    return embedding, local, mask, aligned.weights, order
+
+
 @register_checkpoint_hooks
 def unique_texts(texts) -> Tuple[List[str], Optional[torch.Tensor]]:
     """Distinct texts of a batch, and where each original row comes from.
@@ -241,17 +249,13 @@ class CLAP(nn.Module):
         Maps text width to the joint space.
     audio_pooling : torch.nn.Module, optional
         ``(frames, frame_mask) -> (B, C)``; default: the encoder's clip output.
-        With an ``aligner`` it is an order head instead: it reads the
-        projected frames and its output is added to the aligner's embedding
-        (e.g. ``FramePooling("temporal_correction")``: an aligner's
-        codebook sum is blind to the order of the frames it weighs).
+        With an ``aligner``: an order head over the projected frames, added to
+        the aligner's embedding (a codebook sum is blind to frame order).
     aligner : torch.nn.Module, optional
-        Builds both global embeddings from projected local features:
-        ``aggregate_audio(frames (B, T, D), frame_mask)`` and
-        ``aggregate_text(tokens (B, L, D), token_mask)``, each returning an
-        :class:`~speechbrain_tclap.lobes.codebook.AlignerOutput` (e.g.
-        :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook`). Absent:
-        the module and its checkpoints are exactly as without this argument.
+        Builds both global embeddings from projected local features with
+        ``aggregate_audio(frames, frame_mask)`` and ``aggregate_text(tokens,
+        token_mask)``, each returning an ``AlignerOutput`` (e.g.
+        :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook`).
     logit_scale_init : float
         Initial value of the (exponentiated) logit scale, 1/0.07 as in CLIP.
     logit_scale_max : float
@@ -259,19 +263,16 @@ class CLAP(nn.Module):
     learn_logit_scale : bool
         Whether the temperature is trained.
     text_pooling : torch.nn.Module, optional
-        ``(tokens, token_mask) -> (B, C)`` over the text encoder's token
-        states, replacing its pooled output (e.g. an order-aware
-        :class:`~speechbrain_tclap.lobes.pooling.FramePooling` over a
-        pretrained sentence encoder). With an ``aligner``: an order head over
-        the projected tokens, added to the aligner's embedding.
+        ``(tokens, token_mask) -> (B, C)`` replacing the text encoder's pooled
+        output. With an ``aligner``: an order head over the projected tokens,
+        added to the aligner's embedding.
+    clip_seconds : float, optional
+        Audio window in seconds (default: what the audio encoder holds);
+        must fit in the encoder.
     order_heads_detach : bool
         With an ``aligner``: the order heads read the projected frames and
-        tokens through a stop-gradient, so what they learn about order does
-        not reshape the frames that the aligner, SED and grounding use.
-        ``forward(..., return_order=True)`` also gives *order embeddings*:
-        the aligner's embedding behind a stop-gradient plus the order head,
-        for a loss that should teach order to the heads alone
-        (``TemporalFocusedLoss(temporal_on="order_heads")``).
+        tokens through a stop-gradient, so they do not reshape the frames the
+        aligner, SED and grounding use.
 
     Example
     -------
@@ -337,22 +338,14 @@ class CLAP(nn.Module):
     ):
         super().__init__()
         self.order_heads_detach = order_heads_detach
-        if aligner is not None:
-            # Registered only when given: checkpoints without one are unchanged.
-            self.aligner = aligner
-        else:
-            self.aligner = None
+        # None or the module (registered only when given: checkpoints unchanged)
+        self.aligner = aligner
         self.audio_features = audio_features
         self.audio_encoder = audio_encoder
         self.audio_pooling = pooling_or_none(audio_pooling)
         self.audio_projection = audio_projection
         self.text_encoder = text_encoder
-        text_pooling = pooling_or_none(text_pooling)
-        if text_pooling is not None:
-            # Registered only when given: checkpoints without one are unchanged.
-            self.text_pooling = text_pooling
-        else:
-            self.text_pooling = None
+        self.text_pooling = pooling_or_none(text_pooling)
         self.text_projection = text_projection
         self.log_logit_scale = nn.Parameter(
             torch.tensor(math.log(logit_scale_init)),
@@ -430,16 +423,8 @@ class CLAP(nn.Module):
         torch.Tensor or EncodedAudio
             ``(B, D)``, or an :class:`EncodedAudio` when ``return_frames``.
         """
-        embedding, frames, frame_mask, *_ = self._embed_audio(
-            wavs, wav_lens, return_frames
-        )
-        if normalize:
-            embedding = F.normalize(embedding, dim=-1)
-        if not return_frames:
-            return embedding
-        if normalize:
-            frames = F.normalize(frames, dim=-1)
-        return EncodedAudio(embedding, frames, frame_mask)
+        out = self._embed_audio(wavs, wav_lens, return_frames)
+        return _encoded(out, normalize, return_frames, EncodedAudio)
 
     def _embed_audio(self, wavs, wav_lens, return_frames: bool = False):
         """Unnormalised ``(embedding, projected frames or None, frame mask,
@@ -464,12 +449,7 @@ class CLAP(nn.Module):
             codeword weights or None, order embedding or None)``.
         """
         if self.aligner is not None:
-            frames = self.audio_projection(encoded.frames)
-            aligned = self.aligner.aggregate_audio(frames, encoded.frame_mask)
-            embedding, order = self._add_order_head(
-                aligned.embedding, self.audio_pooling, frames, encoded.frame_mask
-            )
-            return embedding, frames, encoded.frame_mask, aligned.weights, order
+            return _aligned(self, "audio", encoded.frames, encoded.frame_mask)
         if self.audio_pooling is None:
             clip = encoded.clip
         else:
@@ -511,24 +491,12 @@ class CLAP(nn.Module):
         torch.Tensor or EncodedText
             ``(B, D)``, or an :class:`EncodedText` when ``return_tokens``.
         """
-        embedding, tokens, token_mask, *_ = self._embed_text(texts, return_tokens)
-        if normalize:
-            embedding = F.normalize(embedding, dim=-1)
-        if not return_tokens:
-            return embedding
-        if normalize:
-            tokens = F.normalize(tokens, dim=-1)
-        return EncodedText(embedding, tokens, token_mask)
+        out = self._embed_text(texts, return_tokens)
+        return _encoded(out, normalize, return_tokens, EncodedText)
 
     def _embed_text(self, texts, return_tokens: bool = False):
-        """Unnormalised ``(embedding, projected tokens or None, token mask,
-        codeword weights or None, order embedding or None)``.
-
-        Each distinct caption goes through the text tower once; the rows of
-        repeated captions are gathered from it (their gradients add up
-        there, as they would over separate copies; in training a repeated
-        caption shares one dropout draw).
-        """
+        """:meth:`text_head`'s tuple, running each distinct caption once (repeated
+        rows are gathered: gradients add up as over copies; one dropout draw)."""
         unique, rows = unique_texts(texts)
         out = self.text_head(self.text_encoder(unique), return_tokens)
         if rows is None:
@@ -541,8 +509,7 @@ class CLAP(nn.Module):
         Arguments
         ---------
         encoded : TextEncoderOutput
-            The text encoder's output (from its ``forward`` or its
-            ``forward_ids`` on token ids, as exported encoders do).
+            The text encoder's output (``forward`` or ``forward_ids``).
         return_tokens : bool
             Also project the token states.
 
@@ -553,12 +520,7 @@ class CLAP(nn.Module):
             codeword weights or None, order embedding or None)``.
         """
         if self.aligner is not None:
-            tokens = self.text_projection(encoded.tokens)
-            aligned = self.aligner.aggregate_text(tokens, encoded.token_mask)
-            embedding, order = self._add_order_head(
-                aligned.embedding, self.text_pooling, tokens, encoded.token_mask
-            )
-            return embedding, tokens, encoded.token_mask, aligned.weights, order
+            return _aligned(self, "text", encoded.tokens, encoded.token_mask)
         tokens = self.text_projection(encoded.tokens) if return_tokens else None
         pooled = encoded.pooled
         if self.text_pooling is not None:
@@ -590,7 +552,8 @@ class CLAP(nn.Module):
         return_order : bool
             Also return the normalised order embeddings of audio and text
             (the aligner's embedding behind a stop-gradient plus the order
-            head; ``None`` for a tower without one).
+            head, e.g. for ``TemporalFocusedLoss(temporal_on="order_heads")``;
+            ``None`` for a tower without one).
         return_frames : bool
             Also return the normalised projected audio frames and their mask.
 
@@ -637,13 +600,9 @@ class CLAP(nn.Module):
     def _load_pretrained(self, path) -> None:
         """Strict, weights-only load of our own state dicts (``Pretrainer`` transfer hook).
 
-        SpeechBrain's default transfer for modules is non-strict and only
-        warns; a checkpoint that does not fit the architecture must fail
-        loudly instead. Foreign checkpoints (LAION-CLAP, Hugging Face, msclap,
-        MGA-CLAP) are converted on the loading path, not by the lobe: give the
-        ``Pretrainer`` the hook
-        ``speechbrain_tclap.convert.pretrainer.load_any_checkpoint`` for this
-        loadable (``custom_hooks``), as the files of ``hparams/pretrained`` do.
+        A checkpoint that does not fit must fail loudly (SpeechBrain's default
+        is non-strict). Foreign checkpoints load through the ``custom_hooks``
+        entry ``speechbrain_tclap.convert.pretrainer.load_any_checkpoint``.
 
         Arguments
         ---------

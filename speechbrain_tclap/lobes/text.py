@@ -1,19 +1,11 @@
 """Text towers for CLAP: a small Transformer trained from scratch and HF models.
 
-Both towers take a batch of strings, tokenize it with the tokenizer they hold
-(see :mod:`speechbrain_tclap.lobes.tokenizers`) and return a
-:class:`~speechbrain_tclap.lobes.outputs.TextEncoderOutput`: a pooled sentence
-embedding, the token states and the token mask.
-
-* :class:`TransformerTextEncoder`: token + learned positional embeddings, a
-  pre-LN ``nn.TransformerEncoder`` and masked mean (or CLS) pooling. The
-  positional table is initialised at unit scale by default: with the usual
-  std 0.02 a small Transformer trained with a contrastive loss stays blind to
-  word order ("A then B" vs "B then A"), while unit-scale positions learn it.
-* :class:`HFTextEncoder`: a ``transformers`` model built offline (random init
-  from a config, or local weights), with the poolings of the published CLAP
-  models: ``pooler`` (LAION, RoBERTa), ``cls`` (MS-CLAP 2022, BERT), ``mean``
-  and ``eot`` (MS-CLAP 2023, GPT-2: the state at the end-of-text token).
+Both towers tokenize a batch of strings with the tokenizer they hold (see
+:mod:`speechbrain_tclap.lobes.tokenizers`) and return a
+:class:`~speechbrain_tclap.lobes.outputs.TextEncoderOutput` (pooled embedding,
+token states, token mask): :class:`TransformerTextEncoder`, trained from
+scratch, and :class:`HFTextEncoder`, a ``transformers`` model built offline
+with the poolings of the published CLAP models.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -34,25 +26,26 @@ from speechbrain_tclap.utils.tracing import is_tracing
 logger = get_logger(__name__)
 
 Tokenizer = Callable[[Sequence[str]], Tuple[torch.Tensor, torch.Tensor]]
+# model types whose positions derive from the pad id
+_ROBERTA_LIKE = ("roberta", "xlm-roberta", "camembert")
+
+
+def _tokenize(encoder, texts: Sequence[str]):
+    """``(texts as a list, ids, mask)``, after checking the batch and the tokenizer."""
+    owner = type(encoder).__name__
+    texts = _check_batch(texts, owner)
+    if not getattr(encoder.tokenizer, "is_loaded", True):
+        raise RuntimeError(
+            f"{owner}: the tokenizer is not loaded yet. Train it "
+            "(train_sentencepiece) and call tokenizer.load(path), or recover "
+            "it through a Checkpointer/Pretrainer, before encoding text."
+        )
+    return (texts, *encoder.tokenizer(texts))
 
 
 def _check_batch(texts: Sequence[str], owner: str) -> list:
-    """Checks a batch of texts: a non-empty list of non-blank strings.
+    """``texts`` as a list; raises unless it is a non-empty list of non-blank strings.
 
-    Arguments
-    ---------
-    texts : Sequence[str]
-        The texts.
-    owner : str
-        Name of the caller, for the error messages.
-
-    Returns
-    -------
-    list
-        The texts as a list.
-
-    Example
-    -------
     >>> _check_batch(["a dog barks"], "encoder")
     ['a dog barks']
     """
@@ -77,56 +70,20 @@ def _check_batch(texts: Sequence[str], owner: str) -> list:
     return texts
 
 
-def _check_tokenizer_loaded(tokenizer, owner: str) -> None:
-    """Raises a clear error when a lazily loaded tokenizer has no model yet.
+def _checked_ids(ids, mask, embedding: nn.Embedding, owner: str):
+    """``(ids, mask)`` as long / bool on the embedding's device; raises when an id
+    is outside the table or a row has no real token (not while traced).
 
-    Arguments
-    ---------
-    tokenizer : callable
-        The tokenizer (objects without ``is_loaded`` count as loaded).
-    owner : str
-        Name of the caller, for the error message.
-
-    Returns
-    -------
-    None
-
-    Example
-    -------
-    >>> _check_tokenizer_loaded(lambda texts: None, "encoder")
+    >>> ids, mask = torch.tensor([[5, 9]]), torch.tensor([[1, 0]])
+    >>> _checked_ids(ids, mask, nn.Embedding(10, 2), "encoder")[1]
+    tensor([[ True, False]])
     """
-    if not getattr(tokenizer, "is_loaded", True):
-        raise RuntimeError(
-            f"{owner}: the tokenizer is not loaded yet. Train it "
-            "(train_sentencepiece) and call tokenizer.load(path), or recover "
-            "it through a Checkpointer/Pretrainer, before encoding text."
-        )
-
-
-def _check_token_values(
-    ids: torch.Tensor, mask: torch.Tensor, vocab_size: int, owner: str
-) -> None:
-    """Raises when an id is outside the embedding table or a row has no
-    real token (skipped while traced: the checks read tensor values).
-
-    Arguments
-    ---------
-    ids : torch.Tensor
-        ``LongTensor (B, L)`` token ids.
-    mask : torch.Tensor
-        ``BoolTensor (B, L)``, ``True`` on real tokens.
-    vocab_size : int
-        Rows of the embedding table.
-    owner : str
-        Name of the caller, for the error messages.
-
-    Example
-    -------
-    >>> _check_token_values(torch.tensor([[5, 9]]), torch.tensor([[True, False]]),
-    ...                     10, "encoder")
-    """
+    device = embedding.weight.device
+    ids = ids.to(device=device, dtype=torch.long)
+    mask = mask.to(device=device, dtype=torch.bool)
+    vocab_size = embedding.num_embeddings
     if is_tracing():
-        return
+        return ids, mask
     if ids.numel() and (int(ids.max()) >= vocab_size or int(ids.min()) < 0):
         raise ValueError(
             f"{owner}: token id {int(ids.max())} is outside the embedding "
@@ -135,24 +92,23 @@ def _check_token_values(
         )
     if not bool(mask.any(dim=1).all()):
         raise ValueError(f"{owner}: a sequence has no real tokens.")
+    return ids, mask
 
 
 class TransformerTextEncoder(nn.Module):
     """A small pre-LN Transformer text encoder trained from scratch.
 
-    Token embedding plus a learned positional embedding initialised from
-    ``N(0, pos_init_std)``, a pre-LN ``nn.TransformerEncoder`` that ignores
-    padded keys, a final LayerNorm, then masked mean pooling or a learned
-    CLS token. Padding does not change a sentence's output. The tokenizer
-    is not part of ``state_dict()``: register it with the ``Checkpointer`` /
-    ``Pretrainer`` under its own name (e.g. ``tokenizer``).
+    Token plus learned positional embeddings, a pre-LN
+    ``nn.TransformerEncoder`` that ignores padded keys, a final LayerNorm,
+    then masked mean pooling or a learned CLS token; padding does not change
+    a sentence's output. The tokenizer is not in ``state_dict()``: register it
+    with the ``Checkpointer`` / ``Pretrainer`` under its own name.
 
     Arguments
     ---------
     tokenizer : callable
-        ``tokenizer(texts) -> (ids (B, L), mask (B, L))``, e.g. a
-        :class:`~speechbrain_tclap.lobes.tokenizers.SentencePieceTokenizer`
-        (which may still be unloaded when this module is built).
+        ``tokenizer(texts) -> (ids (B, L), mask (B, L))``, e.g. a (possibly
+        not yet loaded) ``SentencePieceTokenizer``.
     vocab_size : int
         Rows of the token embedding (at least the tokenizer's vocab size).
     d_model : int
@@ -168,8 +124,8 @@ class TransformerTextEncoder(nn.Module):
     dropout : float
         Dropout on the embeddings and inside the Transformer.
     pos_init_std : float
-        Standard deviation of the positional embedding at initialisation.
-        Keep it near 1: at 0.02 small models fail to learn word order.
+        Initial std of the positional embedding. Keep it near 1: at the usual
+        0.02 a small contrastive model stays blind to word order.
     pooling : str
         ``"mean"`` (masked mean of the token states) or ``"cls"`` (a learned
         token prepended to the sequence).
@@ -207,13 +163,9 @@ class TransformerTextEncoder(nn.Module):
     ):
         super().__init__()
         if pooling not in ("mean", "cls"):
-            raise ValueError(
-                f"pooling must be 'mean' or 'cls', got {pooling!r}."
-            )
+            raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}.")
         if d_model % nhead != 0:
-            raise ValueError(
-                f"d_model={d_model} must be divisible by nhead={nhead}."
-            )
+            raise ValueError(f"d_model={d_model} must be divisible by nhead={nhead}.")
         if vocab_size < 1 or max_length < 1:
             raise ValueError("vocab_size and max_length must be positive.")
         self.tokenizer = tokenizer
@@ -259,15 +211,10 @@ class TransformerTextEncoder(nn.Module):
             ``pooled (B, d_model)``, ``tokens (B, L, d_model)``,
             ``token_mask (B, L)``.
         """
-        owner = type(self).__name__
-        texts = _check_batch(texts, owner)
-        _check_tokenizer_loaded(self.tokenizer, owner)
-        ids, mask = self.tokenizer(texts)
+        _, ids, mask = _tokenize(self, texts)
         return self.forward_ids(ids, mask)
 
-    def forward_ids(
-        self, ids: torch.Tensor, mask: torch.Tensor
-    ) -> TextEncoderOutput:
+    def forward_ids(self, ids: torch.Tensor, mask: torch.Tensor) -> TextEncoderOutput:
         """Encodes already tokenized text.
 
         Arguments
@@ -283,9 +230,6 @@ class TransformerTextEncoder(nn.Module):
             ``pooled (B, d_model)``, ``tokens (B, L, d_model)``,
             ``token_mask (B, L)``.
         """
-        device = self.token_embedding.weight.device
-        ids = ids.to(device=device, dtype=torch.long)
-        mask = mask.to(device=device, dtype=torch.bool)
         length = ids.shape[1]
         if length > self.max_length:
             raise ValueError(
@@ -293,7 +237,7 @@ class TransformerTextEncoder(nn.Module):
                 f"{self.max_length}; give the tokenizer a max_length <= "
                 f"{self.max_length}."
             )
-        _check_token_values(ids, mask, self.vocab_size, type(self).__name__)
+        ids, mask = _checked_ids(ids, mask, self.token_embedding, type(self).__name__)
         x = self.token_embedding(ids)
         key_mask = mask
         if self.pooling == "cls":
@@ -314,59 +258,38 @@ class TransformerTextEncoder(nn.Module):
 class HFTextEncoder(nn.Module):
     """A ``transformers`` text model built offline, with CLAP poolings.
 
-    The model comes either from ``source``, a local folder with weights
-    (``AutoModel.from_pretrained(source, local_files_only=True)``), or from
-    ``model_type`` + ``config`` (``AutoConfig.for_model`` then
-    ``AutoModel.from_config``: random init; real weights then arrive through
-    SpeechBrain's ``Pretrainer``). Nothing is downloaded.
+    The model comes from ``source``, a local folder with weights, or from
+    ``model_type`` + ``config`` (random init; real weights then arrive through
+    the ``Pretrainer``). Nothing is downloaded.
 
-    Poolings:
-
-    * ``"pooler"``: the model's ``pooler_output`` (LAION CLAP, RoBERTa/BERT);
-    * ``"cls"``: the last hidden state of the first token (MS-CLAP 2022, BERT);
-    * ``"mean"``: masked mean of the last hidden states;
-    * ``"eot"``: the last hidden state at the last real token, i.e. at index
-      ``mask.sum(-1) - 1`` with right padding (MS-CLAP 2023, GPT-2: with
-      ``" <|endoftext|>"`` appended to each text, that is the end-of-text
-      token; MS-CLAP counts ids different from the pad id 0, which is the
-      same unless a text contains ``"!"``).
-
-    With ``freeze=True`` the weights get ``requires_grad=False``, the model
-    stays in eval mode even after ``.train()`` and runs under ``no_grad``.
-
-    Frozen towers encode each caption once: whenever no parameter of the
-    model requires a gradient and the model is in eval mode (``freeze=True``,
-    or a ``FreezingRule`` that freezes the whole tower), the token states and
-    the pooled vector of every text are cached (``cache_size`` texts at most)
-    and later batches only run the model on texts not seen before. Outputs
-    equal an uncached run on real tokens (padded positions are zeros); the
-    cache is dropped when the weights change (a checkpoint is loaded), the
-    device or dtype changes, or the tower becomes trainable.
+    Frozen towers (no parameter requires a gradient and eval mode, e.g.
+    ``freeze=True``) encode each caption once: token states and pooled vector
+    are cached per text and later batches only run the model on new texts.
+    Outputs equal an uncached run on real tokens (padded positions are zeros);
+    the cache is dropped when the weights, device or dtype change, or the
+    tower becomes trainable.
 
     Arguments
     ---------
     tokenizer : callable or str, optional
-        ``tokenizer(texts) -> (ids, mask)`` (an
-        :class:`~speechbrain_tclap.lobes.tokenizers.HFTokenizer` or a
-        :class:`~speechbrain_tclap.lobes.tokenizers.SentencePieceTokenizer`),
-        or a local folder of tokenizer files, read as
-        ``HFTokenizer(folder, max_length)``. ``None`` reads the tokenizer
-        from ``source``.
+        ``tokenizer(texts) -> (ids, mask)``, or a local folder read as
+        ``HFTokenizer(folder, max_length)``; ``None`` reads it from ``source``.
     model_type : str, optional
         A ``transformers`` model type (``"roberta"``, ``"bert"``, ``"gpt2"``,
         ...) for a randomly initialised model.
     config : dict, optional
-        Config values for ``model_type`` (``hidden_size``, ...). It may hold
-        ``model_type`` itself.
+        Config values for ``model_type`` (may hold ``model_type`` itself).
     source : str, optional
         Local folder holding a saved model (config and weights).
     pooling : str
-        ``"pooler"``, ``"cls"``, ``"mean"`` or ``"eot"``.
+        ``"pooler"`` (``pooler_output``: LAION, RoBERTa), ``"cls"`` (first
+        token: MS-CLAP 2022, BERT), ``"mean"`` (masked mean) or ``"eot"`` (the
+        last real token, right padding: MS-CLAP 2023's end-of-text token; MS-CLAP
+        counts ids other than pad id 0, the same unless a text holds ``"!"``).
     freeze : bool
-        Freeze the model (eval mode, no gradients).
+        ``requires_grad=False``, eval mode even after ``.train()``, ``no_grad``.
     max_length : int
-        ``max_length`` of the tokenizer built when ``tokenizer`` is a folder
-        or ``None``; a tokenizer object keeps its own.
+        ``max_length`` of a tokenizer built from a folder.
     cache_size : int
         Texts kept in the frozen-tower cache (0 disables it); when full the
         cache starts over.
@@ -433,9 +356,7 @@ class HFTextEncoder(nn.Module):
                     "encoder never downloads. Build it from `model_type` + "
                     "`config` and load weights with a Pretrainer instead."
                 )
-            self.model = AutoModel.from_pretrained(
-                str(source), local_files_only=True
-            )
+            self.model = AutoModel.from_pretrained(str(source), local_files_only=True)
         else:
             hf_config = AutoConfig.for_model(model_type, **config)
             self.model = AutoModel.from_config(hf_config)
@@ -468,7 +389,7 @@ class HFTextEncoder(nn.Module):
         tok_pad = getattr(tokenizer, "pad_id", None)
         model_pad = getattr(cfg, "pad_token_id", None)
         if (
-            cfg.model_type in ("roberta", "xlm-roberta", "camembert")
+            cfg.model_type in _ROBERTA_LIKE
             and tok_pad is not None
             and model_pad is not None
             and tok_pad != model_pad
@@ -495,13 +416,7 @@ class HFTextEncoder(nn.Module):
 
     @property
     def cached_texts(self) -> List[str]:
-        """Texts whose embeddings the frozen-tower cache holds.
-
-        Returns
-        -------
-        list of str
-            Cached texts, in insertion order.
-        """
+        """Texts whose embeddings the frozen-tower cache holds, in insertion order."""
         return list(self._cache)
 
     def _cache_state(self) -> Optional[tuple]:
@@ -517,25 +432,13 @@ class HFTextEncoder(nn.Module):
 
     @staticmethod
     def _max_positions(cfg) -> Optional[int]:
-        """Longest sequence the model's position table can hold.
-
-        Arguments
-        ---------
-        cfg : transformers.PretrainedConfig
-            The model config.
-
-        Returns
-        -------
-        int or None
-            The limit, or ``None`` when the model has no position table.
-        """
+        """Longest sequence ``cfg``'s position table holds (None: no table)."""
         limit = getattr(cfg, "max_position_embeddings", None)
         if limit is None:
             limit = getattr(cfg, "n_positions", None)
         if limit is None:
             return None
-        if cfg.model_type in ("roberta", "xlm-roberta", "camembert"):
-            # RoBERTa positions start after its padding index.
+        if cfg.model_type in _ROBERTA_LIKE:  # positions start after the pad index
             limit -= (cfg.pad_token_id or 0) + 1
         return int(limit)
 
@@ -570,18 +473,13 @@ class HFTextEncoder(nn.Module):
         TextEncoderOutput
             ``pooled (B, H)``, ``tokens (B, L, H)``, ``token_mask (B, L)``.
         """
-        owner = type(self).__name__
-        texts = _check_batch(texts, owner)
-        _check_tokenizer_loaded(self.tokenizer, owner)
-        ids, mask = self.tokenizer(texts)
+        texts, ids, mask = _tokenize(self, texts)
         state = self._cache_state()
         if state is not None:
             return self._encode_cached(texts, ids, mask, state)
         return self.forward_ids(ids, mask)
 
-    def forward_ids(
-        self, ids: torch.Tensor, mask: torch.Tensor
-    ) -> TextEncoderOutput:
+    def forward_ids(self, ids: torch.Tensor, mask: torch.Tensor) -> TextEncoderOutput:
         """Encodes already tokenized, right-padded text.
 
         Arguments
@@ -597,22 +495,16 @@ class HFTextEncoder(nn.Module):
             ``pooled (B, H)``, ``tokens (B, L, H)``, ``token_mask (B, L)``.
         """
         owner = type(self).__name__
-        embeddings = self.model.get_input_embeddings()
-        device = embeddings.weight.device
-        ids = ids.to(device=device, dtype=torch.long)
-        mask = mask.to(device=device, dtype=torch.bool)
         if self.max_positions is not None and ids.shape[1] > self.max_positions:
             raise ValueError(
                 f"{owner}: got {ids.shape[1]} tokens but the model holds at "
                 f"most {self.max_positions} positions; lower the tokenizer's "
                 "max_length."
             )
-        _check_token_values(ids, mask, embeddings.num_embeddings, owner)
+        ids, mask = _checked_ids(ids, mask, self.model.get_input_embeddings(), owner)
         lengths = mask.sum(dim=1)
         if self.pooling == "eot" and not is_tracing():
-            expected = (
-                torch.arange(ids.shape[1], device=device) < lengths[:, None]
-            )
+            expected = torch.arange(ids.shape[1], device=ids.device) < lengths[:, None]
             if not torch.equal(expected, mask):
                 raise ValueError(
                     f"{owner}: 'eot' pooling needs right padding (the mask "

@@ -1,18 +1,12 @@
 """Tokenizers for the text towers.
 
-Every tokenizer here is a callable ``tokenizer(texts) -> (ids, mask)`` with
-``ids`` a ``LongTensor (B, L)`` right-padded with the tokenizer's pad id and
-``mask`` a ``BoolTensor (B, L)`` that is ``True`` on real tokens, so that any
-text tower can take any of them.
-
-* :func:`train_sentencepiece` trains a small SentencePiece model on captions
-  (deterministic, fixed special ids: pad 0, unk 1, bos 2, eos 3).
-* :class:`SentencePieceTokenizer` wraps such a model. It loads lazily, so it
-  can be declared in YAML before the model file exists, and it carries the
-  model bytes through SpeechBrain checkpoints and pretrained folders.
-* :class:`HFTokenizer` wraps a ``transformers`` tokenizer read from a local
-  folder (never the network), with the right padding and end-of-text suffix
-  that the GPT-2 end-of-text pooling of MS-CLAP 2023 relies on.
+Every tokenizer is a callable ``tokenizer(texts) -> (ids, mask)``: ``ids`` a
+``LongTensor (B, L)`` right-padded with its pad id, ``mask`` a ``BoolTensor
+(B, L)``, ``True`` on real tokens; any text tower takes any of them.
+:func:`train_sentencepiece` trains a small SentencePiece model on captions,
+:class:`SentencePieceTokenizer` wraps one (lazily loaded, carried through
+checkpoints), :class:`HFTokenizer` wraps a ``transformers`` tokenizer read from
+a local folder (never the network).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -44,23 +38,7 @@ SP_PAD_ID, SP_UNK_ID, SP_BOS_ID, SP_EOS_ID = 0, 1, 2, 3
 
 
 def _check_texts(texts: Sequence[str]) -> List[str]:
-    """Checks that ``texts`` is a non-empty list of strings.
-
-    Arguments
-    ---------
-    texts : Sequence[str]
-        The batch of texts.
-
-    Returns
-    -------
-    list of str
-        The same texts as a list.
-
-    Example
-    -------
-    >>> _check_texts(("a dog", "rain"))
-    ['a dog', 'rain']
-    """
+    """``texts`` as a list; raises unless it is a non-empty list of clean strings."""
     if isinstance(texts, str):
         raise TypeError(
             "Expected a list of strings, got a single string; wrap it in a "
@@ -71,9 +49,7 @@ def _check_texts(texts: Sequence[str]) -> List[str]:
         raise ValueError("Expected at least one text, got an empty batch.")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(
-                f"Text {i} is a {type(text).__name__}, expected a str."
-            )
+            raise TypeError(f"Text {i} is a {type(text).__name__}, expected a str.")
         problem = unicode_problem(text)
         if problem:
             raise ValueError(f"Text {i} {text!r}: {problem}")
@@ -83,26 +59,8 @@ def _check_texts(texts: Sequence[str]) -> List[str]:
 def _pad_batch(
     seqs: Sequence[Sequence[int]], pad_id: int, length: Optional[int] = None
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Right-pads a batch of id lists.
+    """Right-pads id lists to ``length`` (at least the longest): ``(ids, mask)``.
 
-    Arguments
-    ---------
-    seqs : Sequence[Sequence[int]]
-        Token ids, one list per text.
-    pad_id : int
-        The id written at padded positions.
-    length : int, optional
-        The padded length; the longest sequence when ``None``.
-
-    Returns
-    -------
-    ids : torch.Tensor
-        ``LongTensor (B, L)``.
-    mask : torch.Tensor
-        ``BoolTensor (B, L)``, ``True`` on real tokens.
-
-    Example
-    -------
     >>> ids, mask = _pad_batch([[5, 6, 7], [8]], pad_id=0)
     >>> ids.tolist(), mask.tolist()
     ([[5, 6, 7], [8, 0, 0]], [[True, True, True], [True, False, False]])
@@ -118,22 +76,8 @@ def _pad_batch(
 
 
 def _as_id_lists(ids) -> Tuple[List[List[int]], bool]:
-    """Turns a tensor or (nested) list of ids into a list of id lists.
+    """``(L,)`` / ``(B, L)`` ids (tensor or lists) as ``(id lists, unbatched?)``.
 
-    Arguments
-    ---------
-    ids : torch.Tensor or list
-        ``(L,)`` / ``(B, L)`` tensor, a list of ints or a list of lists.
-
-    Returns
-    -------
-    seqs : list of list of int
-        One id list per sequence.
-    single : bool
-        ``True`` when the input held one unbatched sequence.
-
-    Example
-    -------
     >>> _as_id_lists(torch.tensor([4, 5]))
     ([[4, 5]], True)
     """
@@ -143,6 +87,35 @@ def _as_id_lists(ids) -> Tuple[List[List[int]], bool]:
     if len(ids) == 0 or isinstance(ids[0], int):
         return [[int(i) for i in ids]], True
     return [[int(i) for i in seq] for seq in ids], False
+
+
+def _check_padding(padding: str) -> None:
+    """Raises unless ``padding`` is ``"longest"`` or ``"max_length"``."""
+    if padding not in ("longest", "max_length"):
+        raise ValueError(f"padding must be 'longest' or 'max_length', got {padding!r}.")
+
+
+class _PaddedTokenizer:
+    """Batching shared by the tokenizers: ``encode`` then right-pad."""
+
+    def __call__(self, texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Tokenizes a batch of texts.
+
+        Arguments
+        ---------
+        texts : Sequence[str]
+            The texts.
+
+        Returns
+        -------
+        ids : torch.Tensor
+            ``LongTensor (B, L)``, right-padded with ``pad_id``; ``L`` is
+            ``max_length`` with ``padding="max_length"``.
+        mask : torch.Tensor
+            ``BoolTensor (B, L)``, ``True`` on real tokens.
+        """
+        length = self.max_length if self.padding == "max_length" else None
+        return _pad_batch(self.encode(texts), self.pad_id, length)
 
 
 def train_sentencepiece(
@@ -155,18 +128,16 @@ def train_sentencepiece(
 ) -> str:
     """Trains a SentencePiece model on a corpus of captions.
 
-    Training is single-threaded and unshuffled, so the same texts give the
-    same pieces and scores. ``hard_vocab_limit=False`` lets a small corpus
-    end below ``vocab_size`` instead of failing. The special ids are fixed:
-    pad 0, unk 1, bos 2, eos 3 (what :class:`SentencePieceTokenizer` expects).
+    Deterministic (single-threaded, unshuffled); a small corpus may end below
+    ``vocab_size``. Special ids are fixed: pad 0, unk 1, bos 2, eos 3 (what
+    :class:`SentencePieceTokenizer` expects).
 
     Arguments
     ---------
     texts : Iterable[str]
         Training sentences (captions). Empty strings are skipped.
     model_prefix : str or os.PathLike
-        Output prefix; writes ``<prefix>.model`` and ``<prefix>.vocab``. Its
-        folder is created when missing.
+        Output prefix of ``<prefix>.model`` / ``.vocab`` (folder created).
     vocab_size : int
         Target vocabulary size (an upper bound for small corpora).
     model_type : str
@@ -199,9 +170,7 @@ def train_sentencepiece(
         )
     sentences = [t for t in texts if isinstance(t, str) and t.strip()]
     if not sentences:
-        raise ValueError(
-            "train_sentencepiece needs at least one non-empty text."
-        )
+        raise ValueError("train_sentencepiece needs at least one non-empty text.")
     model_prefix = str(model_prefix)
     folder = os.path.dirname(model_prefix)
     if folder:
@@ -231,19 +200,14 @@ def train_sentencepiece(
 
 
 @register_checkpoint_hooks
-class SentencePieceTokenizer:
+class SentencePieceTokenizer(_PaddedTokenizer):
     """A SentencePiece tokenizer that travels with SpeechBrain checkpoints.
 
-    The model is loaded lazily: the object can be built (in YAML) before the
-    model file exists, and is loaded by :meth:`load`, on first use from
-    ``model_path``, or by a ``Checkpointer`` / ``Pretrainer``. The saver hook
-    writes the model bytes to ``<name>.ckpt``; the loader and transfer hooks
-    read them back, so ``Checkpointer.add_recoverable("tokenizer", tok)`` and
-    ``Pretrainer(loadables={"tokenizer": tok})`` both work.
-
-    Each text becomes ``<s> pieces </s>``; the pieces are truncated so the
-    whole sequence fits in ``max_length``, and the batch is right-padded
-    with id 0.
+    Loaded lazily (it can be built in YAML before the model file exists): by
+    :meth:`load`, on first use from ``model_path``, or as a ``Checkpointer``
+    recoverable / ``Pretrainer`` loadable, whose hooks save and read the model
+    bytes. Each text becomes ``<s> pieces </s>``, truncated to ``max_length``;
+    batches are right-padded with id 0.
 
     Arguments
     ---------
@@ -285,10 +249,7 @@ class SentencePieceTokenizer:
                 f"max_length must be at least 3 (bos, one piece, eos), got "
                 f"{max_length}."
             )
-        if padding not in ("longest", "max_length"):
-            raise ValueError(
-                f"padding must be 'longest' or 'max_length', got {padding!r}."
-            )
+        _check_padding(padding)
         self.model_path = None if model_path is None else str(model_path)
         self.max_length = int(max_length)
         self.padding = padding
@@ -301,13 +262,7 @@ class SentencePieceTokenizer:
 
     @property
     def is_loaded(self) -> bool:
-        """Whether a model is loaded (or can be loaded from ``model_path``).
-
-        Returns
-        -------
-        bool
-            ``True`` once a model is available.
-        """
+        """Whether a model is loaded (loading it from ``model_path`` if it exists)."""
         if self._sp is None and self.model_path is not None:
             if os.path.isfile(self.model_path):
                 self.load(self.model_path)
@@ -320,10 +275,6 @@ class SentencePieceTokenizer:
         ---------
         path : str or os.PathLike
             A ``.model`` file or a checkpoint written by the saver hook.
-
-        Returns
-        -------
-        None
         """
         with open(path, "rb") as f:
             proto = f.read()
@@ -343,24 +294,12 @@ class SentencePieceTokenizer:
             raise RuntimeError(
                 f"Could not read a SentencePiece model from {source}: {err}"
             ) from err
-        expected = {
-            self.pad_id: "pad",
-            self.unk_id: "unk",
-            self.bos_id: "bos",
-            self.eos_id: "eos",
-        }
-        actual = {
-            sp.pad_id(): "pad",
-            sp.unk_id(): "unk",
-            sp.bos_id(): "bos",
-            sp.eos_id(): "eos",
-        }
-        if actual != expected:
+        ids = (sp.pad_id(), sp.unk_id(), sp.bos_id(), sp.eos_id())
+        if ids != (self.pad_id, self.unk_id, self.bos_id, self.eos_id):
             raise RuntimeError(
-                f"SentencePiece model {source} has special ids pad="
-                f"{sp.pad_id()} unk={sp.unk_id()} bos={sp.bos_id()} eos="
-                f"{sp.eos_id()}; expected pad=0 unk=1 bos=2 eos=3 (train it "
-                "with train_sentencepiece)."
+                f"SentencePiece model {source} has special ids pad={ids[0]} "
+                f"unk={ids[1]} bos={ids[2]} eos={ids[3]}; expected pad=0 unk=1 "
+                "bos=2 eos=3 (train it with train_sentencepiece)."
             )
         self._sp = sp
         self._proto = proto
@@ -382,13 +321,7 @@ class SentencePieceTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        """Number of pieces in the loaded model.
-
-        Returns
-        -------
-        int
-            The vocabulary size, special pieces included.
-        """
+        """Number of pieces in the loaded model, special pieces included."""
         return self._require().get_piece_size()
 
     def encode(self, texts: Sequence[str]) -> List[List[int]]:
@@ -409,26 +342,6 @@ class SentencePieceTokenizer:
         pieces = sp.encode(texts, out_type=int)
         budget = self.max_length - 2
         return [[self.bos_id] + p[:budget] + [self.eos_id] for p in pieces]
-
-    def __call__(
-        self, texts: Sequence[str]
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Tokenizes a batch of texts.
-
-        Arguments
-        ---------
-        texts : Sequence[str]
-            The texts.
-
-        Returns
-        -------
-        ids : torch.Tensor
-            ``LongTensor (B, L)``, right-padded with 0.
-        mask : torch.Tensor
-            ``BoolTensor (B, L)``, ``True`` on real tokens.
-        """
-        length = self.max_length if self.padding == "max_length" else None
-        return _pad_batch(self.encode(texts), self.pad_id, length)
 
     def decode(self, ids) -> Union[str, List[str]]:
         """Turns ids back into text, dropping pad, bos and eos.
@@ -488,42 +401,32 @@ class SentencePieceTokenizer:
 
 
 @register_checkpoint_hooks
-class HFTokenizer:
+class HFTokenizer(_PaddedTokenizer):
     """Wraps a ``transformers`` tokenizer read from a local folder.
 
-    Returns the same ``(ids, mask)`` pair as :class:`SentencePieceTokenizer`.
-    Sequences are always right-padded (end-of-text pooling depends on it).
-    It can be a recoverable of a ``Checkpointer`` and a ``Pretrainer``
-    loadable: the saver writes the tokenizer's full definition and settings
-    (JSON); the loaders check that the tokenizer in use is the same one and
-    raise, naming the file, when it is not (the ids of a checkpoint's
-    embedding table only mean something with the tokenizer they came from).
-    ``suffix`` is appended to every text before tokenization; when a text is
-    too long, the tokens are cut before the suffix and the tokenizer's
-    trailing special tokens, which are kept.
-
-    MS-CLAP 2023 (GPT-2) is reproduced with
-    ``HFTokenizer(gpt2_folder, max_length=77, padding="max_length",
-    suffix=" <|endoftext|>", pad_token="!")``: ``"!"`` is GPT-2 id 0, so
-    the vocabulary does not grow. (MS-CLAP does not truncate; texts over 77
-    tokens fail there and are cut here.)
+    Always right-pads (end-of-text pooling depends on it). As a
+    ``Checkpointer`` recoverable or ``Pretrainer`` loadable it saves its
+    definition (JSON) and, on loading, raises naming the file when the
+    tokenizer in use differs (a checkpoint's embedding ids only mean something
+    with its own tokenizer). A text too long is cut before ``suffix`` and the
+    trailing special tokens, which are kept. MS-CLAP 2023 (GPT-2) is
+    ``HFTokenizer(gpt2_folder, max_length=77, suffix=" <|endoftext|>",
+    pad_token="!")`` (``"!"`` is GPT-2 id 0: the vocabulary does not grow).
 
     Arguments
     ---------
     source : str, os.PathLike or tokenizer
-        A local folder holding tokenizer files (read with
-        ``AutoTokenizer.from_pretrained(..., local_files_only=True)``) or an
-        already built ``transformers`` tokenizer.
+        A local folder of tokenizer files or a ``transformers`` tokenizer.
     max_length : int
         Maximum sequence length, special tokens included.
     padding : str
-        ``"max_length"`` (always pad to ``max_length``, as LAION and MS-CLAP)
-        or ``"longest"`` (pad to the longest text in the batch).
+        ``"max_length"`` (as LAION and MS-CLAP) or ``"longest"`` (the batch's
+        longest text).
     suffix : str
         Text appended to every input (``" <|endoftext|>"`` for MS-CLAP).
     pad_token : str, optional
-        Pad token to register when the tokenizer has none (GPT-2). Without
-        one, the eos token (or id 0) pads; padded positions are masked anyway.
+        Pad token to register when the tokenizer has none (GPT-2); otherwise
+        eos (or id 0) pads, masked anyway.
 
     Example
     -------
@@ -554,10 +457,7 @@ class HFTokenizer:
         suffix: str = "",
         pad_token: Optional[str] = None,
     ):
-        if padding not in ("longest", "max_length"):
-            raise ValueError(
-                f"padding must be 'longest' or 'max_length', got {padding!r}."
-            )
+        _check_padding(padding)
         if isinstance(source, (str, os.PathLike)):
             from transformers import AutoTokenizer
 
@@ -606,13 +506,7 @@ class HFTokenizer:
 
     @property
     def vocab_size(self) -> int:
-        """Number of ids the tokenizer can emit (added tokens included).
-
-        Returns
-        -------
-        int
-            ``len(tokenizer)``.
-        """
+        """Number of ids the tokenizer can emit (added tokens included)."""
         return len(self.tokenizer)
 
     def encode(self, texts: Sequence[str]) -> List[List[int]]:
@@ -652,26 +546,6 @@ class HFTokenizer:
                 s = s[:head] + s[len(s) - self._keep_tail :]
             seqs.append(s)
         return seqs
-
-    def __call__(
-        self, texts: Sequence[str]
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Tokenizes a batch of texts.
-
-        Arguments
-        ---------
-        texts : Sequence[str]
-            The texts.
-
-        Returns
-        -------
-        ids : torch.Tensor
-            ``LongTensor (B, L)``, right-padded with the pad id.
-        mask : torch.Tensor
-            ``BoolTensor (B, L)``, ``True`` on real tokens.
-        """
-        length = self.max_length if self.padding == "max_length" else None
-        return _pad_batch(self.encode(texts), self.pad_id, length)
 
     def decode(self, ids) -> Union[str, List[str]]:
         """Turns ids back into text, dropping special tokens.
@@ -765,8 +639,7 @@ class HFTokenizer:
 class MissingTokenizer:
     """Stands in for a tokenizer whose local files were not given.
 
-    Model files of published checkpoints build without tokenizer files
-    (nothing is downloaded), so weights load and audio encodes; encoding text
+    Weights load and audio encodes without tokenizer files; encoding text
     raises an error that says which files to provide.
 
     Arguments
@@ -792,18 +665,7 @@ class MissingTokenizer:
             self.pad_id = int(pad_id)
 
     def __call__(self, texts: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Raise: there is no tokenizer.
-
-        Arguments
-        ---------
-        texts : Sequence[str]
-            Ignored.
-
-        Returns
-        -------
-        tuple
-            Never returns.
-        """
+        """Raises ``RuntimeError(message)``: there is no tokenizer."""
         raise RuntimeError(self.message)
 
     @mark_as_saver
@@ -823,3 +685,32 @@ class MissingTokenizer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message[:40]!r}...)"
 
+
+
+def tokenizer_from_folder(folder, missing: str, pad_id: Optional[int] = None, **kw):
+    """An :class:`HFTokenizer` read from ``folder``, else a :class:`MissingTokenizer`.
+
+    Arguments
+    ---------
+    folder : str or os.PathLike, optional
+        Local folder with the tokenizer files.
+    missing : str
+        The error the :class:`MissingTokenizer` raises: which files, from where.
+    pad_id : int, optional
+        The real tokenizer's pad id, given to the :class:`MissingTokenizer`.
+    **kw
+        :class:`HFTokenizer` arguments (``max_length``, ``padding``, ...).
+
+    Returns
+    -------
+    HFTokenizer or MissingTokenizer
+        The tokenizer.
+
+    Example
+    -------
+    >>> tokenizer_from_folder(None, "set tokenizer_folder", pad_id=1).pad_id
+    1
+    """
+    if folder is None:
+        return MissingTokenizer(missing, pad_id=pad_id)
+    return HFTokenizer(folder, **kw)
