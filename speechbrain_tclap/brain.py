@@ -347,22 +347,13 @@ class CLAPBrain(sb.Brain):
         rows = slice(0, 0) if stand_in else slice(None)
         codes = [None if c is None else c[rows] for c in codes]
         order = [None if e is None else e[rows] for e in order]
+        per_item = ("audio_keys", "text_keys", "text_is_negative", "audio_views",
+                    "text_views", "audio_sample", "text_sample")
         return ContrastiveInputs(
-            audio_emb=audio_emb[rows],
-            text_emb=text_emb[rows],
-            logit_scale=logit_scale,
-            audio_keys=batch.audio_keys[rows],
-            text_keys=batch.text_keys[rows],
-            text_is_negative=batch.text_is_negative[rows],
-            audio_views=batch.audio_views[rows],
-            text_views=batch.text_views[rows],
-            audio_sample=batch.audio_sample[rows],
-            text_sample=batch.text_sample[rows],
-            audio_codewords=codes[0],
-            text_codewords=codes[1],
-            audio_order_emb=order[0],
-            text_order_emb=order[1],
-            **pairs,
+            audio_emb=audio_emb[rows], text_emb=text_emb[rows], logit_scale=logit_scale,
+            audio_codewords=codes[0], text_codewords=codes[1],
+            audio_order_emb=order[0], text_order_emb=order[1],
+            **{name: getattr(batch, name)[rows] for name in per_item}, **pairs,
         )
 
     @staticmethod

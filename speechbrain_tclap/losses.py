@@ -693,9 +693,7 @@ class TemporalFocusedLoss(torch.nn.Module):
         return torch.cat(losses).mean() if losses else None
 
 
-# ---------------------------------------------------------------------------
-# Event order in the frame scores (ours): L_t's order, asked of the frames
-# ---------------------------------------------------------------------------
+# --- Event order in the frame scores (ours): L_t's order, asked of the frames ---
 def score_time_centres(
     scores: torch.Tensor, mask: torch.Tensor, sharpness: float
 ) -> torch.Tensor:
@@ -843,9 +841,7 @@ def frame_order_template(loss: Optional[torch.nn.Module]) -> Optional[str]:
     return found[0] if found else None
 
 
-# ---------------------------------------------------------------------------
-# TeminAL (Sinha et al. 2024): weighted multi-view NCE (stage A and TNCE)
-# ---------------------------------------------------------------------------
+# --- TeminAL (Sinha et al. 2024): weighted multi-view NCE (stage A and TNCE) ---
 def _view_major_rows(
     views: torch.Tensor, samples: torch.Tensor, roles, keep=None
 ) -> dict:
@@ -1169,9 +1165,7 @@ class LossSum(torch.nn.Module):
         return sum(w * loss(inputs) for w, loss in zip(self.weights, self.losses))
 
 
-# ---------------------------------------------------------------------------
-# MGA-CLAP: hard-negative guided loss
-# ---------------------------------------------------------------------------
+# --- MGA-CLAP: hard-negative guided loss ---
 def hard_negative_log_weights(logits: torch.Tensor, beta: float) -> torch.Tensor:
     """Log of MGA-CLAP's hard-negative weights, one row per anchor.
 
@@ -1272,9 +1266,7 @@ class HardNegativeLoss(torch.nn.Module):
         return loss
 
 
-# ---------------------------------------------------------------------------
-# Codeword regulariser of MGA-CLAP's shared codebook (ours)
-# ---------------------------------------------------------------------------
+# --- Codeword regulariser of MGA-CLAP's shared codebook (ours) ---
 #: Forms of :func:`codeword_sharing_penalty`.
 SHARING_FORMS = ("pair", "usage")
 
