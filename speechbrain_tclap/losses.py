@@ -433,9 +433,13 @@ def reads_order_embeddings(loss: Optional[torch.nn.Module]) -> bool:
     >>> reads_order_embeddings(InfoNCELoss()), reads_order_embeddings(None)
     (False, False)
     """
-    if not isinstance(loss, torch.nn.Module):
-        return False
-    return any(getattr(m, "temporal_on", None) == "order_heads" for m in loss.modules())
+    modules = _modules_of(loss)
+    return any(getattr(m, "temporal_on", None) == "order_heads" for m in modules)
+
+
+def _modules_of(loss) -> List[torch.nn.Module]:
+    """Every module inside ``loss`` (none when it is not a module)."""
+    return list(loss.modules()) if isinstance(loss, torch.nn.Module) else []
 
 
 def ordered_caption_rows(inputs: ContrastiveInputs) -> ContrastiveInputs:
@@ -835,9 +839,7 @@ def frame_order_template(loss: Optional[torch.nn.Module]) -> Optional[str]:
     >>> frame_order_template(InfoNCELoss()) is None
     True
     """
-    if not isinstance(loss, torch.nn.Module):
-        return None
-    found = [m.template for m in loss.modules() if isinstance(m, FrameOrderLoss)]
+    found = [m.template for m in _modules_of(loss) if isinstance(m, FrameOrderLoss)]
     return found[0] if found else None
 
 

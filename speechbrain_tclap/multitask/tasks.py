@@ -332,7 +332,7 @@ class TaskSpec:
 class TaskHead(nn.Module):
     """Classifier or regressor on a pooled clip embedding.
 
-    ``LayerNorm → Linear`` (``hidden_size`` 0) or
+    ``LayerNorm → Dropout → Linear`` (``hidden_size`` 0) or
     ``LayerNorm → Linear → GELU → Dropout → Linear``.
 
     Arguments
