@@ -676,6 +676,8 @@ class CLAPBrain(sb.Brain):
             e for e in self._extra_evaluations()
             if self.current_stage.name in e.stages
         ]
+        if not evaluators:
+            return metrics
         with _eval_mode(self.modules):
             for evaluator in evaluators:
                 metrics.update(evaluator.evaluate(self, self.current_stage))
