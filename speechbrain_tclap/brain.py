@@ -1,56 +1,35 @@
 """``CLAPBrain``: SpeechBrain's trainer for every CLAP recipe of this package.
 
 The Brain embeds all audio and text views of a :class:`CLAPBatch`, hands them
-to the loss named in YAML (``hparams.loss``), and evaluates with retrieval
-(LAION protocol) and zero-shot classification. It fixes three traps of the
-stock ``Brain`` for contrastive training:
+to the YAML ``loss`` and evaluates with retrieval (LAION protocol), zero-shot
+classification and T-Classify. Beyond the stock ``Brain`` it clips every
+parameter group, keeps frozen submodules in eval mode
+(:mod:`speechbrain_tclap.utils.freezing`), skips and counts batches with
+unreadable audio (under DDP a rank with too few samples still joins every
+collective, :meth:`CLAPBrain.fit_batch`) and stops a run that is not training
+(:class:`TrainingGuard`: non-finite steps past ``nonfinite_patience``, epochs
+with every batch skipped, a fit without an optimiser step; a collapse below
+``collapse_logit_scale`` (0.1) for ``collapse_steps`` (20) steps is flagged in
+``results.json``). See ``docs/architecture.md`` and ``docs/scaling.md``.
 
-* gradients of *all* parameter groups are clipped (the stock Brain clips only
-  ``param_groups[0]``);
-* frozen submodules stay in eval mode although SpeechBrain calls
-  ``modules.train()`` every epoch (see :mod:`speechbrain_tclap.utils.freezing`);
-* batches whose audio could not be read are skipped and counted, never turned
-  into a NaN loss; under DDP a rank whose batch is too small still takes
-  part in every collective with zero rows (:meth:`CLAPBrain.fit_batch`), so
-  the other ranks never wait for it;
-* a run that is not training says so (:class:`TrainingGuard`, saved with
-  the checkpoints): a step whose loss or gradients are not finite is skipped,
-  counted and logged with its step and learning rate, and the run stops once
-  more than ``nonfinite_patience`` (SpeechBrain's option, settable in YAML)
-  were skipped; an epoch whose batches were all skipped, or a fit that made
-  no optimiser step, stops the run; a collapse (YAML ``collapse_logit_scale``,
-  default 0.1, for ``collapse_steps`` consecutive steps, default 20) is
-  logged as a warning and flagged in ``results.json`` (``training``).
-
-Hyperparameters read from YAML (``self.hparams``): ``loss``, ``freezing``
-(optional :class:`FreezingRule`), ``zero_shot_template``,
-``zero_shot_classes`` (optional; default: the labels of the evaluation set),
-``tclassify_template`` (T-Classify captions, default ``"{A} followed by {B}"``;
-null disables it), ``extra_evaluations`` (optional list of evaluators, see
-:class:`speechbrain_tclap.evaluation.base.Evaluator`: duck-typed ``stages``,
-``evaluate(brain, stage)`` and ``chance_levels(metrics)``, called at the end
-of every validation and test stage, their metrics and chance levels join the
-results),
-``gather_across_ranks`` (default True: under DDP the training loss sees the
-embeddings of every rank, see :meth:`CLAPBrain.compute_objectives`),
-``local_loss`` (default False: with the gather, each rank computes only
-its own rows of the loss, same gradients, see
-:class:`~speechbrain_tclap.utils.distributed.LocalRows`),
-``valid_metric`` and ``valid_metric_mode`` (checkpoint selection),
-``test_checkpoint`` (``best`` or ``last``: the checkpoint
-:meth:`CLAPBrain.test_checkpoint_keys` names for the test),
-``lr_scheduler`` (optional, called once per optimiser step; a schedule
-declared with ``total_steps: null`` is sized here from the training loader,
-see :meth:`CLAPBrain.make_dataloader`), ``train_sample_builder`` (optional; told
-the epoch so its random draws are resumable), ``train_logger``,
-``checkpointer``, ``output_folder``, ``sample_rate`` and ``clip_seconds``
-(optional; silent stand-in clips for a DDP rank that has no sample yet,
-see :meth:`CLAPBrain.fit_batch`).
+YAML keys read (``self.hparams``): ``loss``, ``freezing``,
+``zero_shot_template``, ``zero_shot_classes`` (default: the evaluation
+labels), ``tclassify_template`` (default ``"{A} followed by {B}"``; null
+disables T-Classify), ``extra_evaluations`` (duck-typed
+:class:`~speechbrain_tclap.evaluation.base.Evaluator`: ``stages``,
+``evaluate(brain, stage)``, ``chance_levels(metrics)``),
+``gather_across_ranks`` (default True), ``local_loss`` (default False),
+``valid_metric`` / ``valid_metric_mode``, ``test_checkpoint`` (``best`` or
+``last``), ``lr_scheduler`` (per optimiser step; ``total_steps: null`` is
+sized from the training loader), ``train_sample_builder`` (told the epoch),
+``train_logger``, ``checkpointer``, ``output_folder``, ``sample_rate`` and
+``clip_seconds`` (silent stand-in clips for a DDP rank without samples).
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -132,10 +111,8 @@ class CLAPBrain(sb.Brain):
             )
 
     def on_fit_start(self):
-        """Check the checkpoint selection (:meth:`test_checkpoint_keys`); apply
-        the freezing rule before the optimiser is built; record the text
-        tower's order blindness before training (see
-        :meth:`record_initial_text_order`)."""
+        """Check the checkpoint selection, freeze before the optimiser is built
+        and record the untrained text tower's order blindness."""
         self.test_checkpoint_keys()  # a wrong setting fails before training
         rule = getattr(self.hparams, "freezing", None)
         if rule is not None:
@@ -147,11 +124,9 @@ class CLAPBrain(sb.Brain):
     def check_resumed_schedule(self) -> None:
         """Refuse a resume whose learning-rate schedule differs from the checkpoint's.
 
-        The schedule's settings travel in the checkpoint
-        (``checkpoint_settings`` of e.g. :class:`WarmupCosineSchedule`); a
-        resume with another epoch count, batch size (steps per epoch), peak
-        rate or warm-up would silently bend the curve. YAML / command line
-        ``resume_with_new_settings: True`` continues with the new one.
+        The settings saved with the schedule (``checkpoint_settings`` of e.g.
+        :class:`WarmupCosineSchedule`) must match; ``resume_with_new_settings:
+        True`` (YAML or command line) continues with the new schedule.
 
         Raises
         ------
@@ -184,10 +159,9 @@ class CLAPBrain(sb.Brain):
     def record_initial_text_order(self) -> None:
         """Write ``text_order_cosine_init`` before the first training step.
 
-        The mean cosine of "A followed by B" and "B followed by A" (over the
-        ordered pairs of ``zero_shot_classes`` or of the training labels)
-        with the weights training starts from; a resumed run keeps the file
-        it wrote at its start. The test stage adds it to ``results.json``.
+        The mean cosine of "A followed by B" and "B followed by A" (pairs of
+        ``zero_shot_classes`` or of the training labels) with the initial
+        weights; a resumed run keeps its file. The test adds it to ``results.json``.
         """
         if "clap" not in self.modules:  # e.g. MultiTaskBrain: no text tower
             return
@@ -201,15 +175,8 @@ class CLAPBrain(sb.Brain):
             return
         names = [readable_label(c) for c in classes]
         captions, pairs = ordered_pair_captions(names, template)
-        was_training = self.modules.training
-        self.modules.eval()
-        try:
-            with torch.no_grad():
-                clap = _unwrap(self.modules.clap)
-                emb = torch.cat([clap.encode_text(captions[k : k + 256]).float().cpu()
-                                 for k in range(0, len(captions), 256)])
-        finally:
-            self.modules.train(was_training)
+        with _eval_mode(self.modules), torch.no_grad():
+            emb = _encode_texts(_unwrap(self.modules.clap), captions)
         value = swapped_caption_cosine(emb, pairs)
         logger.info("text_order_cosine before training: %.4f", value)
         if sb.utils.distributed.if_main_process():
@@ -219,17 +186,12 @@ class CLAPBrain(sb.Brain):
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """SpeechBrain's loader, with a private generator for its base seed.
 
-        A streamed dataset (:class:`~speechbrain_tclap.data.shards.ShardDataset`)
-        orders itself (``shuffle`` is dropped; its ``batch_size`` must be the
-        loader's) and is told the epoch, and after a mid-epoch resume the
-        batches already taken, at the start of each training stage.
-
-        A ``DataLoader`` draws its workers' base seed from the *global* RNG
-        each time an iterator starts. After a mid-epoch resume that draw
-        happens at a different point of the random stream than in the
-        uninterrupted run, shifting every later dropout mask. A private
-        generator keeps the global stream (checkpointed by ``RNGState``)
-        identical.
+        The private generator keeps a mid-epoch resume from shifting the global
+        random stream (a ``DataLoader`` draws its base seed from it at every
+        iterator). A streamed dataset
+        (:class:`~speechbrain_tclap.data.shards.ShardDataset`) orders itself
+        (``shuffle`` is dropped, its ``batch_size`` must be the loader's) and is
+        told the epoch and, after a resume, the batches already taken.
 
         Arguments
         ---------
@@ -286,9 +248,8 @@ class CLAPBrain(sb.Brain):
         return loader
 
     def _size_lr_schedule(self, loader):
-        """Give a schedule declared with ``total_steps: null`` its real length:
-        optimiser steps per epoch (this rank's loader, over gradient
-        accumulation) × ``epoch_counter.limit``."""
+        """Size a ``total_steps: null`` schedule: optimiser steps per epoch (this
+        rank's loader over gradient accumulation) × ``epoch_counter.limit``."""
         scheduler = getattr(self.hparams, "lr_scheduler", None)
         if scheduler is None or getattr(scheduler, "total_steps", 0) is not None:
             return
@@ -303,13 +264,8 @@ class CLAPBrain(sb.Brain):
         )
 
     def _wrap_distributed(self):
-        """Wrap modules in DDP; on CPU without SyncBatchNorm.
-
-        SpeechBrain always converts BatchNorm to ``SyncBatchNorm``, which only
-        runs on GPU, so a CPU (gloo) run would stop before training. On CPU the
-        modules are wrapped as they are (each rank normalises with its own
-        batch statistics); on GPU SpeechBrain's wrapping is used unchanged.
-        """
+        """Wrap modules in DDP; on CPU without SpeechBrain's GPU-only
+        ``SyncBatchNorm`` conversion (each rank keeps its own batch statistics)."""
         if not self.distributed_launch or not str(self.device).startswith("cpu"):
             return super()._wrap_distributed()
         for name, module in self.modules.items():
@@ -321,14 +277,10 @@ class CLAPBrain(sb.Brain):
                 )
 
     def init_optimizers(self):
-        """Build the optimiser over trainable parameters, in groups.
-
-        The temperature, biases and norms get no weight decay (as in
-        open_clip; YAML ``exempt_norms_and_biases``, default True), and
-        parameters matching a pattern of YAML ``lr_scales`` (``{glob:
-        multiplier}``, e.g. a pretrained text tower at 0.1) train at a
-        multiple of the scheduled rate.
-        """
+        """Build the optimiser over trainable parameters, in groups
+        (:func:`~speechbrain_tclap.utils.optim.parameter_groups`): YAML
+        ``exempt_norms_and_biases`` (default True) and ``lr_scales``
+        (``{glob: multiplier}``)."""
         if self.opt_class is None:
             return
         groups = parameter_groups(
@@ -363,23 +315,18 @@ class CLAPBrain(sb.Brain):
         """
         batch = batch.to(self.device)
         wavs, wav_lens, texts = batch.wavs, batch.wav_lens, batch.texts
-        # Only reached under DDP (fit_batch skips it otherwise): see fit_batch.
-        stand_in = stage == sb.Stage.TRAIN and len(batch) < 2
+        stand_in = stage == sb.Stage.TRAIN and len(batch) < 2  # DDP only: fit_batch
         if stand_in:
             wavs, wav_lens, texts = self._stand_in_input()
-        # Through forward() so that a DDP wrapper sees the call; a codebook
-        # aligner's codeword weights come along for its regulariser.
-        # Order embeddings only when the loss reads them (e.g.
-        # TemporalFocusedLoss(temporal_on="order_heads")): they cost a gather
-        # under DDP.
+        # Through forward() so that a DDP wrapper sees the call; order
+        # embeddings only when the loss reads them (they cost a DDP gather).
         extras = {}
         loss = getattr(self.hparams, "loss", None)
         if getattr(_unwrap(self.modules.clap), "has_codebook", False):
             extras["return_codewords"] = True
         if reads_order_embeddings(loss):
             extras["return_order"] = True
-        # FrameOrderLoss: the prompts of the ordered events ride along with
-        # the captions (one pass of the text tower) and are split off below.
+        # FrameOrderLoss: event prompts ride with the captions (one text pass).
         template = frame_order_template(loss)
         event_pairs = [] if template is None or stand_in else batch.ordered_event_pairs()
         event_labels = sorted({label for _, *pair in event_pairs for label in pair})
@@ -396,27 +343,17 @@ class CLAPBrain(sb.Brain):
         text_emb = text_emb[:num_texts]
         codes[1] = None if codes[1] is None else codes[1][:num_texts]
         order[1] = None if order[1] is None else order[1][:num_texts]
-        # A stand-in contributes zero rows that stay in the graph, so every
-        # parameter still gets a (zero) gradient for DDP's all-reduce.
+        # A stand-in gives zero rows that stay in the graph (zero DDP gradients).
         rows = slice(0, 0) if stand_in else slice(None)
         codes = [None if c is None else c[rows] for c in codes]
         order = [None if e is None else e[rows] for e in order]
+        per_item = ("audio_keys", "text_keys", "text_is_negative", "audio_views",
+                    "text_views", "audio_sample", "text_sample")
         return ContrastiveInputs(
-            audio_emb=audio_emb[rows],
-            text_emb=text_emb[rows],
-            logit_scale=logit_scale,
-            audio_keys=batch.audio_keys[rows],
-            text_keys=batch.text_keys[rows],
-            text_is_negative=batch.text_is_negative[rows],
-            audio_views=batch.audio_views[rows],
-            text_views=batch.text_views[rows],
-            audio_sample=batch.audio_sample[rows],
-            text_sample=batch.text_sample[rows],
-            audio_codewords=codes[0],
-            text_codewords=codes[1],
-            audio_order_emb=order[0],
-            text_order_emb=order[1],
-            **pairs,
+            audio_emb=audio_emb[rows], text_emb=text_emb[rows], logit_scale=logit_scale,
+            audio_codewords=codes[0], text_codewords=codes[1],
+            audio_order_emb=order[0], text_order_emb=order[1],
+            **{name: getattr(batch, name)[rows] for name in per_item}, **pairs,
         )
 
     @staticmethod
@@ -440,11 +377,8 @@ class CLAPBrain(sb.Brain):
         )
 
     def _stand_in_input(self):
-        """Two audio rows and captions a rank without samples feeds its model.
-
-        The first batch with audio this rank saw (kept on CPU), else two
-        silent clips of ``hparams.clip_seconds`` at ``hparams.sample_rate``.
-        """
+        """Two rows a rank without samples feeds its model: the first batch
+        with audio it saw, else silent clips of ``clip_seconds`` at ``sample_rate``."""
         if getattr(self, "_stand_in", None) is None:
             rate = getattr(self.hparams, "sample_rate", None)
             seconds = getattr(self.hparams, "clip_seconds", None)
@@ -473,24 +407,14 @@ class CLAPBrain(sb.Brain):
     def compute_objectives(self, predictions, batch, stage):
         """Loss from YAML, in fp32; evaluation stages also collect embeddings.
 
-        Global negatives: when training under DDP with ``gather_across_ranks``
-        (YAML, default True), the loss is computed on the inputs of *all*
-        ranks (:func:`~speechbrain_tclap.utils.distributed.gather_contrastive_inputs`),
-        so every loss sees the negatives of the whole global batch without
-        knowing about ranks. The gradients are those of single-process
-        training on the global batch: every rank computes the same global
-        loss ``L``; the all-gather's backward sums the gradient of each
-        rank's copy of the local rows, i.e. ``world_size * dL/de_local``,
-        and DDP then averages parameter gradients over ranks, which gives
-        exactly ``dL/dtheta``. Caption keys are text hashes, so equal
-        captions on different ranks are positives of each other. Nothing is
-        gathered at evaluation: SpeechBrain does not shard the valid and test
-        sets, so every rank evaluates the whole set (metrics identical to a
-        single process). With ``local_loss`` (YAML, default False) each rank
-        computes only the loss rows of its own items against all gathered
-        columns, scaled so that DDP's average gives the same gradients
-        (:class:`~speechbrain_tclap.utils.distributed.LocalRows`); the
-        logged training loss is then this rank's share times the world size.
+        Training under DDP with ``gather_across_ranks`` (default True), the
+        loss sees the inputs of every rank
+        (:func:`~speechbrain_tclap.utils.distributed.gather_contrastive_inputs`)
+        with exactly the gradients of one process on the global batch; with
+        ``local_loss`` each rank computes its own rows only (the logged loss
+        is then its share times the world size). Nothing is gathered at
+        evaluation: every rank evaluates the whole set. Why this is exact:
+        ``docs/architecture.md`` ("Several GPUs") and ``docs/scaling.md``.
 
         Arguments
         ---------
@@ -513,9 +437,7 @@ class CLAPBrain(sb.Brain):
             inputs = gather_contrastive_inputs(
                 predictions, local_loss=getattr(self.hparams, "local_loss", False)
             )
-        # Every loss runs in fp32 with autocast off: under autocast even a
-        # matmul of fp32 tensors runs in half precision, and the logits of a
-        # large scale are where half precision loses the ranking.
+        # fp32 with autocast off: half precision loses the ranking of large logits.
         values = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(inputs)}
         inputs = dataclasses.replace(inputs, **{
             name: value.float() for name, value in values.items()
@@ -523,8 +445,7 @@ class CLAPBrain(sb.Brain):
         })
         with torch.autocast(inputs.audio_emb.device.type, enabled=False):
             if stage == sb.Stage.TRAIN and inputs.audio_emb.shape[0] == 0:
-                # Every rank (or, without gathering, this one) had too few
-                # samples: a zero loss that still reaches every parameter.
+                # No rank had samples: a zero loss that reaches every parameter.
                 loss = 0.0 * (
                     inputs.audio_emb.sum() + inputs.text_emb.sum() + inputs.logit_scale
                 )
@@ -535,11 +456,8 @@ class CLAPBrain(sb.Brain):
         return loss
 
     def _collect(self, predictions: ContrastiveInputs, batch) -> None:
-        """Store main-view audio and its captions' embeddings for metrics.
-
-        Only texts that are positives of their sample's *main* audio count as
-        its captions (a reversed or overlay view's caption does not).
-        """
+        """Store main-view audio and its captions (every main-view caption, or
+        one keyed as the main audio; not other views' captions) for metrics."""
         audio_rows = (batch.audio_views == ViewRole.MAIN).nonzero().flatten().tolist()
         main_text = (batch.text_views == ViewRole.MAIN).tolist()
         sample_of_audio = [int(batch.audio_sample[i]) for i in audio_rows]
@@ -553,8 +471,6 @@ class CLAPBrain(sb.Brain):
             for i in range(len(batch.texts))
             if not bool(batch.text_is_negative[i])
             and int(batch.text_sample[i]) in main_key
-            # Every main-view caption (a clip may have five), or a caption
-            # whose key is the main audio's.
             and (
                 main_text[i]
                 or main_key[int(batch.text_sample[i])] == int(batch.text_keys[i])
@@ -572,13 +488,9 @@ class CLAPBrain(sb.Brain):
     def fit_batch(self, batch):
         """Skip batches with fewer than 2 usable samples; count skipped samples.
 
-        Under DDP a rank cannot simply skip: the other ranks wait for it in
-        the gather of the loss and in DDP's gradient all-reduce. Such a rank
-        runs its model on a stand-in input (two rows of the first batch it
-        saw, not its own samples), contributes zero rows to the gathered
-        batch and a zero gradient, so the step is exactly the step of the
-        other ranks' samples; when no rank has samples the loss is a zero
-        that still reaches every parameter.
+        Under DDP such a rank cannot skip (the others wait for it in the
+        gather and the all-reduce): it runs a stand-in input and contributes
+        zero rows and a zero gradient, so the step is the other ranks' step.
 
         Arguments
         ---------
@@ -603,8 +515,7 @@ class CLAPBrain(sb.Brain):
         return super().fit_batch(batch)
 
     def count_skipped(self, batch, whole_batch: bool) -> torch.Tensor:
-        """Count a batch's unreadable samples, or all of them when the batch
-        is not trained on.
+        """Count a batch's unreadable samples, or all of them for a skipped batch.
 
         Arguments
         ---------
@@ -699,9 +610,8 @@ class CLAPBrain(sb.Brain):
     def optimizers_step(self):
         """Clip the gradients of every parameter group, then step.
 
-        A step whose loss or (without a gradient scaler, which handles its
-        own) gradients are not finite is skipped and reported to the guard,
-        which stops the run past ``nonfinite_patience`` skipped steps.
+        A step with a non-finite loss or (without a gradient scaler, which
+        handles its own) gradients is skipped and reported to the guard.
         """
         if not self.optimizers_dict:
             return
@@ -730,8 +640,8 @@ class CLAPBrain(sb.Brain):
         self.optimizer_step += 1
 
     def on_stage_start(self, stage, epoch=None):
-        """Reset the skip counter and the embedding accumulator; tell the
-        training sample builder and a streamed training set the epoch.
+        """Reset the counters and the accumulator; tell the sample builder and
+        a streamed training set the epoch.
 
         Arguments
         ---------
@@ -768,13 +678,9 @@ class CLAPBrain(sb.Brain):
         ]
         if not evaluators:
             return metrics
-        was_training = self.modules.training
-        self.modules.eval()
-        try:
+        with _eval_mode(self.modules):
             for evaluator in evaluators:
                 metrics.update(evaluator.evaluate(self, self.current_stage))
-        finally:
-            self.modules.train(was_training)
         return metrics
 
     def _collected_metrics(self) -> Dict[str, float]:
@@ -790,9 +696,7 @@ class CLAPBrain(sb.Brain):
         )
         if not classes:
             return metrics
-        was_training = self.modules.training
-        self.modules.eval()
-        try:
+        with _eval_mode(self.modules):
             single = [i for i, row in enumerate(labels) if len(set(row)) == 1]
             if single:
                 targets = torch.tensor([classes.index(labels[i][0]) for i in single])
@@ -807,20 +711,15 @@ class CLAPBrain(sb.Brain):
                     [[classes.index(labels[i][0]), classes.index(labels[i][1])] for i in two]
                 )
                 metrics.update(self._t_classify(audio[two], true_pairs, classes, template))
-        finally:
-            self.modules.train(was_training)
         return metrics
 
     def _zero_shot(self, audio, targets, classes) -> Dict[str, float]:
         """Zero-shot accuracy with the label words and with paraphrases.
 
-        ``zero_shot_template`` holds each class name; YAML
-        ``zero_shot_paraphrases`` (``{class: [paraphrase, ...]}``, words no
-        training caption holds) gives ``zero_shot_paraphrase_acc``: the mean
-        accuracy over the paraphrase sets (set ``k`` takes each class's
-        ``k``-th paraphrase), and its lowest set. When the clips hold only
-        some of ``classes`` (class-disjoint runs), ``zero_shot_present_acc``
-        is the accuracy among the clips' own classes.
+        YAML ``zero_shot_paraphrases`` (``{class: [paraphrase, ...]}``) gives
+        ``zero_shot_paraphrase_acc`` (mean over sets, set ``k`` taking each
+        class's ``k``-th paraphrase) and ``_min``; when the clips hold only some
+        classes, ``zero_shot_present_acc`` is the accuracy among their own.
         """
         encode_text = _unwrap(self.modules.clap).encode_text
         template = getattr(self.hparams, "zero_shot_template", None)
@@ -839,9 +738,7 @@ class CLAPBrain(sb.Brain):
             "zero_shot_classes": len(classes),
         }
         present, present_targets = torch.unique(targets, return_inverse=True)
-        if len(present) < len(classes):
-            # Class-disjoint runs: the clips' own classes only (no seen-class
-            # label to be drawn to); chance 1 / zero_shot_present_classes.
+        if len(present) < len(classes):  # class-disjoint runs
             metrics["zero_shot_present_acc"] = zero_shot_accuracy(
                 label_logits[:, present], present_targets
             )["acc@1"]
@@ -861,26 +758,20 @@ class CLAPBrain(sb.Brain):
         return metrics
 
     def _t_classify(self, audio, true_pairs, classes, template) -> Dict[str, float]:
-        """T-Classify with ``tclassify_template``, the text side of the
-        premise, and binary T-Classify over phrasing lists.
+        """T-Classify with ``tclassify_template``, and binary T-Classify over
+        phrasing lists.
 
-        ``text_order_cosine``: mean cosine between each ordered-pair caption
-        and its order-swapped twin (1 = the text tower ignores the order).
-        YAML ``tclassify_trained_templates`` / ``tclassify_heldout_templates``
-        (lists of templates with ``{A}`` and ``{B}``) give
-        ``tclassify_binary_trained`` / ``tclassify_binary_heldout``: the mean
-        binary accuracy over the list, and its lowest template (``_min``);
-        each held-out template's own value is ``tclassify_binary_heldout@<k>``.
+        ``text_order_cosine``: mean cosine of each ordered-pair caption and its
+        swapped twin (1 = order ignored). YAML ``tclassify_trained_templates`` /
+        ``tclassify_heldout_templates`` give ``tclassify_binary_trained`` /
+        ``_heldout`` (mean over the list), ``_min`` and ``_heldout@<k>``.
         """
-        encode_text = _unwrap(self.modules.clap).encode_text
+        clap = _unwrap(self.modules.clap)
         names = [readable_label(c) for c in classes]
 
         def run(template):
             captions, pairs = ordered_pair_captions(names, template)
-            caption_emb = torch.cat(
-                [encode_text(captions[k : k + 256]).float().cpu()
-                 for k in range(0, len(captions), 256)]
-            )
+            caption_emb = _encode_texts(clap, captions)
             return t_classify_metrics(audio, true_pairs, caption_emb, pairs), caption_emb, pairs
 
         metrics, caption_emb, pairs = run(template)
@@ -963,10 +854,8 @@ class CLAPBrain(sb.Brain):
     default_valid_metric_mode = "max"
 
     def checkpoint_selection(self):
-        """The validation metric that selects checkpoints, and its mode.
-
-        YAML ``valid_metric`` and ``valid_metric_mode`` (``"max"`` or
-        ``"min"``), else the class defaults.
+        """YAML ``valid_metric`` and ``valid_metric_mode`` (``"max"`` or
+        ``"min"``) that select checkpoints, else the class defaults.
 
         Returns
         -------
@@ -982,11 +871,8 @@ class CLAPBrain(sb.Brain):
     def test_checkpoint_keys(self) -> Dict[str, Optional[str]]:
         """``min_key`` / ``max_key`` of :meth:`evaluate`: which checkpoint is tested.
 
-        YAML ``test_checkpoint`` (default ``"best"``): ``"best"`` loads the
-        checkpoint with the best ``valid_metric`` (see
-        :meth:`checkpoint_selection`), ``"last"`` the most recent one, for
-        protocols whose validation set is only monitored (SpeechBrain keeps
-        both).
+        YAML ``test_checkpoint``: ``"best"`` (default; best ``valid_metric``)
+        or ``"last"`` (for protocols whose validation set is only monitored).
 
         Returns
         -------
@@ -1002,10 +888,8 @@ class CLAPBrain(sb.Brain):
         return {"min_key": key if mode == "min" else None, "max_key": key if mode == "max" else None}
 
     def stage_stats(self, stage, stage_loss, epoch=None) -> Dict[str, float]:
-        """The stage's loss and skipped-sample count (logging the skips).
-
-        At the end of a training epoch the guard stops a run whose batches
-        were all skipped (:meth:`TrainingGuard.end_epoch`).
+        """The stage's loss and skipped-sample count (logging the skips); the
+        guard stops a run whose training epoch skipped every batch.
 
         Arguments
         ---------
@@ -1090,20 +974,11 @@ class CLAPBrain(sb.Brain):
         if os.path.exists(initial):
             with open(initial) as f:
                 stats = {**stats, **json.load(f)}
-        results = {
-            "metrics": {k: float(v) for k, v in stats.items()},
-            "chance": {k: float(v) for k, v in chance.items()},
-            "training": {"optimizer_steps": self.optimizer_step, **self.guard.summary()},
-        }
-        with open(os.path.join(folder, "results.json"), "w") as f:
-            json.dump(results, f, indent=2, sort_keys=True)
         if self.guard.collapse:
             logger.warning("training collapsed (results.json: training.collapse): "
                            "these metrics are those of uniform similarities")
-        table = format_results_table(results["metrics"], results["chance"])
-        with open(os.path.join(folder, "results.md"), "w") as f:
-            f.write(table + "\n")
-        print(table)
+        training = {"optimizer_steps": self.optimizer_step, **self.guard.summary()}
+        _write_results_files(folder, stats, chance, training=training)
 
 
 class EvaluationCollector:
@@ -1213,6 +1088,39 @@ def format_results_table(
     return "\n".join(lines)
 
 
+def _write_results_files(folder, stats, chance, **extra) -> None:
+    """Write ``results.json`` (``metrics``, ``chance`` and ``extra``) and
+    ``results.md`` into ``folder``, and print the table."""
+    results = {
+        "metrics": {k: float(v) for k, v in stats.items()},
+        "chance": {k: float(v) for k, v in chance.items()},
+        **extra,
+    }
+    with open(os.path.join(folder, "results.json"), "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    table = format_results_table(results["metrics"], results["chance"])
+    with open(os.path.join(folder, "results.md"), "w") as f:
+        f.write(table + "\n")
+    print(table)
+
+
 def _unwrap(module):
     """Return the module inside a DDP/DataParallel wrapper."""
     return getattr(module, "module", module)
+
+
+@contextlib.contextmanager
+def _eval_mode(modules):
+    """Run the block with ``modules`` in eval mode, then restore their mode."""
+    was_training = modules.training
+    modules.eval()
+    try:
+        yield
+    finally:
+        modules.train(was_training)
+
+
+def _encode_texts(clap, captions, chunk=256):
+    """Text embeddings of ``captions`` on CPU, ``chunk`` captions per pass."""
+    return torch.cat([clap.encode_text(captions[k : k + chunk]).float().cpu()
+                      for k in range(0, len(captions), chunk)])

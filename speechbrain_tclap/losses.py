@@ -1,25 +1,16 @@
 """Contrastive losses for CLAP training: one core, several named losses.
 
-Every loss in this package is a view of the same computation: a matrix of
-scaled cosine similarities between ``Na`` audio items and ``Nt`` text items,
-a boolean matrix saying which pairs are positives, an optional log-weight
-bias on the negatives, and a cross-entropy in one or both directions.
+Every loss is a view of :func:`contrastive_loss`: scaled cosine similarities
+of ``Na`` audio and ``Nt`` text items, a boolean positive matrix, optional
+log-weights on the negatives, and a cross-entropy in one or both directions.
+Plain CLAP has positives on the diagonal; T-CLAP adds text-only negatives
+(order-swapped captions); TeminAL stacks ``K * B`` views with log-weights on
+the off-diagonal blocks.
 
-* plain CLAP (LAION / open_clip): ``Na == Nt``, positives on the diagonal
-  (or wherever two items share a caption key), both directions;
-* extra text-only negatives (T-CLAP's order-swapped captions): text columns
-  that no audio holds as a positive;
-* several views per sample (TeminAL): ``K * B`` items, positives between the
-  audio and text of the same view, log-weights on the off-diagonal blocks.
-
-Positives are given as *keys*: an audio item and a text item are a positive
-pair exactly when their keys are equal. A batch builds keys from captions, so
-two clips with the same caption are not pushed apart and a negative caption
-can never be used as a positive of its own clip.
-
-Under DDP with YAML ``local_loss`` every rank computes only the rows of its
-own items against the gathered columns (:class:`LocalRows`); every loss
-built on :func:`contrastive_loss` supports it.
+Positives are *keys*: an audio and a text item are a positive pair exactly
+when their keys (hashes of the captions) are equal, so two clips with the same
+caption are not pushed apart. Every loss built on :func:`contrastive_loss`
+supports YAML ``local_loss`` under DDP (:class:`LocalRows`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -77,16 +68,9 @@ def _directional_loss(
     row_weights: Optional[torch.Tensor],
     rows: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """Mean cross-entropy of the rows against their positives.
-
-    Rows without any positive are skipped (they are negatives only). With one
-    positive per row this is ``F.cross_entropy``; ``row_weights`` follow the
-    ``weight`` semantics of ``F.cross_entropy`` (weighted mean). With
-    ``rows`` (a boolean mask over the rows of ``positives``), ``logits``
-    holds only those rows and the result is their share of the mean over
-    every row: the sum of their terms over the count (or weight) of all rows
-    with a positive.
-    """
+    """Mean (or ``row_weights``-weighted mean) cross-entropy of the rows that
+    have a positive; with a ``rows`` mask, ``logits`` holds only those rows and
+    the result is their share of the mean over every row with a positive."""
     has_positive = positives.any(dim=1)
     if not bool(has_positive.any()):
         raise ValueError(
@@ -123,12 +107,10 @@ def contrastive_loss(
     """The one contrastive core every named loss is built on.
 
     ``logits = logit_scale * audio_emb @ text_emb.T (+ log_weights on
-    negatives)``; audio→text is a cross-entropy over each audio row, text→audio
-    over each text column; the result is the mean of the enabled directions.
-    Rows with several positives use a uniform target over them (as MGA-CLAP
-    and WavCaps do for clips with several captions); rows with no positive
-    (text-only or audio-only negatives) do not produce a loss term of their
-    own but appear as negatives in the other direction.
+    negatives)``, a cross-entropy over audio rows and/or text columns, the mean
+    of the enabled directions. Rows with several positives use a uniform target
+    (as MGA-CLAP and WavCaps); rows with none are only negatives of the other
+    direction.
 
     Arguments
     ---------
@@ -141,10 +123,8 @@ def contrastive_loss(
     positive_mask : torch.Tensor, optional
         Boolean ``(Na, Nt)``; default: the identity (requires ``Na == Nt``).
     log_weights : torch.Tensor, optional
-        ``(Na, Nt)`` added to the logits of negative pairs only: a weight
-        ``w`` on a negative multiplies its ``exp`` term by ``w`` (pass
-        ``log(w + 1e-8)``; TeminAL's alpha weights). Positives are never
-        re-weighted.
+        ``(Na, Nt)`` added to the logits of negatives only (``log(w + 1e-8)``
+        multiplies a negative's ``exp`` term by ``w``; TeminAL's alphas).
     audio_weights : torch.Tensor, optional
         ``(Na,)`` weights of the audio→text rows (TeminAL's beta).
     text_weights : torch.Tensor, optional
@@ -154,15 +134,12 @@ def contrastive_loss(
     text_to_audio : bool
         Include the text→audio direction.
     row_log_weights : callable, optional
-        Log-weights computed from a direction's own logits: called with the
-        ``(rows, columns)`` logits of each direction (audio rows for
-        audio→text, text rows for text→audio, after ``log_weights``) and
-        returning their shape, added to the negatives (MGA-CLAP's
-        hard-negative weights). Must treat rows independently.
+        ``logits -> log-weights`` of the same shape, called on each direction's
+        ``(rows, columns)`` logits and added to the negatives (MGA-CLAP's
+        hard-negative weights); must treat rows independently.
     local : LocalRows, optional
         Compute only this rank's rows (``local_loss``): the result is
-        ``world_size`` times this rank's share of the loss, see
-        :class:`LocalRows`.
+        ``world_size`` times this rank's share of the loss.
 
     Returns
     -------
@@ -207,9 +184,7 @@ def contrastive_loss(
             f"{tuple(local.text.shape)} text items for {num_audio} and {num_text} "
             "embeddings; select them with the items (LocalRows.select)"
         )
-    # The loss is computed in fp32 even under autocast (which would run this
-    # matmul in half precision): the logits of a large scale are where half
-    # precision loses the ranking.
+    # fp32 even under autocast: half precision loses the ranking of large logits.
     audio, text, scale = audio_emb.float(), text_emb.float(), logit_scale.float()
     if local is None:
         with torch.autocast(audio_emb.device.type, enabled=False):
@@ -251,12 +226,10 @@ def block_log_weights(
 ) -> torch.Tensor:
     """Log-weights for ``num_views`` stacked views of ``batch_size`` samples.
 
-    Items are ordered view-major: item ``v * B + i`` is view ``v`` of sample
-    ``i``. Off-diagonal view blocks get ``log(alpha_same + eps)`` for the same
-    sample (e.g. a clip against its own reversed caption) and
-    ``log(alpha_cross + eps)`` for other samples; diagonal blocks get 0. With
-    both alphas at 1 the bias vanishes and the loss is plain InfoNCE; an alpha
-    of 0 removes those negatives (up to ``eps``), as in TeminAL's code.
+    Item ``v * B + i`` is view ``v`` of sample ``i``. Off-diagonal view blocks
+    get ``log(alpha_same + eps)`` for the same sample and ``log(alpha_cross +
+    eps)`` for others; diagonal blocks get 0. Alphas of 1 give plain InfoNCE;
+    an alpha of 0 removes those negatives (up to ``eps``), as in TeminAL.
 
     Arguments
     ---------
@@ -300,10 +273,7 @@ def block_log_weights(
 
 @dataclass
 class ContrastiveInputs:
-    """What a contrastive loss needs from one batch.
-
-    All named losses read this record, so a recipe can switch losses in YAML
-    without touching the Brain.
+    """What a contrastive loss needs from one batch (every named loss reads it).
 
     Arguments
     ---------
@@ -318,12 +288,11 @@ class ContrastiveInputs:
     text_keys : torch.Tensor
         ``(Nt,)`` caption key of each text item.
     text_is_negative : torch.Tensor
-        ``(Nt,)`` True for texts the contrastive loss leaves out: extra
-        negatives and the ordered captions only ``L_t`` reads
-        (:func:`ordered_caption_rows`).
+        ``(Nt,)`` True for texts the contrastive loss leaves out (extra
+        negatives, ordered captions only ``L_t`` reads).
     audio_views : torch.Tensor, optional
         ``(Na,)`` :class:`~speechbrain_tclap.data.batching.ViewRole` code of
-        each audio item (``view_codes(["main", "reversed"])``).
+        each audio item.
     text_views : torch.Tensor, optional
         ``(Nt,)`` view code of each text item.
     audio_sample : torch.Tensor, optional
@@ -331,30 +300,25 @@ class ContrastiveInputs:
     text_sample : torch.Tensor, optional
         ``(Nt,)`` index of the sample each text item belongs to.
     audio_codewords : torch.Tensor, optional
-        ``(Na, K)`` codeword weights of the audio items (models with a
-        :class:`~speechbrain_tclap.lobes.codebook.SharedCodebook` aligner).
+        ``(Na, K)`` codeword weights of the audio items (codebook aligner).
     text_codewords : torch.Tensor, optional
         ``(Nt, K)`` codeword weights of the text items.
     audio_order_emb : torch.Tensor, optional
-        ``(Na, D)`` order embeddings of the audio items: the aligner's
-        embedding behind a stop-gradient plus the order head (models with
-        order heads beside an aligner; ``CLAP.forward(return_order=True)``).
+        ``(Na, D)`` order embeddings of the audio items
+        (``CLAP.forward(return_order=True)``).
     text_order_emb : torch.Tensor, optional
         ``(Nt, D)`` order embeddings of the text items.
     pair_frames : torch.Tensor, optional
-        ``(P, T, D)`` normalised frame embeddings of the audio of each
-        ordered event pair (:meth:`~speechbrain_tclap.data.batching.CLAPBatch.ordered_event_pairs`;
-        :class:`FrameOrderLoss`). Per-row terms: this rank's rows only,
-        never gathered across ranks.
+        ``(P, T, D)`` normalised frames of each ordered event pair's audio
+        (:class:`FrameOrderLoss`); this rank's rows only, never gathered.
     pair_frame_mask : torch.Tensor, optional
         Boolean ``(P, T)``: real frames.
     pair_texts : torch.Tensor, optional
         ``(P, 2, D)`` normalised prompt embeddings of each pair's first and
         second event.
     local : LocalRows, optional
-        This rank's items of a batch gathered across ranks, set by
-        :func:`~speechbrain_tclap.utils.distributed.gather_contrastive_inputs`
-        with ``local_loss``; None: compute the whole loss.
+        This rank's items of a gathered batch (``local_loss``); None: the
+        whole loss.
 
     Example
     -------
@@ -390,12 +354,17 @@ def _local(inputs: ContrastiveInputs, audio=None, text=None) -> Optional[LocalRo
     return None if inputs.local is None else inputs.local.select(audio, text)
 
 
+def _kept_texts(inputs: ContrastiveInputs):
+    """Texts not flagged negative, and the audio's positive mask against them."""
+    keep = ~inputs.text_is_negative
+    return keep, positive_mask_from_keys(inputs.audio_keys, inputs.text_keys[keep])
+
+
 class InfoNCELoss(torch.nn.Module):
     """Symmetric InfoNCE (LAION-CLAP / open_clip) over a batch of pairs.
 
-    Only the text items whose role is ``"positive"`` take part, so the same
-    batch can carry extra negatives for other losses without changing this
-    one. Positives are pairs with equal caption keys.
+    Texts flagged ``text_is_negative`` are left out; positives are pairs with
+    equal caption keys.
 
     Arguments
     ---------
@@ -434,19 +403,11 @@ class InfoNCELoss(torch.nn.Module):
         torch.Tensor
             Scalar loss.
         """
-        keep = ~inputs.text_is_negative
-        text_emb = inputs.text_emb[keep]
-        mask = positive_mask_from_keys(
-            inputs.audio_keys, inputs.text_keys[keep]
-        )
+        keep, mask = _kept_texts(inputs)
         return contrastive_loss(
-            inputs.audio_emb,
-            text_emb,
-            inputs.logit_scale,
-            positive_mask=mask,
-            audio_to_text=self.audio_to_text,
-            text_to_audio=self.text_to_audio,
-            local=_local(inputs, text=keep),
+            inputs.audio_emb, inputs.text_emb[keep], inputs.logit_scale,
+            positive_mask=mask, audio_to_text=self.audio_to_text,
+            text_to_audio=self.text_to_audio, local=_local(inputs, text=keep),
         )
 
 
@@ -472,20 +433,23 @@ def reads_order_embeddings(loss: Optional[torch.nn.Module]) -> bool:
     >>> reads_order_embeddings(InfoNCELoss()), reads_order_embeddings(None)
     (False, False)
     """
-    if not isinstance(loss, torch.nn.Module):
-        return False
-    return any(getattr(m, "temporal_on", None) == "order_heads" for m in loss.modules())
+    modules = _modules_of(loss)
+    return any(getattr(m, "temporal_on", None) == "order_heads" for m in modules)
+
+
+def _modules_of(loss) -> List[torch.nn.Module]:
+    """Every module inside ``loss`` (none when it is not a module)."""
+    return list(loss.modules()) if isinstance(loss, torch.nn.Module) else []
 
 
 def ordered_caption_rows(inputs: ContrastiveInputs) -> ContrastiveInputs:
     """The batch as ``L_t`` reads it when ``L_c`` trains on order-free captions.
 
-    Samples captioned "A and B" for the contrastive loss carry their ordered
-    caption aside (view ``"ordered"``, flagged negative so that ``L_c``
-    leaves it out; caption style ``"unordered_with_ordered"``). ``L_t`` then
-    reads the ordered captions as the positives of their samples' main
-    audio and the order-swapped captions as the negatives, and nothing else;
-    a batch without ordered captions is returned as it is.
+    With caption style ``"unordered_with_ordered"`` each sample carries its
+    ordered caption aside (view ``"ordered"``, flagged negative for ``L_c``);
+    ``L_t`` reads only the ordered captions (positives of their main audio) and
+    the swapped ones (negatives). A batch without ordered captions is returned
+    as it is.
 
     Arguments
     ---------
@@ -550,25 +514,20 @@ def ordered_caption_rows(inputs: ContrastiveInputs) -> ContrastiveInputs:
 class TemporalFocusedLoss(torch.nn.Module):
     """T-CLAP's objective ``L = L_c + temporal_weight * L_t``.
 
-    ``L_c`` is the symmetric InfoNCE over every audio view and every text that
-    is a positive of some audio (keys decide). ``L_t`` focuses on order: each
-    ``"main"`` audio must prefer its caption to order-swapped captions
-    (its ordered caption, when order-free captions train ``L_c``:
-    :func:`ordered_caption_rows`).
+    ``L_c`` is the symmetric InfoNCE over every audio view and every positive
+    text. ``L_t``: each ``"main"`` audio must prefer its (ordered) caption to
+    order-swapped captions (:func:`ordered_caption_rows`).
 
-    * ``form="batch"`` (batch-extended): every main audio against the batch's
-      positive captions *and* all its order-swapped negatives (an ``N x 2N``
-      audio→text InfoNCE). When the batch also holds order-reversed audio
-      (view ``"reversed"``), the symmetric text→audio term is added: each main
-      caption against all main and reversed audio.
-    * ``form="pairwise"``: each main audio against its own swapped caption
-      only, ``-log(e^s+ / (e^s+ + e^s-))`` (a hard-negative form); with
-      reversed audio, each main caption against its own reversed audio too.
+    * ``form="batch"``: every main audio against the batch's positive captions
+      and all swapped negatives (``N x 2N`` audio→text InfoNCE); with
+      ``"reversed"`` audio, also each main caption against all main and
+      reversed audio (text→audio).
+    * ``form="pairwise"``: each main audio against its own swapped caption,
+      ``-log(e^s+ / (e^s+ + e^s-))``; with reversed audio, each main caption
+      against its own reversed audio too.
 
-    The T-CLAP paper does not print ``L_t``; both readings are offered and
-    documented (docs/architecture.md). The logit scale is shared by both terms.
-    Under ``local_loss`` (:class:`LocalRows`) ``L_c`` and the batch form
-    compute this rank's rows only; the pairwise form costs ``O(N)`` and is
+    The T-CLAP paper does not print ``L_t``; both readings are documented in
+    docs/architecture.md. Both terms share the logit scale. Under ``local_loss`` the pairwise form (``O(N)``) is
     computed whole on every rank, which keeps the gradients exact.
 
     Arguments
@@ -578,14 +537,12 @@ class TemporalFocusedLoss(torch.nn.Module):
     form : str
         ``"batch"`` or ``"pairwise"``.
     contrastive : torch.nn.Module, optional
-        ``L_c`` (default :class:`InfoNCELoss`); e.g. MGA-CLAP's
-        :class:`HardNegativeLoss` for a model that learns order and frames.
+        ``L_c`` (default :class:`InfoNCELoss`), e.g. :class:`HardNegativeLoss`.
     temporal_on : str
         What ``L_t`` reads: ``"embeddings"`` (the joint embeddings) or
-        ``"order_heads"`` (the order embeddings, ``audio_order_emb`` /
-        ``text_order_emb``: the aligner's part behind a stop-gradient, so
-        ``L_t`` teaches order to the order heads alone and leaves the frames
-        and codebook to ``L_c``).
+        ``"order_heads"`` (``audio_order_emb`` / ``text_order_emb``: ``L_t``
+        then trains the order heads alone, the aligner is behind a
+        stop-gradient).
 
     Example
     -------
@@ -658,6 +615,8 @@ class TemporalFocusedLoss(torch.nn.Module):
 
     @staticmethod
     def _views(inputs, role, audio=True):
+        """Boolean rows of the audio (or text) items of view ``role`` (all
+        rows without view codes)."""
         views = inputs.audio_views if audio else inputs.text_views
         if views is None:
             rows = len(inputs.audio_emb if audio else inputs.text_emb)
@@ -692,8 +651,7 @@ class TemporalFocusedLoss(torch.nn.Module):
         return torch.stack(terms).mean() if terms else None
 
     def _pairwise_form(self, inputs: ContrastiveInputs) -> Optional[torch.Tensor]:
-        # Index triples are found on CPU lists (no autograd nodes), then every
-        # two-way softmax is computed in one batched op.
+        # Index triples from CPU lists, then one batched two-way softmax.
         audio_views = (
             [ViewRole.MAIN] * len(inputs.audio_emb)
             if inputs.audio_views is None else inputs.audio_views.tolist()
@@ -739,19 +697,15 @@ class TemporalFocusedLoss(torch.nn.Module):
         return torch.cat(losses).mean() if losses else None
 
 
-# ---------------------------------------------------------------------------
-# Event order in the frame scores (ours): L_t's order, asked of the frames
-# ---------------------------------------------------------------------------
+# --- Event order in the frame scores (ours): L_t's order, asked of the frames ---
 def score_time_centres(
     scores: torch.Tensor, mask: torch.Tensor, sharpness: float
 ) -> torch.Tensor:
     """Soft centre in time of each frame-score curve, in ``(0, 1)``.
 
-    A softmax over the real frames (``sharpness * score``) weighs the
-    frames' relative positions ``(t + 0.5) / T_real``: differentiable
-    where the evaluation's centre of mass
-    (:func:`~speechbrain_tclap.evaluation.detection_metrics.score_centre`)
-    is not.
+    A softmax over the real frames (``sharpness * score``) weighs their
+    positions ``(t + 0.5) / T_real``: a differentiable version of
+    :func:`~speechbrain_tclap.evaluation.detection_metrics.score_centre`.
 
     Arguments
     ---------
@@ -784,22 +738,15 @@ def score_time_centres(
 class FrameOrderLoss(torch.nn.Module):
     """Event order asked of the frame scores: "A followed by B" puts A first.
 
-    T-CLAP's ``L_t`` teaches the clip embedding which of two orders a clip
-    holds; MGA-CLAP's frames learn which frames a caption is about, but no
-    term tells them when. This term joins the two (our design): for every
-    ordered event pair of a training clip (two events of different labels,
-    the first ending before the second starts; the synthesised pairs of
-    T-CLAP's data and multi-event clips), the soft time centre
-    (:func:`score_time_centres`) of the first event's prompt over the clip's
-    frames must precede the second's: ``softplus(slope * (c_first -
-    c_second))``. It knows the order only, not where the events start, so
-    it asks of the frames exactly what the ordered caption asks of the
-    clip. Combine it with a contrastive loss in :class:`LossSum`;
-    ``CLAPBrain`` fills ``pair_frames``, ``pair_frame_mask`` and
-    ``pair_texts`` of :class:`ContrastiveInputs` when the loss holds one,
-    with each label's prompt from ``template``. Each pair's term needs only
-    its own clip, so under DDP every rank computes it on its own rows (DDP's
-    gradient average then gives the mean over ranks).
+    Our design (docs/temporal_grounding.md): for every ordered event pair of a
+    training clip (different labels, the first ending before the second
+    starts), the soft time centre (:func:`score_time_centres`) of the first
+    event's prompt over the clip's frames must precede the second's:
+    ``softplus(slope * (c_first - c_second))``. Only the order is asked, as an
+    ordered caption asks of the clip. Use it in a :class:`LossSum`;
+    ``CLAPBrain`` fills ``pair_frames``, ``pair_frame_mask`` and ``pair_texts``
+    with each label's prompt from ``template``. Under DDP each rank computes
+    its own rows.
 
     Arguments
     ---------
@@ -811,11 +758,8 @@ class FrameOrderLoss(torch.nn.Module):
     slope : float
         Slope of the softplus on the centre difference (centres in (0, 1)).
     contrast : bool
-        Score each frame by how much more it resembles one prompt than the
-        other (each cosine minus the pair's mean at that frame), as the
-        evaluation's ``prompt_mean`` normalisation does over all classes:
-        a frame both prompts match (silence, a broad noise) then pulls
-        neither centre.
+        Subtract the pair's mean cosine at each frame (as the evaluation's
+        ``prompt_mean``), so a frame both prompts match pulls neither centre.
 
     Example
     -------
@@ -895,15 +839,11 @@ def frame_order_template(loss: Optional[torch.nn.Module]) -> Optional[str]:
     >>> frame_order_template(InfoNCELoss()) is None
     True
     """
-    if not isinstance(loss, torch.nn.Module):
-        return None
-    found = [m.template for m in loss.modules() if isinstance(m, FrameOrderLoss)]
+    found = [m.template for m in _modules_of(loss) if isinstance(m, FrameOrderLoss)]
     return found[0] if found else None
 
 
-# ---------------------------------------------------------------------------
-# TeminAL (Sinha et al. 2024): weighted multi-view NCE (stage A and TNCE)
-# ---------------------------------------------------------------------------
+# --- TeminAL (Sinha et al. 2024): weighted multi-view NCE (stage A and TNCE) ---
 def _view_major_rows(
     views: torch.Tensor, samples: torch.Tensor, roles, keep=None
 ) -> dict:
@@ -924,40 +864,31 @@ def _view_major_rows(
 class TemporalNCELoss(torch.nn.Module):
     """TeminAL's weighted multi-view InfoNCE: stage A (K=2) and TNCE (K=3).
 
-    The items of the named ``views`` of every sample that holds all of them
-    are stacked view-major (item ``v * B + i`` is view ``v`` of sample
-    ``i``), giving a ``KB x KB`` similarity matrix ``S``. Off-diagonal view
-    blocks get log-weights (:func:`block_log_weights`): ``log(alpha_same)``
-    for a sample against its own other views (e.g. "A before B" audio vs
-    its caption "B before A"), ``log(alpha_cross)`` for other samples' other
-    views; blocks touching ``overlap_view`` may use their own pair of
-    alphas (the draft's ``C^overlap``). The rows of every view but the
-    first are weighted ``beta``. Cross-entropy runs in both directions::
+    The items of the ``views`` of every sample holding all of them are stacked
+    view-major (item ``v * B + i``) into a ``KB x KB`` similarity ``S``;
+    off-diagonal view blocks get :func:`block_log_weights` (``alpha_same``
+    for a sample's own other views, ``alpha_cross`` for other samples';
+    blocks touching ``overlap_view`` may have their own alphas), rows of
+    every view but the first weigh ``beta``, and in both directions::
 
         l_a2t(i) = -log exp(S_ii) / sum_j w_ij exp(S_ij)   (w = alpha or 1)
 
-    with positives by caption key (identical captions of two samples are
-    not pushed apart; ``positives="diagonal"`` uses exactly ``i == j`` as the
-    authors' code does).
+    Positives are by caption key (``positives="diagonal"``: ``i == j``, as
+    the authors' code).
 
-    * ``mode="sane"`` (default): ``S = logit_scale * cos``, the learnable
-      temperature of the model, mean of the two directions. With one view
-      and all alphas 1 this is :class:`InfoNCELoss` exactly.
-    * ``mode="paper"``: the authors' code, ``S = a . t`` (dot products of
-      the embeddings as given, no temperature), loss ``paper_scale *
-      (CE_t2a + CE_a2t)`` with ``paper_scale = 0.8`` and ``eps = 1e-8``
-      inside the log-weights. ``CLAPBrain`` passes L2-normalised
-      embeddings, so in our trainer this is cosine at temperature 1.
+    * ``mode="sane"`` (default): ``S = logit_scale * cos``, mean of the
+      directions; one view with alphas 1 is :class:`InfoNCELoss` exactly.
+    * ``mode="paper"``: the authors' code, ``S = a . t`` without temperature
+      (cosine at temperature 1 for ``CLAPBrain``'s normalised embeddings),
+      ``paper_scale * (CE_t2a + CE_a2t)``, ``eps = 1e-8`` in the log-weights.
 
-    Stage A uses ``views=["single", "main"]`` ("Single sound of A" vs
-    "Combined sound of A and B"); stage B (TNCE) ``["main", "reversed",
-    "overlay"]`` ("A before B", "B before A", "A while B").
+    Stage A: ``views=["single", "main"]``; stage B (TNCE): ``["main",
+    "reversed", "overlay"]`` (docs/teminal.md).
 
     Arguments
     ---------
     views : sequence of str or ViewRole
-        View names (YAML: ``[main, reversed, overlay]``) or roles, in block
-        order (the first is the un-augmented one).
+        View names or roles in block order (the first is the un-augmented one).
     alpha_same : float
         Weight of a sample's own other views as negatives (0 removes them).
     alpha_cross : float
@@ -977,8 +908,7 @@ class TemporalNCELoss(torch.nn.Module):
     positives : str
         ``"keys"`` or ``"diagonal"``.
     eps : float, optional
-        Added to the alphas before the log; default 0 (sane: an alpha of 0
-        removes the negatives exactly) or 1e-8 (paper).
+        Added to the alphas before the log; default 0 (sane) or 1e-8 (paper).
     audio_to_text : bool
         Include the audio→text direction.
     text_to_audio : bool
@@ -1075,7 +1005,6 @@ class TemporalNCELoss(torch.nn.Module):
         if inputs.audio_sample is None or inputs.text_sample is None:
             raise ValueError("TemporalNCELoss needs the sample index of every item")
         audio = _view_major_rows(inputs.audio_views, inputs.audio_sample, self.views)
-        # Extra negatives (flagged texts) are not views of this loss.
         text = _view_major_rows(
             inputs.text_views, inputs.text_sample, self.views,
             keep=(~inputs.text_is_negative).tolist(),
@@ -1238,17 +1167,13 @@ class LossSum(torch.nn.Module):
         return sum(w * loss(inputs) for w, loss in zip(self.weights, self.losses))
 
 
-# ---------------------------------------------------------------------------
-# MGA-CLAP: hard-negative guided loss
-# ---------------------------------------------------------------------------
+# --- MGA-CLAP: hard-negative guided loss ---
 def hard_negative_log_weights(logits: torch.Tensor, beta: float) -> torch.Tensor:
     """Log of MGA-CLAP's hard-negative weights, one row per anchor.
 
     With ``s~ = s - max_k s_k`` (max detached) and ``N`` columns,
-    ``w_j = (N - 1) exp(beta s~_j) / (sum_k exp(beta s~_k) - exp(beta s~_j))``:
-    a negative more similar than the average of the others weighs more than
-    1. The weights are not detached (as in the released code), so gradients
-    also flow through them.
+    ``w_j = (N - 1) exp(beta s~_j) / (sum_k exp(beta s~_k) - exp(beta s~_j))``.
+    As in the released code the weights are not detached.
 
     Arguments
     ---------
@@ -1282,22 +1207,13 @@ def hard_negative_log_weights(logits: torch.Tensor, beta: float) -> torch.Tensor
 class HardNegativeLoss(torch.nn.Module):
     """MGA-CLAP's hard-negative guided contrastive loss.
 
-    Each direction is the contrastive core with every negative's ``exp`` term
-    multiplied by its hard-negative weight
-    (:func:`hard_negative_log_weights`, computed from that direction's rows:
-    audio rows for audio→text, text rows for text→audio); positives keep
-    weight 1 and share a uniform target, as in
-    ``tools/losses.py::AudioTextContrastiveLoss_HN``. The loss is the mean of
-    both directions. Only texts that are positives of some audio take part
-    (as :class:`InfoNCELoss`). The released code's ``1e-7`` inside the log of
-    the normaliser is left out (a relative difference below ``1e-7``).
-
-    ``embedding_regularization`` adds WavCaps' ``embed_reg`` term, which the
-    released training enables: ``mean|A| / ||A||_F + mean|T| / ||T||_F``
-    over the normalised embedding matrices. Under ``local_loss``
-    (:class:`LocalRows`) the weights and cross-entropies are computed for
-    this rank's rows only; the regulariser (``O(N D)``) is computed whole on
-    every rank, which keeps the gradients exact.
+    The contrastive core with every negative's ``exp`` term multiplied by its
+    weight (:func:`hard_negative_log_weights` of that direction's rows), as
+    ``tools/losses.py::AudioTextContrastiveLoss_HN`` (without its ``1e-7`` in
+    the normaliser's log); mean of both directions, flagged texts left out.
+    ``embedding_regularization`` adds WavCaps' ``embed_reg``, ``mean|A| /
+    ||A||_F + mean|T| / ||T||_F`` (computed whole on every rank under
+    ``local_loss``, which keeps the gradients exact).
 
     Arguments
     ---------
@@ -1339,9 +1255,8 @@ class HardNegativeLoss(torch.nn.Module):
         torch.Tensor
             Scalar loss.
         """
-        keep = ~inputs.text_is_negative
+        keep, mask = _kept_texts(inputs)
         audio, text = inputs.audio_emb, inputs.text_emb[keep]
-        mask = positive_mask_from_keys(inputs.audio_keys, inputs.text_keys[keep])
         loss = contrastive_loss(
             audio, text, inputs.logit_scale, positive_mask=mask,
             row_log_weights=functools.partial(hard_negative_log_weights, beta=self.beta),
@@ -1353,9 +1268,7 @@ class HardNegativeLoss(torch.nn.Module):
         return loss
 
 
-# ---------------------------------------------------------------------------
-# Codeword regulariser of MGA-CLAP's shared codebook (ours)
-# ---------------------------------------------------------------------------
+# --- Codeword regulariser of MGA-CLAP's shared codebook (ours) ---
 #: Forms of :func:`codeword_sharing_penalty`.
 SHARING_FORMS = ("pair", "usage")
 
@@ -1377,10 +1290,9 @@ def codeword_sharing_penalty(
     positive_mask : torch.Tensor
         Boolean ``(Na, Nt)``: positive pairs.
     form : str
-        ``"pair"``: mean over positive pairs of the total variation distance
-        ``½ ||w_a - w_t||_1``; ``"usage"``: total variation between the
-        mean codeword usage of the audio rows and of the text rows that have
-        a positive.
+        ``"pair"``: mean total variation ``½ ||w_a - w_t||_1`` over positive
+        pairs; ``"usage"``: total variation between the mean codeword usage of
+        the audio and of the text rows that have a positive.
 
     Returns
     -------
@@ -1426,14 +1338,11 @@ def codeword_sharing_penalty(
 class CodewordSharingLoss(torch.nn.Module):
     """Any contrastive loss plus ``weight`` times the codeword regulariser.
 
-    MGA-CLAP says each codeword "is regularized to encode modality-shared
-    semantics", but the released code holds no such term and the formula was
-    not retrievable: this is our design. It reads the codeword weights of
-    :class:`speechbrain_tclap.lobes.codebook.SharedCodebook` that
-    ``CLAPBrain`` puts into :class:`ContrastiveInputs` (``audio_codewords``,
-    ``text_codewords``) when the model has a codebook aligner; positives are
-    pairs with equal caption keys, extra negative texts are left out. With
-    ``weight=0`` it is the wrapped loss (the "no regulariser" ablation).
+    Our design: MGA-CLAP's codewords are "regularized to encode
+    modality-shared semantics" but its formula was not released
+    (docs/mgaclap.md). Reads ``audio_codewords`` / ``text_codewords`` of a
+    codebook aligner; positives by caption key, flagged texts left out.
+    ``weight=0`` is the wrapped loss (the "no regulariser" ablation).
 
     Arguments
     ---------
@@ -1496,7 +1405,6 @@ class CodewordSharingLoss(torch.nn.Module):
                 f"{inputs.text_emb.shape[0]}); were the embeddings gathered "
                 "across ranks without the codeword weights?"
             )
-        keep = ~inputs.text_is_negative
-        mask = positive_mask_from_keys(inputs.audio_keys, inputs.text_keys[keep])
+        keep, mask = _kept_texts(inputs)
         penalty = codeword_sharing_penalty(audio, text[keep], mask, self.form)
         return loss + self.weight * penalty

@@ -1,23 +1,11 @@
 """Multi-task pretraining of an audio encoder (MS-CLAP 2023's "HTSAT-22" path).
 
-MS-CLAP 2023 pretrains its audio encoder on many labelled audio tasks before
-contrastive training. This package does the same inside SpeechBrain's
-trainer, for any list of tasks:
-
-* :mod:`~speechbrain_tclap.multitask.tasks`: :class:`TaskSpec` (one labelled
-  dataset: single-label, multi-label or regression), :class:`TaskHead`,
-  :class:`MultiTaskModel` (a shared front end and encoder, one head per task),
-  the per-task losses and validation metrics;
-* :mod:`~speechbrain_tclap.multitask.data`: samples, batches of one task
-  each, and :class:`TaskBatchSampler` (seeded, resumable task sampling with
-  weights from YAML);
-* :mod:`~speechbrain_tclap.multitask.brain`: :class:`MultiTaskBrain` (fit,
-  evaluate, export the encoder), :func:`add_task_heads` and
-  :func:`task_loader_options` (the recipe's steps around it);
-* :mod:`~speechbrain_tclap.multitask.encoder`: the exported encoder file and
-  its strict loading into a CLAP audio tower (``init_weights`` with
-  ``into: clap.audio_encoder`` in the CLAP recipes).
-
+MS-CLAP 2023 pretrains its audio encoder on many labelled tasks before
+contrastive training; this package does it in SpeechBrain's trainer for any
+list of tasks (single-label, multi-label or regression): task specs and the
+shared-encoder model (``tasks``), one-task batches and resumable task sampling
+(``data``), the Brain (``brain``) and the exported encoder that a CLAP recipe
+loads with ``init_weights: [{..., into: clap.audio_encoder}]`` (``encoder``).
 See ``recipes/MultiTask/Encoder`` and ``docs/multitask.md``.
 
 Authors

@@ -1,36 +1,25 @@
 """``MultiTaskBrain``: SpeechBrain's trainer for multi-task encoder pretraining.
 
-Each batch holds one task (see :class:`~speechbrain_tclap.multitask.data.TaskBatchSampler`);
-the Brain runs the shared encoder and that task's head, and the task's loss
-(:meth:`TaskSpec.loss`, times its ``loss_weight``). Validation reports, per
-task, the loss and the task's metric (accuracy, mAP or MAE) with its chance
-level, and as ``loss`` the mean over tasks of their weighted losses (each
-task counts the same, whatever the size of its validation set); the test
-stage writes ``results.json`` and ``results.md``.
+Each batch holds one task (:class:`~speechbrain_tclap.multitask.data.TaskBatchSampler`);
+the Brain runs the shared encoder, that task's head and its loss (times its
+``loss_weight``). Validation reports each task's loss and metric (accuracy,
+mAP or MAE) with its chance level, and as ``loss`` the mean over tasks of
+their weighted losses (each task counts the same); the test stage writes
+``results.json`` and ``results.md``. What is not contrastive (optimiser
+groups, clipping, freezing, CPU DDP, loader seed, ``lr_scheduler``, skipped
+batches) comes from :class:`~speechbrain_tclap.brain.CLAPBrain`.
 
-It inherits from :class:`~speechbrain_tclap.brain.CLAPBrain` what is not
-contrastive: the optimiser over trainable parameters, gradient clipping of
-every parameter group, the freezing rule, CPU DDP wrapping, a private
-loader seed, the per-step ``lr_scheduler``, and skipping (and counting)
-batches whose audio could not be read.
-
-Hyperparameters read from YAML (``self.hparams``): ``tasks`` (list of
-:class:`TaskSpec`), ``valid_metric`` (checkpoint selection key, default
-``loss``) and ``valid_metric_mode`` (``min`` or ``max``), ``train_logger``,
-``output_folder``, ``encoder_folder`` (:meth:`MultiTaskBrain.export_encoder`),
-and optionally ``lr_scheduler`` (``total_steps: null`` is sized from the
-training loader: ``steps_per_epoch`` x epochs), ``freezing``,
-``train_sample_builder`` (told the epoch).
-
-The recipe's steps around the Brain: :func:`add_task_heads` (one head per
-task, before the Brain is built) and :func:`task_loader_options` (batches of
-one task each); see ``recipes/MultiTask/Encoder/train.py``.
+YAML keys read: ``tasks`` (list of :class:`TaskSpec`), ``valid_metric``
+(default ``loss``) and ``valid_metric_mode`` (``min`` or ``max``),
+``train_logger``, ``output_folder``, ``encoder_folder``, and optionally
+``lr_scheduler``, ``freezing``, ``train_sample_builder``. The recipe's steps
+around the Brain, :func:`add_task_heads` and :func:`task_loader_options`: see
+``recipes/MultiTask/Encoder/train.py``.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
-import json
 import os
 from typing import Any, Dict, List, Sequence
 
@@ -39,7 +28,7 @@ import torch
 from speechbrain.utils.distributed import if_main_process, main_process_only
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_tclap.brain import CLAPBrain, _unwrap, format_results_table
+from speechbrain_tclap.brain import CLAPBrain, _unwrap, _write_results_files
 from speechbrain_tclap.multitask.data import (
     collate_task_samples,
     sequential_task_batches,
@@ -128,10 +117,9 @@ class MultiTaskBrain(CLAPBrain):
     def fit_batch(self, batch):
         """Train on a batch; skip it when none of its audio could be read.
 
-        A one-clip batch is trained on (heads have no batch statistics), so
-        only a batch whose every clip was unreadable is skipped. Under DDP a
-        skipped batch would leave the other ranks waiting in the gradient
-        all-reduce: keep the data readable (the preparations check headers).
+        One clip is enough (heads have no batch statistics). Under DDP a
+        skipped batch would leave the other ranks waiting in the all-reduce:
+        keep the data readable (the preparations check headers).
 
         Arguments
         ---------
@@ -212,9 +200,9 @@ class MultiTaskBrain(CLAPBrain):
     def export_encoder(self, hparams_file: str) -> str:
         """Write the audio encoder for a CLAP recipe's ``init_weights``.
 
-        Call it after :meth:`evaluate`: the encoder is that of the evaluated
-        checkpoint, and ``encoder.json`` records its validation metrics, the
-        tasks and the YAML file. The main process writes; every rank waits.
+        Call it after :meth:`evaluate`: the evaluated checkpoint's encoder is
+        written (by the main process), with its metrics, tasks and YAML file in
+        ``encoder.json``.
 
         Arguments
         ---------
@@ -263,27 +251,14 @@ class MultiTaskBrain(CLAPBrain):
             }
             for spec in self.hparams.tasks
         }
-        results = {
-            "metrics": {k: float(v) for k, v in stats.items()},
-            "chance": {k: float(v) for k, v in chance.items()},
-            "tasks": tasks,
-        }
-        folder = self.hparams.output_folder
-        with open(os.path.join(folder, "results.json"), "w") as f:
-            json.dump(results, f, indent=2, sort_keys=True)
-        table = format_results_table(results["metrics"], results["chance"])
-        with open(os.path.join(folder, "results.md"), "w") as f:
-            f.write(table + "\n")
-        print(table)
+        _write_results_files(self.hparams.output_folder, stats, chance, tasks=tasks)
 
 
 def add_task_heads(model, tasks: Sequence[Any], train_set) -> None:
     """One head per task on the shared encoder (before the Brain is built).
 
-    Build the training set first: it fits each task's classes and target
-    statistics (:func:`~speechbrain_tclap.multitask.data.make_multitask_dataset`),
-    which size the heads. Each task is logged with its kind, weight,
-    training clips and classes.
+    Build the training set first: it fits the classes that size the heads
+    (:func:`~speechbrain_tclap.multitask.data.make_multitask_dataset`).
 
     Arguments
     ---------
@@ -310,9 +285,8 @@ def task_loader_options(hparams: Dict, dataset, train: bool) -> Dict:
     """Loader options of a multi-task dataset: every batch holds one task.
 
     Training batches come from YAML ``train_sampler`` (a ``!name:``
-    :class:`~speechbrain_tclap.multitask.data.TaskBatchSampler`: tasks drawn
-    by their ``weight``, ``steps_per_epoch`` batches); evaluation batches
-    hold each task's clips in order, ``valid_batch_size`` at a time.
+    :class:`~speechbrain_tclap.multitask.data.TaskBatchSampler`); evaluation
+    batches hold each task's clips in order, ``valid_batch_size`` at a time.
 
     Arguments
     ---------

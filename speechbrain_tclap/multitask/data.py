@@ -1,12 +1,9 @@
 """Data of multi-task pretraining: samples, one-task batches, task sampling.
 
-Every batch holds clips of a single task, so each step runs one head and one
-loss. :class:`TaskBatchSampler` draws the task of every training batch with
-probabilities proportional to the tasks' YAML weights; the draws and the
-order of clips within each task depend only on (seed, epoch), so a run
-resumed mid-epoch (SpeechBrain skips the batches already seen) continues
-exactly. Validation uses :func:`sequential_task_batches`: every clip once, in
-manifest order.
+Every batch holds clips of one task, so each step runs one head and one loss.
+:class:`TaskBatchSampler` draws each training batch's task by the YAML weights,
+as a pure function of (seed, epoch), so a mid-epoch resume continues exactly;
+validation uses :func:`sequential_task_batches` (every clip once, in order).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -162,16 +159,15 @@ def collate_task_samples(items: Sequence[Any]) -> TaskBatch:
 
 
 def _task_name(row: Mapping[str, Any], train: bool, rng=None) -> List[str]:
-    """A stand-in caption: a task sample needs audio, not text."""
+    """A stand-in caption (a task sample needs audio, not text)."""
     return [str(row["task"])]
 
 
 class TaskSampleBuilder(ClipSampleBuilder):
-    """Reads a row's audio and brings it to the model window.
+    """Reads a row's audio into the model window, as a :class:`TaskSample`.
 
     The audio side of :class:`~speechbrain_tclap.data.datasets.ClipSampleBuilder`
-    (same reading, resampling, crops and padding as CLAP training), returning
-    a :class:`TaskSample` with the row's encoded target.
+    (the same reading, resampling, crops and padding as CLAP training).
 
     Arguments
     ---------
@@ -180,8 +176,8 @@ class TaskSampleBuilder(ClipSampleBuilder):
     clip_seconds : float
         Model window in seconds.
     train_crop : str
-        Crop of long clips in training (``"random"``: drawn from (seed,
-        epoch, sample id), so resumable).
+        Crop of long clips in training (``"random"``: resumable, from (seed,
+        epoch, sample id)).
     eval_crop : str
         Deterministic crop for validation (``"loudest"``, ``"left"``, ...).
     pad : str
@@ -251,10 +247,9 @@ def make_multitask_dataset(
 ) -> DynamicItemDataset:
     """One dataset over the manifests of every task of a split.
 
-    For the training split each task first learns its classes and target
-    statistics from its rows (:meth:`TaskSpec.fit`), so build ``"train"``
-    before ``"valid"``. Targets are encoded up front: an unknown label fails
-    here, naming the manifest and the row.
+    The training split fits each task's classes and target statistics
+    (:meth:`TaskSpec.fit`): build ``"train"`` before ``"valid"``. Targets are
+    encoded up front, so an unknown label fails here (naming manifest and row).
 
     Arguments
     ---------
@@ -331,24 +326,19 @@ def make_multitask_dataset(
 class TaskBatchSampler(Sampler):
     """Training batches of one task each, tasks drawn by weight.
 
-    Each of the ``steps_per_epoch`` batches first draws its task with
-    probability ``weight / sum(weights)`` (``random.Random(f"{seed}-{epoch}")``),
-    then takes the task's next ``batch_size`` clips from a per-task queue: a
-    shuffle of the task's clips seeded by (seed, epoch, task), reshuffled when
-    used up (a clip is never twice in one batch). The batches are a pure
-    function of (indices, weights, seed, epoch), which makes mid-epoch resume
-    exact. A task with weight 0 is never drawn.
-
-    Use it as SpeechBrain's ``batch_sampler`` (no ``batch_size`` / ``shuffle``
-    in the loader options). The epoch comes from ``epoch_counter`` (read at
-    every iteration, restored from checkpoints) or :meth:`set_epoch`.
+    Each batch draws its task with probability ``weight / sum(weights)``, then
+    takes the task's next ``batch_size`` clips from a queue of seeded shuffles
+    (never a clip twice in one batch). The batches are a pure function of
+    (indices, weights, seed, epoch), so mid-epoch resume is exact. Use it as
+    SpeechBrain's ``batch_sampler``; the epoch comes from ``epoch_counter``
+    (restored from checkpoints) or :meth:`set_epoch`.
 
     Arguments
     ---------
     task_indices : mapping
         ``{task: dataset indices}`` (``dataset.task_indices``).
     weights : mapping
-        ``{task: sampling weight}``.
+        ``{task: sampling weight}`` (0: never drawn).
     batch_size : int
         Clips per batch (fewer when a task has fewer clips).
     steps_per_epoch : int, optional

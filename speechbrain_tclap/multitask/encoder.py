@@ -1,11 +1,9 @@
 """The exported audio encoder of multi-task pretraining, and its loading.
 
-:func:`export_audio_encoder` writes ``audio_encoder.ckpt`` (the encoder's
-state dict, loadable with ``weights_only=True``) and ``encoder.json`` (tasks,
-validation metrics, where it came from). :func:`load_audio_encoder` loads
-such a file strictly into an encoder of the same architecture: the CLAP
-recipes call it for ``init_weights: [{source: <path>, into: clap.audio_encoder}]``
-(see :func:`speechbrain_tclap.recipe.init_weights`).
+:func:`export_audio_encoder` writes ``audio_encoder.ckpt`` (a state dict,
+loadable with ``weights_only=True``) and ``encoder.json`` (tasks, metrics,
+origin); :func:`load_audio_encoder` loads it strictly, as the CLAP recipes'
+``init_weights: [{source: <path>, into: clap.audio_encoder}]`` do.
 
 Authors
  * speechbrain-tclap developers 2026

@@ -1,19 +1,11 @@
 """Tasks, heads and the shared-encoder model of multi-task pretraining.
 
-A :class:`TaskSpec` describes one labelled dataset: where its manifests are,
-which manifest field holds the target, and its kind:
-
-* ``single_label``: one class per clip; cross-entropy; accuracy;
-* ``multi_label``: a list of classes per clip; binary cross-entropy with
-  logits; mAP;
-* ``regression``: a number per clip (or, with ``target_reduce: count``, the
-  length of a list such as a clip's events); mean squared error on targets
-  standardised with the training set's mean and deviation; MAE in the
-  original units.
-
-:class:`MultiTaskModel` runs a front end and an audio encoder once and feeds
-the encoder's pooled clip embedding (the mean over real frames, so padding
-never counts) to the head of the batch's task.
+A :class:`TaskSpec` is one labelled dataset of a kind: ``single_label``
+(cross-entropy; accuracy), ``multi_label`` (binary cross-entropy; mAP) or
+``regression`` (a number, or with ``target_reduce: count`` a list's length;
+MSE on targets standardised by the training set; MAE in original units).
+:class:`MultiTaskModel` feeds the shared encoder's pooled clip embedding
+(mean over real frames) to the head of the batch's task.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -340,7 +332,7 @@ class TaskSpec:
 class TaskHead(nn.Module):
     """Classifier or regressor on a pooled clip embedding.
 
-    ``LayerNorm → Linear`` (``hidden_size`` 0) or
+    ``LayerNorm → Dropout → Linear`` (``hidden_size`` 0) or
     ``LayerNorm → Linear → GELU → Dropout → Linear``.
 
     Arguments

@@ -1,14 +1,9 @@
 """Optimiser parameter groups: weight-decay exemptions and per-tower rates.
 
-open_clip and LAION-CLAP do not decay the learnable temperature, biases and
-normalisation weights: decay pulls the logit scale towards exp(0) = 1 and the
-norms' gains towards 0, neither of which is a regularisation of anything.
-:func:`parameter_groups` puts every 0- and 1-dimensional tensor (the logit
-scale, biases, norm gains and shifts) and any parameter named
-``*logit_scale*`` in groups with ``weight_decay = 0``, and gives parameters
-matching a glob pattern a learning-rate multiplier (``lr_scale``), e.g. a
-pretrained text tower trained ten times slower than the new layers. Learning
-rate schedules multiply their rate by each group's ``lr_scale``.
+As open_clip and LAION-CLAP, the temperature, biases and norms get no weight
+decay (it would pull the logit scale towards 1 and norm gains towards 0).
+Parameters matching a glob pattern get a learning-rate multiplier
+(``lr_scale``, e.g. a pretrained text tower at 0.1), which the schedules apply.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -64,9 +59,8 @@ def parameter_groups(
     weight_decay : float, optional
         Decay of the decayed groups; ``None`` leaves the optimiser's default.
     lr_scales : mapping, optional
-        ``{glob pattern: multiplier}`` over parameter names; the first
-        matching pattern (in order) wins, others get 1.0. A pattern that
-        matches no parameter (frozen ones included) is an error.
+        ``{glob pattern: multiplier}`` over parameter names; the first match
+        wins, others get 1.0; a pattern matching no parameter is an error.
     exempt_norms_and_biases : bool
         Put the temperature, biases and norms in groups with no decay.
 
@@ -107,9 +101,7 @@ def parameter_groups(
         group["names"].append(name)
     unused = [pattern for pattern, _ in patterns if pattern not in matched]
     if unused:
-        raise ValueError(
-            f"lr_scales patterns {unused} match no parameter"
-        )
+        raise ValueError(f"lr_scales patterns {unused} match no parameter")
     out = []
     for (scale, exempt), group in sorted(groups.items()):
         del group["names"]

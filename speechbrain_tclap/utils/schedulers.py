@@ -19,12 +19,10 @@ from speechbrain.utils.checkpoints import (
 class WarmupCosineSchedule:
     """Linear warm-up to ``lr`` then cosine decay to ``lr * final_ratio``.
 
-    Each parameter group's rate is this value times the group's
-    ``lr_scale`` (1 when absent). Call it once per optimiser step. Its step
-    count and its settings (:meth:`settings`) are checkpointed: a resumed
-    run continues on the same curve, and the settings the checkpoint was
-    written with are kept in ``checkpoint_settings`` so that the trainer
-    can refuse a resume that would change the curve.
+    Call it once per optimiser step; each group's rate is this value times its
+    ``lr_scale`` (default 1). The step count and :meth:`settings` are
+    checkpointed; the loaded settings stay in ``checkpoint_settings`` so the
+    trainer can refuse a resume that would change the curve.
 
     Arguments
     ---------
@@ -33,11 +31,8 @@ class WarmupCosineSchedule:
     warmup_steps : int
         Steps of linear warm-up.
     total_steps : int or None
-        Steps until the end of the decay. ``None``: not known yet; the
-        trainer (``CLAPBrain``) sets it from the length of its training
-        loader and the number of epochs (:meth:`set_total_steps`), so rows
-        added to a manifest can never leave the tail of a run at the final
-        rate.
+        Steps until the end of the decay; ``None``: ``CLAPBrain`` sets it from
+        its training loader and epoch count (:meth:`set_total_steps`).
     final_ratio : float
         Final learning rate as a fraction of ``lr``.
 
@@ -120,13 +115,11 @@ class WarmupCosineSchedule:
         self.n_steps += 1
         lr = self.value(self.n_steps)
         for group in optimizer.param_groups:
-            # Groups with a multiplier (utils.optim.parameter_groups) keep it.
             group["lr"] = lr * group.get("lr_scale", 1.0)
         return lr
 
     def settings(self) -> dict:
-        """The values that shape the curve: ``lr``, ``warmup_steps``,
-        ``total_steps`` and ``final_ratio``.
+        """``lr``, ``warmup_steps``, ``total_steps`` and ``final_ratio``.
 
         Returns
         -------
