@@ -59,7 +59,9 @@ SOURCES = ("rule", "llm")
 
 # Adverbs that may precede "before"/"after"/"followed by" and belong to the
 # connective ("shortly after", "followed closely by").
-_ADVERBS = r"(?:shortly|soon|just|right|immediately|quickly|briefly|directly|long|closely)"
+_ADVERBS = (
+    r"(?:shortly|soon|just|right|immediately|quickly|briefly|directly|long|closely)"
+)
 
 # Sequential connectives: (canonical name, direction, pattern). The pattern
 # covers the separators around the connective so that the text between two
@@ -86,17 +88,13 @@ _SEQUENTIAL_SPECS: Tuple[Tuple[str, str, str], ...] = (
     ("after", "backward", rf"\s*,?\s+(?:{_ADVERBS}\s+)?after\s+"),
 )
 _SEQUENTIAL = re.compile(
-    "|".join(
-        f"(?P<c{i}>{spec[2]})" for i, spec in enumerate(_SEQUENTIAL_SPECS)
-    ),
+    "|".join(f"(?P<c{i}>{spec[2]})" for i, spec in enumerate(_SEQUENTIAL_SPECS)),
     re.IGNORECASE,
 )
 # "First X, then Y": the prefix stays in front of the first event.
 _FIRST_PREFIX = re.compile(r"^(?:at\s+)?first(?:ly)?\b,?\s+", re.IGNORECASE)
 # "After X, Y" (X then Y) and "Before X, Y" (Y then X).
-_INITIAL = re.compile(
-    r"^(after|before)\s+([^,;]+?)\s*[,;]\s*(.+)$", re.IGNORECASE
-)
+_INITIAL = re.compile(r"^(after|before)\s+([^,;]+?)\s*[,;]\s*(.+)$", re.IGNORECASE)
 # Simultaneity: recognised, never split on for order.
 _SIMULTANEOUS = re.compile(
     r"\b(while|whilst|during|meanwhile|simultaneously|as)\b", re.IGNORECASE
@@ -337,9 +335,7 @@ def _simultaneity_matches(text: str) -> List["re.Match"]:
     return out
 
 
-def has_temporal_connective(
-    caption: str, sequential_only: bool = False
-) -> bool:
+def has_temporal_connective(caption: str, sequential_only: bool = False) -> bool:
     """Whether a caption holds a temporal connective.
 
     Arguments
@@ -405,9 +401,7 @@ def split_on_connective(caption: str) -> Optional[Tuple[str, str, str]]:
     """
     parsed = parse_temporal_caption(caption)
     if parsed is not None:
-        rest = TemporalParse(
-            parsed.events[1:], parsed.connectives[1:], "", ""
-        ).text()
+        rest = TemporalParse(parsed.events[1:], parsed.connectives[1:], "", "").text()
         return parsed.events[0], parsed.names[0], rest
     if not isinstance(caption, str):
         return None
@@ -430,9 +424,7 @@ def _lower_first(text: str) -> str:
     return text[0].lower() + text[1:]
 
 
-def _fix_articles(
-    original_events: Sequence[str], new_events: List[str]
-) -> List[str]:
+def _fix_articles(original_events: Sequence[str], new_events: List[str]) -> List[str]:
     """Moves "a X" to the first mention of X and "the X" to the later ones."""
     indefinite: Dict[str, str] = {}
     definite = set()
@@ -535,18 +527,14 @@ def content_words(text: str) -> Counter:
     ['barks', 'dog', 'dog', 'whimpers']
     """
     words = _WORD.findall(text.lower())
-    return Counter(
-        w for w in words if w not in STOPWORDS and w not in CONNECTIVE_WORDS
-    )
+    return Counter(w for w in words if w not in STOPWORDS and w not in CONNECTIVE_WORDS)
 
 
 def _event_bag(event: str) -> Tuple[str, ...]:
     return tuple(sorted(content_words(event).elements()))
 
 
-def validate_negative(
-    original: str, rewritten: Optional[str]
-) -> Tuple[bool, str]:
+def validate_negative(original: str, rewritten: Optional[str]) -> Tuple[bool, str]:
     """Checks that a rewrite is a true order-swapped negative of a caption.
 
     The rewrite must be non-empty, differ from the original, have the same
@@ -645,9 +633,7 @@ def caption_id(row_id: str, index: int) -> str:
     return f"{row_id}#{int(index)}"
 
 
-def caption_items(
-    rows: Mapping[str, Mapping[str, Any]]
-) -> List[Tuple[str, str]]:
+def caption_items(rows: Mapping[str, Mapping[str, Any]]) -> List[Tuple[str, str]]:
     """All ``(caption id, caption)`` pairs of a manifest, in file order.
 
     Arguments
@@ -987,9 +973,7 @@ def _check_record(line: str) -> Dict[str, Any]:
         if name not in record:
             raise ValueError(f"missing field {name!r}")
         if not isinstance(record[name], kind):
-            raise ValueError(
-                f"field {name!r} has type {type(record[name]).__name__}"
-            )
+            raise ValueError(f"field {name!r} has type {type(record[name]).__name__}")
     if record.get("source") not in SOURCES:
         raise ValueError(
             f"'source' must be one of {SOURCES}, got {record.get('source')!r}"
@@ -1037,9 +1021,7 @@ class CaptionNegativeProvider:
         self.by_text: Dict[str, str] = {}
         if self.cache_path is not None:
             if not os.path.isfile(self.cache_path):
-                raise FileNotFoundError(
-                    f"negative cache not found: {self.cache_path}"
-                )
+                raise FileNotFoundError(f"negative cache not found: {self.cache_path}")
             self.by_id = NegativeCache.load_entries(self.cache_path)
             for record in self.by_id.values():
                 self.by_text.setdefault(
@@ -1047,9 +1029,7 @@ class CaptionNegativeProvider:
                 )
         self.counts = {"cache": 0, "rule": 0, "none": 0}
 
-    def __call__(
-        self, caption_id: Optional[str], caption: str
-    ) -> Optional[str]:
+    def __call__(self, caption_id: Optional[str], caption: str) -> Optional[str]:
         """Negative of one caption, or None.
 
         Arguments

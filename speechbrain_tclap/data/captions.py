@@ -23,7 +23,6 @@ import numpy as np
 
 from speechbrain_tclap.data.labels import readable_label
 
-
 #: The zero-shot prompt of a class name when a model or task names none
 #: (MS-CLAP's and LAION's "This is a sound of {}."): its one home.
 DEFAULT_PROMPT_TEMPLATE = "This is a sound of {}."
@@ -71,6 +70,7 @@ def class_prompts(
             "(without it every class gets the same prompt)"
         )
     return [template.format(words(label)) for label in labels]
+
 
 #: Caption templates; ``{A}``, ``{B}``, ... are the events (in time order for
 #: "ordered", alphabetical for "unordered"). A template is used for clips
@@ -123,7 +123,9 @@ def contrastive_style(style: str) -> str:
     'unordered'
     """
     if style not in CAPTION_STYLES:
-        raise ValueError(f"caption style must be one of {CAPTION_STYLES}, got {style!r}")
+        raise ValueError(
+            f"caption style must be one of {CAPTION_STYLES}, got {style!r}"
+        )
     return "ordered" if style == "ordered" else "unordered"
 
 
@@ -216,9 +218,7 @@ def caption_for_events(
     'the sound of hiss'
     """
     if style not in ("ordered", "unordered"):
-        raise ValueError(
-            f"style must be 'ordered' or 'unordered', got {style!r}"
-        )
+        raise ValueError(f"style must be 'ordered' or 'unordered', got {style!r}")
     if not events:
         raise ValueError("cannot caption a clip without events")
     if isinstance(events[0], Mapping):

@@ -81,9 +81,7 @@ FEW_SHOT_EXAMPLES: Tuple[Tuple[str, str], ...] = (
 #: Prompt with ``{instruction}``, ``{examples}`` and ``{caption}`` fields.
 PROMPT_TEMPLATE = "{instruction}\n\n{examples}Caption: {caption}\nReversed:"
 
-_LABEL = re.compile(
-    r"^\s*(?:reversed|swapped|rewritten|caption)\s*:\s*", re.IGNORECASE
-)
+_LABEL = re.compile(r"^\s*(?:reversed|swapped|rewritten|caption)\s*:\s*", re.IGNORECASE)
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
 
 
@@ -167,9 +165,7 @@ class _NewlineStop:
         self.tokenizer = tokenizer
         self.prompt_length = prompt_length
 
-    def __call__(
-        self, input_ids: torch.Tensor, scores=None, **kwargs
-    ) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor, scores=None, **kwargs) -> torch.Tensor:
         done = [
             "\n"
             in self.tokenizer.decode(
@@ -254,18 +250,14 @@ class LLMNegativeGenerator:
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
             model.to(device or "cpu")
             if tokenizer is None:
-                tokenizer = AutoTokenizer.from_pretrained(
-                    path, local_files_only=True
-                )
+                tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         if tokenizer is None:
             raise ValueError("a tokenizer is needed when 'model' is an object")
         if batch_size < 1 or max_new_tokens < 1:
             raise ValueError("batch_size and max_new_tokens must be positive")
         if getattr(tokenizer, "pad_token_id", None) is None:
             if getattr(tokenizer, "eos_token", None) is None:
-                raise ValueError(
-                    "the tokenizer has neither a pad nor an eos token"
-                )
+                raise ValueError("the tokenizer has neither a pad nor an eos token")
             tokenizer.pad_token = tokenizer.eos_token
         if hasattr(model, "eval"):
             model.eval()
@@ -306,9 +298,7 @@ class LLMNegativeGenerator:
         """
         out: List[str] = []
         for start in range(0, len(captions), self.batch_size):
-            out.extend(
-                self._generate_batch(captions[start : start + self.batch_size])
-            )
+            out.extend(self._generate_batch(captions[start : start + self.batch_size]))
         return out
 
     def _generate_batch(self, captions: Sequence[str]) -> List[str]:
@@ -336,13 +326,9 @@ class LLMNegativeGenerator:
             do_sample=False,
             num_beams=1,
             pad_token_id=tok.pad_token_id,
-            stopping_criteria=StoppingCriteriaList(
-                [_NewlineStop(tok, prompt_length)]
-            ),
+            stopping_criteria=StoppingCriteriaList([_NewlineStop(tok, prompt_length)]),
         )
-        texts = tok.batch_decode(
-            ids[:, prompt_length:], skip_special_tokens=True
-        )
+        texts = tok.batch_decode(ids[:, prompt_length:], skip_special_tokens=True)
         return [postprocess_generation(t) for t in texts]
 
 

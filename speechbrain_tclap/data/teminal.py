@@ -122,7 +122,9 @@ class TeminALViewBuilder:
         while_template: str = WHILE_TEMPLATE,
     ):
         if stage not in STAGE_VIEWS:
-            raise ValueError(f"TeminAL stage must be one of {sorted(STAGE_VIEWS)}, got {stage!r}")
+            raise ValueError(
+                f"TeminAL stage must be one of {sorted(STAGE_VIEWS)}, got {stage!r}"
+            )
         if not hasattr(pair_builder, "render"):
             raise TypeError(
                 "pair_builder must be a TemporalViewBuilder (it synthesises the audio), "

@@ -123,7 +123,9 @@ def pair_id(id_a: str, id_b: str) -> str:
     return f"{id_a}{PAIR_SEPARATOR}{id_b}"
 
 
-def single_label(row: Mapping[str, Any], label_key: Optional[str] = None) -> Optional[str]:
+def single_label(
+    row: Mapping[str, Any], label_key: Optional[str] = None
+) -> Optional[str]:
     """The one class label of a single-event row, or None.
 
     Arguments
@@ -631,9 +633,13 @@ class TemporalViewBuilder(EpochSeededBuilder):
         self.eval_segment_crop = eval_segment_crop
         self.caption_style = caption_style
         self.order_free = contrastive_style(caption_style) == "unordered"
-        self.order_aside = caption_style == "unordered_with_ordered" and bool(order_negative)
+        self.order_aside = caption_style == "unordered_with_ordered" and bool(
+            order_negative
+        )
         if not 0.0 <= order_aside_share <= 1.0:
-            raise ValueError(f"order_aside_share must lie in [0, 1], got {order_aside_share!r}")
+            raise ValueError(
+                f"order_aside_share must lie in [0, 1], got {order_aside_share!r}"
+            )
         self.order_aside_share = float(order_aside_share)
         if self.order_aside and reversed_audio:
             raise ValueError(
@@ -643,12 +649,16 @@ class TemporalViewBuilder(EpochSeededBuilder):
         if isinstance(templates, str):
             templates = [templates]
         # The order-aside style reads ``templates`` as its ordered captions'.
-        self.order_templates = [
-            check_template(t) for t in (templates or DEFAULT_ORDERED_TEMPLATES)
-        ] if self.order_aside else []
+        self.order_templates = (
+            [check_template(t) for t in (templates or DEFAULT_ORDERED_TEMPLATES)]
+            if self.order_aside
+            else []
+        )
         if templates is None or self.order_aside:
             templates = (
-                DEFAULT_UNORDERED_TEMPLATES if self.order_free else DEFAULT_ORDERED_TEMPLATES
+                DEFAULT_UNORDERED_TEMPLATES
+                if self.order_free
+                else DEFAULT_ORDERED_TEMPLATES
             )
         self.templates = [check_template(t) for t in templates]
         if not self.templates:
@@ -720,10 +730,14 @@ class TemporalViewBuilder(EpochSeededBuilder):
             return caption, caption
         return self._both_orders(template, label_a, label_b)
 
-    def _both_orders(self, template: str, label_a: str, label_b: str) -> Tuple[str, str]:
+    def _both_orders(
+        self, template: str, label_a: str, label_b: str
+    ) -> Tuple[str, str]:
         """``template`` with A then B, and with the two exchanged."""
         first, second = self.name(label_a), self.name(label_b)
-        return fill_template(template, first, second), fill_template(template, second, first)
+        return fill_template(template, first, second), fill_template(
+            template, second, first
+        )
 
     def __call__(self, row: Dict[str, Any], train: bool) -> Optional[CLAPSample]:
         """Builds the sample of a pair row, or logs and returns None.
@@ -757,7 +771,11 @@ class TemporalViewBuilder(EpochSeededBuilder):
         if self.order_aside and label_a != label_b:
             order_template = self._order_template(rendered.id, train)
             aside = self._both_orders(order_template, label_a, label_b)
-            if train and self.sample_rng(f"{rendered.id}/share").random() >= self.order_aside_share:
+            if (
+                train
+                and self.sample_rng(f"{rendered.id}/share").random()
+                >= self.order_aside_share
+            ):
                 # This draw keeps its order in L_c, as the ordered style does.
                 template, (positive, swapped), aside = order_template, aside, None
                 ordered_positive = True
@@ -808,7 +826,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
 
     def _order_template(self, sample_id, train) -> str:
         """The ordered template of a sample (drawn in training, else the first)."""
-        index = self.sample_rng(f"{sample_id}/order").randrange(len(self.order_templates))
+        index = self.sample_rng(f"{sample_id}/order").randrange(
+            len(self.order_templates)
+        )
         return self.order_templates[index if train else 0]
 
     def render(
@@ -853,7 +873,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
         """
         unknown = [v for v in views if v not in RENDER_VIEWS]
         if unknown:
-            raise ValueError(f"unknown pair views {unknown}; choose from {RENDER_VIEWS}")
+            raise ValueError(
+                f"unknown pair views {unknown}; choose from {RENDER_VIEWS}"
+            )
         row_id = str(row.get("id"))
         source_a, source_b = row.get("a"), row.get("b")
         if not isinstance(source_a, Mapping) or not isinstance(source_b, Mapping):
@@ -865,8 +887,12 @@ class TemporalViewBuilder(EpochSeededBuilder):
                 raise ValueError(f"pair row {row_id!r}: source {slot!r} has no 'wav'")
         label_a, label_b = self._labels(row, source_a, source_b)
         try:
-            wav_a = read_audio(source_a["wav"], self.sample_rate, resample=self.resample)
-            wav_b = read_audio(source_b["wav"], self.sample_rate, resample=self.resample)
+            wav_a = read_audio(
+                source_a["wav"], self.sample_rate, resample=self.resample
+            )
+            wav_b = read_audio(
+                source_b["wav"], self.sample_rate, resample=self.resample
+            )
         except AudioReadError as err:
             logger.warning("skipping pair %s: %s", row_id, err)
             return None
@@ -1041,7 +1067,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
         events = [self._event(first, 0), self._event(second, second_start)]
         return self._limit(out), valid, events
 
-    def _single(self, segment: _Segment) -> Tuple[torch.Tensor, int, List[Dict[str, Any]]]:
+    def _single(
+        self, segment: _Segment
+    ) -> Tuple[torch.Tensor, int, List[Dict[str, Any]]]:
         """One segment alone from time 0, padded to the clip."""
         out = torch.zeros(self.clip_samples)
         out[: self.segment_samples] = segment.wav

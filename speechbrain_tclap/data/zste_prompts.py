@@ -108,7 +108,9 @@ class ZSTEPrompts:
         str
             The prompt.
         """
-        caption = fill_template(self.before_template, self._name(first), self._name(second))
+        caption = fill_template(
+            self.before_template, self._name(first), self._name(second)
+        )
         return self.prompt_template.format(caption)
 
     def while_prompt(self, a: str, b: str) -> str:
@@ -126,7 +128,9 @@ class ZSTEPrompts:
         str
             The prompt.
         """
-        caption = fill_template(self.while_template, *sorted((self._name(a), self._name(b))))
+        caption = fill_template(
+            self.while_template, *sorted((self._name(a), self._name(b)))
+        )
         return self.prompt_template.format(caption)
 
     def slot_prompt(self, slot: int, label: str) -> str:
