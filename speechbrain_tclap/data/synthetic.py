@@ -1,19 +1,13 @@
 """A seeded procedural sound-event generator and its dataset preparation.
 
-The default recipe needs no download: clips are sequences of procedurally
-synthesised sound events (tones, chirps, noises, pulses, ...) whose classes
-differ by spectro-temporal shape, not by level. Each clip comes with its event
-list (label, onset, offset), so captions can state the temporal order
-("a bell followed by hiss") or deliberately not ("bell and hiss").
-
-* :data:`EVENT_CLASSES` maps a label to a function ``(rng, duration,
-  sample_rate) -> np.ndarray`` drawing one event with random in-class
-  parameters and a random level (peak <= 1, short fades, no clicks).
-* :class:`SoundEventGenerator` mixes events into clips.
-* :func:`speechbrain_tclap.data.captions.caption_for_events` writes the
-  clips' (ordered) captions.
-* :func:`prepare_synthetic` writes audio files and SpeechBrain JSON manifests,
-  deterministically and idempotently.
+The default recipe needs no download: clips are sequences of synthesised
+sound events whose classes differ by spectro-temporal shape, not by level,
+each with its event list (label, onset, offset) for temporal captions.
+:data:`EVENT_CLASSES` maps a label to ``(rng, duration, sample_rate) ->
+np.ndarray`` (random in-class parameters and level, peak <= 1, short fades);
+:class:`SoundEventGenerator` mixes events into clips and
+:func:`prepare_synthetic` writes audio and SpeechBrain JSON manifests,
+deterministically and idempotently.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -30,16 +24,7 @@ import threading
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
-from typing import (
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import soundfile as sf
@@ -434,15 +419,13 @@ class SoundEventGenerator:
     classes : sequence of str, optional
         Labels from :data:`EVENT_CLASSES` to draw from (all by default).
     seed : int
-        Seed of the generator's own random stream (used when ``make_clip``
-        gets no ``rng``).
+        Seed of the stream used when ``make_clip`` gets no ``rng``.
     min_event : float
         Shortest event in seconds.
     max_event : float
         Longest event in seconds.
     noise_floor_db : float, optional
-        RMS level (dBFS) of a pink background noise under the whole clip;
-        ``None`` for digital silence between events.
+        RMS level (dBFS) of a pink background noise; None: digital silence.
 
     Example
     -------
@@ -523,10 +506,9 @@ class SoundEventGenerator:
     ) -> Tuple[np.ndarray, List[Dict[str, Union[str, float]]]]:
         """Makes one clip holding ``n_events`` events of distinct classes.
 
-        Without overlap, event durations are drawn in
-        ``[min_event, min(max_event, duration / n_events)]`` and the silence
-        left over is split at random into gaps, so the events' temporal order
-        is well defined.
+        Without overlap, durations are drawn in ``[min_event, min(max_event,
+        duration / n_events)]`` and the rest split at random into gaps, so the
+        order is well defined.
 
         Arguments
         ---------
@@ -608,9 +590,8 @@ class SoundEventGenerator:
     def _noise_floor(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Pink (1/f) noise at ``noise_floor_db`` dBFS RMS.
 
-        A random excerpt (random start and sign) of a fixed 32 s pink-noise
-        bank: as random as needed for a background, and it spares one FFT
-        per clip, which was a third of the synthesis time.
+        A random excerpt (start and sign) of a fixed 32 s bank: random enough
+        for a background, and it spares an FFT per clip.
         """
         bank = _pink_noise_bank(self.sample_rate)
         if n > bank.shape[0] // 2:
@@ -669,19 +650,14 @@ def prepare_synthetic(
     """Generates the synthetic sound-event dataset: audio plus JSON manifests.
 
     Writes ``<data_folder>/audio/<split>/<split>_<index>.<format>`` (16-bit
-    PCM) and ``<data_folder>/<split>.json`` manifests
-    ``{id: {"wav", "duration", "events", "labels", "caption"}}`` where
-    ``labels`` are the event labels in time order and ``caption`` is the
-    default ordered caption. ``wav`` paths are absolute. Every clip has its
-    own seed derived from (seed, split, index), so splits are independent and
-    the output is byte-identical for the same arguments. A fingerprint file
-    records the arguments: a second call with the same ones does nothing, and
-    different ones regenerate the data. Several processes may call it on one
-    folder at once (e.g. seeds started together): they take turns on a lock
-    of the folder, so one generates and the others find the data ready. The
-    clips are generated in a temporary folder and moved into place after the
-    last one is written; the fingerprint comes last. Worker processes end
-    with the process that started them, even when it is killed.
+    PCM) and ``<data_folder>/<split>.json`` manifests ``{id: {"wav"
+    (absolute), "duration", "events", "labels" (in time order), "caption"
+    (default ordered)}}``. Each clip is seeded by (seed, split, index): the
+    output is byte-identical for the same arguments. A fingerprint file makes
+    a repeated call a no-op and changed arguments regenerate; concurrent
+    callers take turns on a folder lock. Clips are staged in a temporary
+    folder and moved in at the end, the fingerprint last; workers end with
+    the process that started them, even when it is killed.
 
     Arguments
     ---------
@@ -711,8 +687,8 @@ def prepare_synthetic(
     allow_overlap : bool
         Let events overlap (then the caption's order is by onset).
     num_workers : int, optional
-        Processes generating clips (default: CPU count, at most 8); the
-        output is identical for any value.
+        Processes (default: CPU count, at most 8); the output does not depend
+        on it.
 
     Returns
     -------
@@ -745,13 +721,6 @@ def prepare_synthetic(
     lo, hi = int(n_events[0]), int(n_events[1])
     if not 1 <= lo <= hi:
         raise ValueError(f"n_events must be a range 1 <= low <= high, got {n_events}")
-    generator = SoundEventGenerator(
-        sample_rate=sample_rate,
-        classes=classes,
-        min_event=min_event,
-        max_event=max_event,
-        noise_floor_db=noise_floor_db,
-    )
     data_folder = os.path.abspath(os.fspath(data_folder))
     config = {
         "generator_version": GENERATOR_VERSION,
@@ -760,14 +729,15 @@ def prepare_synthetic(
         "clip_duration": float(clip_duration),
         "n_events": [lo, hi],
         "seed": int(seed),
-        "classes": generator.classes,
+        "classes": list(EVENT_CLASSES) if classes is None else list(classes),
         "audio_format": audio_format,
         "min_event": float(min_event),
         "max_event": float(max_event),
-        "noise_floor_db": (None if noise_floor_db is None else float(noise_floor_db)),
+        "noise_floor_db": None if noise_floor_db is None else float(noise_floor_db),
         "allow_overlap": bool(allow_overlap),
         "data_folder": data_folder,
     }
+    _generator(config)  # checks the classes and event lengths before any work
     manifests = manifest_paths(data_folder, splits)
     with folder_lock(data_folder, "generating synthetic data"):
         _generate_locked(config, manifests, num_workers)
@@ -868,30 +838,12 @@ _CHUNK = 100
 
 
 def _generate_chunk(job: tuple) -> Dict[str, dict]:
-    """Synthesises and writes the clips ``indices`` of one split.
-
-    Arguments
-    ---------
-    job : tuple
-        ``(config, split, indices, staging)`` as built by
-        :func:`prepare_synthetic`: clips go to ``<staging>/audio/<split>/``,
-        rows name them in ``<data_folder>/audio/<split>/``.
-
-    Returns
-    -------
-    dict
-        ``{clip_id: manifest row}`` in index order.
-    """
+    """Writes the clips ``indices`` of ``(config, split, indices, staging)`` under
+    ``<staging>/audio/<split>/``; returns their rows (naming the final folder)."""
     config, split, indices, staging = job
     split_dir = os.path.join(staging, "audio", split)
     final_dir = os.path.join(config["data_folder"], "audio", split)
-    generator = SoundEventGenerator(
-        sample_rate=config["sample_rate"],
-        classes=config["classes"],
-        min_event=config["min_event"],
-        max_event=config["max_event"],
-        noise_floor_db=config["noise_floor_db"],
-    )
+    generator = _generator(config)
     low, high = config["n_events"]
     audio_format = config["audio_format"]
     rows = {}
@@ -921,6 +873,12 @@ def _generate_chunk(job: tuple) -> Dict[str, dict]:
             "caption": caption_for_events(events, style="ordered"),
         }
     return rows
+
+
+def _generator(config: dict) -> SoundEventGenerator:
+    """The clip generator of a :func:`prepare_synthetic` config."""
+    keys = ("sample_rate", "classes", "min_event", "max_event", "noise_floor_db")
+    return SoundEventGenerator(**{key: config[key] for key in keys})
 
 
 def _remove_generated(data_folder: str, split: str) -> None:
