@@ -120,6 +120,23 @@ def _finish(rng: np.random.Generator, x: np.ndarray, sample_rate: int) -> np.nda
     return (level * x).astype(np.float32)
 
 
+def _chirp(rng, duration: float, sample_rate: int, rising: bool) -> np.ndarray:
+    """A sine sweeping 1.5-3 octaves between 200-500 Hz and above, up or down."""
+    n = _num_samples(duration, sample_rate)
+    low = _log_uniform(rng, 200, 500)
+    high = _cap(low * 2 ** rng.uniform(1.5, 3.0), sample_rate)
+    start, end = (low, high) if rising else (high, low)
+    x = _sine_sweep(start, end, n, sample_rate, rng.uniform(0, 2 * np.pi))
+    return _finish(rng, x, sample_rate)
+
+
+def _swell(rng, t: np.ndarray, rates: tuple, depths: tuple) -> np.ndarray:
+    """Loudness envelope dipping at a rate (Hz) and by a depth drawn in the ranges."""
+    rate, depth = rng.uniform(*rates), rng.uniform(*depths)
+    angle = 2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi)
+    return 1.0 - depth * (0.5 + 0.5 * np.cos(angle))
+
+
 # ---------------------------------------------------------------------------
 # The event classes
 # ---------------------------------------------------------------------------
@@ -170,11 +187,7 @@ def rising_chirp(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
     """A sine sweeping up 1.5-3 octaves from 200-500 Hz over the event."""
-    n = _num_samples(duration, sample_rate)
-    low = _log_uniform(rng, 200, 500)
-    high = _cap(low * 2 ** rng.uniform(1.5, 3.0), sample_rate)
-    x = _sine_sweep(low, high, n, sample_rate, rng.uniform(0, 2 * np.pi))
-    return _finish(rng, x, sample_rate)
+    return _chirp(rng, duration, sample_rate, rising=True)
 
 
 @_event_class
@@ -182,11 +195,7 @@ def falling_chirp(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
     """A sine sweeping down 1.5-3 octaves to 200-500 Hz over the event."""
-    n = _num_samples(duration, sample_rate)
-    low = _log_uniform(rng, 200, 500)
-    high = _cap(low * 2 ** rng.uniform(1.5, 3.0), sample_rate)
-    x = _sine_sweep(high, low, n, sample_rate, rng.uniform(0, 2 * np.pi))
-    return _finish(rng, x, sample_rate)
+    return _chirp(rng, duration, sample_rate, rising=False)
 
 
 @_event_class
@@ -205,9 +214,7 @@ def low_rumble(
     """Noise low-passed at 80-250 Hz with a slow 1-3 Hz swell."""
     n = _num_samples(duration, sample_rate)
     x = _shaped_noise(rng, n, sample_rate, _lowpass_gain(rng.uniform(80, 250)))
-    rate, depth = rng.uniform(1.0, 3.0), rng.uniform(0.1, 0.3)
-    angle = 2 * np.pi * rate * _time(n, sample_rate) + rng.uniform(0, 2 * np.pi)
-    swell = 1.0 - depth * (0.5 + 0.5 * np.cos(angle))
+    swell = _swell(rng, _time(n, sample_rate), (1.0, 3.0), (0.1, 0.3))
     return _finish(rng, x * swell, sample_rate)
 
 
@@ -273,9 +280,7 @@ def tremolo_tone(
     n = _num_samples(duration, sample_rate)
     t = _time(n, sample_rate)
     freq = _cap(_log_uniform(rng, 400, 1200), sample_rate)
-    rate, depth = rng.uniform(4.0, 12.0), rng.uniform(0.5, 0.85)
-    angle = 2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi)
-    env = 1.0 - depth * (0.5 + 0.5 * np.cos(angle))
+    env = _swell(rng, t, (4.0, 12.0), (0.5, 0.85))
     x = env * np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi))
     return _finish(rng, x, sample_rate)
 
