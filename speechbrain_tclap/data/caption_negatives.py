@@ -528,10 +528,7 @@ def validate_negative(original: str, rewritten: Optional[str]) -> Tuple[bool, st
     if before != after:
         missing = sorted((before - after).elements())
         added = sorted((after - before).elements())
-        return (
-            False,
-            f"content words differ (missing: {missing}; added: {added})",
-        )
+        return False, f"content words differ (missing: {missing}; added: {added})"
     parsed_original = parse_temporal_caption(original)
     if parsed_original is None:
         return False, "original has no sequential connective (no event order)"
@@ -540,18 +537,12 @@ def validate_negative(original: str, rewritten: Optional[str]) -> Tuple[bool, st
         simultaneous = _simultaneity_matches(_strip_suffix(rewritten)[0])
         if simultaneous:
             word = simultaneous[0].group(1).lower()
-            return (
-                False,
-                f"simultaneity rewrite ({word!r}) states no event order",
-            )
+            return False, f"simultaneity rewrite ({word!r}) states no event order"
         return False, "rewrite has no sequential connective (no event order)"
     order_original = parsed_original.temporal_order()
     order_rewrite = parsed_rewrite.temporal_order()
     if order_original is None or order_rewrite is None:
-        return (
-            False,
-            "ambiguous event order (mixes 'after' with forward connectives)",
-        )
+        return False, "ambiguous event order (mixes 'after' with forward connectives)"
     bags_original = [_event_bag(e) for e in order_original]
     bags_rewrite = [_event_bag(e) for e in order_rewrite]
     if Counter(bags_original) != Counter(bags_rewrite):

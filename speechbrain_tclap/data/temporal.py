@@ -36,12 +36,7 @@ from speechbrain_tclap.data.audio import (
     _loudest_start,
     read_audio,
 )
-from speechbrain_tclap.data.batching import (
-    AudioView,
-    CLAPSample,
-    TextView,
-    caption_key,
-)
+from speechbrain_tclap.data.batching import AudioView, CLAPSample, TextView, caption_key
 from speechbrain_tclap.data.captions import TEMPLATE_SLOT, contrastive_style
 from speechbrain_tclap.data.datasets import EpochSeededBuilder, row_labels
 from speechbrain_tclap.data.labels import readable_label
