@@ -37,10 +37,9 @@ _ADVERBS = (
     r"(?:shortly|soon|just|right|immediately|quickly|briefly|directly|long|closely)"
 )
 
-# Sequential connectives: (canonical name, direction, pattern). The pattern
-# covers the separators around the connective so that the text between two
-# matches is exactly one event. Order matters: earlier entries win at the same
-# position ("and then followed by" is one "followed by").
+# Sequential connectives: (canonical name, direction, pattern). A pattern takes
+# the separators around it, so the text between two matches is one event;
+# earlier entries win at one position ("and then followed by": "followed by").
 _SEQUENTIAL_SPECS: Tuple[Tuple[str, str, str], ...] = (
     ("after which", "forward", r"\s*[,;]?\s+after\s+(?:which|that|this)\b,?\s+"),
     (

@@ -798,9 +798,8 @@ def _generate_locked(
     rows_per_split: Dict[str, Dict[str, dict]] = {split: {} for split in splits}
     for (_, split, _, _), chunk_rows in zip(jobs, results):
         rows_per_split[split].update(chunk_rows)
-    # Every clip is written: replace what an earlier (different or
-    # interrupted) generation wrote, and only that (our manifests and clip
-    # files, never other files in the folder); the fingerprint last.
+    # Replace what an earlier generation wrote, and only that (our manifests
+    # and clip files, never other files); the fingerprint last.
     if previous is not None:
         os.remove(fingerprint_path)
     for split in set(splits) | set(

@@ -393,9 +393,8 @@ class PairRender(NamedTuple):
     sources : tuple of str
         Ids of the two source clips.
     views : dict
-        View name -> ``(wav, valid_samples, events)``; ``wav`` is padded to
-        the builder's clip length, ``events`` lists label, onset and offset
-        (seconds) and source of each event in the view.
+        View name -> ``(wav, valid_samples, events)``: ``wav`` padded to the
+        clip, ``events`` with label, onset, offset (seconds) and source.
 
     Example
     -------
@@ -716,8 +715,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
         Arguments
         ---------
         row : dict
-            Pair row with ``id``, ``a`` and ``b`` (source rows with ``wav``
-            and a label); an optional ``labels`` pair overrides the labels.
+            Pair row: ``id``, ``a`` and ``b`` (source rows with ``wav`` and a
+            label), optionally ``labels`` (overrides the sources').
         train : bool
             Training mode (template draw, random crop).
 
