@@ -1,31 +1,15 @@
 """Order-swapped negative captions for free-form captions (T-CLAP pipeline b).
 
-A caption such as "a dog barks followed by a car passes" describes events in
-a temporal order. Its *order-swapped* version ("a car passes followed by a dog
-barks") names the same sounds in another order and serves as an extra text
-negative for the clip. This module holds:
-
-* connective detection: :func:`has_temporal_connective`,
-  :func:`split_on_connective` and the full :func:`parse_temporal_caption`.
-  Sequential connectives ("followed by", "and then", "then", ", then",
-  "before", "after", "afterwards", "subsequently", "later", "after which",
-  "first ... then", sentence-initial "After X, Y" / "Before X, Y") split a
-  caption into events; simultaneity connectives ("while", "whilst", "as",
-  "during", "meanwhile", "simultaneously") are recognised but carry no order,
-  so they stay inside an event;
-* :func:`swap_temporal_order`, a rule-based rewriter that reverses the events
-  around the sequential connectives (keeping the connectives in place, so
-  "X after Y" becomes "Y after X"), with capitalisation, final punctuation and
-  "a X ... the X" articles fixed up;
-* :func:`validate_negative`, the filter applied to every rewrite (rule or LLM):
-  same content words, same events, different event order;
-* :class:`NegativeCache`, a JSONL cache of rewrites keyed by caption id (see
-  :mod:`speechbrain_tclap.data.llm_negatives` for the LLM generator);
-* :class:`CaptionNegativeProvider`, what the data pipeline calls to get the
-  negative of one caption (cache first, then rules, always validated).
-
-Caption ids: the k-th caption of manifest row ``r`` is ``"r#k"`` (see
-:func:`caption_id` and :func:`caption_items`).
+"A dog barks followed by a car passes" becomes "a car passes followed by a
+dog barks": the same sounds in another order, an extra text negative of the
+clip. Sequential connectives ("followed by", "then", "before", "after",
+"first ... then", "After X, Y", ...) split a caption into events;
+simultaneity ones ("while", "as", "during", ...) carry no order and stay
+inside an event. :func:`swap_temporal_order` rewrites by rule,
+:func:`validate_negative` filters every rewrite (rule or LLM: same words,
+same events, another order), :class:`NegativeCache` stores rewrites (JSONL,
+by caption id ``"<row id>#<k>"``, see :func:`caption_id`) and
+:class:`CaptionNegativeProvider` serves the data pipeline.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -36,17 +20,7 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import (
-    Any,
-    Dict,
-    Iterable,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from speechbrain.utils.logger import get_logger
 
@@ -59,18 +33,15 @@ SOURCES = ("rule", "llm")
 
 # Adverbs that may precede "before"/"after"/"followed by" and belong to the
 # connective ("shortly after", "followed closely by").
-_ADVERBS = r"(?:shortly|soon|just|right|immediately|quickly|briefly|directly|long|closely)"
+_ADVERBS = (
+    r"(?:shortly|soon|just|right|immediately|quickly|briefly|directly|long|closely)"
+)
 
-# Sequential connectives: (canonical name, direction, pattern). The pattern
-# covers the separators around the connective so that the text between two
-# matches is exactly one event. Order matters: earlier entries win at the same
-# position ("and then followed by" is one "followed by").
+# Sequential connectives: (canonical name, direction, pattern). A pattern takes
+# the separators around it, so the text between two matches is one event;
+# earlier entries win at one position ("and then followed by": "followed by").
 _SEQUENTIAL_SPECS: Tuple[Tuple[str, str, str], ...] = (
-    (
-        "after which",
-        "forward",
-        r"\s*[,;]?\s+after\s+(?:which|that|this)\b,?\s+",
-    ),
+    ("after which", "forward", r"\s*[,;]?\s+after\s+(?:which|that|this)\b,?\s+"),
     (
         "followed by",
         "forward",
@@ -86,17 +57,13 @@ _SEQUENTIAL_SPECS: Tuple[Tuple[str, str, str], ...] = (
     ("after", "backward", rf"\s*,?\s+(?:{_ADVERBS}\s+)?after\s+"),
 )
 _SEQUENTIAL = re.compile(
-    "|".join(
-        f"(?P<c{i}>{spec[2]})" for i, spec in enumerate(_SEQUENTIAL_SPECS)
-    ),
+    "|".join(f"(?P<c{i}>{spec[2]})" for i, spec in enumerate(_SEQUENTIAL_SPECS)),
     re.IGNORECASE,
 )
 # "First X, then Y": the prefix stays in front of the first event.
 _FIRST_PREFIX = re.compile(r"^(?:at\s+)?first(?:ly)?\b,?\s+", re.IGNORECASE)
 # "After X, Y" (X then Y) and "Before X, Y" (Y then X).
-_INITIAL = re.compile(
-    r"^(after|before)\s+([^,;]+?)\s*[,;]\s*(.+)$", re.IGNORECASE
-)
+_INITIAL = re.compile(r"^(after|before)\s+([^,;]+?)\s*[,;]\s*(.+)$", re.IGNORECASE)
 # Simultaneity: recognised, never split on for order.
 _SIMULTANEOUS = re.compile(
     r"\b(while|whilst|during|meanwhile|simultaneously|as)\b", re.IGNORECASE
@@ -139,8 +106,7 @@ class Connective:
     text : str
         The matched text, separators included (e.g. ``", then "``).
     name : str
-        Canonical name (``"followed by"``, ``"then"``, ``", then"``,
-        ``"after"``, ...).
+        Canonical name (``"followed by"``, ``", then"``, ``"after"``, ...).
     direction : str
         ``"forward"`` (the left event happens first) or ``"backward"``
         (``"X after Y"``: the right event happens first).
@@ -161,8 +127,7 @@ class TemporalParse:
     """A caption split into events around its sequential connectives.
 
     The caption is ``prefix + events[0] + connectives[0].text + events[1] ...
-    + suffix`` (for the sentence-initial form, ``prefix`` is "After " or
-    "Before " and the single connective is the comma).
+    + suffix`` ("After X, Y": ``prefix`` "After ", the comma the connective).
 
     Arguments
     ---------
@@ -206,10 +171,7 @@ class TemporalParse:
         return "".join(out) + self.suffix
 
     def temporal_order(self) -> Optional[List[str]]:
-        """Events in the order they happen, or None when ambiguous.
-
-        A chain mixing forward and backward connectives ("A after B then C")
-        has no reliable order.
+        """Events in the order they happen; None if ambiguous ("A after B then C").
 
         Returns
         -------
@@ -337,9 +299,7 @@ def _simultaneity_matches(text: str) -> List["re.Match"]:
     return out
 
 
-def has_temporal_connective(
-    caption: str, sequential_only: bool = False
-) -> bool:
+def has_temporal_connective(caption: str, sequential_only: bool = False) -> bool:
     """Whether a caption holds a temporal connective.
 
     Arguments
@@ -347,8 +307,7 @@ def has_temporal_connective(
     caption : str
         A caption.
     sequential_only : bool
-        Count only connectives that give an order ("followed by", "then",
-        "before", ...), not simultaneity ("while", "as", "during").
+        Count only connectives that give an order, not "while", "as", ...
 
     Returns
     -------
@@ -377,10 +336,7 @@ def has_temporal_connective(
 
 
 def split_on_connective(caption: str) -> Optional[Tuple[str, str, str]]:
-    """Splits a caption at its first temporal connective.
-
-    Sequential connectives are preferred; a caption with only simultaneity
-    connectives is split at the first of those.
+    """Splits a caption at its first sequential (else simultaneity) connective.
 
     Arguments
     ---------
@@ -390,9 +346,8 @@ def split_on_connective(caption: str) -> Optional[Tuple[str, str, str]]:
     Returns
     -------
     tuple of str or None
-        ``(first, connective, second)``: the text before the connective, its
-        canonical name and the text after it (final punctuation removed;
-        for "After X, Y" the pair is ``(X, "after ..., ", Y)``), or None.
+        ``(first, connective name, second)`` without final punctuation
+        ("After X, Y": ``(X, "after ..., ", Y)``), or None.
 
     Example
     -------
@@ -405,9 +360,7 @@ def split_on_connective(caption: str) -> Optional[Tuple[str, str, str]]:
     """
     parsed = parse_temporal_caption(caption)
     if parsed is not None:
-        rest = TemporalParse(
-            parsed.events[1:], parsed.connectives[1:], "", ""
-        ).text()
+        rest = TemporalParse(parsed.events[1:], parsed.connectives[1:], "", "").text()
         return parsed.events[0], parsed.names[0], rest
     if not isinstance(caption, str):
         return None
@@ -430,9 +383,7 @@ def _lower_first(text: str) -> str:
     return text[0].lower() + text[1:]
 
 
-def _fix_articles(
-    original_events: Sequence[str], new_events: List[str]
-) -> List[str]:
+def _fix_articles(original_events: Sequence[str], new_events: List[str]) -> List[str]:
     """Moves "a X" to the first mention of X and "the X" to the later ones."""
     indefinite: Dict[str, str] = {}
     definite = set()
@@ -464,13 +415,10 @@ def _fix_articles(
 def swap_temporal_order(caption: str) -> Optional[str]:
     """Rule-based order-swapped rewrite of a caption.
 
-    The events around the sequential connectives are reversed while the
-    connectives stay in place: "A followed by B" becomes "B followed by A",
-    "A after B" (B first) becomes "B after A" (A first), a three-event chain
-    "A then B then C" becomes "C then B then A". Clauses joined by "while",
-    "as" or "during" move together. The first letter and the final
-    punctuation of the caption are kept, and "a dog ... the dog" is
-    re-articled to follow the new order.
+    The events are reversed, the connectives stay in place ("A after B"
+    becomes "B after A"; "A then B then C", "C then B then A"); clauses joined
+    by "while", "as", ... move together. Capitalisation and final punctuation
+    are kept and "a dog ... the dog" is re-articled for the new order.
 
     Arguments
     ---------
@@ -480,9 +428,8 @@ def swap_temporal_order(caption: str) -> Optional[str]:
     Returns
     -------
     str or None
-        The order-swapped caption, or None when it has no swappable
-        connective (none, only simultaneity, or a chain mixing "after" with
-        forward connectives).
+        The rewrite, or None without a swappable connective (none, only
+        simultaneity, or "after" mixed with forward connectives).
 
     Example
     -------
@@ -514,9 +461,7 @@ def swap_temporal_order(caption: str) -> Optional[str]:
 
 
 def content_words(text: str) -> Counter:
-    """Multiset of the content words of a caption.
-
-    Lower-cased words without punctuation, :data:`STOPWORDS` and
+    """Multiset of a caption's lower-cased words, less :data:`STOPWORDS` and
     :data:`CONNECTIVE_WORDS`.
 
     Arguments
@@ -535,26 +480,19 @@ def content_words(text: str) -> Counter:
     ['barks', 'dog', 'dog', 'whimpers']
     """
     words = _WORD.findall(text.lower())
-    return Counter(
-        w for w in words if w not in STOPWORDS and w not in CONNECTIVE_WORDS
-    )
+    return Counter(w for w in words if w not in STOPWORDS and w not in CONNECTIVE_WORDS)
 
 
 def _event_bag(event: str) -> Tuple[str, ...]:
     return tuple(sorted(content_words(event).elements()))
 
 
-def validate_negative(
-    original: str, rewritten: Optional[str]
-) -> Tuple[bool, str]:
+def validate_negative(original: str, rewritten: Optional[str]) -> Tuple[bool, str]:
     """Checks that a rewrite is a true order-swapped negative of a caption.
 
-    The rewrite must be non-empty, differ from the original, have the same
-    multiset of content words (stopwords, connective words, punctuation and
-    case ignored), describe the same events (the same word bags per event
-    clause) and put them in a different temporal order. A rewrite whose
-    events are only joined by simultaneity connectives ("while") is rejected:
-    it states no order.
+    The rewrite must differ, keep the multiset of :func:`content_words` and
+    the word bag of each event clause, and put the events in another order; a
+    simultaneity-only rewrite ("while") states no order and is rejected.
 
     Arguments
     ---------
@@ -589,10 +527,7 @@ def validate_negative(
     if before != after:
         missing = sorted((before - after).elements())
         added = sorted((after - before).elements())
-        return (
-            False,
-            f"content words differ (missing: {missing}; added: {added})",
-        )
+        return False, f"content words differ (missing: {missing}; added: {added})"
     parsed_original = parse_temporal_caption(original)
     if parsed_original is None:
         return False, "original has no sequential connective (no event order)"
@@ -601,18 +536,12 @@ def validate_negative(
         simultaneous = _simultaneity_matches(_strip_suffix(rewritten)[0])
         if simultaneous:
             word = simultaneous[0].group(1).lower()
-            return (
-                False,
-                f"simultaneity rewrite ({word!r}) states no event order",
-            )
+            return False, f"simultaneity rewrite ({word!r}) states no event order"
         return False, "rewrite has no sequential connective (no event order)"
     order_original = parsed_original.temporal_order()
     order_rewrite = parsed_rewrite.temporal_order()
     if order_original is None or order_rewrite is None:
-        return (
-            False,
-            "ambiguous event order (mixes 'after' with forward connectives)",
-        )
+        return False, "ambiguous event order (mixes 'after' with forward connectives)"
     bags_original = [_event_bag(e) for e in order_original]
     bags_rewrite = [_event_bag(e) for e in order_rewrite]
     if Counter(bags_original) != Counter(bags_rewrite):
@@ -645,9 +574,7 @@ def caption_id(row_id: str, index: int) -> str:
     return f"{row_id}#{int(index)}"
 
 
-def caption_items(
-    rows: Mapping[str, Mapping[str, Any]]
-) -> List[Tuple[str, str]]:
+def caption_items(rows: Mapping[str, Mapping[str, Any]]) -> List[Tuple[str, str]]:
     """All ``(caption id, caption)`` pairs of a manifest, in file order.
 
     Arguments
@@ -708,13 +635,10 @@ _REQUIRED_FIELDS = {
 class NegativeCache:
     """JSONL cache of negative captions keyed by caption id.
 
-    One record per line: ``{"id", "caption", "negative", "source", "valid",
-    "reason"}`` where ``source`` is ``"rule"`` or ``"llm"`` and ``valid`` the
-    verdict of :func:`validate_negative`. Invalid records are kept (they make
-    a resumed run skip captions already tried). When an id appears more than
-    once, the last *valid* record wins. Lines that are not valid records
-    (a crash mid-write, hand edits) are reported with their line numbers and
-    skipped, or raised with ``strict=True``.
+    One record per line (:func:`make_record`). Invalid records are kept, so a
+    resumed run skips captions already tried; per id the last *valid* record
+    wins. Corrupted lines (a crash mid-write, hand edits) are reported with
+    their line numbers and skipped, or raised with ``strict=True``.
 
     Arguments
     ---------
@@ -743,8 +667,7 @@ class NegativeCache:
         path : str or os.PathLike
             The JSONL file; a missing file has no records.
         strict : bool
-            Raise :class:`NegativeCacheError` on the first bad line instead of
-            reporting it.
+            Raise :class:`NegativeCacheError` on the first bad line.
 
         Returns
         -------
@@ -827,8 +750,7 @@ class NegativeCache:
         path : str or os.PathLike
             The JSONL file (missing: empty result).
         strict : bool
-            Raise :class:`NegativeCacheError` on a corrupted line instead of
-            logging it.
+            Raise :class:`NegativeCacheError` on a corrupted line.
 
         Returns
         -------
@@ -866,8 +788,8 @@ class NegativeCache:
     def append(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Appends records (one JSON object per line) and flushes them.
 
-        A file whose last line was cut short (a crash mid-write) first gets a
-        newline, so the cut line stays a single reported corrupted line.
+        A last line cut short by a crash first gets a newline, so it stays one
+        reported corrupted line.
 
         Arguments
         ---------
@@ -877,20 +799,12 @@ class NegativeCache:
         lines = [_dump_record(r) for r in records]
         if not lines:
             return
-        folder = os.path.dirname(self.path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
         needs_newline = False
         if os.path.isfile(self.path) and os.path.getsize(self.path) > 0:
             with open(self.path, "rb") as f:
                 f.seek(-1, os.SEEK_END)
                 needs_newline = f.read(1) != b"\n"
-        with open(self.path, "a", encoding="utf-8") as f:
-            if needs_newline:
-                f.write("\n")
-            f.write("".join(lines))
-            f.flush()
-            os.fsync(f.fileno())
+        _write_synced(self.path, "a", "\n" * needs_newline + "".join(lines))
 
     def write(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Replaces the file with ``records`` (atomically).
@@ -908,16 +822,20 @@ class NegativeCache:
         >>> NegativeCache.load(cache.path)
         {}
         """
-        lines = [_dump_record(r) for r in records]
-        folder = os.path.dirname(self.path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
         tmp = f"{self.path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write("".join(lines))
-            f.flush()
-            os.fsync(f.fileno())
+        _write_synced(tmp, "w", "".join(_dump_record(r) for r in records))
         os.replace(tmp, self.path)
+
+
+def _write_synced(path: str, mode: str, text: str) -> None:
+    """Writes ``text`` (mode ``"a"`` or ``"w"``) and syncs it to disk."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    with open(path, mode, encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def make_record(
@@ -987,9 +905,7 @@ def _check_record(line: str) -> Dict[str, Any]:
         if name not in record:
             raise ValueError(f"missing field {name!r}")
         if not isinstance(record[name], kind):
-            raise ValueError(
-                f"field {name!r} has type {type(record[name]).__name__}"
-            )
+            raise ValueError(f"field {name!r} has type {type(record[name]).__name__}")
     if record.get("source") not in SOURCES:
         raise ValueError(
             f"'source' must be one of {SOURCES}, got {record.get('source')!r}"
@@ -1002,11 +918,10 @@ def _check_record(line: str) -> Dict[str, Any]:
 class CaptionNegativeProvider:
     """Order-swapped negative of a caption for the data pipeline.
 
-    Looks the caption up in a :class:`NegativeCache` (by caption id, then by
-    caption text, ignoring a record written for another caption), then falls
-    back to :func:`swap_temporal_order`. Every answer passes
-    :func:`validate_negative`; None means the caption has no usable negative.
-    ``counts`` tallies where answers came from.
+    Looks the caption up in a :class:`NegativeCache` (by id, then by text;
+    a record of another caption is ignored), then tries
+    :func:`swap_temporal_order`. Every answer passes :func:`validate_negative`;
+    None: no usable negative. ``counts`` tallies the answers' sources.
 
     Arguments
     ---------
@@ -1037,9 +952,7 @@ class CaptionNegativeProvider:
         self.by_text: Dict[str, str] = {}
         if self.cache_path is not None:
             if not os.path.isfile(self.cache_path):
-                raise FileNotFoundError(
-                    f"negative cache not found: {self.cache_path}"
-                )
+                raise FileNotFoundError(f"negative cache not found: {self.cache_path}")
             self.by_id = NegativeCache.load_entries(self.cache_path)
             for record in self.by_id.values():
                 self.by_text.setdefault(
@@ -1047,9 +960,7 @@ class CaptionNegativeProvider:
                 )
         self.counts = {"cache": 0, "rule": 0, "none": 0}
 
-    def __call__(
-        self, caption_id: Optional[str], caption: str
-    ) -> Optional[str]:
+    def __call__(self, caption_id: Optional[str], caption: str) -> Optional[str]:
         """Negative of one caption, or None.
 
         Arguments

@@ -1,15 +1,11 @@
 """Captions of sound-event clips: templates and the caption of an event list.
 
 A clip's events (label, onset, offset) become a caption that states their
-temporal order ("a bell followed by hiss") or deliberately not ("bell and
-hiss"). The templates (:data:`DEFAULT_TEMPLATES`) name the events with
-slots ``{A}``, ``{B}``, ... (:data:`TEMPLATE_SLOT`), which the sample
-builders of :mod:`speechbrain_tclap.data.datasets`,
-:mod:`speechbrain_tclap.data.temporal` and :mod:`speechbrain_tclap.data.teminal`
-fill as well; :func:`caption_for_events` writes one caption. The synthetic
-generator (:mod:`speechbrain_tclap.data.synthetic`) captions its clips with it.
-Zero-shot prompts of class names come from :func:`class_prompts` (the one
-prompt builder) and :data:`DEFAULT_PROMPT_TEMPLATE`.
+order ("a bell followed by hiss") or deliberately not ("bell and hiss"):
+:func:`caption_for_events`, with templates naming the events ``{A}``,
+``{B}``, ... (:data:`TEMPLATE_SLOT`), which the sample builders fill as well.
+Zero-shot class prompts come from :func:`class_prompts`, the one prompt
+builder.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -23,7 +19,6 @@ import numpy as np
 
 from speechbrain_tclap.data.labels import readable_label
 
-
 #: The zero-shot prompt of a class name when a model or task names none
 #: (MS-CLAP's and LAION's "This is a sound of {}."): its one home.
 DEFAULT_PROMPT_TEMPLATE = "This is a sound of {}."
@@ -36,16 +31,13 @@ def class_prompts(
 ) -> List[str]:
     """One zero-shot prompt per class: the label's words in the template's ``{}``.
 
-    Every prompt of a class name in the package (the interface, the Brain's
-    zero-shot metrics, SED, the benchmark, recipe vocabularies) is built here.
-
     Arguments
     ---------
     labels : iterable of str
         Class labels.
     template : str, optional
-        Prompt with one ``{}`` for the class name (``{{`` and ``}}`` for
-        literal braces); default :data:`DEFAULT_PROMPT_TEMPLATE`.
+        Prompt with one ``{}`` (``{{``, ``}}``: literal braces); default
+        :data:`DEFAULT_PROMPT_TEMPLATE`.
     words : callable
         Label -> words (default: underscores and dashes become spaces).
 
@@ -72,6 +64,7 @@ def class_prompts(
         )
     return [template.format(words(label)) for label in labels]
 
+
 #: Caption templates; ``{A}``, ``{B}``, ... are the events (in time order for
 #: "ordered", alphabetical for "unordered"). A template is used for clips
 #: whose event count equals its number of placeholders.
@@ -96,11 +89,10 @@ DEFAULT_TEMPLATES: Dict[str, List[str]] = {
     ],
 }
 
-#: Styles of generated captions: ``"ordered"`` ("A followed by B"),
-#: ``"unordered"`` ("A and B", names sorted) and ``"unordered_with_ordered"``:
-#: the order-free caption trains the contrastive loss while the ordered
-#: caption and its order-swapped twin go aside to the temporal loss alone
-#: (view ``"ordered"``), so order never competes with what the frames learn.
+#: Caption styles: ``"ordered"`` ("A followed by B"), ``"unordered"`` ("A and
+#: B", names sorted) and ``"unordered_with_ordered"`` (order-free caption for
+#: the contrastive loss, the ordered one and its swap aside for the temporal
+#: loss, so order never competes with what the frames learn).
 CAPTION_STYLES = ("ordered", "unordered", "unordered_with_ordered")
 
 
@@ -123,7 +115,9 @@ def contrastive_style(style: str) -> str:
     'unordered'
     """
     if style not in CAPTION_STYLES:
-        raise ValueError(f"caption style must be one of {CAPTION_STYLES}, got {style!r}")
+        raise ValueError(
+            f"caption style must be one of {CAPTION_STYLES}, got {style!r}"
+        )
     return "ordered" if style == "ordered" else "unordered"
 
 
@@ -134,9 +128,8 @@ TEMPLATE_SLOT = re.compile(r"\{([A-Z])\}")
 def unicode_problem(text: str) -> Optional[str]:
     r"""Why a caption cannot be encoded as UTF-8 (a lone surrogate), or None.
 
-    Such strings come from JSON escapes (``"\udc80"``) or from decoding
-    bytes with ``errors="surrogateescape"``; tokenizers fail on them late
-    and without saying which caption.
+    Such strings come from JSON escapes (``"\udc80"``) or ``surrogateescape``
+    decoding; tokenizers fail on them late, without naming the caption.
 
     Arguments
     ---------
@@ -177,12 +170,10 @@ def caption_for_events(
 ) -> str:
     """Writes a caption for a clip's events.
 
-    ``"ordered"`` names the events in time order ("A followed by B");
-    ``"unordered"`` sorts the names alphabetically so that the caption carries
-    no order information ("A and B"). One event uses the ``"single"``
-    templates in both styles. With ``rng=None`` the first fitting template is
-    used; otherwise one is drawn. Without a fitting template (e.g. four
-    events) the names are joined with " followed by " or ", ... and ...".
+    ``"ordered"`` names the events in time order ("A followed by B"),
+    ``"unordered"`` sorted ("A and B"); one event uses the ``"single"``
+    templates. Without a fitting template (e.g. four events) the names are
+    joined with " followed by " or ", ... and ...".
 
     Arguments
     ---------
@@ -216,9 +207,7 @@ def caption_for_events(
     'the sound of hiss'
     """
     if style not in ("ordered", "unordered"):
-        raise ValueError(
-            f"style must be 'ordered' or 'unordered', got {style!r}"
-        )
+        raise ValueError(f"style must be 'ordered' or 'unordered', got {style!r}")
     if not events:
         raise ValueError("cannot caption a clip without events")
     if isinstance(events[0], Mapping):

@@ -1,28 +1,17 @@
 """Order-swapped negative captions written by a local causal language model.
 
-T-CLAP's second data pipeline asks a language model to rewrite a caption with
-its sound events in another order; the rewrite is a hard text negative of the
-clip. This module runs any local Hugging Face causal LM (or any object with a
-compatible ``generate``) over the captions of a manifest:
-
-1. captions without a sequential connective ("followed by", "then",
-   "before", ...) are skipped: they state no order to swap;
-2. each remaining caption is put into :data:`PROMPT_TEMPLATE` (an instruction
-   plus the few-shot pairs of :data:`FEW_SHOT_EXAMPLES`);
-3. greedy decoding (deterministic), in batches with left padding, stops each
-   row at its first newline;
-4. the output keeps its first line, without a repeated ``Reversed:`` label or
-   surrounding quotes;
-5. :func:`~speechbrain_tclap.data.caption_negatives.validate_negative` checks
-   it; an invalid output falls back to the rule rewriter
-   (:func:`~speechbrain_tclap.data.caption_negatives.swap_temporal_order`,
-   recorded with source ``"rule"``), and a caption neither can swap is
-   recorded as invalid;
-6. records are appended to a JSONL
-   :class:`~speechbrain_tclap.data.caption_negatives.NegativeCache` after
-   every batch; a second run skips ids already in the cache (resume).
-
-The command-line front end is ``scripts/make_llm_negatives.py``.
+T-CLAP's second data pipeline has a language model rewrite a caption with
+its events in another order, a hard text negative of the clip. Any local
+Hugging Face causal LM (or object with a compatible ``generate``) runs over a
+manifest's captions: captions without a sequential connective are skipped;
+the others go into :data:`PROMPT_TEMPLATE` (instruction plus
+:data:`FEW_SHOT_EXAMPLES`), are decoded greedily in left-padded batches up to
+the first newline and cleaned (:func:`postprocess_generation`). An output
+that fails :func:`~speechbrain_tclap.data.caption_negatives.validate_negative`
+falls back to the rule rewriter (source ``"rule"``), else is recorded invalid.
+Records are appended to a
+:class:`~speechbrain_tclap.data.caption_negatives.NegativeCache` after every
+batch; a rerun skips cached ids. Front end: ``scripts/make_llm_negatives.py``.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -81,9 +70,10 @@ FEW_SHOT_EXAMPLES: Tuple[Tuple[str, str], ...] = (
 #: Prompt with ``{instruction}``, ``{examples}`` and ``{caption}`` fields.
 PROMPT_TEMPLATE = "{instruction}\n\n{examples}Caption: {caption}\nReversed:"
 
-_LABEL = re.compile(
-    r"^\s*(?:reversed|swapped|rewritten|caption)\s*:\s*", re.IGNORECASE
-)
+_LABEL = re.compile(r"^\s*(?:reversed|swapped|rewritten|caption)\s*:\s*", re.IGNORECASE)
+# The counts generate_negatives returns, in order.
+_STATS = ("captions", "cached", "no_connective", "simultaneous_only", "duplicate")
+_STATS += ("deferred", "llm", "rule", "invalid")
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
 
 
@@ -98,8 +88,7 @@ def build_prompt(
     Arguments
     ---------
     caption : str
-        The caption to rewrite (surrounding whitespace and newlines are
-        collapsed so the caption stays on one line).
+        The caption to rewrite (whitespace runs collapsed: one line).
     template : str
         Format string with ``{instruction}``, ``{examples}``, ``{caption}``.
     instruction : str
@@ -131,10 +120,8 @@ def build_prompt(
 
 
 def postprocess_generation(text: str) -> str:
-    """Cleans a model continuation into one caption.
-
-    Keeps the first non-empty line, drops a repeated ``Reversed:`` (or
-    ``Swapped:``, ``Caption:``) label, surrounding quotes and whitespace.
+    """The first non-empty line of a continuation, without a repeated
+    ``Reversed:`` (``Swapped:``, ``Caption:``) label, quotes and whitespace.
 
     Arguments
     ---------
@@ -167,9 +154,7 @@ class _NewlineStop:
         self.tokenizer = tokenizer
         self.prompt_length = prompt_length
 
-    def __call__(
-        self, input_ids: torch.Tensor, scores=None, **kwargs
-    ) -> torch.Tensor:
+    def __call__(self, input_ids: torch.Tensor, scores=None, **kwargs) -> torch.Tensor:
         done = [
             "\n"
             in self.tokenizer.decode(
@@ -186,11 +171,9 @@ class LLMNegativeGenerator:
     Arguments
     ---------
     model : str, os.PathLike or object
-        A local model folder (loaded with ``AutoModelForCausalLM`` and
-        ``local_files_only=True``, nothing is downloaded), or a model object
-        with a Hugging Face compatible ``generate(input_ids=...,
-        attention_mask=..., **kwargs)`` returning prompt plus continuation
-        ids.
+        A local model folder (``AutoModelForCausalLM``, nothing downloaded) or
+        an object whose Hugging Face style ``generate(input_ids=...,
+        attention_mask=..., **kwargs)`` returns prompt plus continuation ids.
     tokenizer : object, optional
         A Hugging Face tokenizer; loaded from ``model`` when that is a path.
     batch_size : int
@@ -198,8 +181,8 @@ class LLMNegativeGenerator:
     max_new_tokens : int
         Longest continuation.
     device : str, optional
-        Where a model loaded from a path goes (default ``"cpu"``); inputs go
-        to ``model.device`` when the model has one.
+        Device of a model loaded from a path (default ``"cpu"``); inputs go to
+        ``model.device`` if any.
     dtype : str or torch.dtype, optional
         Weights dtype of a model loaded from a path (``"bfloat16"``, ...).
     examples : sequence of tuple
@@ -254,18 +237,14 @@ class LLMNegativeGenerator:
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
             model.to(device or "cpu")
             if tokenizer is None:
-                tokenizer = AutoTokenizer.from_pretrained(
-                    path, local_files_only=True
-                )
+                tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         if tokenizer is None:
             raise ValueError("a tokenizer is needed when 'model' is an object")
         if batch_size < 1 or max_new_tokens < 1:
             raise ValueError("batch_size and max_new_tokens must be positive")
         if getattr(tokenizer, "pad_token_id", None) is None:
             if getattr(tokenizer, "eos_token", None) is None:
-                raise ValueError(
-                    "the tokenizer has neither a pad nor an eos token"
-                )
+                raise ValueError("the tokenizer has neither a pad nor an eos token")
             tokenizer.pad_token = tokenizer.eos_token
         if hasattr(model, "eval"):
             model.eval()
@@ -306,9 +285,7 @@ class LLMNegativeGenerator:
         """
         out: List[str] = []
         for start in range(0, len(captions), self.batch_size):
-            out.extend(
-                self._generate_batch(captions[start : start + self.batch_size])
-            )
+            out.extend(self._generate_batch(captions[start : start + self.batch_size]))
         return out
 
     def _generate_batch(self, captions: Sequence[str]) -> List[str]:
@@ -336,13 +313,9 @@ class LLMNegativeGenerator:
             do_sample=False,
             num_beams=1,
             pad_token_id=tok.pad_token_id,
-            stopping_criteria=StoppingCriteriaList(
-                [_NewlineStop(tok, prompt_length)]
-            ),
+            stopping_criteria=StoppingCriteriaList([_NewlineStop(tok, prompt_length)]),
         )
-        texts = tok.batch_decode(
-            ids[:, prompt_length:], skip_special_tokens=True
-        )
+        texts = tok.batch_decode(ids[:, prompt_length:], skip_special_tokens=True)
         return [postprocess_generation(t) for t in texts]
 
 
@@ -351,10 +324,9 @@ def resolve_negative(
 ) -> Dict[str, Any]:
     """The cache record of one caption given the model's rewrite.
 
-    A valid model rewrite is kept (source ``"llm"``); otherwise the rule
-    rewrite is used when valid (source ``"rule"``, the reason says why the
-    model output was rejected); otherwise the model output is recorded as
-    invalid.
+    A valid model rewrite is kept (source ``"llm"``), else a valid rule
+    rewrite (``"rule"``, the reason saying why the model's was rejected), else
+    the model output is recorded invalid.
 
     Arguments
     ---------
@@ -412,11 +384,9 @@ def generate_negatives(
     Arguments
     ---------
     items : iterable of tuple
-        ``(caption id, caption)`` pairs (see
-        :func:`~speechbrain_tclap.data.caption_negatives.caption_items`).
+        ``(caption id, caption)`` pairs (see ``caption_negatives.caption_items``).
     generator : LLMNegativeGenerator
-        The model wrapper (any object with ``generate(captions) -> list`` and
-        a ``batch_size``).
+        Or any object with ``generate(captions) -> list`` and ``batch_size``.
     cache_path : str or os.PathLike
         JSONL cache, appended after every batch.
     limit : int, optional
@@ -446,22 +416,7 @@ def generate_negatives(
     """
     cache = NegativeCache(cache_path)
     done = cache.ids()
-    stats: Counter = Counter(
-        {
-            k: 0
-            for k in (
-                "captions",
-                "cached",
-                "no_connective",
-                "simultaneous_only",
-                "duplicate",
-                "deferred",
-                "llm",
-                "rule",
-                "invalid",
-            )
-        }
-    )
+    stats: Counter = Counter(dict.fromkeys(_STATS, 0))
     todo: List[Tuple[str, str]] = []
     queued = set()
     for cid, caption in items:

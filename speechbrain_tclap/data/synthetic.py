@@ -1,19 +1,13 @@
 """A seeded procedural sound-event generator and its dataset preparation.
 
-The default recipe needs no download: clips are sequences of procedurally
-synthesised sound events (tones, chirps, noises, pulses, ...) whose classes
-differ by spectro-temporal shape, not by level. Each clip comes with its event
-list (label, onset, offset), so captions can state the temporal order
-("a bell followed by hiss") or deliberately not ("bell and hiss").
-
-* :data:`EVENT_CLASSES` maps a label to a function ``(rng, duration,
-  sample_rate) -> np.ndarray`` drawing one event with random in-class
-  parameters and a random level (peak <= 1, short fades, no clicks).
-* :class:`SoundEventGenerator` mixes events into clips.
-* :func:`speechbrain_tclap.data.captions.caption_for_events` writes the
-  clips' (ordered) captions.
-* :func:`prepare_synthetic` writes audio files and SpeechBrain JSON manifests,
-  deterministically and idempotently.
+The default recipe needs no download: clips are sequences of synthesised
+sound events whose classes differ by spectro-temporal shape, not by level,
+each with its event list (label, onset, offset) for temporal captions.
+:data:`EVENT_CLASSES` maps a label to ``(rng, duration, sample_rate) ->
+np.ndarray`` (random in-class parameters and level, peak <= 1, short fades);
+:class:`SoundEventGenerator` mixes events into clips and
+:func:`prepare_synthetic` writes audio and SpeechBrain JSON manifests,
+deterministically and idempotently.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -30,16 +24,7 @@ import threading
 import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
-from typing import (
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import soundfile as sf
@@ -63,9 +48,7 @@ RngLike = Union[np.random.Generator, int, None]
 def _num_samples(duration: float, sample_rate: int) -> int:
     n = int(round(duration * sample_rate))
     if n <= 0:
-        raise ValueError(
-            f"duration {duration} s gives no samples at {sample_rate} Hz"
-        )
+        raise ValueError(f"duration {duration} s gives no samples at {sample_rate} Hz")
     return n
 
 
@@ -85,9 +68,7 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
     return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
 
-def _sine_sweep(
-    f_start: float, f_end: float, n: int, sample_rate: int, phase: float
-):
+def _sine_sweep(f_start: float, f_end: float, n: int, sample_rate: int, phase: float):
     """Exponential sweep from ``f_start`` to ``f_end`` Hz (phase-continuous)."""
     freqs = f_start * (f_end / f_start) ** (np.arange(n) / max(n - 1, 1))
     return np.sin(phase + 2 * np.pi * np.cumsum(freqs) / sample_rate)
@@ -110,9 +91,7 @@ def _lowpass_gain(cutoff: float, order: int = 4):
 
 
 def _highpass_gain(cutoff: float, order: int = 4):
-    return lambda f: 1.0 / np.sqrt(
-        1.0 + (cutoff / np.maximum(f, 1e-3)) ** (2 * order)
-    )
+    return lambda f: 1.0 / np.sqrt(1.0 + (cutoff / np.maximum(f, 1e-3)) ** (2 * order))
 
 
 def _bandpass_gain(center: float, octaves: float):
@@ -125,9 +104,7 @@ def _bandpass_gain(center: float, octaves: float):
     return gain
 
 
-def _finish(
-    rng: np.random.Generator, x: np.ndarray, sample_rate: int
-) -> np.ndarray:
+def _finish(rng: np.random.Generator, x: np.ndarray, sample_rate: int) -> np.ndarray:
     """Applies short fades, then scales to a random peak in [-12, -1] dBFS."""
     n = x.shape[0]
     fade = min(int(0.005 * sample_rate), n // 4)
@@ -143,218 +120,118 @@ def _finish(
     return (level * x).astype(np.float32)
 
 
+def _chirp(rng, duration: float, sample_rate: int, rising: bool) -> np.ndarray:
+    """A sine sweeping 1.5-3 octaves between 200-500 Hz and above, up or down."""
+    n = _num_samples(duration, sample_rate)
+    low = _log_uniform(rng, 200, 500)
+    high = _cap(low * 2 ** rng.uniform(1.5, 3.0), sample_rate)
+    start, end = (low, high) if rising else (high, low)
+    x = _sine_sweep(start, end, n, sample_rate, rng.uniform(0, 2 * np.pi))
+    return _finish(rng, x, sample_rate)
+
+
+def _swell(rng, t: np.ndarray, rates: tuple, depths: tuple) -> np.ndarray:
+    """Loudness envelope dipping at a rate (Hz) and by a depth drawn in the ranges."""
+    rate, depth = rng.uniform(*rates), rng.uniform(*depths)
+    angle = 2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi)
+    return 1.0 - depth * (0.5 + 0.5 * np.cos(angle))
+
+
 # ---------------------------------------------------------------------------
 # The event classes
 # ---------------------------------------------------------------------------
+_EVENT_DOC = """
+
+    Arguments
+    ---------
+    rng : np.random.Generator
+        Draws the in-class parameters, the noise and the level.
+    duration : float
+        Length in seconds.
+    sample_rate : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    np.ndarray
+        ``(round(duration * sample_rate),)`` float32, peak <= 1.
+
+    Example
+    -------
+    >>> x = {name}(np.random.default_rng(0), 0.5, 16000)
+    >>> x.shape, x.dtype, bool(0 < np.abs(x).max() <= 1)
+    ((8000,), dtype('float32'), True)
+    """
+
+
+def _event_class(fn):
+    """Completes an event class's one-line docstring with the shared sections."""
+    if fn.__doc__ is not None:  # None under ``python -OO``
+        fn.__doc__ += _EVENT_DOC.format(name=fn.__name__)
+    return fn
+
+
+@_event_class
 def pure_tone(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """A steady sine at 300-1500 Hz.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> x = pure_tone(np.random.default_rng(0), 0.5, 16000)
-    >>> x.shape, x.dtype, bool(np.abs(x).max() <= 1)
-    ((8000,), dtype('float32'), True)
-    """
+    """A steady sine at 300-1500 Hz."""
     n = _num_samples(duration, sample_rate)
     freq = _cap(_log_uniform(rng, 300, 1500), sample_rate)
-    x = np.sin(
-        rng.uniform(0, 2 * np.pi) + 2 * np.pi * freq * _time(n, sample_rate)
-    )
+    x = np.sin(rng.uniform(0, 2 * np.pi) + 2 * np.pi * freq * _time(n, sample_rate))
     return _finish(rng, x, sample_rate)
 
 
+@_event_class
 def rising_chirp(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """A sine sweeping up 1.5-3 octaves from 200-500 Hz over the event.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> rising_chirp(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
-    n = _num_samples(duration, sample_rate)
-    low = _log_uniform(rng, 200, 500)
-    high = _cap(low * 2 ** rng.uniform(1.5, 3.0), sample_rate)
-    x = _sine_sweep(low, high, n, sample_rate, rng.uniform(0, 2 * np.pi))
-    return _finish(rng, x, sample_rate)
+    """A sine sweeping up 1.5-3 octaves from 200-500 Hz over the event."""
+    return _chirp(rng, duration, sample_rate, rising=True)
 
 
+@_event_class
 def falling_chirp(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """A sine sweeping down 1.5-3 octaves to 200-500 Hz over the event.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> falling_chirp(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
-    n = _num_samples(duration, sample_rate)
-    low = _log_uniform(rng, 200, 500)
-    high = _cap(low * 2 ** rng.uniform(1.5, 3.0), sample_rate)
-    x = _sine_sweep(high, low, n, sample_rate, rng.uniform(0, 2 * np.pi))
-    return _finish(rng, x, sample_rate)
+    """A sine sweeping down 1.5-3 octaves to 200-500 Hz over the event."""
+    return _chirp(rng, duration, sample_rate, rising=False)
 
 
+@_event_class
 def white_noise_burst(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """Steady broadband white noise.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the samples and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> white_noise_burst(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+    """Steady broadband white noise."""
     n = _num_samples(duration, sample_rate)
     return _finish(rng, rng.standard_normal(n), sample_rate)
 
 
+@_event_class
 def low_rumble(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """Noise low-passed at 80-250 Hz with a slow 1-3 Hz swell.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> low_rumble(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+    """Noise low-passed at 80-250 Hz with a slow 1-3 Hz swell."""
     n = _num_samples(duration, sample_rate)
     x = _shaped_noise(rng, n, sample_rate, _lowpass_gain(rng.uniform(80, 250)))
-    rate, depth = rng.uniform(1.0, 3.0), rng.uniform(0.1, 0.3)
-    angle = 2 * np.pi * rate * _time(n, sample_rate) + rng.uniform(0, 2 * np.pi)
-    swell = 1.0 - depth * (0.5 + 0.5 * np.cos(angle))
+    swell = _swell(rng, _time(n, sample_rate), (1.0, 3.0), (0.1, 0.3))
     return _finish(rng, x * swell, sample_rate)
 
 
-def hiss(
-    rng: np.random.Generator, duration: float, sample_rate: int
-) -> np.ndarray:
-    """Steady noise high-passed at 3.5-5.5 kHz (scaled down at low rates).
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> hiss(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+@_event_class
+def hiss(rng: np.random.Generator, duration: float, sample_rate: int) -> np.ndarray:
+    """Steady noise high-passed at 3.5-5.5 kHz (scaled down at low rates)."""
     n = _num_samples(duration, sample_rate)
     cutoff = min(rng.uniform(3500, 5500), 0.3 * sample_rate)
     x = _shaped_noise(rng, n, sample_rate, _highpass_gain(cutoff))
     return _finish(rng, x, sample_rate)
 
 
+@_event_class
 def click_train(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """Regular broadband clicks (2 ms decaying noise) at 5-20 per second.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> click_train(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+    """Regular broadband clicks (2 ms decaying noise) at 5-20 per second."""
     n = _num_samples(duration, sample_rate)
     period = 1.0 / rng.uniform(5.0, 20.0)
     click_len = max(int(0.003 * sample_rate), 2)
@@ -366,43 +243,20 @@ def click_train(
         start = int(t * sample_rate)
         if start + click_len > n:
             break
-        x[start : start + click_len] += click_env * rng.standard_normal(
-            click_len
-        )
+        x[start : start + click_len] += click_env * rng.standard_normal(click_len)
         t += period
     if not x.any():  # too short for a full click: put one in the middle
         start = max((n - click_len) // 2, 0)
         length = min(click_len, n)
-        x[start : start + length] = click_env[:length] * rng.standard_normal(
-            length
-        )
+        x[start : start + length] = click_env[:length] * rng.standard_normal(length)
     return _finish(rng, x, sample_rate)
 
 
+@_event_class
 def harmonic_buzz(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """A steady buzzy harmonic stack (1/k amplitudes) with f0 at 80-250 Hz.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> harmonic_buzz(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+    """A steady buzzy harmonic stack (1/k amplitudes) with f0 at 80-250 Hz."""
     n = _num_samples(duration, sample_rate)
     f0 = rng.uniform(80, 250)
     n_harmonics = int(_cap(5000.0, sample_rate) // f0)
@@ -414,106 +268,41 @@ def harmonic_buzz(
     partials = np.sin(ks[:, None] * table_phase[None, :] + phases[:, None])
     table = (partials / ks[:, None]).sum(0)
     cycle = (f0 * _time(n, sample_rate) + rng.uniform()) % 1.0
-    x = np.interp(
-        cycle * _WAVETABLE_SIZE, np.arange(_WAVETABLE_SIZE + 1), table
-    )
+    x = np.interp(cycle * _WAVETABLE_SIZE, np.arange(_WAVETABLE_SIZE + 1), table)
     return _finish(rng, x, sample_rate)
 
 
+@_event_class
 def tremolo_tone(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """A 400-1200 Hz sine whose loudness wobbles at 4-12 Hz (never silent).
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> tremolo_tone(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+    """A 400-1200 Hz sine whose loudness wobbles at 4-12 Hz (never silent)."""
     n = _num_samples(duration, sample_rate)
     t = _time(n, sample_rate)
     freq = _cap(_log_uniform(rng, 400, 1200), sample_rate)
-    rate, depth = rng.uniform(4.0, 12.0), rng.uniform(0.5, 0.85)
-    angle = 2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi)
-    env = 1.0 - depth * (0.5 + 0.5 * np.cos(angle))
+    env = _swell(rng, t, (4.0, 12.0), (0.5, 0.85))
     x = env * np.sin(2 * np.pi * freq * t + rng.uniform(0, 2 * np.pi))
     return _finish(rng, x, sample_rate)
 
 
+@_event_class
 def vibrato_tone(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """A 500-1200 Hz sine whose pitch wobbles by 3-8 % at 4-8 Hz.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> vibrato_tone(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+    """A 500-1200 Hz sine whose pitch wobbles by 3-8 % at 4-8 Hz."""
     n = _num_samples(duration, sample_rate)
     t = _time(n, sample_rate)
     freq = _cap(_log_uniform(rng, 500, 1200), sample_rate / 1.1)
     rate, depth = rng.uniform(4.0, 8.0), rng.uniform(0.03, 0.08)
     angle = 2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi)
     inst = freq * (1.0 + depth * np.sin(angle))
-    x = np.sin(
-        rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.cumsum(inst) / sample_rate
-    )
+    x = np.sin(rng.uniform(0, 2 * np.pi) + 2 * np.pi * np.cumsum(inst) / sample_rate)
     return _finish(rng, x, sample_rate)
 
 
-def beeping(
-    rng: np.random.Generator, duration: float, sample_rate: int
-) -> np.ndarray:
-    """An 800-2500 Hz tone switched on and off 4-8 times per second.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> beeping(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+@_event_class
+def beeping(rng: np.random.Generator, duration: float, sample_rate: int) -> np.ndarray:
+    """An 800-2500 Hz tone switched on and off 4-8 times per second."""
     n = _num_samples(duration, sample_rate)
     t = _time(n, sample_rate)
     freq = _cap(_log_uniform(rng, 800, 2500), sample_rate)
@@ -527,30 +316,9 @@ def beeping(
     return _finish(rng, x, sample_rate)
 
 
-def bell(
-    rng: np.random.Generator, duration: float, sample_rate: int
-) -> np.ndarray:
-    """A struck bell: inharmonic partials (base 300-900 Hz), 0.1-0.35 s decay.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> bell(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+@_event_class
+def bell(rng: np.random.Generator, duration: float, sample_rate: int) -> np.ndarray:
+    """A struck bell: inharmonic partials (base 300-900 Hz), 0.1-0.35 s decay."""
     n = _num_samples(duration, sample_rate)
     t = _time(n, sample_rate)
     f0 = _log_uniform(rng, 300, 900)
@@ -569,30 +337,9 @@ def bell(
     return _finish(rng, x, sample_rate)
 
 
-def knock(
-    rng: np.random.Generator, duration: float, sample_rate: int
-) -> np.ndarray:
-    """1-3 thuds: band-passed (150-600 Hz) noise bursts with 8-25 ms decay.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> knock(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+@_event_class
+def knock(rng: np.random.Generator, duration: float, sample_rate: int) -> np.ndarray:
+    """1-3 thuds: band-passed (150-600 Hz) noise bursts with 8-25 ms decay."""
     n = _num_samples(duration, sample_rate)
     tau = rng.uniform(0.008, 0.025) * sample_rate
     burst_len = min(int(6 * tau), n)
@@ -602,13 +349,9 @@ def knock(
     slots = np.linspace(0, max(n - burst_len, 0), n_knocks + 1)[:-1].astype(int)
     jitter = int(0.02 * sample_rate)
     for start in slots:
-        start = int(
-            min(start + rng.integers(0, jitter + 1), max(n - burst_len, 0))
-        )
+        start = int(min(start + rng.integers(0, jitter + 1), max(n - burst_len, 0)))
         env = np.exp(-np.arange(burst_len) / tau)
-        excitation[start : start + burst_len] += env * rng.standard_normal(
-            burst_len
-        )
+        excitation[start : start + burst_len] += env * rng.standard_normal(burst_len)
     center = rng.uniform(150, 600)
     spectrum = np.fft.rfft(excitation) * _bandpass_gain(center, 1.5)(
         np.fft.rfftfreq(n, 1.0 / sample_rate)
@@ -616,30 +359,11 @@ def knock(
     return _finish(rng, np.fft.irfft(spectrum, n), sample_rate)
 
 
+@_event_class
 def bird_tweets(
     rng: np.random.Generator, duration: float, sample_rate: int
 ) -> np.ndarray:
-    """Rapid high chirps (2.5-4.5 kHz, 30-60 ms, downward) at 6-12 per second.
-
-    Arguments
-    ---------
-    rng : np.random.Generator
-        Random source for the in-class parameters and the level.
-    duration : float
-        Length in seconds.
-    sample_rate : int
-        Sample rate in Hz.
-
-    Returns
-    -------
-    np.ndarray
-        ``(round(duration * sample_rate),)`` float32, peak <= 1.
-
-    Example
-    -------
-    >>> bird_tweets(np.random.default_rng(0), 0.5, 16000).shape
-    (8000,)
-    """
+    """Rapid high chirps (2.5-4.5 kHz, 30-60 ms, downward) at 6-12 per second."""
     n = _num_samples(duration, sample_rate)
     period = 1.0 / rng.uniform(6.0, 12.0)
     high = _cap(rng.uniform(2500, 4500), sample_rate)
@@ -663,9 +387,7 @@ def bird_tweets(
 
 
 #: label -> synthesis function ``(rng, duration, sample_rate) -> np.ndarray``.
-EVENT_CLASSES: Dict[
-    str, Callable[[np.random.Generator, float, int], np.ndarray]
-] = {
+EVENT_CLASSES: Dict[str, Callable[[np.random.Generator, float, int], np.ndarray]] = {
     "pure_tone": pure_tone,
     "rising_chirp": rising_chirp,
     "falling_chirp": falling_chirp,
@@ -702,15 +424,13 @@ class SoundEventGenerator:
     classes : sequence of str, optional
         Labels from :data:`EVENT_CLASSES` to draw from (all by default).
     seed : int
-        Seed of the generator's own random stream (used when ``make_clip``
-        gets no ``rng``).
+        Seed of the stream used when ``make_clip`` gets no ``rng``.
     min_event : float
         Shortest event in seconds.
     max_event : float
         Longest event in seconds.
     noise_floor_db : float, optional
-        RMS level (dBFS) of a pink background noise under the whole clip;
-        ``None`` for digital silence between events.
+        RMS level (dBFS) of a pink background noise; None: digital silence.
 
     Example
     -------
@@ -738,8 +458,7 @@ class SoundEventGenerator:
         unknown = [c for c in classes if c not in EVENT_CLASSES]
         if unknown:
             raise ValueError(
-                f"unknown event classes {unknown}; "
-                f"known: {sorted(EVENT_CLASSES)}"
+                f"unknown event classes {unknown}; " f"known: {sorted(EVENT_CLASSES)}"
             )
         if not classes:
             raise ValueError("classes is empty")
@@ -792,10 +511,9 @@ class SoundEventGenerator:
     ) -> Tuple[np.ndarray, List[Dict[str, Union[str, float]]]]:
         """Makes one clip holding ``n_events`` events of distinct classes.
 
-        Without overlap, event durations are drawn in
-        ``[min_event, min(max_event, duration / n_events)]`` and the silence
-        left over is split at random into gaps, so the events' temporal order
-        is well defined.
+        Without overlap, durations are drawn in ``[min_event, min(max_event,
+        duration / n_events)]`` and the rest split at random into gaps, so the
+        order is well defined.
 
         Arguments
         ---------
@@ -839,17 +557,14 @@ class SoundEventGenerator:
         picks = rng.choice(len(self.classes), n_events, replace=False)
         labels = [self.classes[i] for i in picks]
         lengths = [
-            _num_samples(rng.uniform(self.min_event, longest), sr)
-            for _ in labels
+            _num_samples(rng.uniform(self.min_event, longest), sr) for _ in labels
         ]
         # Rounding can push the sum a sample or two over the clip.
         while not allow_overlap and sum(lengths) > n_total:
             lengths[int(np.argmax(lengths))] -= 1
 
         if allow_overlap:
-            starts = [
-                int(rng.integers(0, n_total - length + 1)) for length in lengths
-            ]
+            starts = [int(rng.integers(0, n_total - length + 1)) for length in lengths]
         else:
             free = n_total - sum(lengths)
             cuts = np.sort(rng.integers(0, free + 1, size=n_events))
@@ -863,9 +578,7 @@ class SoundEventGenerator:
             wav += self._noise_floor(rng, n_total)
         events = []
         for label, start, length in zip(labels, starts, lengths):
-            wav[start : start + length] += EVENT_CLASSES[label](
-                rng, length / sr, sr
-            )
+            wav[start : start + length] += EVENT_CLASSES[label](rng, length / sr, sr)
             events.append(
                 {
                     "label": label,
@@ -882,9 +595,8 @@ class SoundEventGenerator:
     def _noise_floor(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Pink (1/f) noise at ``noise_floor_db`` dBFS RMS.
 
-        A random excerpt (random start and sign) of a fixed 32 s pink-noise
-        bank: as random as needed for a background, and it spares one FFT
-        per clip, which was a third of the synthesis time.
+        A random excerpt (start and sign) of a fixed 32 s bank: random enough
+        for a background, and it spares an FFT per clip.
         """
         bank = _pink_noise_bank(self.sample_rate)
         if n > bank.shape[0] // 2:
@@ -896,9 +608,7 @@ class SoundEventGenerator:
         return x * (10.0 ** (self.noise_floor_db / 20.0) / max(rms, 1e-12))
 
 
-def _pink_noise(
-    rng: np.random.Generator, n: int, sample_rate: int
-) -> np.ndarray:
+def _pink_noise(rng: np.random.Generator, n: int, sample_rate: int) -> np.ndarray:
     """Pink (1/f power) noise, drawn directly as a Gaussian spectrum."""
     n_bins = n // 2 + 1
     spectrum = rng.standard_normal((2, n_bins))
@@ -914,9 +624,7 @@ def _pink_noise_bank(sample_rate: int) -> np.ndarray:
     """32 s of pink noise per sample rate, from a fixed seed (deterministic)."""
     if sample_rate not in _PINK_BANKS:
         rng = np.random.default_rng([20260, sample_rate])
-        _PINK_BANKS[sample_rate] = _pink_noise(
-            rng, 32 * sample_rate, sample_rate
-        )
+        _PINK_BANKS[sample_rate] = _pink_noise(rng, 32 * sample_rate, sample_rate)
     return _PINK_BANKS[sample_rate]
 
 
@@ -926,9 +634,7 @@ def _pink_noise_bank(sample_rate: int) -> np.ndarray:
 def _clip_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """An independent, reproducible stream per (seed, split, clip)."""
     split_key = zlib.crc32(split.encode("utf-8"))
-    return np.random.default_rng(
-        np.random.SeedSequence([seed, split_key, index])
-    )
+    return np.random.default_rng(np.random.SeedSequence([seed, split_key, index]))
 
 
 def prepare_synthetic(
@@ -949,19 +655,14 @@ def prepare_synthetic(
     """Generates the synthetic sound-event dataset: audio plus JSON manifests.
 
     Writes ``<data_folder>/audio/<split>/<split>_<index>.<format>`` (16-bit
-    PCM) and ``<data_folder>/<split>.json`` manifests
-    ``{id: {"wav", "duration", "events", "labels", "caption"}}`` where
-    ``labels`` are the event labels in time order and ``caption`` is the
-    default ordered caption. ``wav`` paths are absolute. Every clip has its
-    own seed derived from (seed, split, index), so splits are independent and
-    the output is byte-identical for the same arguments. A fingerprint file
-    records the arguments: a second call with the same ones does nothing, and
-    different ones regenerate the data. Several processes may call it on one
-    folder at once (e.g. seeds started together): they take turns on a lock
-    of the folder, so one generates and the others find the data ready. The
-    clips are generated in a temporary folder and moved into place after the
-    last one is written; the fingerprint comes last. Worker processes end
-    with the process that started them, even when it is killed.
+    PCM) and ``<data_folder>/<split>.json`` manifests ``{id: {"wav"
+    (absolute), "duration", "events", "labels" (in time order), "caption"
+    (default ordered)}}``. Each clip is seeded by (seed, split, index): the
+    output is byte-identical for the same arguments. A fingerprint file makes
+    a repeated call a no-op and changed arguments regenerate; concurrent
+    callers take turns on a folder lock. Clips are staged in a temporary
+    folder and moved in at the end, the fingerprint last; workers end with
+    the process that started them, even when it is killed.
 
     Arguments
     ---------
@@ -991,8 +692,8 @@ def prepare_synthetic(
     allow_overlap : bool
         Let events overlap (then the caption's order is by onset).
     num_workers : int, optional
-        Processes generating clips (default: CPU count, at most 8); the
-        output is identical for any value.
+        Processes (default: CPU count, at most 8); the output does not depend
+        on it.
 
     Returns
     -------
@@ -1021,21 +722,10 @@ def prepare_synthetic(
     splits = {str(split): int(count) for split, count in splits.items()}
     audio_format = audio_format.lower()
     if audio_format not in ("flac", "wav"):
-        raise ValueError(
-            f"audio_format must be 'flac' or 'wav', got {audio_format!r}"
-        )
+        raise ValueError(f"audio_format must be 'flac' or 'wav', got {audio_format!r}")
     lo, hi = int(n_events[0]), int(n_events[1])
     if not 1 <= lo <= hi:
-        raise ValueError(
-            f"n_events must be a range 1 <= low <= high, got {n_events}"
-        )
-    generator = SoundEventGenerator(
-        sample_rate=sample_rate,
-        classes=classes,
-        min_event=min_event,
-        max_event=max_event,
-        noise_floor_db=noise_floor_db,
-    )
+        raise ValueError(f"n_events must be a range 1 <= low <= high, got {n_events}")
     data_folder = os.path.abspath(os.fspath(data_folder))
     config = {
         "generator_version": GENERATOR_VERSION,
@@ -1044,23 +734,24 @@ def prepare_synthetic(
         "clip_duration": float(clip_duration),
         "n_events": [lo, hi],
         "seed": int(seed),
-        "classes": generator.classes,
+        "classes": list(EVENT_CLASSES) if classes is None else list(classes),
         "audio_format": audio_format,
         "min_event": float(min_event),
         "max_event": float(max_event),
-        "noise_floor_db": (
-            None if noise_floor_db is None else float(noise_floor_db)
-        ),
+        "noise_floor_db": None if noise_floor_db is None else float(noise_floor_db),
         "allow_overlap": bool(allow_overlap),
         "data_folder": data_folder,
     }
+    _generator(config)  # checks the classes and event lengths before any work
     manifests = manifest_paths(data_folder, splits)
     with folder_lock(data_folder, "generating synthetic data"):
         _generate_locked(config, manifests, num_workers)
     return manifests
 
 
-def _generate_locked(config: dict, manifests: Dict[str, str], num_workers: Optional[int]) -> None:
+def _generate_locked(
+    config: dict, manifests: Dict[str, str], num_workers: Optional[int]
+) -> None:
     """Generate the data of ``config`` unless it is there (the folder's lock held)."""
     from speechbrain_tclap.data.manifest import write_manifest
 
@@ -1069,9 +760,7 @@ def _generate_locked(config: dict, manifests: Dict[str, str], num_workers: Optio
     previous = _read_fingerprint(fingerprint_path)
     if previous is not None and previous.get("config") == config:
         if all(os.path.isfile(p) for p in manifests.values()):
-            logger.info(
-                "Synthetic data in %s is up to date; skipping.", data_folder
-            )
+            logger.info("Synthetic data in %s is up to date; skipping.", data_folder)
             return
     for name in os.listdir(data_folder):  # left by a killed generation
         if name.startswith(_STAGING_PREFIX):
@@ -1095,12 +784,12 @@ def _generate_locked(config: dict, manifests: Dict[str, str], num_workers: Optio
         # Every clip has its own seed, so the output does not depend on how the
         # work is shared out. Fork (where available) avoids re-importing torch.
         methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context(
-            "fork" if "fork" in methods else None
-        )
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
         with ProcessPoolExecutor(
-            num_workers, mp_context=context,
-            initializer=_exit_with_parent, initargs=(os.getpid(),),
+            num_workers,
+            mp_context=context,
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
         ) as pool:
             results = list(pool.map(_generate_chunk, jobs))
     else:
@@ -1109,12 +798,13 @@ def _generate_locked(config: dict, manifests: Dict[str, str], num_workers: Optio
     rows_per_split: Dict[str, Dict[str, dict]] = {split: {} for split in splits}
     for (_, split, _, _), chunk_rows in zip(jobs, results):
         rows_per_split[split].update(chunk_rows)
-    # Every clip is written: replace what an earlier (different or
-    # interrupted) generation wrote, and only that (our manifests and clip
-    # files, never other files in the folder); the fingerprint last.
+    # Replace what an earlier generation wrote, and only that (our manifests
+    # and clip files, never other files); the fingerprint last.
     if previous is not None:
         os.remove(fingerprint_path)
-    for split in set(splits) | set((previous or {}).get("config", {}).get("splits", {})):
+    for split in set(splits) | set(
+        (previous or {}).get("config", {}).get("splits", {})
+    ):
         _remove_generated(data_folder, split)
     for split in splits:
         final_dir = os.path.join(data_folder, "audio", split)
@@ -1124,9 +814,7 @@ def _generate_locked(config: dict, manifests: Dict[str, str], num_workers: Optio
             os.replace(os.path.join(staged_dir, name), os.path.join(final_dir, name))
         write_manifest(rows_per_split[split], os.path.join(staging, f"{split}.json"))
         os.replace(os.path.join(staging, f"{split}.json"), manifests[split])
-    digest = hashlib.sha256(
-        json.dumps(config, sort_keys=True).encode()
-    ).hexdigest()
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
     with open(fingerprint_path, "w", encoding="utf-8") as f:
         json.dump({"config": config, "sha256": digest}, f, indent=2)
         f.write("\n")
@@ -1154,30 +842,12 @@ _CHUNK = 100
 
 
 def _generate_chunk(job: tuple) -> Dict[str, dict]:
-    """Synthesises and writes the clips ``indices`` of one split.
-
-    Arguments
-    ---------
-    job : tuple
-        ``(config, split, indices, staging)`` as built by
-        :func:`prepare_synthetic`: clips go to ``<staging>/audio/<split>/``,
-        rows name them in ``<data_folder>/audio/<split>/``.
-
-    Returns
-    -------
-    dict
-        ``{clip_id: manifest row}`` in index order.
-    """
+    """Writes the clips ``indices`` of ``(config, split, indices, staging)`` under
+    ``<staging>/audio/<split>/``; returns their rows (naming the final folder)."""
     config, split, indices, staging = job
     split_dir = os.path.join(staging, "audio", split)
     final_dir = os.path.join(config["data_folder"], "audio", split)
-    generator = SoundEventGenerator(
-        sample_rate=config["sample_rate"],
-        classes=config["classes"],
-        min_event=config["min_event"],
-        max_event=config["max_event"],
-        noise_floor_db=config["noise_floor_db"],
-    )
+    generator = _generator(config)
     low, high = config["n_events"]
     audio_format = config["audio_format"]
     rows = {}
@@ -1207,6 +877,12 @@ def _generate_chunk(job: tuple) -> Dict[str, dict]:
             "caption": caption_for_events(events, style="ordered"),
         }
     return rows
+
+
+def _generator(config: dict) -> SoundEventGenerator:
+    """The clip generator of a :func:`prepare_synthetic` config."""
+    keys = ("sample_rate", "classes", "min_event", "max_event", "noise_floor_db")
+    return SoundEventGenerator(**{key: config[key] for key in keys})
 
 
 def _remove_generated(data_folder: str, split: str) -> None:

@@ -1,42 +1,27 @@
 """TeminAL's training samples: stage A (one sound or two) and stage B (order).
 
-TeminAL (Sinha et al. 2024) post-trains a CLAP model in two stages on pairs
-(A, B) of single-event clips of different classes:
+TeminAL (Sinha et al. 2024) post-trains CLAP on pairs (A, B) of single-event
+clips of different classes: stage A tells one sound from two (A alone vs A
+then B, each the other's hard negative in one batch); stage B instils order
+with the triplet "A before B", "B before A" and "A while B", trained with
+:class:`~speechbrain_tclap.losses.TemporalNCELoss`. :class:`TeminALViewBuilder`
+only names the views and writes the captions; the audio comes from
+:meth:`~speechbrain_tclap.data.temporal.TemporalViewBuilder.render`, pair rows
+from :func:`~speechbrain_tclap.data.temporal.make_pair_rows` (see
+``docs/teminal.md``).
 
-* **stage A** teaches the model to tell one sound from two: clip A with
-  "Single sound of {A}" and the concatenation A then B with "Combined sound
-  of {A} and {B}", both in the same batch (the combined item is the hard
-  negative of the single one and vice versa);
-* **stage B** instils order: the triplet "A before B" (concatenation),
-  "B before A" (the events exchanged) and "A while B" (the overlay), each
-  with its caption, trained with the temporal NCE
-  (:class:`~speechbrain_tclap.losses.TemporalNCELoss`).
+==========  ==========================  ==================================
+stage       audio views                 captions
+==========  ==========================  ==================================
+A           ``single``: A; ``main``:    "Single sound of A";
+            A then B                    "Combined sound of A and B"
+B           ``main``, ``reversed``,     "A before B", "B before A",
+            ``overlay`` (A + B)         "A while B" (names sorted)
+AB (joint)  ``single``, ``combined``,   stage A's two, then stage B's three
+            then stage B's three
+==========  ==========================  ==================================
 
-:class:`TeminALViewBuilder` is a thin layer over
-:class:`~speechbrain_tclap.data.temporal.TemporalViewBuilder`: the audio
-comes from its :meth:`~speechbrain_tclap.data.temporal.TemporalViewBuilder.render`
-(the package's one synthesis path: cropping, gain, concatenation, overlay,
-seeded draws), this module only names the views and writes the captions.
-Pair rows come from :func:`~speechbrain_tclap.data.temporal.make_pair_rows`
-drawn inside one split (fold-disjoint for ESC-50).
-
-Audio views (names as :class:`~speechbrain_tclap.data.batching.AudioView`):
-
-==========  =================  ===============================
-stage       view               audio / caption
-==========  =================  ===============================
-A           ``single``         A alone / "Single sound of A"
-A           ``main``           A then B / "Combined sound of A and B"
-B           ``main``           A then B / "A before B"
-B           ``reversed``       B then A / "B before A"
-B           ``overlay``        A + B / "A while B" (names sorted)
-AB (joint)  ``single``,        as stage A, the combined item
-            ``combined``,      named ``combined``; then stage B
-            ``main``, ...      with its three views
-==========  =================  ===============================
-
-The Brain evaluates the ``main`` audio of each sample (retrieval,
-T-Classify), so every stage has one.
+Every stage has a ``main`` audio: the one the Brain evaluates.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -50,6 +35,7 @@ from speechbrain_tclap.data.temporal import (
     TemporalViewBuilder,
     check_template,
     fill_template,
+    label_pairs,
 )
 
 #: The authors' captions (``TeminAL_A/clap_dds_2.py``, ``T-CLAP/model/main.py``).
@@ -122,7 +108,9 @@ class TeminALViewBuilder:
         while_template: str = WHILE_TEMPLATE,
     ):
         if stage not in STAGE_VIEWS:
-            raise ValueError(f"TeminAL stage must be one of {sorted(STAGE_VIEWS)}, got {stage!r}")
+            raise ValueError(
+                f"TeminAL stage must be one of {sorted(STAGE_VIEWS)}, got {stage!r}"
+            )
         if not hasattr(pair_builder, "render"):
             raise TypeError(
                 "pair_builder must be a TemporalViewBuilder (it synthesises the audio), "
@@ -183,9 +171,8 @@ class TeminALViewBuilder:
     def all_captions(self, labels: Sequence[str]) -> List[str]:
         """Captions of every stage for all pairs of ``labels`` (no audio read).
 
-        Stage A's tokenizer must already hold stage B's words, since stage B
-        starts from stage A's export; so this lists both stages whatever
-        ``stage`` is.
+        Lists both stages whatever ``stage`` is: stage B starts from stage A's
+        export, so stage A's tokenizer must already hold stage B's words.
 
         Arguments
         ---------
@@ -203,12 +190,9 @@ class TeminALViewBuilder:
         >>> len(b.all_captions(["dog", "rain", "bell"]))  # 3 + 6 + 6 + 3
         18
         """
-        out = set()
-        for a in labels:
-            for b in labels:
-                if a != b:
-                    out.update(self.captions(a, b).values())
-        return sorted(out)
+        return sorted(
+            {c for a, b in label_pairs(labels) for c in self.captions(a, b).values()}
+        )
 
     def __call__(self, row: Dict[str, Any], train: bool) -> Optional[CLAPSample]:
         """Builds the sample of a pair row, or returns None (unreadable audio).

@@ -1,24 +1,12 @@
 """Temporal views of clip pairs: pair manifests and "A then B" synthesis.
 
-T-CLAP and TeminAL teach a CLAP model event order with audio built from two
-single-event clips A and B of different classes: the concatenation "A then B"
-is the positive of a caption such as "dog followed by rain", and the same
-caption with the events exchanged ("rain followed by dog") is a hard negative.
-This module provides the two halves of that pipeline:
-
-* :func:`make_pair_rows` draws seeded pairs of clips of different classes
-  from ONE split's manifest, the rows of a pair manifest (SpeechBrain JSON;
-  the recipes write them with ``speechbrain_tclap.recipe.write_pair_manifests``).
-  Every pair row holds both source rows, so the pairs of a split only ever
-  use that split's clips;
-* :class:`TemporalViewBuilder` is a sample builder (``(row, train) ->
-  CLAPSample``) that reads both clips, crops each to a segment (loudest
-  window by default), normalises their gain and synthesises the audio views
-  ``"main"`` (A then B), optionally ``"reversed"`` (B then A) and
-  ``"overlay"`` (A and B mixed), with the matching caption keys, the
-  order-swapped negative caption and the onsets/offsets of both events.
-
-Pair manifests are read with
+T-CLAP and TeminAL teach event order with two single-event clips A and B of
+different classes: "A then B" is the positive of "dog followed by rain", the
+swapped caption "rain followed by dog" a hard negative.
+:func:`make_pair_rows` draws seeded pairs from ONE split's rows (each pair row
+holds both source rows, so splits never mix); :class:`TemporalViewBuilder`
+turns a pair row into a sample (audio views, captions, event times). Pair
+manifests are read with
 ``make_clap_dataset(path, builder, train, required=PAIR_REQUIRED)``.
 
 Authors
@@ -48,12 +36,7 @@ from speechbrain_tclap.data.audio import (
     _loudest_start,
     read_audio,
 )
-from speechbrain_tclap.data.batching import (
-    AudioView,
-    CLAPSample,
-    TextView,
-    caption_key,
-)
+from speechbrain_tclap.data.batching import AudioView, CLAPSample, TextView, caption_key
 from speechbrain_tclap.data.captions import TEMPLATE_SLOT, contrastive_style
 from speechbrain_tclap.data.datasets import EpochSeededBuilder, row_labels
 from speechbrain_tclap.data.labels import readable_label
@@ -123,7 +106,9 @@ def pair_id(id_a: str, id_b: str) -> str:
     return f"{id_a}{PAIR_SEPARATOR}{id_b}"
 
 
-def single_label(row: Mapping[str, Any], label_key: Optional[str] = None) -> Optional[str]:
+def single_label(
+    row: Mapping[str, Any], label_key: Optional[str] = None
+) -> Optional[str]:
     """The one class label of a single-event row, or None.
 
     Arguments
@@ -171,32 +156,25 @@ def make_pair_rows(
 ) -> List[Dict[str, Any]]:
     """Draws seeded (A, B) pairs of single-event clips of different classes.
 
-    Pairs are distinct as unordered pairs (never both (A, B) and (B, A) as
-    drawn pairs) and each pair's order is drawn too. Rows without exactly
-    one label (e.g. synthetic clips with several events) are left out. The
-    result depends only on the rows (in order), ``num_pairs`` and ``seed``.
-    Call it on ONE split's rows: pairs then never mix clips of two splits.
-
-    Each pair row is ``{"id": "<idA>__<idB>", "a": row A, "b": row B,
-    "labels": [label A, label B]}``; the source rows are copied whole (with
-    their ``id``). With ``include_reversed`` every pair is followed by its
-    reverse ``{"id": "<idB>__<idA>", "a": row B, "b": row A, ...,
-    "reverse_of": "<idA>__<idB>"}`` (use
-    :class:`~speechbrain_tclap.data.samplers.PairAwareBatchSampler` to keep
-    the two out of one batch).
+    Pairs are distinct as unordered pairs, each with a drawn order; rows
+    without exactly one label are left out. The result depends only on the
+    rows (in order), ``num_pairs`` and ``seed``. Call it on ONE split's rows.
+    A pair row is ``{"id": "<idA>__<idB>", "a": row A, "b": row B, "labels":
+    [label A, label B]}`` (source rows copied whole). ``include_reversed``
+    follows each with its reverse, marked ``"reverse_of": "<idA>__<idB>"``
+    (:class:`~speechbrain_tclap.data.samplers.PairAwareBatchSampler` keeps the
+    two out of one batch).
 
     Arguments
     ---------
     single_rows : mapping or sequence
-        ``{id: row}`` (as :func:`~speechbrain_tclap.data.manifest.load_manifest`
-        returns) or rows that each carry an ``id``.
+        ``{id: row}`` (as ``load_manifest`` returns) or rows with an ``id``.
     num_pairs : int
         Number of drawn pairs (rows: twice as many with ``include_reversed``).
     seed : int
         Seed of the draw.
     label_key : str, optional
-        Field holding the class label; None: automatic (see
-        :func:`single_label`).
+        Field holding the class label; None: see :func:`single_label`.
     allow_same_class : bool
         Also pair clips of the same class.
     include_reversed : bool
@@ -373,6 +351,27 @@ def fill_template(template: str, first: str, second: str) -> str:
     return TEMPLATE_SLOT.sub(lambda m: names.get(m.group(1), m.group(0)), template)
 
 
+def label_pairs(labels: Sequence[str]) -> List[Tuple[str, str]]:
+    """Every ordered pair of two different labels (for caption and prompt lists).
+
+    Arguments
+    ---------
+    labels : sequence of str
+        Class labels.
+
+    Returns
+    -------
+    list of tuple
+        ``(a, b)`` with ``a != b``, in ``labels`` order (``a`` outer).
+
+    Example
+    -------
+    >>> label_pairs(["dog", "rain", "bell"])[:3]
+    [('dog', 'rain'), ('dog', 'bell'), ('rain', 'dog')]
+    """
+    return [(a, b) for a in labels for b in labels if a != b]
+
+
 # ---------------------------------------------------------------------------
 # View synthesis
 # ---------------------------------------------------------------------------
@@ -394,9 +393,8 @@ class PairRender(NamedTuple):
     sources : tuple of str
         Ids of the two source clips.
     views : dict
-        View name -> ``(wav, valid_samples, events)``; ``wav`` is padded to
-        the builder's clip length, ``events`` lists label, onset and offset
-        (seconds) and source of each event in the view.
+        View name -> ``(wav, valid_samples, events)``: ``wav`` padded to the
+        clip, ``events`` with label, onset, offset (seconds) and source.
 
     Example
     -------
@@ -424,56 +422,34 @@ class _Segment(NamedTuple):
 class TemporalViewBuilder(EpochSeededBuilder):
     """Sample builder for pair rows: "A then B" audio with temporal captions.
 
-    For a pair row (see :func:`make_pair_rows`) it reads both clips, cuts
-    each to ``segment_seconds`` (``segment_crop``; shorter clips are
-    zero-padded, so B always starts at ``segment_seconds + gap_seconds -
-    crossfade_seconds``), normalises each segment's gain, and builds:
+    Each clip is cut to ``segment_seconds`` (shorter ones zero-padded, so B
+    starts at ``segment + gap - crossfade``) and gain-normalised. Audio views:
+    ``"main"`` (A then B, key: the positive caption), ``"reversed"``
+    (``reversed_audio``: B then A, key: the swapped caption) and
+    ``"overlay"`` (``overlay``: both summed from time 0, "dog while rain",
+    names sorted). Text views: the positive (``"main"``), the swapped caption
+    with the SAME template (``"swapped"``, ``negative=True``, when
+    ``order_negative``) and the overlay caption. With ``reversed_audio`` the
+    swapped caption is the reversed audio's positive, so it is emitted once as
+    ``"reversed"`` with ``negative=False`` (losses that use positives only
+    drop negative texts); it stays the main audio's order negative through
+    ``meta["keys"]["swapped"]``. Same-class pairs emit no negative.
 
-    * audio ``"main"``: A then B (with a silent gap or a linear crossfade),
-      key = the positive caption, e.g. "dog followed by rain";
-    * audio ``"reversed"`` (``reversed_audio``): B then A from the same
-      segments, key = the swapped caption "rain followed by dog";
-    * audio ``"overlay"`` (``overlay``): both segments summed from time 0,
-      key = "dog while rain" (names sorted: a mix has no order).
+    ``caption_style="unordered"`` writes order-free captions ("dog and rain")
+    and no order negative: the plain-CLAP baseline on the same audio.
+    ``"unordered_with_ordered"`` (with ``order_negative``) gives the
+    contrastive loss the order-free caption and sets the ordered caption (view
+    ``"ordered"``) and its swapped twin aside for the temporal loss, both
+    ``negative=True`` (see ``docs/temporal_grounding.md``).
 
-    Text views: the positive caption (view ``"main"``); the order-swapped
-    caption written with the SAME template (view ``"swapped"``,
-    ``negative=True``) when ``order_negative``; the overlay caption (view
-    ``"overlay"``). With ``reversed_audio`` the swapped caption is the
-    positive of the reversed audio of the same sample, so it is emitted
-    once, as view ``"reversed"`` with ``negative=False``: a text that is
-    some audio's positive must take part in the loss as a candidate (a text
-    flagged negative is dropped by losses that use positives only, which
-    would leave the reversed audio without a positive). It is still the
-    order negative of the main audio, through its different key; losses
-    find it as ``meta["keys"]["swapped"]``. When both classes read the same
-    (``allow_same_class``) the swapped caption equals the positive and no
-    negative is emitted.
-
-    ``caption_style="unordered"`` writes order-free captions ("dog and
-    rain", names sorted) and no order negative: the plain-CLAP baseline on
-    the same audio (main and reversed audio then share one key).
-    ``caption_style="unordered_with_ordered"`` with ``order_negative`` writes
-    the order-free caption for the contrastive loss and sets the ordered
-    caption (view ``"ordered"``, one of ``templates``) and its
-    order-swapped twin aside for the temporal loss alone
-    (both ``negative=True``): the combined temporal + fine-grained model.
-
-    Every output is zero-padded to ``clip_seconds`` with ``valid_samples``
-    marking the end of the last event's segment. If the synthesised audio
-    peaks above 1, the whole view is scaled down uniformly (the relative
-    level of A and B is kept). ``meta`` holds ``sources`` (the two clip
-    ids), ``events`` (label, onset, offset in seconds and source of A and B
-    in the main audio: the source event's own times when the source row has
-    one event with times, otherwise the span of non-silent samples of its
-    segment), ``view_events`` (the same for every audio view), ``keys`` and
-    ``template``.
-
-    For evaluation, keep ``reversed_audio`` and ``overlay`` off and write
-    the reversed pairs as rows of their own (``include_reversed``): the
-    Brain's evaluation keeps each sample's main audio and all its
-    non-negative texts as that clip's captions, so a "reversed" or
-    "overlay" text would count as a correct caption of the main audio.
+    Views are zero-padded to the clip, ``valid_samples`` ending with the last
+    segment; a view peaking above 1 is scaled down as a whole. ``meta`` holds
+    ``sources``, ``events`` (label, onset/offset in seconds, source of A and B
+    in the main audio: the source row's event times if it has one event,
+    else the non-silent span), ``view_events`` (per view), ``keys`` and
+    ``template``. For evaluation keep ``reversed_audio`` and ``overlay`` off
+    and add reversed pairs as rows (``include_reversed``): evaluation counts
+    every non-negative text of a sample as a caption of its main audio.
 
     Arguments
     ---------
@@ -488,23 +464,20 @@ class TemporalViewBuilder(EpochSeededBuilder):
     crossfade_seconds : float
         Linear crossfade between A and B (exclusive with a gap).
     gain : str, optional
-        ``"rms"`` or ``"peak"``: normalise each segment to
-        ``gain_db`` dBFS; None keeps the recorded levels.
+        ``"rms"`` or ``"peak"``: normalise each segment to ``gain_db`` dBFS;
+        None keeps the recorded levels.
     segment_crop : str
-        How a longer source is cut: ``"loudest"`` (highest-energy window),
-        ``"left"``, ``"center"`` or ``"random"``. A random crop is drawn in
-        training only; evaluation then uses ``eval_segment_crop``.
+        ``"loudest"`` (highest-energy window), ``"left"``, ``"center"`` or
+        ``"random"`` (training only; evaluation uses ``eval_segment_crop``).
     templates : sequence of str, optional
-        Caption templates with ``{A}`` (first event) and ``{B}`` (second);
-        default :data:`DEFAULT_ORDERED_TEMPLATES` (or
-        :data:`DEFAULT_UNORDERED_TEMPLATES`). Training draws one per sample
-        and epoch; evaluation uses the first. In the
-        ``"unordered_with_ordered"`` style they are the templates of the
-        ordered captions set aside (the order-free caption uses the
-        unordered defaults).
+        Templates with ``{A}`` (first) and ``{B}``; default
+        :data:`DEFAULT_ORDERED_TEMPLATES` (or the unordered ones). Training
+        draws one per sample and epoch, evaluation uses the first. In the
+        ``"unordered_with_ordered"`` style, the templates of the set-aside
+        ordered captions.
     order_negative : bool
-        Add the order-swapped caption as a negative text (ordered style; in
-        the ``"unordered_with_ordered"`` style, the ordered caption too).
+        Add the swapped caption as a negative (and, in the
+        ``"unordered_with_ordered"`` style, set the ordered caption aside).
     reversed_audio : bool
         Add the reversed audio view (B then A).
     overlay : bool
@@ -515,23 +488,22 @@ class TemporalViewBuilder(EpochSeededBuilder):
         Label -> name used in captions; default
         :func:`~speechbrain_tclap.data.labels.readable_label`.
     seed : int
-        Base seed of the training draws (template, random crop); draws
-        depend only on (seed, epoch, pair id).
+        Base seed of the training draws, which depend only on (seed, epoch,
+        pair id).
     resample : bool
-        Resample files whose rate differs from ``sample_rate`` (e.g. 44.1 kHz
-        ESC-50 for a 48 kHz model); otherwise such files are skipped.
+        Resample files at another rate (e.g. 44.1 kHz ESC-50 for a 48 kHz
+        model); otherwise such files are skipped.
     gain_db : float, optional
         Target level in dBFS; default -20 (RMS) or -3 (peak).
     eval_segment_crop : str, optional
-        Crop used at evaluation; default ``segment_crop``, or ``"loudest"``
-        when that is ``"random"``. Must be deterministic.
+        Deterministic crop at evaluation; default ``segment_crop``
+        (``"loudest"`` for ``"random"``).
     overlay_template : str
         Template of the overlay caption.
     order_aside_share : float
-        Style ``"unordered_with_ordered"``: the share of training draws
-        whose order goes aside to ``L_t``; the others are captioned as the
-        ordered style does (the ordered caption in ``L_c``, the swap a
-        negative). Evaluation always sets the order aside.
+        Style ``"unordered_with_ordered"``: share of training draws whose order
+        goes aside to ``L_t`` (the others are captioned as the ordered style
+        does); evaluation always sets it aside.
 
     Example
     -------
@@ -631,9 +603,13 @@ class TemporalViewBuilder(EpochSeededBuilder):
         self.eval_segment_crop = eval_segment_crop
         self.caption_style = caption_style
         self.order_free = contrastive_style(caption_style) == "unordered"
-        self.order_aside = caption_style == "unordered_with_ordered" and bool(order_negative)
+        self.order_aside = caption_style == "unordered_with_ordered" and bool(
+            order_negative
+        )
         if not 0.0 <= order_aside_share <= 1.0:
-            raise ValueError(f"order_aside_share must lie in [0, 1], got {order_aside_share!r}")
+            raise ValueError(
+                f"order_aside_share must lie in [0, 1], got {order_aside_share!r}"
+            )
         self.order_aside_share = float(order_aside_share)
         if self.order_aside and reversed_audio:
             raise ValueError(
@@ -643,12 +619,16 @@ class TemporalViewBuilder(EpochSeededBuilder):
         if isinstance(templates, str):
             templates = [templates]
         # The order-aside style reads ``templates`` as its ordered captions'.
-        self.order_templates = [
-            check_template(t) for t in (templates or DEFAULT_ORDERED_TEMPLATES)
-        ] if self.order_aside else []
+        self.order_templates = (
+            [check_template(t) for t in (templates or DEFAULT_ORDERED_TEMPLATES)]
+            if self.order_aside
+            else []
+        )
         if templates is None or self.order_aside:
             templates = (
-                DEFAULT_UNORDERED_TEMPLATES if self.order_free else DEFAULT_ORDERED_TEMPLATES
+                DEFAULT_UNORDERED_TEMPLATES
+                if self.order_free
+                else DEFAULT_ORDERED_TEMPLATES
             )
         self.templates = [check_template(t) for t in templates]
         if not self.templates:
@@ -720,10 +700,14 @@ class TemporalViewBuilder(EpochSeededBuilder):
             return caption, caption
         return self._both_orders(template, label_a, label_b)
 
-    def _both_orders(self, template: str, label_a: str, label_b: str) -> Tuple[str, str]:
+    def _both_orders(
+        self, template: str, label_a: str, label_b: str
+    ) -> Tuple[str, str]:
         """``template`` with A then B, and with the two exchanged."""
         first, second = self.name(label_a), self.name(label_b)
-        return fill_template(template, first, second), fill_template(template, second, first)
+        return fill_template(template, first, second), fill_template(
+            template, second, first
+        )
 
     def __call__(self, row: Dict[str, Any], train: bool) -> Optional[CLAPSample]:
         """Builds the sample of a pair row, or logs and returns None.
@@ -731,8 +715,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
         Arguments
         ---------
         row : dict
-            Pair row with ``id``, ``a`` and ``b`` (source rows with ``wav``
-            and a label); an optional ``labels`` pair overrides the labels.
+            Pair row: ``id``, ``a`` and ``b`` (source rows with ``wav`` and a
+            label), optionally ``labels`` (overrides the sources').
         train : bool
             Training mode (template draw, random crop).
 
@@ -757,7 +741,11 @@ class TemporalViewBuilder(EpochSeededBuilder):
         if self.order_aside and label_a != label_b:
             order_template = self._order_template(rendered.id, train)
             aside = self._both_orders(order_template, label_a, label_b)
-            if train and self.sample_rng(f"{rendered.id}/share").random() >= self.order_aside_share:
+            if (
+                train
+                and self.sample_rng(f"{rendered.id}/share").random()
+                >= self.order_aside_share
+            ):
                 # This draw keeps its order in L_c, as the ordered style does.
                 template, (positive, swapped), aside = order_template, aside, None
                 ordered_positive = True
@@ -808,7 +796,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
 
     def _order_template(self, sample_id, train) -> str:
         """The ordered template of a sample (drawn in training, else the first)."""
-        index = self.sample_rng(f"{sample_id}/order").randrange(len(self.order_templates))
+        index = self.sample_rng(f"{sample_id}/order").randrange(
+            len(self.order_templates)
+        )
         return self.order_templates[index if train else 0]
 
     def render(
@@ -816,11 +806,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
     ) -> Optional["PairRender"]:
         """Reads a pair row's clips and synthesises the named audio views.
 
-        The one synthesis path of the package: :meth:`__call__` (T-CLAP
-        views), :class:`~speechbrain_tclap.data.teminal.TeminALViewBuilder`
-        and ZSTE all cut, normalise and combine the segments here, with
-        the same draws (random crop and template only in training; they
-        depend on seed, epoch and pair id).
+        The package's one synthesis path (T-CLAP, TeminAL and ZSTE views);
+        random crop and template are drawn in training only.
 
         Arguments
         ---------
@@ -829,10 +816,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
         train : bool
             Training mode (random crop, template draw).
         views : sequence of str
-            Any of :data:`RENDER_VIEWS`: ``"main"`` (A then B),
-            ``"reversed"`` (B then A), ``"overlay"`` (A and B summed from 0),
-            ``"single_a"`` / ``"single_b"`` (one segment alone). Every view
-            is zero-padded to the clip length.
+            Any of :data:`RENDER_VIEWS`: ``"main"`` (A then B), ``"reversed"``,
+            ``"overlay"`` (summed from 0), ``"single_a"`` / ``"single_b"``
+            (one segment alone); all zero-padded to the clip.
 
         Returns
         -------
@@ -853,7 +839,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
         """
         unknown = [v for v in views if v not in RENDER_VIEWS]
         if unknown:
-            raise ValueError(f"unknown pair views {unknown}; choose from {RENDER_VIEWS}")
+            raise ValueError(
+                f"unknown pair views {unknown}; choose from {RENDER_VIEWS}"
+            )
         row_id = str(row.get("id"))
         source_a, source_b = row.get("a"), row.get("b")
         if not isinstance(source_a, Mapping) or not isinstance(source_b, Mapping):
@@ -865,8 +853,12 @@ class TemporalViewBuilder(EpochSeededBuilder):
                 raise ValueError(f"pair row {row_id!r}: source {slot!r} has no 'wav'")
         label_a, label_b = self._labels(row, source_a, source_b)
         try:
-            wav_a = read_audio(source_a["wav"], self.sample_rate, resample=self.resample)
-            wav_b = read_audio(source_b["wav"], self.sample_rate, resample=self.resample)
+            wav_a = read_audio(
+                source_a["wav"], self.sample_rate, resample=self.resample
+            )
+            wav_b = read_audio(
+                source_b["wav"], self.sample_rate, resample=self.resample
+            )
         except AudioReadError as err:
             logger.warning("skipping pair %s: %s", row_id, err)
             return None
@@ -896,9 +888,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
     def all_captions(self, labels: Sequence[str]) -> List[str]:
         """Every caption this builder can write for pairs of ``labels``.
 
-        Both orders, every template, the ordered captions set aside and the
-        overlay caption when those are on; no audio is read (for tokenizer
-        training).
+        Both orders, every template, set-aside and overlay captions when on;
+        no audio is read (for tokenizer training).
 
         Arguments
         ---------
@@ -915,21 +906,15 @@ class TemporalViewBuilder(EpochSeededBuilder):
         >>> TemporalViewBuilder(16000, 1.0, templates=["{A} before {B}"]).all_captions(["dog", "rain"])
         ['dog before rain', 'rain before dog', 'rain before dog', 'dog before rain']
         """
+        pairs = label_pairs(labels)
         out = [
-            caption
-            for template in self.templates
-            for a in labels
-            for b in labels
-            if a != b
-            for caption in self.captions(a, b, template)
+            c for t in self.templates for a, b in pairs for c in self.captions(a, b, t)
         ]
         if self.order_aside:
             out += [
-                fill_template(template, self.name(a), self.name(b))
-                for template in self.order_templates
-                for a in labels
-                for b in labels
-                if a != b
+                fill_template(t, self.name(a), self.name(b))
+                for t in self.order_templates
+                for a, b in pairs
             ]
         if self.overlay:
             names = sorted({self.name(label) for label in labels})
@@ -1041,7 +1026,9 @@ class TemporalViewBuilder(EpochSeededBuilder):
         events = [self._event(first, 0), self._event(second, second_start)]
         return self._limit(out), valid, events
 
-    def _single(self, segment: _Segment) -> Tuple[torch.Tensor, int, List[Dict[str, Any]]]:
+    def _single(
+        self, segment: _Segment
+    ) -> Tuple[torch.Tensor, int, List[Dict[str, Any]]]:
         """One segment alone from time 0, padded to the clip."""
         out = torch.zeros(self.clip_samples)
         out[: self.segment_samples] = segment.wav

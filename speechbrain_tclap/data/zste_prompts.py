@@ -1,14 +1,12 @@
 """The prompts of ZSTE (zero-shot temporal evaluation), without the evaluation.
 
-:class:`ZSTEPrompts` builds every prompt that ZSTE scores (Sinha et al.
-2024): class prompts (tasks 1 and 2), "A before B" / "A while B" pair
-prompts (tasks 3 and 4) and "first / second sound" slot prompts (task 5).
-:class:`speechbrain_tclap.evaluation.zste.ZSTE` scores them; recipes put
-them into a from-scratch tokenizer's vocabulary
-(:func:`speechbrain_tclap.recipe.temporal_vocabulary`), so that any export
-can later be scored with ZSTE. Living in the data layer, next to the
-caption templates of :mod:`speechbrain_tclap.data.temporal`, it serves both
-without the trainer importing the evaluation.
+:class:`ZSTEPrompts` builds every prompt ZSTE (Sinha et al. 2024) scores:
+class prompts (tasks 1, 2), "A before B" / "A while B" pair prompts (tasks 3,
+4) and "first / second sound" slot prompts (task 5).
+:class:`speechbrain_tclap.evaluation.zste.ZSTE` scores them and recipes put
+them in a from-scratch tokenizer's vocabulary
+(:func:`speechbrain_tclap.recipe.temporal_vocabulary`); living in the data
+layer spares the trainer an import of the evaluation.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -16,7 +14,7 @@ Authors
 
 from typing import List, Sequence
 
-from speechbrain_tclap.data.temporal import check_template, fill_template
+from speechbrain_tclap.data.temporal import check_template, fill_template, label_pairs
 
 #: Prompt of tasks 1-4 (``{}``: a class name or a pair caption), as the authors'.
 DEFAULT_PROMPT = "this is a sound of {}"
@@ -108,7 +106,9 @@ class ZSTEPrompts:
         str
             The prompt.
         """
-        caption = fill_template(self.before_template, self._name(first), self._name(second))
+        caption = fill_template(
+            self.before_template, self._name(first), self._name(second)
+        )
         return self.prompt_template.format(caption)
 
     def while_prompt(self, a: str, b: str) -> str:
@@ -126,7 +126,9 @@ class ZSTEPrompts:
         str
             The prompt.
         """
-        caption = fill_template(self.while_template, *sorted((self._name(a), self._name(b))))
+        caption = fill_template(
+            self.while_template, *sorted((self._name(a), self._name(b)))
+        )
         return self.prompt_template.format(caption)
 
     def slot_prompt(self, slot: int, label: str) -> str:
@@ -159,12 +161,8 @@ class ZSTEPrompts:
         list of str
             Distinct prompts, sorted.
         """
-        out = set()
-        for a in labels:
-            out.add(self.class_prompt(a))
-            out.update(self.slot_prompt(s, a) for s in (0, 1))
-            for b in labels:
-                if a != b:
-                    out.add(self.order_prompt(a, b))
-                    out.add(self.while_prompt(a, b))
+        out = {self.class_prompt(a) for a in labels}
+        out.update(self.slot_prompt(s, a) for a in labels for s in (0, 1))
+        for a, b in label_pairs(labels):
+            out.update((self.order_prompt(a, b), self.while_prompt(a, b)))
         return sorted(out)
