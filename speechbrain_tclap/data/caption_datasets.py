@@ -369,7 +369,9 @@ def _write_splits(log, corpus, save_folder, config, manifests, prepare_split, na
     write_prepared(fingerprint, config, rows_per_split, manifests, stats)
 
 
-def _report_split(log, corpus, split, num_clips, rows, counts, missing, problems, extra=""):
+def _report_split(
+    log, corpus, split, num_clips, rows, counts, missing, problems, extra=""
+):
     """Counts a split's written and skipped clips into ``counts`` and logs them."""
     counts["missing"] = len(missing)
     counts["written"] = len(rows)
@@ -385,4 +387,7 @@ def _report_split(log, corpus, split, num_clips, rows, counts, missing, problems
             corpus, split, len(problems), counts["unreadable"], counts["wrong_rate"],
             extra, "; ".join(problems[:3]),
         )
-    log.info("%s %s: %d clips, %d captions written.", corpus, split, len(rows), counts["captions"])
+    log.info(
+        "%s %s: %d clips, %d captions written.",
+        corpus, split, len(rows), counts["captions"],
+    )

@@ -20,17 +20,10 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.audio import (
-    PAD_MODES,
-    AudioReadError,
-    crop_or_pad,
-    crop_start,
-    read_audio,
+    PAD_MODES, AudioReadError, crop_or_pad, crop_start, read_audio
 )
 from speechbrain_tclap.data.batching import (
-    AudioView,
-    CLAPSample,
-    TextView,
-    collate_clap_samples,
+    AudioView, CLAPSample, TextView, collate_clap_samples
 )
 from speechbrain_tclap.data.manifest import check_audio_files, load_manifest
 from speechbrain_tclap.data.captions import caption_for_events, contrastive_style
@@ -144,12 +137,9 @@ class ManifestCaptioner:
         """
         if self.negatives is None:
             return []
-        out = []
-        for index, caption in self._chosen(row, train, rng):
-            negative = self.negatives(f"{row.get('id')}#{index}", caption)
-            if negative:
-                out.append(negative)
-        return out
+        chosen = self._chosen(row, train, rng)
+        negatives = (self.negatives(f"{row.get('id')}#{i}", c) for i, c in chosen)
+        return [negative for negative in negatives if negative]
 
 
 class EventCaptioner:

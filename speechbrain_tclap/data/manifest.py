@@ -309,7 +309,9 @@ def _read_csv(path: str, required: Sequence[str]) -> List[tuple]:
             for row in reader:
                 where = f"line {reader.line_num}"
                 if None in row:
-                    raise ManifestError(path, "more cells than header columns", row=where)
+                    raise ManifestError(
+                        path, "more cells than header columns", row=where
+                    )
                 row_id = row.pop(id_column)
                 row = {k: v for k, v in row.items() if k not in ("ID", "id")}
                 if row_id is None or not row_id.strip():

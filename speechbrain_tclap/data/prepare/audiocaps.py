@@ -135,16 +135,9 @@ def audio_names(
     """
     start, end = float(start_time), float(start_time) + CLIP_SECONDS
     s, e = _format_seconds(start), _format_seconds(end)
-    names = []
-    for y in ("Y", ""):
-        names.append(f"{y}{youtube_id}_{start:.3f}_{end:.3f}")
-    for y in ("Y", ""):
-        names.append(f"{y}{youtube_id}_{s}_{e}")
-    for y in ("Y", ""):
-        names.append(f"{y}{youtube_id}_{s}")
-    names += [f"Y{youtube_id}", youtube_id]
-    names += [str(a) for a in audiocap_ids]
-    return names
+    suffixes = (f"_{start:.3f}_{end:.3f}", f"_{s}_{e}", f"_{s}", "")
+    names = [f"{y}{youtube_id}{suffix}" for suffix in suffixes for y in ("Y", "")]
+    return names + [str(a) for a in audiocap_ids]
 
 
 def read_audiocaps_csv(path: str) -> Dict[Tuple[str, float], Dict[str, Any]]:
@@ -275,14 +268,18 @@ def prepare_audiocaps(
         logger.warning("No audio files found under %s.", audio_root)
     _write_splits(
         logger, "AudioCaps", save_folder, config, manifests,
-        lambda split: _prepare_split(split, csv_paths[split], index, sample_rate, audio_root),
+        lambda s: _prepare_split(s, csv_paths[s], index, sample_rate, audio_root),
         FINGERPRINT_FILE,
     )
     return manifests
 
 
 def _prepare_split(
-    split: str, csv_path: str, index: AudioIndex, sample_rate: Optional[int], audio_root: str
+    split: str,
+    csv_path: str,
+    index: AudioIndex,
+    sample_rate: Optional[int],
+    audio_root: str,
 ) -> Tuple[Dict[str, Dict[str, Any]], Counter]:
     """Manifest rows of one split and the counts of what was skipped."""
     clips = read_audiocaps_csv(csv_path)

@@ -175,14 +175,20 @@ def prepare_clotho(
     }
     _write_splits(
         logger, "Clotho", save_folder, config, manifests,
-        lambda s: _prepare_split(s, csv_paths[s], indexes[s], sample_rate, audio_roots[s]),
+        lambda s: _prepare_split(
+            s, csv_paths[s], indexes[s], sample_rate, audio_roots[s]
+        ),
         FINGERPRINT_FILE,
     )
     return manifests
 
 
 def _prepare_split(
-    split: str, csv_path: str, index: AudioIndex, sample_rate: Optional[int], audio_root: str
+    split: str,
+    csv_path: str,
+    index: AudioIndex,
+    sample_rate: Optional[int],
+    audio_root: str,
 ) -> Tuple[Dict[str, Dict[str, Any]], Counter]:
     """Manifest rows of one split and the counts of what was skipped."""
     clips = read_clotho_csv(csv_path)
