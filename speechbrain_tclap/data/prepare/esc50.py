@@ -16,6 +16,7 @@ Authors
 
 import csv
 import hashlib
+import itertools
 import os
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -214,15 +215,13 @@ def _prepare_locked(config: dict, csv_path: str, save_folder: str, manifests: Di
 
 def _check_disjoint(splits: Dict[str, List[int]]) -> None:
     """Raises when two splits share a fold."""
-    names = list(splits)
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            shared = sorted(set(splits[first]) & set(splits[second]))
-            if shared:
-                raise ValueError(
-                    f"splits {first!r} and {second!r} share folds {shared}; "
-                    "ESC-50 splits must be fold-disjoint"
-                )
+    for first, second in itertools.combinations(splits, 2):
+        shared = sorted(set(splits[first]) & set(splits[second]))
+        if shared:
+            raise ValueError(
+                f"splits {first!r} and {second!r} share folds {shared}; "
+                "ESC-50 splits must be fold-disjoint"
+            )
 
 
 def _read_csv(csv_path: str, esc10_only: bool) -> List[dict]:
