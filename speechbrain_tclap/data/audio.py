@@ -1,15 +1,10 @@
-"""Audio reading with explicit errors, and fixed-length crop/pad.
+"""Audio reading with explicit errors, resampling, and fixed-length crop/pad.
 
-``read_audio`` reads a file with soundfile and fails loudly, naming the file
-and the problem, on anything a training run should not silently swallow
-(missing, empty, corrupt, truncated, zero-length, NaN/Inf, a float file far
-beyond full scale, wrong sample rate).
-``crop_or_pad`` brings a waveform to a fixed number of samples the way CLAP
-recipes do (left/center/random/loudest crop; zero or LAION repeat padding).
-``to_waveforms`` checks waveforms given in memory (numpy arrays, tensors)
-the same way and brings them to float at the model rate. ``resample_audio``
-is the one resampler of both (torchaudio's filter, as a cached polyphase
-matrix product).
+:func:`read_audio` fails loudly, naming the file and the problem, on anything
+a training run should not silently swallow; :func:`to_waveforms` checks
+in-memory waveforms the same way; :func:`resample_audio` is the one resampler
+of both; :func:`crop_or_pad` brings a waveform to the model window as CLAP
+recipes do.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -68,33 +63,26 @@ def read_audio(
 ) -> torch.Tensor:
     """Reads an audio file into a float32 tensor in ``[-1, 1]``.
 
-    Integer PCM formats are scaled to ``[-1, 1]`` by soundfile. Float files
-    are taken as they are up to a peak of :data:`MAX_FLOAT_PEAK`; a larger
-    peak is an error (rescale the file). A WAV, RF64, Wave64, AIFF or AU
-    file holding fewer samples than its header declares (a truncated copy or
-    download; libsndfile decodes what is there without a word) is an error.
-    Multichannel audio is averaged to mono unless ``mono=False``.
+    Integer PCM is scaled by soundfile; float files are taken as they are up
+    to a peak of :data:`MAX_FLOAT_PEAK`. A WAV, RF64, Wave64, AIFF or AU file
+    holding fewer samples than its header declares (a truncated copy, which
+    libsndfile decodes silently) is an error.
 
     Arguments
     ---------
     path : str, os.PathLike or io.IOBase
-        Audio file (any format libsndfile reads: WAV, FLAC, OGG, ...), or a
-        seekable file object (e.g. a
-        :class:`~speechbrain_tclap.data.shards.ShardMember`; errors use
-        its ``name``).
+        Audio file (any format libsndfile reads), or a seekable file object
+        (e.g. a :class:`~speechbrain_tclap.data.shards.ShardMember`; errors
+        use its ``name``).
     sample_rate : int, optional
-        Expected sample rate. A file at another rate raises
-        ``AudioReadError`` unless ``resample=True``.
+        Expected sample rate; another one raises unless ``resample=True``.
     resample : bool
-        Resample to ``sample_rate`` (:func:`resample_audio`)
-        instead of raising on a mismatch.
+        Resample to ``sample_rate`` (:func:`resample_audio`) on a mismatch.
     mono : bool
         Average the channels. With ``False`` the result is ``(C, L)``.
     window : callable, optional
-        ``length -> (start, count) or None``: when resampling, only these
-        samples of the resampled clip (of ``length`` samples) are computed
-        (the values of the whole clip's crop, to float rounding; a crop is
-        cheaper so).
+        ``length -> (start, count) or None``: when resampling, compute only
+        these samples of the ``length``-sample resampled clip (a cheap crop).
 
     Returns
     -------
@@ -218,12 +206,11 @@ def resample_audio(
 ) -> torch.Tensor:
     """Band-limited resampling of the last axis, as a cached polyphase matmul.
 
-    The filter is ``torchaudio.functional.resample``'s default (windowed
-    sinc, Hann window, 6 zero crossings, roll-off 0.99), so the output
-    matches it to float rounding; it is built once per rate pair, and the
-    ``new`` phases of a block of input periods are applied in one matrix
-    product (several times faster on CPU than a strided convolution). Only
-    the blocks holding outputs ``start`` to ``start + count`` are computed.
+    The filter is ``torchaudio.functional.resample``'s default (Hann-windowed
+    sinc, 6 zero crossings, roll-off 0.99), so the output matches it to float
+    rounding; one matrix product per block of input periods is several times
+    faster on CPU than a strided convolution. Only the blocks holding outputs
+    ``start`` to ``start + count`` are computed.
 
     Arguments
     ---------
@@ -291,15 +278,11 @@ def _resampling_matrix(orig: int, new: int, periods: int):
 
 
 def _missing_sample_bytes(source, size: int) -> int:
-    """Bytes of samples a file's header declares beyond the end of the file.
+    """Bytes of samples a header declares beyond the end of the file.
 
-    Read from the headers of the uncompressed containers libsndfile decodes
-    without a word when they are cut short: RIFF and RF64 WAV, Sony Wave64,
-    AIFF / AIFC and Sun AU (compressed formats such as FLAC fail to decode
-    instead). 0 for other formats, for a complete file and for a streaming
-    writer's unknown size. ``source`` is a path or a seekable binary file
-    object of ``size`` bytes (a descriptor, which only FLAC shard members
-    give, counts as complete).
+    For the uncompressed containers libsndfile decodes silently when cut
+    short (WAV, RF64, Wave64, AIFF/AIFC, AU); 0 otherwise, for a complete
+    file, a streaming writer's unknown size, or a descriptor ``source``.
     """
     if isinstance(source, int):
         return 0
@@ -344,11 +327,9 @@ _W64_GUID_TAIL = bytes.fromhex("2e91cf11a5d628db04c10000")
 
 
 def _chunk_walk(f, byteorder: str, wanted: bytes, wide_size: bool = False):
-    """Finds chunk ``wanted`` in a RIFF / IFF chunk list: ``(size, start)`` or None.
-
-    RF64 (``wide_size``) gives the real data size in its ``ds64`` chunk; a
-    size of 0 or 0xFFFFFFFF elsewhere is a streaming writer's "unknown".
-    """
+    """Finds chunk ``wanted`` in a RIFF / IFF chunk list: ``(size, start)`` or
+    None. RF64 (``wide_size``) keeps the real size in ``ds64``; 0 or
+    0xFFFFFFFF elsewhere is a streaming writer's "unknown"."""
     wide = None
     while True:
         chunk = f.read(8)
@@ -375,9 +356,9 @@ def to_waveforms(
 ) -> torch.Tensor:
     """Waveforms given in memory as a float32 batch ``(B, L)`` at ``target_rate``.
 
-    Integer PCM (int16, int32) is scaled to ``[-1, 1)`` (int16 / 32768);
-    other integer and boolean types are refused, as are empty batches,
-    zero-length clips, more than two dimensions and NaN/Inf samples.
+    int16 / int32 PCM is scaled to ``[-1, 1)``; other integer and boolean
+    types, empty batches or clips, more than two dimensions and NaN/Inf
+    samples are refused.
 
     Arguments
     ---------
@@ -437,18 +418,15 @@ def crop_or_pad(
     """Brings a waveform to exactly ``num_samples`` samples (last axis).
 
     Longer inputs are cropped: ``"left"`` keeps the start, ``"center"`` the
-    middle, ``"loudest"`` the window with the highest energy (one cumulative
-    sum, O(L); the earliest window wins a tie) and ``"random"`` a uniformly
-    drawn window (from ``generator``). Shorter inputs are padded on the right:
-    ``"zero"`` with zeros, ``"repeat"`` as LAION-CLAP's ``repeatpad`` (tile the
-    clip a whole number of times, then zero-pad the remainder). Everything
-    but ``crop="random"`` is deterministic.
+    middle, ``"loudest"`` the highest-energy window (the earliest on a tie),
+    ``"random"`` a uniform draw from ``generator``. Shorter inputs are padded
+    on the right: ``"zero"``, or ``"repeat"`` as LAION-CLAP's ``repeatpad``
+    (whole tiles of the clip, then zeros).
 
     Arguments
     ---------
     wav : torch.Tensor
-        Waveform ``(L,)`` (or ``(..., L)``; the loudest window then uses the
-        energy summed over the leading axes).
+        Waveform ``(..., L)`` (loudest: energy summed over leading axes).
     num_samples : int
         Target length.
     crop : str
@@ -463,8 +441,7 @@ def crop_or_pad(
     wav : torch.Tensor
         ``(..., num_samples)``.
     valid_samples : int
-        Number of real (non-padded) samples: the input length when
-        zero-padded, ``num_samples`` when cropped or repeat-padded.
+        Real samples: the input length when zero-padded, else ``num_samples``.
 
     Example
     -------
@@ -553,7 +530,7 @@ def _loudest_start(wav: torch.Tensor, window: int) -> int:
     energy = wav.detach().to(torch.float64).pow(2)
     if energy.dim() > 1:
         energy = energy.reshape(-1, energy.shape[-1]).sum(dim=0)
-    # Float64 cumsum keeps the window differences exact enough for long clips.
+    # float64: window differences of a long cumsum stay exact enough
     csum = torch.nn.functional.pad(energy.cumsum(0), (1, 0))
     window_energy = csum[window:] - csum[:-window]
     return int(torch.argmax(window_energy))

@@ -1,25 +1,21 @@
 """Batches of audio and text *views* for contrastive training.
 
-A sample is a clip (or a synthesised combination of clips) with one or more
-audio views and one or more text views. Each view carries a *key*: the
-normalised caption it is a positive for. The collate function flattens all
-views of all samples into one :class:`CLAPBatch` and turns keys into integer
-ids shared by audio and text, so losses find positives by key equality (two
-clips with the same caption are never pushed apart, and an extra negative
-caption can never be the positive of its own clip). Key ids are a hash of the
-key text (:func:`key_to_id`), not a per-batch counter, so they mean the same
-on every rank and in every batch (needed to gather negatives across ranks).
-View roles (:class:`ViewRole`) are names on a sample (``"main"``,
-``"reversed"``, ...) and integer codes in a batch, so losses compare tensors
-and ranks exchange them with one tensor all-gather.
+A sample has one or more audio and text views, each with a *key*: the
+normalised caption it is a positive for. :func:`collate_clap_samples` flattens
+all views into one :class:`CLAPBatch`, keys becoming ids shared by audio and
+text, so losses find positives by key equality (two clips with the same
+caption are never pushed apart). Key ids hash the key text (:func:`key_to_id`),
+so they mean the same on every rank and in every batch; view roles
+(:class:`ViewRole`) are names on a sample and integer codes in a batch.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
 import enum
+import functools
 import hashlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -51,10 +47,9 @@ def caption_key(text: str) -> str:
 def key_to_id(key: str) -> int:
     """Stable 63-bit integer id of a caption key.
 
-    The first 8 bytes of the key's BLAKE2b digest, as a non-negative
-    ``int64``: the same on every rank, process and run (unlike ``hash``),
-    with a collision probability of about ``n**2 / 2**64`` for ``n``
-    distinct keys in one batch.
+    The first 8 bytes of its BLAKE2b digest: the same on every rank, process
+    and run (unlike ``hash``); collision probability ``~n**2 / 2**64`` for
+    ``n`` distinct keys in a batch.
 
     Arguments
     ---------
@@ -82,22 +77,17 @@ def key_to_id(key: str) -> int:
 class ViewRole(enum.IntEnum):
     """What an audio or text view is to the losses: the one list of roles.
 
-    Samples, YAML (``TemporalNCELoss(views: [main, reversed, overlay])``) and
-    error messages use the lower-case names; batches,
-    :class:`~speechbrain_tclap.losses.ContrastiveInputs`, the gather across
-    ranks and the losses use the integer codes (``LongTensor``).
+    Samples, YAML (``views: [main, reversed]``) and messages use lower-case
+    names; batches, the gather across ranks and the losses use the codes.
 
-    * ``MAIN``: the un-augmented view (a clip, "A then B" and its caption;
-      the view the Brain evaluates);
+    * ``MAIN``: the un-augmented view (the one the Brain evaluates);
     * ``SWAPPED``: an order-swapped caption (T-CLAP's extra negative);
     * ``REVERSED``: "B then A" audio and its caption;
     * ``OVERLAY``: A and B mixed, and its caption;
     * ``SINGLE``: one event alone (TeminAL stage A);
-    * ``COMBINED``: TeminAL's "combined sound of A and B" in the joint
-      stage A + B (stage A alone calls it ``MAIN``);
-    * ``ORDERED``: the ordered caption ("A followed by B") of a sample whose
-      contrastive caption is order-free ("A and B"): ``L_t`` alone reads
-      it (``negative=True`` keeps it out of ``L_c`` and retrieval).
+    * ``COMBINED``: TeminAL's "combined sound of A and B" (joint stage A + B);
+    * ``ORDERED``: the ordered caption of a sample whose contrastive caption
+      is order-free, read by ``L_t`` alone (kept out of ``L_c`` and retrieval).
 
     Example
     -------
@@ -204,8 +194,7 @@ class AudioView:
     key : str
         Caption key this audio is a positive for.
     view : str or ViewRole
-        View name (``"main"``, ``"reversed"``, ``"overlay"``, ...; see
-        :class:`ViewRole`), kept as its name.
+        View (:class:`ViewRole`), kept as its name.
     valid_samples : int, optional
         Real (non-padded) samples; default the whole waveform.
 
@@ -241,9 +230,8 @@ class TextView:
     view : str or ViewRole
         View name (see :class:`ViewRole`), kept as its name.
     negative : bool
-        True for a text the contrastive loss and retrieval leave out: an
-        extra negative (an order-swapped caption) or an ``"ordered"``
-        caption that only the temporal loss reads.
+        True for a text the contrastive loss and retrieval leave out (an
+        order-swapped or an ``"ordered"`` caption).
 
     Example
     -------
@@ -368,13 +356,7 @@ class CLAPBatch:
         CLAPBatch
             The moved batch.
         """
-        moved = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, torch.Tensor):
-                value = value.to(device)
-            moved[f.name] = value
-        return CLAPBatch(**moved)
+        return replace(self, **{k: v.to(device) for k, v in self._tensors().items()})
 
     def pin_memory(self) -> "CLAPBatch":
         """Pin tensor fields (DataLoader ``pin_memory=True`` support).
@@ -384,11 +366,14 @@ class CLAPBatch:
         CLAPBatch
             The pinned batch.
         """
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, torch.Tensor):
-                setattr(self, f.name, value.pin_memory())
+        for name, value in self._tensors().items():
+            setattr(self, name, value.pin_memory())
         return self
+
+    def _tensors(self) -> Dict[str, torch.Tensor]:
+        """The tensor fields by name."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -396,9 +381,8 @@ class CLAPBatch:
     def ordered_event_pairs(self) -> List[Tuple[int, str, str]]:
         """Every two events of a main audio view that follow one another.
 
-        Reads ``meta["view_events"]["main"]`` (events in the time of the
-        main audio view, which the sample builders write where they know
-        it: synthesised pairs, uncropped clips); pairs as
+        From ``meta["view_events"]["main"]`` (events in the main view's time,
+        written by the builders where known), paired as
         :func:`~speechbrain_tclap.events.ordered_event_pairs`.
 
         Returns
@@ -432,10 +416,9 @@ class CLAPBatch:
 def collate_clap_samples(samples: Sequence[Optional[CLAPSample]]) -> CLAPBatch:
     """Flatten samples into a :class:`CLAPBatch`.
 
-    ``None`` entries (samples whose audio could not be read, already logged
-    by the dataset) are dropped and counted in ``num_skipped``. Keys become
-    :func:`key_to_id` ids, independent of the batch and of the rank; view
-    names become :class:`ViewRole` codes.
+    ``None`` entries (unreadable audio, logged by the dataset) are dropped and
+    counted in ``num_skipped``; keys become :func:`key_to_id` ids and views
+    :class:`ViewRole` codes.
 
     Arguments
     ---------
@@ -459,13 +442,7 @@ def collate_clap_samples(samples: Sequence[Optional[CLAPSample]]) -> CLAPBatch:
     """
     kept = [s for s in samples if s is not None]
     num_skipped = len(samples) - len(kept)
-    key_ids: Dict[str, int] = {}
-
-    def key_id(key: str) -> int:
-        if key not in key_ids:
-            key_ids[key] = key_to_id(key)
-        return key_ids[key]
-
+    key_id = functools.lru_cache(maxsize=None)(key_to_id)
     audio_items = [(i, a) for i, s in enumerate(kept) for a in s.audio]
     text_items = [(i, t) for i, s in enumerate(kept) for t in s.texts]
     audio_keys = [key_id(a.key) for _, a in audio_items]

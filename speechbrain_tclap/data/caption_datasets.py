@@ -1,14 +1,9 @@
 """Shared helpers of the dataset preparations (AudioCaps, Clotho, ESC-50).
 
-* :func:`read_caption_csv`: official caption CSVs read with errors that name
-  the file and the line (missing column, wrong number of cells, bad quoting,
-  empty value);
-* :class:`AudioIndex`: one walk over an audio folder, then lookups by file
-  name or stem (Unicode-normalised, so names written in NFC or NFD match);
-* :func:`audio_info`: duration and sample rate from the file header;
-* :func:`prepared_manifests`: the idempotence check (a fingerprint of the
-  options, the CSV files and the audio files), and :func:`write_prepared` to
-  publish manifests atomically with their fingerprint (ESC-50 uses these two).
+Caption CSVs read with errors naming the file and line
+(:func:`read_caption_csv`), an index of an audio folder by file name or stem
+(:class:`AudioIndex`), header info (:func:`audio_info`), and the idempotence
+fingerprint (:func:`prepared_manifests`, :func:`write_prepared`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -34,8 +29,7 @@ def read_caption_csv(
 ) -> List[Tuple[int, Dict[str, str]]]:
     """Reads a caption CSV into ``[(line number, row)]``.
 
-    Values are stripped; a UTF-8 byte-order mark is ignored; blank lines are
-    skipped.
+    Values are stripped; a UTF-8 BOM and blank lines are ignored.
 
     Arguments
     ---------
@@ -52,9 +46,8 @@ def read_caption_csv(
     Raises
     ------
     ManifestError
-        Naming the file (and the line): missing file or column, a row with
-        more or fewer cells than the header, an empty required value,
-        malformed quoting, non-UTF-8 text.
+        Naming the file and line: missing file or column, wrong cell count,
+        empty required value, malformed quoting, non-UTF-8 text.
 
     Example
     -------
@@ -114,11 +107,12 @@ def read_caption_csv(
 
 
 def _nfc(name: str) -> str:
+    """NFC form of a name (NFC and NFD file names then match)."""
     return unicodedata.normalize("NFC", name)
 
 
 class AudioIndex:
-    """Audio files under a folder, found by file name or by stem.
+    """Audio files under a folder, found by file name or by stem (NFC/NFD alike).
 
     Arguments
     ---------
@@ -174,8 +168,7 @@ class AudioIndex:
         names : sequence of str
             File names (with extension) or stems.
         prefer : str, optional
-            A sub-folder of the root (e.g. the split name) whose files win
-            over same-named files elsewhere.
+            A sub-folder of the root (e.g. the split) whose files win.
 
         Returns
         -------
@@ -200,8 +193,7 @@ class AudioIndex:
         Returns
         -------
         str
-            SHA-256 hex digest (changes when files are added, removed,
-            renamed or resized).
+            SHA-256 hex digest.
         """
         return hashlib.sha256(json.dumps(self._files).encode()).hexdigest()
 
@@ -307,9 +299,8 @@ def write_prepared(
     manifests: Mapping[str, str],
     stats: Mapping[str, Any],
 ) -> None:
-    """Writes the manifests (each atomically), then the fingerprint.
-
-    An interrupted run leaves no fingerprint, so the next one starts over.
+    """Writes the manifests (each atomically), then the fingerprint (so an
+    interrupted run leaves none and the next one starts over).
 
     Arguments
     ---------
@@ -345,3 +336,58 @@ def write_prepared(
             {"config": config, "stats": stats}, f, indent=2, ensure_ascii=False
         )
         f.write("\n")
+
+
+def _usable_duration(path, sample_rate, counts, problems) -> Optional[float]:
+    """Seconds of a clip's audio, or None once counted (``unreadable`` or
+    ``wrong_rate``) and noted in ``problems`` as skipped."""
+    try:
+        duration, rate = audio_info(path)
+    except ValueError as err:
+        counts["unreadable"] += 1
+        problems.append(str(err))
+        return None
+    if sample_rate is not None and rate != int(sample_rate):
+        counts["wrong_rate"] += 1
+        problems.append(f"{path}: {rate} Hz, expected {sample_rate} Hz")
+        return None
+    return duration
+
+
+def _write_splits(log, corpus, save_folder, config, manifests, prepare_split, name):
+    """Unless the fingerprint ``<save_folder>/<name>`` is up to date, writes
+    each split's rows from ``prepare_split(split) -> (rows, counts)``."""
+    fingerprint = os.path.join(save_folder, name)
+    if prepared_manifests(fingerprint, config, manifests):
+        log.info("%s manifests in %s are up to date; skipping.", corpus, save_folder)
+        return
+    rows_per_split, stats = {}, {}
+    for split in manifests:
+        rows_per_split[split], counts = prepare_split(split)
+        stats[split] = dict(counts)
+    os.makedirs(save_folder, exist_ok=True)
+    write_prepared(fingerprint, config, rows_per_split, manifests, stats)
+
+
+def _report_split(
+    log, corpus, split, num_clips, rows, counts, missing, problems, extra=""
+):
+    """Counts a split's written and skipped clips into ``counts`` and logs them."""
+    counts["missing"] = len(missing)
+    counts["written"] = len(rows)
+    counts["captions"] = sum(len(r["captions"]) for r in rows.values())
+    if missing:
+        log.warning(
+            "%s %s: %d of %d clips have no audio file and are skipped (e.g. %s).",
+            corpus, split, len(missing), num_clips, ", ".join(missing[:5]),
+        )
+    if problems:
+        log.warning(
+            "%s %s: %d clips skipped (unreadable %d, wrong sample rate %d%s), e.g. %s",
+            corpus, split, len(problems), counts["unreadable"], counts["wrong_rate"],
+            extra, "; ".join(problems[:3]),
+        )
+    log.info(
+        "%s %s: %d clips, %d captions written.",
+        corpus, split, len(rows), counts["captions"],
+    )

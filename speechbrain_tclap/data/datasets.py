@@ -1,17 +1,11 @@
 """SpeechBrain datasets of CLAP samples built from manifests.
 
-A manifest row (see :mod:`speechbrain_tclap.data.manifest`) becomes a
-:class:`~speechbrain_tclap.data.batching.CLAPSample` through a
-:class:`ClipSampleBuilder`: read the audio (soundfile), bring it to the model
-window with a crop/pad policy (random crop only when training), and pick the
-captions with a *captioner*. Captioners are small objects chosen in YAML:
-
-* :class:`ManifestCaptioner` uses the manifest's ``caption`` / ``captions``;
-* :class:`EventCaptioner` writes captions from the ``events`` of synthetic or
-  concatenated clips, ordered ("A followed by B") or order-free ("A and B").
-
-Unreadable audio does not stop a run: the sample is logged and skipped, and
-the Brain counts skips per stage.
+A :class:`ClipSampleBuilder` turns a manifest row into a
+:class:`~speechbrain_tclap.data.batching.CLAPSample`: it reads the audio,
+crops/pads it to the model window and takes captions from a *captioner*
+chosen in YAML (:class:`ManifestCaptioner`: the manifest's captions;
+:class:`EventCaptioner`: captions written from ``events``). Unreadable audio
+is logged and skipped (the Brain counts skips), not fatal.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -26,17 +20,10 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.audio import (
-    PAD_MODES,
-    AudioReadError,
-    crop_or_pad,
-    crop_start,
-    read_audio,
+    PAD_MODES, AudioReadError, crop_or_pad, crop_start, read_audio
 )
 from speechbrain_tclap.data.batching import (
-    AudioView,
-    CLAPSample,
-    TextView,
-    collate_clap_samples,
+    AudioView, CLAPSample, TextView, collate_clap_samples
 )
 from speechbrain_tclap.data.manifest import check_audio_files, load_manifest
 from speechbrain_tclap.data.captions import caption_for_events, contrastive_style
@@ -47,7 +34,7 @@ logger = get_logger(__name__)
 def row_labels(row: Dict[str, Any]) -> List[str]:
     """Class labels of a manifest row, in event order.
 
-    Looks at ``labels``, then ``events``, then ``label`` / ``category``.
+    From ``labels``, else ``events``, else ``label`` / ``category``.
 
     Arguments
     ---------
@@ -80,10 +67,9 @@ class ManifestCaptioner:
     Arguments
     ---------
     negatives : callable, optional
-        ``(caption_id, caption) -> negative or None``, e.g. a
-        :class:`~speechbrain_tclap.data.caption_negatives.CaptionNegativeProvider`
-        (LLM cache, then rules); enables :meth:`order_negatives` for
-        free-form captions (AudioCaps, Clotho).
+        ``(caption_id, caption) -> negative or None`` (e.g. a
+        :class:`~speechbrain_tclap.data.caption_negatives.CaptionNegativeProvider`);
+        enables :meth:`order_negatives`.
 
     Example
     -------
@@ -95,6 +81,7 @@ class ManifestCaptioner:
         self.negatives = negatives
 
     def _chosen(self, row, train, rng):
+        """``[(index, caption)]``: one drawn when training, else all."""
         captions = row.get("captions") or [row["caption"]]
         if train:
             index = (rng or random).randrange(len(captions))
@@ -113,7 +100,7 @@ class ManifestCaptioner:
         train : bool
             Training picks one caption at random.
         rng : random.Random, optional
-            Source of randomness for training.
+            Randomness of training.
 
         Returns
         -------
@@ -127,9 +114,6 @@ class ManifestCaptioner:
     ) -> List[str]:
         """Order-swapped versions of the chosen captions (when they exist).
 
-        ``rng`` must be in the state it had for :meth:`__call__`, so that the
-        same caption is chosen.
-
         Arguments
         ---------
         row : dict
@@ -137,7 +121,7 @@ class ManifestCaptioner:
         train : bool
             Training mode.
         rng : random.Random, optional
-            Source of randomness for training.
+            In the state it had for :meth:`__call__` (same caption chosen).
 
         Returns
         -------
@@ -153,12 +137,9 @@ class ManifestCaptioner:
         """
         if self.negatives is None:
             return []
-        out = []
-        for index, caption in self._chosen(row, train, rng):
-            negative = self.negatives(f"{row.get('id')}#{index}", caption)
-            if negative:
-                out.append(negative)
-        return out
+        chosen = self._chosen(row, train, rng)
+        negatives = (self.negatives(f"{row.get('id')}#{i}", c) for i, c in chosen)
+        return [negative for negative in negatives if negative]
 
 
 class EventCaptioner:
@@ -167,13 +148,11 @@ class EventCaptioner:
     Arguments
     ---------
     style : str
-        ``"ordered"`` ("{A} followed by {B}"), ``"unordered"`` ("{A} and
-        {B}", names sorted, so the caption carries no order) or
-        ``"unordered_with_ordered"`` (the unordered caption, with the ordered
-        one aside for the temporal loss: :meth:`ordered_captions`).
+        ``"ordered"`` ("{A} followed by {B}"), ``"unordered"`` ("{A} and {B}",
+        names sorted) or ``"unordered_with_ordered"`` (unordered, with the
+        ordered one aside for the temporal loss: :meth:`ordered_captions`).
     random_template : bool
-        When training, draw a template at random (evaluation always uses the
-        first template, so it is deterministic).
+        Draw a template at random when training (evaluation uses the first).
 
     Example
     -------
@@ -200,7 +179,7 @@ class EventCaptioner:
         train : bool
             Training may draw a random template.
         rng : random.Random, optional
-            Source of randomness for training.
+            Randomness of training.
 
         Returns
         -------
@@ -217,10 +196,8 @@ class EventCaptioner:
     def ordered_captions(
         self, row: Dict[str, Any], train: bool, rng: Optional[random.Random] = None
     ) -> List[str]:
-        """The ordered caption that style ``"unordered_with_ordered"`` sets aside.
-
-        Written for rows that have an order-swapped negative, with the same
-        template draw (``rng`` in the same state as for :meth:`__call__`).
+        """The ordered caption that style ``"unordered_with_ordered"`` sets aside
+        (for rows that have an order-swapped negative).
 
         Arguments
         ---------
@@ -229,7 +206,7 @@ class EventCaptioner:
         train : bool
             Training may draw a random template.
         rng : random.Random, optional
-            Source of randomness for training.
+            In the state it had for :meth:`__call__` (same template).
 
         Returns
         -------
@@ -260,6 +237,7 @@ class EventCaptioner:
         return [caption_for_events(events, style="ordered", rng=self._seed(train, rng))]
 
     def _seed(self, train, rng):
+        """The template draw's seed (None: the first template)."""
         if train and self.random_template:
             return (rng or random).randrange(2**31)
         return None
@@ -269,12 +247,10 @@ class EventCaptioner:
     ) -> List[str]:
         """The order-swapped caption of a multi-event row (T-CLAP's negative).
 
-        The events keep their onsets and the labels are reversed in time, so
-        "A followed by B" becomes "B followed by A" with the same template
-        (``rng`` must be in the same state as for :meth:`__call__`). Rows whose
-        reversed order reads the same (one event, or a palindrome of labels)
-        and the ``"unordered"`` style have no negative; the
-        ``"unordered_with_ordered"`` style swaps its ordered caption.
+        The labels are reversed in time ("A followed by B" -> "B followed by
+        A", same template). None for rows that read the same reversed (one
+        event, a palindrome of labels) or style ``"unordered"``; style
+        ``"unordered_with_ordered"`` swaps its ordered caption.
 
         Arguments
         ---------
@@ -283,7 +259,7 @@ class EventCaptioner:
         train : bool
             Training may draw a random template.
         rng : random.Random, optional
-            Source of randomness for training.
+            In the state it had for :meth:`__call__` (same template).
 
         Returns
         -------
@@ -301,11 +277,8 @@ class EventCaptioner:
 
 
 class EpochSeededBuilder:
-    """Training randomness that depends only on (seed, epoch, sample id).
-
-    Sample builders inherit it so that a run resumed in the middle of an
-    epoch draws exactly what the uninterrupted run drew; the Brain calls
-    :meth:`set_epoch` at the start of every training epoch.
+    """Training randomness that depends only on (seed, epoch, sample id), so a
+    run resumed mid-epoch draws what the uninterrupted run drew.
 
     Example
     -------
@@ -350,8 +323,7 @@ class ClipSampleBuilder(EpochSeededBuilder):
     Arguments
     ---------
     sample_rate : int
-        Model sample rate; files at another rate are an error unless
-        ``resample`` is True.
+        Model sample rate (another file rate is an error unless ``resample``).
     clip_seconds : float
         Model window; audio is cropped or padded to it.
     captioner : callable, optional
@@ -362,22 +334,18 @@ class ClipSampleBuilder(EpochSeededBuilder):
     eval_crop : str
         Crop policy for evaluation (deterministic).
     pad : str
-        ``"zero"`` (masked by the model), ``"repeat"``, or ``"none"``: a
-        shorter clip keeps its own length and the collate function pads the
-        batch only to its longest clip (pair it with duration-bucketed
-        batches, :func:`~speechbrain_tclap.data.samplers.duration_bucketed_sampler`).
+        ``"zero"`` (masked by the model), ``"repeat"``, or ``"none"`` (a
+        shorter clip keeps its length; the batch is padded to its longest
+        clip: pair it with
+        :func:`~speechbrain_tclap.data.samplers.duration_bucketed_sampler`).
     resample : bool
         Resample files whose rate differs.
     order_negatives : bool
         Add the captioner's order-swapped caption as an extra negative text
-        (T-CLAP); the captioner must offer ``order_negatives``. A captioner
-        with ``ordered_captions`` (style ``"unordered_with_ordered"``) adds
-        the ordered caption too, as view ``"ordered"`` for the temporal
-        loss alone.
+        (T-CLAP), and its ``ordered_captions`` if it has them (view
+        ``"ordered"``, for the temporal loss alone).
     seed : int
-        Base seed of the training randomness (crop position, caption
-        template). Draws depend only on (seed, epoch, sample id), so a run
-        resumed mid-epoch draws exactly what the uninterrupted run drew.
+        Base seed of the training randomness (crop, caption template).
 
     Example
     -------
@@ -478,11 +446,8 @@ class ClipSampleBuilder(EpochSeededBuilder):
 
 
 class MixedSampleBuilder:
-    """Dispatch rows to a pair builder (rows with ``a`` and ``b``) or a clip builder.
-
-    Lets one dataset hold single clips (for zero-shot classification and
-    plain pairs) and synthesised pairs (for temporal training and
-    T-Classify).
+    """Dispatch rows to a pair builder (rows with ``a`` and ``b``) or a clip
+    builder, so one dataset holds single clips and synthesised pairs.
 
     Arguments
     ---------
@@ -543,17 +508,15 @@ def make_clap_dataset(
 ) -> DynamicItemDataset:
     """A SpeechBrain ``DynamicItemDataset`` whose output key is ``"sample"``.
 
-    The manifest is validated up front (an error names the file and row),
-    its audio files included, so a bad manifest fails at start-up, not hours
-    into training.
+    The manifest and its audio files are checked up front, so a bad manifest
+    fails at start-up, not hours into training.
 
     Arguments
     ---------
     manifest_path : str
         CSV or JSON manifest.
     sample_builder : callable
-        ``(row, train) -> CLAPSample or None`` (e.g. :class:`ClipSampleBuilder`
-        or a temporal view synthesiser).
+        ``(row, train) -> CLAPSample or None`` (e.g. :class:`ClipSampleBuilder`).
     train : bool
         Whether the dataset is used for training.
     replacements : dict, optional

@@ -1,21 +1,12 @@
 """Audio-caption manifests (CSV or JSON): loading with row-named errors, writing.
 
-A manifest maps an id to a row dict with at least ``wav`` (path) and
-``caption`` (or a ``captions`` list). Two layouts are read:
-
-* SpeechBrain JSON: ``{id: {"wav": ..., "caption": ...}}``, or a JSON list of
-  rows that each carry an ``id``;
-* SpeechBrain CSV: one row per line, the id in an ``ID`` (or ``id``) column;
-  ``events``, ``captions`` and ``labels`` cells holding JSON are decoded.
-
-A relative ``wav`` path is read from the manifest's own folder (not the
-working directory), so a data folder with its manifests can be moved as a
-whole; :func:`load_manifest` returns it absolute. A ``duration`` must be a
-finite number >= 0. :func:`check_audio_files` refuses a manifest whose audio
-files are missing, naming the manifest and the rows.
-
-Every problem is reported as a :class:`ManifestError` naming the file, the row
-(CSV line number, JSON id or JSON list index) and what is wrong.
+A manifest maps an id to a row with at least ``wav`` and ``caption`` (or a
+``captions`` list), as SpeechBrain JSON (``{id: row}``, or a list of rows with
+an ``id``) or SpeechBrain CSV (id in an ``ID`` or ``id`` column; ``events``,
+``captions`` and ``labels`` cells hold JSON). A relative ``wav`` is read from
+the manifest's folder, so a data folder moves as a whole. Every problem is a
+:class:`ManifestError` naming the file, the row (CSV line, JSON id or index)
+and what is wrong.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -56,10 +47,7 @@ class ManifestError(ValueError):
     """
 
     def __init__(
-        self,
-        path: Union[str, os.PathLike],
-        problem: str,
-        row: Optional[str] = None,
+        self, path: Union[str, os.PathLike], problem: str, row: Optional[str] = None
     ):
         self.path = str(path)
         self.row = row
@@ -75,13 +63,12 @@ def load_manifest(
 ) -> Dict[str, Dict[str, Any]]:
     """Loads a CSV or JSON manifest into ``{id: row}`` and validates it.
 
-    Each returned row also holds its ``id``. A ``duration`` field becomes a
-    float (finite, >= 0). A relative ``wav`` is joined to the manifest's
-    folder. A required ``caption`` is also satisfied by a non-empty
-    ``captions`` list (its first entry then fills ``caption``). Placeholders
-    ``$name``, ``${name}`` and ``{name}`` in string values are replaced from
-    ``replacements`` as SpeechBrain does (unknown names are left alone, but an
-    unresolved placeholder in ``wav`` is an error).
+    Each row also holds its ``id``; ``duration`` becomes a float (finite,
+    >= 0); a relative ``wav`` is joined to the manifest's folder. A non-empty
+    ``captions`` list satisfies a required ``caption`` (its first entry fills
+    it). Placeholders ``$name``, ``${name}`` and ``{name}`` are replaced from
+    ``replacements`` as SpeechBrain does (unknown ones are left, except in
+    ``wav``, where they are an error).
 
     Arguments
     ---------
@@ -100,9 +87,9 @@ def load_manifest(
     Raises
     ------
     ManifestError
-        On an unreadable file, missing column or value, empty (or
-        whitespace-only) caption, duplicate id, bad JSON cell or duration,
-        an unresolved ``wav`` placeholder, or a manifest with no rows.
+        On an unreadable file, missing column or value, blank caption,
+        duplicate id, bad JSON cell or duration, unresolved ``wav``
+        placeholder, or no rows.
 
     Example
     -------
@@ -169,8 +156,8 @@ def check_audio_files(path: Union[str, os.PathLike], rows: Mapping[str, Mapping]
     path : str or os.PathLike
         The manifest (named in the error).
     rows : mapping
-        ``{id: row}`` from :func:`load_manifest` (rows without ``wav``, e.g.
-        pairs of other rows, are not checked).
+        ``{id: row}`` from :func:`load_manifest` (rows without ``wav`` are
+        not checked).
 
     Raises
     ------
@@ -202,11 +189,8 @@ def manifest_paths(
 ) -> Dict[str, str]:
     """The manifests a preparation writes: ``<folder>/<split>.json`` per split.
 
-    Every preparation of the package names its outputs this way
-    (:func:`~speechbrain_tclap.data.prepare.esc50.prepare_esc50`,
-    :func:`~speechbrain_tclap.data.synthetic.prepare_synthetic`, AudioCaps,
-    Clotho), so a recipe runs its preparation once on the main process
-    (``run_on_main``) and then reads the manifests from these known paths.
+    Every preparation names its outputs so, so a recipe runs it once on the
+    main process (``run_on_main``) and then reads these known paths.
 
     Arguments
     ---------
@@ -236,15 +220,14 @@ def write_manifest(
 ) -> None:
     """Writes a manifest as SpeechBrain JSON (``{id: row}``) or CSV.
 
-    The format follows the suffix: ``.csv`` writes an ``ID`` column followed
-    by the union of the row fields (lists and dicts JSON-encoded); anything
-    else writes JSON.
+    ``.csv`` writes an ``ID`` column and the union of the row fields (lists
+    and dicts JSON-encoded); any other suffix writes JSON.
 
     Arguments
     ---------
     rows : mapping or iterable
-        ``{id: row}``, or rows that each carry an ``id``. An ``id`` inside
-        a row is not duplicated in the output.
+        ``{id: row}``, or rows that each carry an ``id`` (not repeated in
+        the output).
     path : str or os.PathLike
         Output file; parent folders are created.
 
@@ -272,10 +255,7 @@ def write_manifest(
             if "id" not in row:
                 raise ValueError(f"row {index} has no 'id' (writing {path})")
             items.append((str(row["id"]), dict(row)))
-    records = []
-    for row_id, row in items:
-        row.pop("id", None)
-        records.append((row_id, row))
+    records = [(i, {k: v for k, v in row.items() if k != "id"}) for i, row in items]
 
     folder = os.path.dirname(path)
     if folder:
@@ -314,14 +294,10 @@ def _read_csv(path: str, required: Sequence[str]) -> List[tuple]:
             header = reader.fieldnames
             if not header:
                 raise ManifestError(path, "empty file (no CSV header)")
-            if "ID" in header:
-                id_column = "ID"
-            elif "id" in header:
-                id_column = "id"
-            else:
+            id_column = next((c for c in ("ID", "id") if c in header), None)
+            if id_column is None:
                 raise ManifestError(
-                    path,
-                    f"missing id column ('ID' or 'id'); header is {header}",
+                    path, f"missing id column ('ID' or 'id'); header is {header}"
                 )
             for field in required:
                 has_captions = field == "caption" and "captions" in header
@@ -332,16 +308,14 @@ def _read_csv(path: str, required: Sequence[str]) -> List[tuple]:
             out = []
             for row in reader:
                 where = f"line {reader.line_num}"
-                if None in row:  # more cells than header columns
+                if None in row:
                     raise ManifestError(
                         path, "more cells than header columns", row=where
                     )
                 row_id = row.pop(id_column)
                 row = {k: v for k, v in row.items() if k not in ("ID", "id")}
                 if row_id is None or not row_id.strip():
-                    raise ManifestError(
-                        path, "missing value for 'id'", row=where
-                    )
+                    raise ManifestError(path, "missing value for 'id'", row=where)
                 for key in JSON_FIELDS:
                     if key in row and row[key] not in (None, ""):
                         try:
@@ -392,34 +366,18 @@ def _read_json(path: str) -> List[tuple]:
             )
         for row_id, row in data.items():
             where = f"row {row_id!r}"
-            if not isinstance(row, dict):
-                raise ManifestError(
-                    path,
-                    f"row is a {type(row).__name__}, expected an object",
-                    row=where,
-                )
-            _check_duplicate_fields(path, where, row)
+            row = _json_row(path, where, row)
             if "id" in row and str(row["id"]) != row_id:
                 raise ManifestError(
-                    path,
-                    f"'id' field {row['id']!r} differs from its key",
-                    row=where,
+                    path, f"'id' field {row['id']!r} differs from its key", row=where
                 )
-            out.append((where, {"id": row_id, **_plain(row)}))
+            out.append((where, {"id": row_id, **row}))
     elif isinstance(data, list):
         for index, row in enumerate(data):
-            where = f"row {index}"
-            if not isinstance(row, dict):
-                raise ManifestError(
-                    path,
-                    f"row is a {type(row).__name__}, expected an object",
-                    row=where,
-                )
-            _check_duplicate_fields(path, where, row)
+            row = _json_row(path, f"row {index}", row)
             row_id = row.get("id")
             if row_id is None or not str(row_id).strip():
-                raise ManifestError(path, "missing value for 'id'", row=where)
-            row = _plain(row)
+                raise ManifestError(path, "missing value for 'id'", row=f"row {index}")
             row["id"] = str(row_id).strip()
             out.append((f"row {index} (id {row['id']!r})", row))
     else:
@@ -431,12 +389,15 @@ def _read_json(path: str) -> List[tuple]:
     return out
 
 
-def _check_duplicate_fields(path: str, where: str, row: "_PairsDict") -> None:
-    """Rejects a row object that repeats a field name."""
-    if getattr(row, "duplicates", None):
+def _json_row(path: str, where: str, row: Any) -> Dict[str, Any]:
+    """A JSON row as a plain dict; refuses a non-object or a repeated field name."""
+    if not isinstance(row, dict):
         raise ManifestError(
-            path, f"duplicate field {row.duplicates[0]!r}", row=where
+            path, f"row is a {type(row).__name__}, expected an object", row=where
         )
+    if getattr(row, "duplicates", None):
+        raise ManifestError(path, f"duplicate field {row.duplicates[0]!r}", row=where)
+    return _plain(row)
 
 
 def _plain(value: Any) -> Any:
@@ -455,26 +416,20 @@ def _substitute(value: Any, replacements: Mapping[str, str]) -> Any:
 
     def repl(match: "re.Match") -> str:
         name = next(g for g in match.groups() if g is not None)
-        return (
-            str(replacements[name]) if name in replacements else match.group(0)
-        )
+        return str(replacements[name]) if name in replacements else match.group(0)
 
-    if isinstance(value, dict):
-        for key, item in value.items():
+    if isinstance(value, (dict, list)):
+        for key in list(value.keys() if isinstance(value, dict) else range(len(value))):
+            item = value[key]
             if isinstance(item, str):
                 value[key] = _PLACEHOLDER.sub(repl, item)
-            else:
-                _substitute(item, replacements)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                value[index] = _PLACEHOLDER.sub(repl, item)
             else:
                 _substitute(item, replacements)
     return value
 
 
 def _is_missing(value: Any) -> bool:
+    """None or the empty string."""
     return value is None or (isinstance(value, str) and value == "")
 
 
@@ -486,16 +441,12 @@ def _validate_row(
     if captions is not None:
         if not isinstance(captions, list) or not captions:
             raise ManifestError(
-                path,
-                "'captions' must be a non-empty list of strings",
-                row=where,
+                path, "'captions' must be a non-empty list of strings", row=where
             )
         for i, text in enumerate(captions):
             if not isinstance(text, str) or not text.strip():
                 raise ManifestError(
-                    path,
-                    f"empty or non-string caption at 'captions'[{i}]",
-                    row=where,
+                    path, f"empty or non-string caption at 'captions'[{i}]", row=where
                 )
             problem = unicode_problem(text)
             if problem:
@@ -505,9 +456,7 @@ def _validate_row(
 
     if "caption" in row and row["caption"] is not None:
         if not isinstance(row["caption"], str) or not row["caption"].strip():
-            raise ManifestError(
-                path, "empty or whitespace-only 'caption'", row=where
-            )
+            raise ManifestError(path, "empty or whitespace-only 'caption'", row=where)
         problem = unicode_problem(row["caption"])
         if problem:
             raise ManifestError(path, f"'caption': {problem}", row=where)
@@ -525,9 +474,7 @@ def _validate_row(
             row["duration"] = float(row["duration"])
         except (TypeError, ValueError) as exc:
             raise ManifestError(
-                path,
-                f"'duration' is not a number: {row['duration']!r}",
-                row=where,
+                path, f"'duration' is not a number: {row['duration']!r}", row=where
             ) from exc
         if not math.isfinite(row["duration"]) or row["duration"] < 0:
             raise ManifestError(

@@ -1,18 +1,11 @@
 """Batch samplers: conflicting pairs kept apart, or durations bucketed.
 
-With temporal pairs, a batch holding both (A, B) and its reverse (B, A)
-contains the same two recordings in both orders: the swapped caption of one
-is the positive caption of the other, and the model can match them by
-recording identity instead of by order. :class:`PairAwareBatchSampler`
-builds seeded batches in which no two items share the unordered pair of
-source clips (and, optionally, no two items share any source clip).
-
-With variable-length audio, :func:`duration_bucketed_sampler` builds
-SpeechBrain's own ``DynamicBatchSampler`` over the manifest durations, so a
-batch holds clips of similar length and a cap of audio seconds instead of a
-fixed count (padding no longer dominates batches that mix long and short
-clips). Recipes select either in YAML with ``train_batch_sampler`` (see
-:func:`speechbrain_tclap.recipe.train_loader_options`).
+A batch holding both (A, B) and its reverse (B, A) lets the model match the
+swapped caption by recording identity instead of by order:
+:class:`PairAwareBatchSampler` keeps such items apart. With variable-length
+audio, :func:`duration_bucketed_sampler` batches clips of similar length
+under a cap of audio seconds. Recipes pick either with ``train_batch_sampler``
+(:func:`speechbrain_tclap.recipe.train_loader_options`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -21,15 +14,7 @@ Authors
 import random
 from collections import deque
 from typing import (
-    Any,
-    Dict,
-    FrozenSet,
-    Iterator,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
+    Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
 )
 
 from torch.utils.data import Sampler
@@ -48,9 +33,8 @@ def item_sources(item: Any) -> Tuple[str, ...]:
     Arguments
     ---------
     item : dict or str or tuple
-        A pair row (``a`` / ``b`` source rows with ids), another manifest
-        row (its own ``id``), a pair id ``"<idA>__<idB>"`` (split at the
-        first separator), a plain id, or a tuple of ids.
+        A pair row (``a`` / ``b`` rows with ids), another row (its ``id``), a
+        pair id ``"<idA>__<idB>"``, a plain id, or a tuple of ids.
 
     Returns
     -------
@@ -85,46 +69,33 @@ class PairAwareBatchSampler(Sampler):
     """Seeded batches that never hold a pair and its reverse together.
 
     Each epoch the items are shuffled with ``random.Random(f"{seed}-{epoch}")``
-    (so the order depends only on seed and epoch) and packed greedily: an
-    item that conflicts with the batch being filled waits for the next one.
-    Items left over at the end that still conflict are swapped with an item
-    of an earlier batch, so the number of batches stays ``ceil(N /
-    batch_size)`` (``floor`` with ``drop_last``) except in degenerate cases
-    (e.g. only a pair and its reverse left in the whole set).
+    and packed greedily (a conflicting item waits for the next batch);
+    leftovers that still conflict are swapped into earlier batches, so there
+    are ``ceil(N / batch_size)`` batches except in degenerate cases.
 
     Two items conflict when ``separate_reversed`` and they use the same two
     source clips (in either order), or when ``distinct_sources`` and they
-    share any source clip. With ``separate_by="labels"`` the same rules apply
-    to the items' *class labels* instead of their source clips: an item
-    conflicts with every item holding the same set of (two or more distinct)
-    labels, so "dog followed by rain" never meets "rain followed by dog" (or
-    another "dog followed by rain"). This is what free-form captions give:
-    a caption's order-swapped twin is almost never in the same batch, so
-    order can only be learnt from explicit negatives.
+    share any. ``separate_by="labels"`` applies this to the sets of (two or
+    more distinct) class labels instead, so "dog followed by rain" never
+    meets "rain followed by dog", as with free-form captions.
 
-    Use it as SpeechBrain's ``batch_sampler`` (and drop ``batch_size`` and
-    ``shuffle`` from the loader options). Resuming mid-epoch is exact:
-    SpeechBrain's ``SaveableDataLoader`` skips the batches already seen, and
-    the batches of an epoch are a pure function of (items, seed, epoch). The
-    epoch must reach the sampler: SpeechBrain's ``Brain`` calls
-    ``set_epoch`` only on samplers it made itself (or wraps for DDP), so
-    either call :meth:`set_epoch` yourself or pass the recipe's
-    ``epoch_counter``, which is read at every new iteration (and restored
-    from checkpoints before the first one).
+    Use it as SpeechBrain's ``batch_sampler`` (without ``batch_size`` and
+    ``shuffle``). Batches are a pure function of (items, seed, epoch), so a
+    mid-epoch resume is exact. The ``Brain`` calls ``set_epoch`` only on its
+    own samplers: call :meth:`set_epoch` or pass the ``epoch_counter``.
 
     Arguments
     ---------
     items : dataset or sequence or mapping
-        A dataset from ``make_clap_dataset`` (its ``rows`` are read, in the
-        dataset's ``data_ids`` order), any dataset with ``data_ids``, a
-        sequence of pair rows / pair ids / id tuples, or ``{id: row}``.
+        A dataset from ``make_clap_dataset`` (its ``rows``, in ``data_ids``
+        order), any dataset with ``data_ids``, a sequence of rows / ids / id
+        tuples, or ``{id: row}``.
     batch_size : int
         Items per batch.
     seed : int
         Shuffling seed.
     shuffle : bool
-        Shuffle each epoch (otherwise the items keep their order and only
-        conflicts move them).
+        Shuffle each epoch (else only conflicts move items).
     drop_last : bool
         Drop batches smaller than ``batch_size``.
     separate_reversed : bool
@@ -132,12 +103,11 @@ class PairAwareBatchSampler(Sampler):
     distinct_sources : bool
         Keep items sharing any source clip apart.
     separate_by : str
-        ``"sources"`` (source clip ids) or ``"labels"`` (class labels: the
-        ``labels`` of a row, or of a pair row's ``a`` and ``b``; items with
-        fewer than two distinct labels conflict with nothing).
+        ``"sources"`` or ``"labels"`` (:func:`item_labels`; fewer than two
+        distinct labels conflict with nothing).
     epoch_counter : object, optional
-        Anything with a ``current`` epoch (SpeechBrain's ``EpochCounter``);
-        when given it overrides :meth:`set_epoch`.
+        Anything with a ``current`` epoch (``EpochCounter``); overrides
+        :meth:`set_epoch`.
 
     Example
     -------
@@ -247,18 +217,13 @@ class PairAwareBatchSampler(Sampler):
     def __len__(self) -> int:
         return len(self.batches())
 
-    # -- packing ------------------------------------------------------------
     def _conflicts(self, item: int, batch: Sequence[int]) -> bool:
         """Whether ``item`` may not join ``batch``."""
-        if self.separate_reversed:
-            key = self.pair_keys[item]
-            if any(self.pair_keys[other] == key for other in batch):
-                return True
-        if self.distinct_sources:
-            key = self.pair_keys[item]
-            if any(self.pair_keys[other] & key for other in batch):
-                return True
-        return False
+        key = self.pair_keys[item]
+        others = [self.pair_keys[other] for other in batch]
+        return (self.separate_reversed and key in others) or (
+            self.distinct_sources and any(other & key for other in others)
+        )
 
     def _pack(self, order: List[int]) -> List[List[int]]:
         """Greedy packing with a swap repair for the leftovers."""
@@ -364,18 +329,15 @@ def _as_items(items: Any) -> List[Any]:
 
 
 def item_durations(items: Any, max_seconds: Optional[float] = None) -> List[float]:
-    """Duration in seconds of every item, from the manifest's ``duration``.
-
-    A pair row without its own ``duration`` counts the durations of its two
-    source rows. With ``max_seconds`` (the model window) longer items count
-    as ``max_seconds``: they are cropped to it anyway.
+    """Duration in seconds of every item, from the manifest's ``duration``
+    (a pair row without one: the sum of its two sources').
 
     Arguments
     ---------
     items : dataset or sequence or mapping
         As for :class:`PairAwareBatchSampler` (rows are needed).
     max_seconds : float, optional
-        Cap of each duration.
+        Cap of each duration (the model window: longer items are cropped).
 
     Returns
     -------
@@ -385,8 +347,7 @@ def item_durations(items: Any, max_seconds: Optional[float] = None) -> List[floa
     Raises
     ------
     ValueError
-        When a row has no duration (the prepare scripts of ESC-50, AudioCaps
-        and Clotho write one).
+        When a row has no duration (the corpus preparations write one).
 
     Example
     -------
@@ -394,9 +355,7 @@ def item_durations(items: Any, max_seconds: Optional[float] = None) -> List[floa
     >>> item_durations(rows, max_seconds=10.0)
     [3.0, 10.0]
     """
-    durations = []
-    for index, row in enumerate(_as_items(items)):
-        durations.append(_row_duration(row, index))
+    durations = [_row_duration(row, i) for i, row in enumerate(_as_items(items))]
     if max_seconds is not None:
         durations = [min(d, float(max_seconds)) for d in durations]
     return durations
@@ -429,14 +388,11 @@ def duration_bucketed_sampler(
 ) -> DynamicBatchSampler:
     """SpeechBrain's ``DynamicBatchSampler`` over the items' durations.
 
-    Items are put in ``num_buckets`` buckets of equal count by duration
-    (quantiles of the durations themselves: SpeechBrain's default bucket
-    boundaries are spread up to ``max_batch_seconds`` and would put every
-    clip of a few seconds in one bucket). A batch of a bucket holds as many
-    items as fit ``max_batch_seconds`` at the bucket's longest duration, so
-    each batch's padded length is at most ``max_batch_seconds``. Batches are
-    a pure function of (items, seed, epoch): the Brain calls ``set_epoch``
-    every epoch and a mid-epoch resume skips the batches already seen.
+    ``num_buckets`` buckets of equal count, by duration quantiles
+    (SpeechBrain's default boundaries, spread up to ``max_batch_seconds``,
+    would put every short clip in one bucket). A batch holds as many items as
+    fit ``max_batch_seconds`` at its bucket's longest duration, padding
+    included. Batches are a pure function of (items, seed, epoch).
 
     Arguments
     ---------
@@ -503,11 +459,9 @@ def duration_bucketed_sampler(
 def loader_options_with_batch_sampler(
     loader_options: Mapping[str, Any], batch_sampler: Any
 ) -> Dict[str, Any]:
-    """DataLoader options that use ``batch_sampler`` instead of a batch size.
-
-    ``batch_size``, ``shuffle``, ``sampler`` and ``drop_last`` are removed
-    (``DataLoader`` refuses them next to a batch sampler, and SpeechBrain
-    would wrap ``shuffle=True`` in a sampler of its own).
+    """DataLoader options that use ``batch_sampler`` instead of a batch size
+    (``batch_size``, ``shuffle``, ``sampler`` and ``drop_last`` removed: the
+    ``DataLoader`` refuses them next to a batch sampler).
 
     Arguments
     ---------

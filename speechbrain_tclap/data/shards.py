@@ -1,35 +1,30 @@
 """WebDataset tar shards of a manifest: writing them, and streaming them to the Brain.
 
-Large corpora (WavCaps, LAION-Audio-630K, AudioSet: 0.4-4 M clips) are read
-from a few hundred tar files rather than file by file. The shards follow the
-layout LAION-CLAP and open_clip read with ``webdataset``: each sample is a run
-of consecutive members sharing a key, ``<key>.flac`` (the source file's own
-bytes and format: ``.wav``, ``.ogg``, ... are kept as they are) and
-``<key>.json`` holding ``text`` (the captions), ``tag`` (the class labels)
-and ``original_data`` (the whole manifest row, audio paths replaced by member
-names); a ``sizes.json`` beside the shards gives each shard's sample count.
-A row with nested clips (a pair row's ``a`` and ``b``) stores them as
-``<key>.a.flac`` and ``<key>.b.flac``.
+Large corpora (WavCaps, LAION-Audio-630K, AudioSet) are read from a few
+hundred tar files rather than file by file, in the layout LAION-CLAP and
+open_clip read with ``webdataset``: per sample, ``<key>.flac`` (the source
+file's bytes, its own extension kept) and ``<key>.json`` with ``text``
+(captions), ``tag`` (labels) and ``original_data`` (the manifest row, audio
+paths replaced by member names); a pair row's clips are ``<key>.a.flac`` and
+``<key>.b.flac``; ``sizes.json`` gives each shard's sample count.
 
-:func:`write_shards` (command line: ``python -m speechbrain_tclap.data.shards
-write MANIFEST OUT_DIR --shard-size N``) writes them from any manifest.
-:class:`ShardDataset` streams them through the same sample builder as
-:func:`~speechbrain_tclap.data.datasets.make_clap_dataset`, so a batch holds
-the same tensors either way. It also reads foreign LAION-CLAP shards (the
-captions come from ``text``, the labels from ``tag``).
+:func:`write_shards` (``python -m speechbrain_tclap.data.shards write MANIFEST
+OUT_DIR --shard-size N``) writes them; :class:`ShardDataset` streams them (and
+foreign LAION-CLAP shards) through the same sample builder as
+:func:`~speechbrain_tclap.data.datasets.make_clap_dataset`.
 
 Order of an epoch: the shards (shuffled per epoch when asked), their samples
 in order; under DDP each rank takes an equal contiguous part (the last ranks
-wrap around to the epoch's first samples, as ``DistributedSampler`` pads);
-the rank's batches are dealt to the loader workers in turn (batch ``j`` to
-worker ``j % num_workers``), so the loader returns the rank's batches in
-order; each worker may shuffle its samples with a seeded buffer.
+wrap around, as ``DistributedSampler`` pads); the rank's batches are dealt to
+the loader workers in turn (batch ``j`` to worker ``j % num_workers``), each
+of which may shuffle its samples with a seeded buffer.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
 import argparse
+import bisect
 import glob
 import io
 import json
@@ -62,12 +57,10 @@ def write_shards(
 ) -> List[str]:
     """Writes a manifest's rows, with their audio files, as tar shards.
 
-    Rows go into shards in manifest order, ``shard_size`` per shard
-    (``<prefix>-000000.tar``, ...); ``sizes.json`` lists the counts. Audio
-    bytes are copied unchanged, so they decode to the same samples. Keys are
-    the row ids with characters other than letters, digits, ``-``, ``_`` and
-    ``@`` replaced (``webdataset`` splits a key at its first dot); the id
-    itself stays in ``original_data``.
+    Rows go in manifest order, ``shard_size`` per ``<prefix>-000000.tar``,
+    audio bytes unchanged. Keys are the ids with characters other than
+    letters, digits, ``-``, ``_`` and ``@`` replaced (``webdataset`` splits a
+    key at its first dot); the id stays in ``original_data``.
 
     Arguments
     ---------
@@ -157,8 +150,8 @@ def write_shards(
 
 
 def _audio_slots(row: Dict[str, Any]):
-    """``(slot, holder)`` for each audio path: ``()`` for the row's own ``wav``,
-    ``("a",)`` for ``row["a"]["wav"]`` (one level of nested rows)."""
+    """``(slot, holder)`` per audio path: ``()`` for ``row["wav"]``, ``("a",)``
+    for ``row["a"]["wav"]``."""
     if isinstance(row.get("wav"), str):
         yield (), row
     for name, value in row.items():
@@ -185,17 +178,17 @@ def read_shard(path: str, wanted: Optional[Sequence[int]] = None, audio: bool = 
     path : str
         A tar shard.
     wanted : sequence of int, optional
-        Indices (increasing) of the samples to read; the others are
-        passed over without reading their data. None: every sample.
+        Increasing indices of the samples to read (the others' data is not
+        read). None: every sample.
     audio : bool
         Read the audio members (False: the JSON only).
 
     Yields
     ------
     dict
-        A manifest row: ``original_data`` (or, for a foreign shard, ``id``
-        from the key, ``captions`` from ``text``, ``labels`` from ``tag``),
-        each ``wav`` a :class:`ShardMember` named ``<shard>:<member>``.
+        A manifest row: ``original_data`` (foreign shards: ``id`` from the
+        key, ``captions`` from ``text``, ``labels`` from ``tag``), each
+        ``wav`` a :class:`ShardMember` named ``<shard>:<member>``.
 
     Example
     -------
@@ -259,12 +252,10 @@ def _row(path: str, key: str, members: Dict[str, bytes]) -> Dict[str, Any]:
 class ShardMember(io.RawIOBase):
     """An audio member of a tar shard, read in place when it is decoded.
 
-    Rows (and a shuffle buffer) hold only this reference, not the audio.
+    Rows (and a shuffle buffer) hold this reference, not the audio.
     :func:`~speechbrain_tclap.data.audio.read_audio` decodes a FLAC member
-    that states its length in place, from a descriptor of the shard file
-    (:meth:`open_descriptor`; libsndfile takes the descriptor's position
-    as the file's start and stops at the stated length), and any other
-    member from its bytes, read in one ``read()``.
+    that states its length from a descriptor of the shard
+    (:meth:`open_descriptor`), any other member from its bytes.
 
     Arguments
     ---------
@@ -403,12 +394,10 @@ class ShardDataset(torch.utils.data.IterableDataset):
 
     Yields ``{"sample": CLAPSample or None}`` like
     :func:`~speechbrain_tclap.data.datasets.make_clap_dataset` (collate with
-    :func:`~speechbrain_tclap.data.datasets.collate_dataset_items`). See the
-    module docstring for the order of an epoch. Every sample is read once
-    per epoch; under DDP each rank yields ``ceil(N / world_size)`` samples,
-    so the ranks take the same number of steps (up to ``world_size - 1``
-    samples are read twice). The epoch and a mid-epoch resume are set by
-    :meth:`set_epoch` (:class:`~speechbrain_tclap.brain.CLAPBrain` calls it).
+    :func:`~speechbrain_tclap.data.datasets.collate_dataset_items`); epoch
+    order as in the module docstring. Each rank yields ``ceil(N /
+    world_size)`` samples, so ranks take equal steps (up to ``world_size - 1``
+    samples are read twice). :meth:`set_epoch` sets the epoch and a resume.
 
     Arguments
     ---------
@@ -423,13 +412,12 @@ class ShardDataset(torch.utils.data.IterableDataset):
     shuffle_shards : bool
         Shuffle the shard order each epoch (seeded by seed and epoch).
     shuffle_buffer : int
-        Per-worker buffer of samples drawn from at random (rows holding
-        references to their audio, not the audio); 0 or 1 keeps the order.
+        Per-worker buffer of rows drawn from at random; 0 or 1 keeps the order.
     seed : int
         Seed of the shuffles.
     rank, world_size : int, optional
-        This process' DDP rank and the number of ranks (default: from
-        ``torch.distributed`` when it is initialised, else 0 and 1).
+        DDP rank and number of ranks (default: ``torch.distributed``'s, else
+        0 and 1).
 
     Example
     -------
@@ -484,13 +472,10 @@ class ShardDataset(torch.utils.data.IterableDataset):
     def set_epoch(self, epoch: int, batches_done: int = 0) -> None:
         """Select the epoch's order; skip the batches a resumed run already took.
 
-        After a mid-epoch resume (``batches_done`` = the Brain's step count
-        in the epoch), the next pass yields exactly the batches the
-        uninterrupted epoch would have yielded after those (same loader
-        ``batch_size`` and ``num_workers`` assumed): nothing is trained twice
-        or left out. With a shuffle buffer each worker re-reads the tar
-        headers and JSON of its skipped samples (not their audio) to replay
-        the buffer; without one they are not read.
+        The next pass yields exactly the batches the uninterrupted epoch
+        would have yielded after ``batches_done`` (same loader ``batch_size``
+        and ``num_workers``). With a shuffle buffer the skipped samples' JSON
+        (not audio) is re-read to replay the buffer.
 
         Arguments
         ---------
@@ -509,10 +494,7 @@ class ShardDataset(torch.utils.data.IterableDataset):
 
     @property
     def rows(self) -> Dict[str, Dict[str, Any]]:
-        """``{id: row}`` of every sample (JSON members only; read on first use).
-
-        Recipes read it for the tokenizer's captions and the training labels.
-        """
+        """``{id: row}`` of every sample (JSON members only; read on first use)."""
         if self._rows is None:
             self._rows = {
                 row["id"]: row for path in self.paths for row in read_shard(path, audio=False)
@@ -555,8 +537,8 @@ class ShardDataset(torch.utils.data.IterableDataset):
         worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
         if hasattr(self.sample_builder, "set_epoch"):  # the worker's own copy
             self.sample_builder.set_epoch(self.epoch)
-        # The loader asks worker 0 first: after a resume, worker 0 plays the
-        # worker of the uninterrupted epoch that owns the next batch.
+        # The loader asks worker 0 first: after a resume it plays the worker
+        # that owned the next batch.
         dealt = (worker + self.batches_done) % num_workers
         positions = self.worker_positions(dealt, num_workers)
         skipped = len(range(dealt, self.batches_done, num_workers)) * self.batch_size
@@ -578,7 +560,7 @@ class ShardDataset(torch.utils.data.IterableDataset):
             offset += self.sizes[shard]
         k = 0
         while k < len(positions):  # one run of increasing positions per shard
-            slot = _last_at_most(starts, positions[k])
+            slot = bisect.bisect_right(starts, positions[k]) - 1  # last start <= it
             end = starts[slot] + self.sizes[order[slot]]
             run = [positions[k] - starts[slot]]
             k += 1
@@ -586,13 +568,6 @@ class ShardDataset(torch.utils.data.IterableDataset):
                 run.append(positions[k] - starts[slot])
                 k += 1
             yield from read_shard(self.paths[order[slot]], wanted=run)
-
-
-def _last_at_most(starts: List[int], value: int) -> int:
-    """Index of the last start that is <= value (starts increasing)."""
-    import bisect
-
-    return bisect.bisect_right(starts, value) - 1
 
 
 def _buffer_shuffle(items: Iterator, size: int, rng: random.Random) -> Iterator:

@@ -1,7 +1,7 @@
 """AudioCaps data preparation: official caption CSVs + audio -> JSON manifests.
 
-Expected layout (the audio has to be fetched from YouTube separately; the
-preparation never downloads anything)::
+Expected layout (the audio is fetched from YouTube separately; nothing is
+downloaded here)::
 
     <data_folder>/
         train.csv  val.csv  test.csv        (or dataset/train.csv, ...)
@@ -9,12 +9,10 @@ preparation never downloads anything)::
             [train/ val/ test/]              optional per-split folders
             <name>.wav | .flac | .ogg
 
-The CSVs are those of the AudioCaps repository, one caption per line with the
-columns ``audiocap_id, youtube_id, start_time, caption``. A clip is a
-(``youtube_id``, ``start_time``) pair; its captions are grouped (train has one
-per clip, val and test five). An audio file may be named after any of the
-usual conventions, tried in this order (``S``/``E`` = start/end seconds,
-end = start + 10)::
+The CSVs are the AudioCaps repository's (``audiocap_id, youtube_id,
+start_time, caption``, one caption per line); a clip is a (``youtube_id``,
+``start_time``) pair with its captions grouped (train one, val/test five).
+Audio file names tried, in order (``S``/``E`` = start/end seconds, E = S+10)::
 
     Y<youtube_id>_<S>.000_<E>.000   <youtube_id>_<S>.000_<E>.000   (AudioSet)
     Y<youtube_id>_<S>_<E>           <youtube_id>_<S>_<E>
@@ -22,11 +20,10 @@ end = start + 10)::
     Y<youtube_id>                   <youtube_id>
     <audiocap_id>                   (of any caption of the clip)
 
-Files inside ``<audio_subdir>/<split>/`` win over same-named files elsewhere.
-A bare ``<youtube_id>`` file claimed by clips with different start times is
-ambiguous: those clips are skipped. Clips without audio (or with unreadable
-audio, or another sample rate than ``sample_rate`` when it is given) are
-skipped, counted and logged.
+Files inside ``<audio_subdir>/<split>/`` win over same-named files elsewhere;
+a bare ``<youtube_id>`` file claimed by clips with different start times is
+ambiguous and those clips are skipped. Clips without audio (or unreadable, or
+at another rate than ``sample_rate`` when given) are skipped, counted, logged.
 
 Each split gives ``<save_folder>/<split>.json`` in SpeechBrain JSON::
 
@@ -34,13 +31,8 @@ Each split gives ``<save_folder>/<split>.json`` in SpeechBrain JSON::
       "captions": ["...", ...], "duration": 10.0, "youtube_id": "...",
       "start_time": 30.0, "audiocap_ids": ["..."]}}
 
-The preparation is idempotent: a fingerprint of the options, the CSV files
-and the audio files (paths and sizes) makes a second call with nothing
-changed return at once.
-
-The recipe's ``recipes/AudioCaps/CLAP/audiocaps_prepare.py`` and the
-zero-shot benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
-:func:`prepare_audiocaps`.
+Idempotent: a fingerprint of the options, CSVs and audio files (paths, sizes)
+makes a second call with nothing changed return at once.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -54,11 +46,11 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_datasets import (
     AudioIndex,
-    audio_info,
+    _report_split,
+    _usable_duration,
+    _write_splits,
     file_signature,
-    prepared_manifests,
     read_caption_csv,
-    write_prepared,
 )
 from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
 
@@ -111,6 +103,7 @@ def find_csv(data_folder: str, split: str) -> str:
 
 
 def _format_seconds(value: float) -> str:
+    """``30`` for 30.0, ``30.5`` for 30.5."""
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
@@ -142,16 +135,9 @@ def audio_names(
     """
     start, end = float(start_time), float(start_time) + CLIP_SECONDS
     s, e = _format_seconds(start), _format_seconds(end)
-    names = []
-    for y in ("Y", ""):
-        names.append(f"{y}{youtube_id}_{start:.3f}_{end:.3f}")
-    for y in ("Y", ""):
-        names.append(f"{y}{youtube_id}_{s}_{e}")
-    for y in ("Y", ""):
-        names.append(f"{y}{youtube_id}_{s}")
-    names += [f"Y{youtube_id}", youtube_id]
-    names += [str(a) for a in audiocap_ids]
-    return names
+    suffixes = (f"_{start:.3f}_{end:.3f}", f"_{s}_{e}", f"_{s}", "")
+    names = [f"{y}{youtube_id}{suffix}" for suffix in suffixes for y in ("Y", "")]
+    return names + [str(a) for a in audiocap_ids]
 
 
 def read_audiocaps_csv(path: str) -> Dict[Tuple[str, float], Dict[str, Any]]:
@@ -278,36 +264,22 @@ def prepare_audiocaps(
         "csv": {s: file_signature(p) for s, p in csv_paths.items()},
         "audio": index.signature(),
     }
-    fingerprint = os.path.join(save_folder, FINGERPRINT_FILE)
-    if prepared_manifests(fingerprint, config, manifests):
-        logger.info(
-            "AudioCaps manifests in %s are up to date; skipping.", save_folder
-        )
-        return manifests
     if len(index) == 0:
         logger.warning("No audio files found under %s.", audio_root)
-
-    rows_per_split: Dict[str, Dict[str, Dict[str, Any]]] = {}
-    stats: Dict[str, Dict[str, int]] = {}
-    for split in splits:
-        rows, counts = _prepare_split(
-            split, csv_paths[split], index, sample_rate
-        )
-        if not rows:
-            raise ValueError(
-                f"AudioCaps split {split!r}: none of the {counts['clips']} clips of "
-                f"{csv_paths[split]} has audio under {audio_root} (see the expected "
-                "file names in speechbrain_tclap/data/prepare/audiocaps.py)"
-            )
-        rows_per_split[split] = rows
-        stats[split] = dict(counts)
-    os.makedirs(save_folder, exist_ok=True)
-    write_prepared(fingerprint, config, rows_per_split, manifests, stats)
+    _write_splits(
+        logger, "AudioCaps", save_folder, config, manifests,
+        lambda s: _prepare_split(s, csv_paths[s], index, sample_rate, audio_root),
+        FINGERPRINT_FILE,
+    )
     return manifests
 
 
 def _prepare_split(
-    split: str, csv_path: str, index: AudioIndex, sample_rate: Optional[int]
+    split: str,
+    csv_path: str,
+    index: AudioIndex,
+    sample_rate: Optional[int],
+    audio_root: str,
 ) -> Tuple[Dict[str, Dict[str, Any]], Counter]:
     """Manifest rows of one split and the counts of what was skipped."""
     clips = read_audiocaps_csv(csv_path)
@@ -338,15 +310,8 @@ def _prepare_split(
                 f"{path}: claimed by {claims[path]} clips with different start times"
             )
             continue
-        try:
-            duration, rate = audio_info(path)
-        except ValueError as err:
-            counts["unreadable"] += 1
-            problems.append(str(err))
-            continue
-        if sample_rate is not None and rate != int(sample_rate):
-            counts["wrong_rate"] += 1
-            problems.append(f"{path}: {rate} Hz, expected {sample_rate} Hz")
+        duration = _usable_duration(path, sample_rate, counts, problems)
+        if duration is None:
             continue
         clip_id = f"{youtube_id}_{_format_seconds(start)}"
         rows[clip_id] = {
@@ -358,33 +323,14 @@ def _prepare_split(
             "start_time": start,
             "audiocap_ids": clip["audiocap_ids"],
         }
-    counts["missing"] = len(missing)
-    counts["written"] = len(rows)
-    counts["captions"] = sum(len(r["captions"]) for r in rows.values())
-    if missing:
-        logger.warning(
-            "AudioCaps %s: %d of %d clips have no audio file and are skipped "
-            "(e.g. %s).",
-            split,
-            len(missing),
-            len(clips),
-            ", ".join(missing[:5]),
-        )
-    if problems:
-        logger.warning(
-            "AudioCaps %s: %d clips skipped (unreadable %d, wrong sample rate %d, "
-            "ambiguous file %d), e.g. %s",
-            split,
-            len(problems),
-            counts["unreadable"],
-            counts["wrong_rate"],
-            counts["ambiguous"],
-            "; ".join(problems[:3]),
-        )
-    logger.info(
-        "AudioCaps %s: %d clips, %d captions written.",
-        split,
-        len(rows),
-        counts["captions"],
+    _report_split(
+        logger, "AudioCaps", split, len(clips), rows, counts, missing, problems,
+        extra=f", ambiguous file {counts['ambiguous']}",
     )
+    if not rows:
+        raise ValueError(
+            f"AudioCaps split {split!r}: none of the {counts['clips']} clips of "
+            f"{csv_path} has audio under {audio_root} (see the expected "
+            "file names in speechbrain_tclap/data/prepare/audiocaps.py)"
+        )
     return rows, counts

@@ -9,11 +9,10 @@ Expected layout (as extracted from the Zenodo archives)::
         development/*.wav   validation/*.wav   evaluation/*.wav
 
 Each caption CSV has the columns ``file_name, caption_1, ..., caption_5``
-(one clip per line, five captions each). Audio is looked up by file name in
-``<data_folder>/<audio_subdir or split>/`` (Unicode-normalised, so a name
-stored in NFC matches a file written in NFD and vice versa). Clips whose audio
-is missing or unreadable (or at another rate than ``sample_rate`` when it is
-given) are skipped, counted and logged.
+(one clip per line). Audio is looked up by file name (NFC and NFD alike) in
+``<data_folder>/<audio_subdir or split>/``. Clips whose audio is missing or
+unreadable (or at another rate than ``sample_rate`` when given) are skipped,
+counted and logged.
 
 Each split gives ``<save_folder>/<split>.json`` in SpeechBrain JSON, keyed by
 the file name without extension::
@@ -22,13 +21,8 @@ the file name without extension::
       "captions": ["<caption_1>", ..., "<caption_5>"], "duration": 21.4,
       "file_name": "<file_name>"}}
 
-The preparation is idempotent: a fingerprint of the options, the CSV files
-and the audio files (paths and sizes) makes a second call with nothing
-changed return at once.
-
-The recipe's ``recipes/Clotho/CLAP/clotho_prepare.py`` and the zero-shot
-benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
-:func:`prepare_clotho`.
+Idempotent: a fingerprint of the options, CSVs and audio files (paths, sizes)
+makes a second call with nothing changed return at once.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -42,11 +36,11 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_datasets import (
     AudioIndex,
-    audio_info,
+    _report_split,
+    _usable_duration,
+    _write_splits,
     file_signature,
-    prepared_manifests,
     read_caption_csv,
-    write_prepared,
 )
 from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
 
@@ -73,8 +67,8 @@ def read_clotho_csv(path: str) -> Dict[str, Dict[str, Any]]:
     Raises
     ------
     ManifestError
-        Naming the file and line: missing column, wrong number of cells,
-        empty caption, repeated file name, malformed quoting.
+        Naming the file and line (as :func:`read_caption_csv`, or a repeated
+        file name).
 
     Example
     -------
@@ -179,33 +173,22 @@ def prepare_clotho(
         "csv": {s: file_signature(p) for s, p in csv_paths.items()},
         "audio": {s: index.signature() for s, index in indexes.items()},
     }
-    fingerprint = os.path.join(save_folder, FINGERPRINT_FILE)
-    if prepared_manifests(fingerprint, config, manifests):
-        logger.info(
-            "Clotho manifests in %s are up to date; skipping.", save_folder
-        )
-        return manifests
-
-    rows_per_split: Dict[str, Dict[str, Dict[str, Any]]] = {}
-    stats: Dict[str, Dict[str, int]] = {}
-    for split in splits:
-        rows, counts = _prepare_split(
-            split, csv_paths[split], indexes[split], sample_rate
-        )
-        if not rows:
-            raise ValueError(
-                f"Clotho split {split!r}: none of the {counts['clips']} clips of "
-                f"{csv_paths[split]} has audio under {audio_roots[split]}"
-            )
-        rows_per_split[split] = rows
-        stats[split] = dict(counts)
-    os.makedirs(save_folder, exist_ok=True)
-    write_prepared(fingerprint, config, rows_per_split, manifests, stats)
+    _write_splits(
+        logger, "Clotho", save_folder, config, manifests,
+        lambda s: _prepare_split(
+            s, csv_paths[s], indexes[s], sample_rate, audio_roots[s]
+        ),
+        FINGERPRINT_FILE,
+    )
     return manifests
 
 
 def _prepare_split(
-    split: str, csv_path: str, index: AudioIndex, sample_rate: Optional[int]
+    split: str,
+    csv_path: str,
+    index: AudioIndex,
+    sample_rate: Optional[int],
+    audio_root: str,
 ) -> Tuple[Dict[str, Dict[str, Any]], Counter]:
     """Manifest rows of one split and the counts of what was skipped."""
     clips = read_clotho_csv(csv_path)
@@ -219,15 +202,8 @@ def _prepare_split(
         if path is None:
             missing.append(name)
             continue
-        try:
-            duration, rate = audio_info(path)
-        except ValueError as err:
-            counts["unreadable"] += 1
-            problems.append(str(err))
-            continue
-        if sample_rate is not None and rate != int(sample_rate):
-            counts["wrong_rate"] += 1
-            problems.append(f"{path}: {rate} Hz, expected {sample_rate} Hz")
+        duration = _usable_duration(path, sample_rate, counts, problems)
+        if duration is None:
             continue
         clip_id = os.path.splitext(name)[0]
         if clip_id in seen:
@@ -244,30 +220,10 @@ def _prepare_split(
             "duration": round(duration, 6),
             "file_name": name,
         }
-    counts["missing"] = len(missing)
-    counts["written"] = len(rows)
-    counts["captions"] = sum(len(r["captions"]) for r in rows.values())
-    if missing:
-        logger.warning(
-            "Clotho %s: %d of %d clips have no audio file and are skipped (e.g. %s).",
-            split,
-            len(missing),
-            len(clips),
-            ", ".join(missing[:5]),
+    _report_split(logger, "Clotho", split, len(clips), rows, counts, missing, problems)
+    if not rows:
+        raise ValueError(
+            f"Clotho split {split!r}: none of the {counts['clips']} clips of "
+            f"{csv_path} has audio under {audio_root}"
         )
-    if problems:
-        logger.warning(
-            "Clotho %s: %d clips skipped (unreadable %d, wrong sample rate %d), e.g. %s",
-            split,
-            len(problems),
-            counts["unreadable"],
-            counts["wrong_rate"],
-            "; ".join(problems[:3]),
-        )
-    logger.info(
-        "Clotho %s: %d clips, %d captions written.",
-        split,
-        len(rows),
-        counts["captions"],
-    )
     return rows, counts

@@ -1,20 +1,14 @@
 """Data preparation for ESC-50 (and its ESC-10 subset).
 
-ESC-50 (K. J. Piczak, ACM MM 2015) holds 2,000 five-second clips of 50
-environmental sound classes in five folds; clips cut from one recording
-share a fold, so splits are made by fold, never by clip. The standard layout
-is ``audio/*.wav`` plus ``meta/esc50.csv`` (``filename, fold, target,
-category, esc10, src_file, take``). Converted copies (e.g. FLAC files whose
-names in the CSV still end in ``.wav``) are accepted: a listed file that is
-missing is looked up under the other audio extensions.
+ESC-50 (K. J. Piczak, ACM MM 2015): 2,000 five-second clips of 50 classes in
+five folds; clips cut from one recording share a fold, so splits are made by
+fold. Layout: ``audio/*.wav`` and ``meta/esc50.csv`` (``filename, fold,
+target, category, esc10, src_file, take``); a listed file that is missing is
+looked up under the other audio extensions (converted copies).
 
-``prepare_esc50`` writes one SpeechBrain JSON manifest per split:
+:func:`prepare_esc50` writes one SpeechBrain JSON manifest per split:
 ``{id: {"wav", "labels": [category], "category", "target", "fold", "esc10",
 "src_file", "take", "duration", "caption": "the sound of <category>"}}``.
-
-The recipe's ``recipes/ESC50/CLAP/esc50_prepare.py`` (a command line) and the
-zero-shot benchmark (:mod:`speechbrain_tclap.benchmark.datasets`) both call
-:func:`prepare_esc50`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -22,6 +16,7 @@ Authors
 
 import csv
 import hashlib
+import itertools
 import os
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -58,14 +53,11 @@ def prepare_esc50(
 ) -> Dict[str, str]:
     """Writes fold-disjoint train/valid/test manifests for ESC-50.
 
-    A split whose fold list is empty or None is not written. The manifests
-    are rewritten only when the arguments or the CSV changed (a fingerprint
-    file in ``save_folder`` records them), so a second call is cheap.
-    Preparations of one ``save_folder`` take turns on a lock of the folder
-    (seeds started together); each manifest appears whole (written to a
-    temporary file, then renamed). A clip that cannot be read is skipped,
-    logged and listed in the fingerprint file (``skipped``); a file listed
-    twice in the CSV is refused.
+    A split with no folds is not written. Manifests are rewritten only when
+    the arguments or the CSV changed (fingerprint in ``save_folder``);
+    concurrent preparations of one folder take turns on a lock, and each
+    manifest appears whole. Unreadable clips are skipped, logged and listed
+    in the fingerprint (``skipped``).
 
     Arguments
     ---------
@@ -82,10 +74,9 @@ def prepare_esc50(
     esc10_only : bool
         Keep only the ESC-10 clips (``esc10`` column).
     sample_rate : int, optional
-        None keeps the files as they are (the builders may resample on read
-        with ``resample=True``). Otherwise files at another rate are
-        resampled once into ``<save_folder>/audio_<rate>Hz/`` (16-bit FLAC)
-        and the manifests point there.
+        None keeps the files (builders may resample on read). Otherwise files
+        at another rate are resampled once into
+        ``<save_folder>/audio_<rate>Hz/`` (16-bit FLAC), used by the manifests.
     skip_prep : bool
         Do nothing; return the manifest paths.
 
@@ -163,7 +154,7 @@ def prepare_esc50(
 
 
 def _prepare_locked(config: dict, csv_path: str, save_folder: str, manifests: Dict[str, str]) -> None:
-    """Write the manifests of ``config`` unless they are there (the folder's lock held)."""
+    """Write the manifests of ``config`` unless up to date (folder lock held)."""
     data_folder, splits = config["data_folder"], config["splits"]
     sample_rate, esc10_only = config["sample_rate"], config["esc10_only"]
     fingerprint = os.path.join(save_folder, FINGERPRINT_FILE)
@@ -215,7 +206,6 @@ def _prepare_locked(config: dict, csv_path: str, save_folder: str, manifests: Di
         rows_per_split[name] = rows
         logger.info("ESC-50 %s: %d clips (folds %s) -> %s", name, len(rows), folds, manifests[name])
     _warn_shared_recordings(records, splits)
-    # Manifests first, the fingerprint last: an interrupted run redoes all.
     counts = {name: len(rows) for name, rows in rows_per_split.items()}
     if skipped:
         logger.warning("ESC-50: %d unreadable clips skipped: %s", len(skipped), skipped)
@@ -225,26 +215,28 @@ def _prepare_locked(config: dict, csv_path: str, save_folder: str, manifests: Di
 
 def _check_disjoint(splits: Dict[str, List[int]]) -> None:
     """Raises when two splits share a fold."""
-    names = list(splits)
-    for i, first in enumerate(names):
-        for second in names[i + 1 :]:
-            shared = sorted(set(splits[first]) & set(splits[second]))
-            if shared:
-                raise ValueError(
-                    f"splits {first!r} and {second!r} share folds {shared}; "
-                    "ESC-50 splits must be fold-disjoint"
-                )
+    for first, second in itertools.combinations(splits, 2):
+        shared = sorted(set(splits[first]) & set(splits[second]))
+        if shared:
+            raise ValueError(
+                f"splits {first!r} and {second!r} share folds {shared}; "
+                "ESC-50 splits must be fold-disjoint"
+            )
 
 
 def _read_csv(csv_path: str, esc10_only: bool) -> List[dict]:
     """Reads and checks ``esc50.csv`` into typed records."""
     try:
-        return _read_csv_rows(csv_path, esc10_only)
+        records = _read_csv_rows(csv_path, esc10_only)
     except UnicodeDecodeError as exc:
         raise ValueError(f"{csv_path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
+    if not records:
+        raise ValueError(f"{csv_path}: no clips{' (ESC-10 only)' if esc10_only else ''}")
+    return records
 
 
 def _read_csv_rows(csv_path: str, esc10_only: bool) -> List[dict]:
+    """The CSV's records (``esc10_only``: ESC-10's), checked row by row."""
     with open(csv_path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
@@ -274,7 +266,7 @@ def _read_csv_rows(csv_path: str, esc10_only: bool) -> List[dict]:
                 continue
             records.append(
                 {
-                    "filename": row["filename"].strip(),
+                    "filename": name,
                     "fold": fold,
                     "target": target,
                     "category": row["category"].strip(),
@@ -283,8 +275,6 @@ def _read_csv_rows(csv_path: str, esc10_only: bool) -> List[dict]:
                     "take": str(row.get("take", "")),
                 }
             )
-    if not records:
-        raise ValueError(f"{csv_path}: no clips{' (ESC-10 only)' if esc10_only else ''}")
     return records
 
 
@@ -315,8 +305,7 @@ def _ensure_rate(path: str, sample_rate: int, save_folder: str) -> str:
         done = sf.info(out)
         if done.samplerate == sample_rate and abs(done.frames - expected) <= 1:
             return out
-    # Imported here: only needed when resampling.
-    from speechbrain_tclap.data.audio import read_audio
+    from speechbrain_tclap.data.audio import read_audio  # only when resampling
 
     wav = read_audio(path, sample_rate, resample=True)
     os.makedirs(out_dir, exist_ok=True)
