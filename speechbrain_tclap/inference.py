@@ -312,7 +312,7 @@ class CLAP(Pretrained):
         batch_size: Optional[int] = None,
         progress: Optional[bool] = None,
     ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        """``(wavs (b, L), relative lengths (b,))`` batches at the model rate (files read lazily)."""
+        """Batches ``(wavs (b, L), relative lengths (b,))`` at the model rate."""
         size = int(batch_size or self.batch_size)
         if size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
