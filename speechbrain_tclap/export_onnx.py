@@ -168,9 +168,11 @@ class TextTower(_Tower):
 
 @dataclass
 class TowerExport:
-    """What :func:`export_tower` wrote and measured: ``dynamic`` input dimensions
-    (or why none), ``*_max_diff`` from the eager tower (``None``: not checked),
-    times in seconds."""
+    """What :func:`export_tower` wrote and measured.
+
+    ``dynamic``: the dynamic input dimensions (or why none); ``*_max_diff``:
+    from the eager tower (``None``: not checked); times in seconds.
+    """
 
     name: str
     dynamic: str
