@@ -543,7 +543,8 @@ def encode_windows(
                 encoded.frames, positions, frame_ok, clips, num_cells, sums, weights
             )
 
-    window_times = (bounds.double() / geometry.sample_rate * window_mask[..., None]).float()
+    window_times = bounds.double() / geometry.sample_rate
+    window_times = (window_times * window_mask[..., None]).float()
     result = WindowedEmbedding(
         pool_windows(embeddings, window_mask.to(embeddings.device), normalize),
         embeddings,
