@@ -171,10 +171,8 @@ def window_starts(num_samples: int, window: int, hop: int) -> torch.Tensor:
     ---------
     num_samples : int
         Clip length in samples.
-    window : int
-        Window length in samples.
-    hop : int
-        Distance between window starts, in ``[1, window]``.
+    window, hop : int
+        Window length and distance between starts, in samples (``1 <= hop <= window``).
 
     Returns
     -------
@@ -211,10 +209,8 @@ def window_bounds(
     ---------
     lengths : torch.Tensor
         Long ``(B,)`` valid samples per clip.
-    window : int
-        Window length in samples.
-    hop : int
-        Distance between window starts, in ``[1, window]``.
+    window, hop : int
+        Window length and distance between starts, in samples (``1 <= hop <= window``).
 
     Returns
     -------
