@@ -100,8 +100,9 @@ class AudioTower(_Tower):
 class FusionViewsTower(_Tower):
     """Fusion views -> normalised audio embeddings of a fusion-HTSAT CLAP.
 
-    Fusion views are cut at data-dependent lengths, which a graph cannot
-    express, so this tower starts after them: ``views (B, 4, T, n_mels)`` of
+    Fusion views (a global view and three local windows) are cut at
+    data-dependent lengths, which a graph cannot express, so this tower starts
+    after them: ``views (B, 4, T, n_mels)`` of
     :func:`speechbrain_tclap.lobes.fusion.fusion_inputs` (or HF's
     ``ClapFeatureExtractor``), ``is_longer (B,)`` and relative lengths ``(B,)``.
 

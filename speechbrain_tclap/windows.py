@@ -20,13 +20,14 @@ Frame times. Output frame ``k`` of HTSAT (``time_fill`` ``"pad"`` or
 otherwise). A window starting at sample ``s`` thus puts its frame ``k`` at grid
 position ``s / (frame_hop * hop_length) + k``; grid cell ``j`` is centred at
 ``(j * frame_hop + (frame_hop - 1) / 2) * hop_length / sample_rate`` seconds.
-Windows starting on a multiple of the frame period land exactly on cells; the
-end-aligned last window in general does not, and each of its frames is shared
-between the two nearest cells with linear-interpolation weights. Each cell is
-the weighted mean of what landed on it, so it holds its own time span where
-aligned windows cover it, else what lies within one frame period of it. With
-``time_fill="stretch"`` (reference parity) a window's frames are spread over
-its real length and placed the same way.
+Windows starting on a multiple of the frame period (``frame_hop * hop_length``
+samples) land exactly on cells; the end-aligned last window in general does
+not, and each of its frames is shared between the two nearest cells with
+linear-interpolation weights. Each cell is the weighted mean of what landed on
+it, so it holds its own time span where aligned windows cover it, else what
+lies within one frame period of it. With ``time_fill="stretch"`` (reference
+parity) a window's frames are spread over its real length and placed the same
+way.
 
 Authors
  * speechbrain-tclap developers 2026
