@@ -10,11 +10,9 @@
     speechbrain-tclap publish results/ESC50/clap/1234/pretrained --repo_id me/esc10-clap
     speechbrain-tclap zste|sed|benchmark|seeds|minilm|export ...   (the other tools)
 
-Flags are spelt with underscores, as SpeechBrain's YAML overrides
-(``--output_folder``); dashed spellings are read too. Nothing heavy is
-imported before a command runs, so ``--help`` answers at once; the models load
-through :meth:`speechbrain_tclap.inference.CLAP.from_pretrained` (a registry
-name, an exported folder or an interface YAML).
+Flags use underscores, as SpeechBrain's overrides (dashes are read too).
+Nothing heavy is imported before a command runs, so ``--help`` answers at once;
+models load through :meth:`speechbrain_tclap.inference.CLAP.from_pretrained`.
 
 Authors
  * speechbrain-tclap developers 2026

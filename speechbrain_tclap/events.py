@@ -1,18 +1,11 @@
 """Frame scores to sound events: normalisation, median filter, decoding.
 
-A CLAP model with frame outputs scores every frame of a clip against every
-text (``frames @ text_emb.T``, a cosine). This module turns such ``(T, C)``
-scores into events ``{"filename", "event_label", "onset", "offset"}``:
-an optional per-frame normalisation (:func:`normalize_frame_scores`), a
-median filter over time (:func:`median_filter_time`), a threshold, and runs
-of active frames that become events (:func:`scores_to_events` for one clip,
-:func:`decode_events` for a padded batch of clips), gaps of at most
-``fill_gap_seconds`` joined.
-
-It is the one decoding of the package: the pretrained interface
-(:meth:`speechbrain_tclap.inference.CLAP.detect_events`) and the SED /
-grounding metrics (:mod:`speechbrain_tclap.evaluation.detection_metrics`)
-both use it.
+Turns a clip's ``(T, C)`` frame-by-text scores (cosines) into events
+``{"filename", "event_label", "onset", "offset"}``: optional per-frame
+normalisation, median filter over time, threshold, runs of active frames as
+events (gaps of at most ``fill_gap_seconds`` joined). The one decoding of the
+package: :meth:`speechbrain_tclap.inference.CLAP.detect_events` and the SED /
+grounding metrics (:mod:`speechbrain_tclap.evaluation.detection_metrics`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -37,8 +30,7 @@ def event_label(event) -> str:
     Arguments
     ---------
     event : mapping
-        An event (a detection has ``event_label``; a reference of a manifest
-        may have ``label``).
+        A detection (``event_label``) or a manifest reference (``label``).
 
     Returns
     -------
@@ -54,11 +46,9 @@ def event_label(event) -> str:
 
 
 def ordered_event_pairs(events: Sequence[Event]) -> List[Tuple[Event, Event]]:
-    """Every two events of different labels, the first ending before the
-    second starts (in onset order).
+    """Every two events of different labels, the first ending before the second starts.
 
-    The one definition of "A followed by B" in an event list: the frame
-    order loss trains on these pairs and ``grounding_order_acc`` scores them.
+    The one definition of "A followed by B" (frame order loss, ``grounding_order_acc``).
 
     Arguments
     ---------
@@ -68,7 +58,7 @@ def ordered_event_pairs(events: Sequence[Event]) -> List[Tuple[Event, Event]]:
     Returns
     -------
     list of (dict, dict)
-        ``(first, second)`` pairs.
+        ``(first, second)`` pairs, in onset order.
 
     Example
     -------
@@ -91,11 +81,9 @@ def ordered_event_pairs(events: Sequence[Event]) -> List[Tuple[Event, Event]]:
 def normalize_frame_scores(scores, kind: str = "none"):
     """Per-frame normalisation of frame-by-prompt scores ``(..., T, N)``.
 
-    ``"none"`` returns the scores unchanged (MGA-CLAP's raw cosines);
-    ``"prompt_mean"`` subtracts from every frame its mean over the ``N``
-    prompts, removing what all prompts share (our small models give a
-    silent frame a high cosine with every caption). Works on NumPy arrays
-    and tensors.
+    ``"none"``: unchanged (MGA-CLAP's raw cosines); ``"prompt_mean"``: minus each
+    frame's mean over the ``N`` prompts, removing what all prompts share (small
+    models give a silent frame a high cosine with every caption).
 
     Arguments
     ---------
@@ -152,8 +140,7 @@ class EventTable(NamedTuple):
 def median_filter_time(scores: np.ndarray, window: int) -> np.ndarray:
     """Median filter along time (axis 0) of ``(T, C)`` scores.
 
-    ``scipy.ndimage.median_filter`` with size ``(window, 1)`` and its default
-    ``"reflect"`` edges, as MGA-CLAP's SED script.
+    ``scipy.ndimage.median_filter``, ``"reflect"`` edges, as MGA-CLAP's SED script.
 
     Arguments
     ---------
@@ -219,8 +206,6 @@ def decode_events(
 ) -> EventTable:
     """Runs of ``scores >= threshold`` of ``(N, T, C)`` scores as events.
 
-    ``starts`` / ``ends`` are ``(N, T)`` frame bounds in seconds. Runs
-    separated by at most ``fill_gap_frames`` inactive frames are joined.
     Events are numbered by group ``n * C + c``; empty ones are dropped.
 
     Arguments
@@ -276,10 +261,9 @@ def scores_to_events(
 ) -> List[Event]:
     """Events ``score >= threshold`` of one clip's ``(T, C)`` frame scores.
 
-    Scores are median-filtered over time, thresholded, and every run of
-    active frames becomes an event from the start of its first frame to the
-    end of its last (frames span one period around their centres, clipped
-    to the clip).
+    Median-filtered scores are thresholded; a run of active frames is an event
+    from its first frame's start to its last's end (frames span one period
+    around their centres, clipped to the clip).
 
     Arguments
     ---------

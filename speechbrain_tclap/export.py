@@ -1,25 +1,16 @@
 """Export a trained model as a Hub-ready SpeechBrain pretrained-interface folder.
 
-Recipes define their model under one YAML key, ``model``: a mapping holding
-at least ``sample_rate``, ``clap`` (the CLAP module) and ``loadables`` (the
-objects whose weights the folder must carry: the CLAP module and, for
-from-scratch text towers, the tokenizer). :func:`export_pretrained` writes
-
-* ``hyperparams.yaml``: that ``model`` mapping (copied from the experiment's
-  resolved ``hyperparams.yaml``, so command-line overrides are kept) plus the
-  ``modules``, ``pretrainer`` and ``audio_normalizer`` an interface needs;
-* ``<name>.safetensors`` for each module loadable, ``<name>.ckpt`` for the
-  others (the tokenizer model);
-* ``README.md``, a model card (:func:`model_card`): YAML front matter
-  (license, tags, datasets, metrics with their chance levels from the
-  experiment's ``results.json``), training data, classes, prompt template
-  and a usage snippet.
-
-The folder loads offline with
-``speechbrain_tclap.inference.CLAP.from_hparams(source=folder)`` (or
-``CLAP.from_pretrained(folder)``); folders of earlier versions, with
-``clap.ckpt``, load as before. :func:`publish_folder` uploads it to the
-Hugging Face Hub (``speechbrain-tclap publish``).
+Recipes define their model under one YAML key, ``model``: a mapping with at
+least ``sample_rate``, ``clap`` (the CLAP module) and ``loadables`` (what the
+folder carries: the CLAP module and, for from-scratch text towers, the
+tokenizer). :func:`export_pretrained` writes ``hyperparams.yaml`` (that mapping
+from the experiment's resolved YAML, overrides kept, plus the ``modules``,
+``pretrainer`` and ``audio_normalizer`` of an interface), ``<name>.safetensors``
+per module (``<name>.ckpt`` for the tokenizer) and a model card ``README.md``
+(:func:`model_card`). The folder loads offline with
+``speechbrain_tclap.inference.CLAP.from_hparams(source=folder)`` (folders with
+``clap.ckpt`` load too); :func:`publish_folder` uploads it to the Hugging Face
+Hub (``speechbrain-tclap publish``).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -116,17 +107,15 @@ def export_pretrained(
         The experiment's resolved ``hyperparams.yaml``; a ``results.json``
         beside it gives the card its metrics.
     loadables : dict
-        Name -> object (the trained instances); modules are saved as
-        ``<name>.safetensors``, other objects by their SpeechBrain save hook
-        as ``<name>.ckpt``. The names must match ``model[loadables]`` in YAML.
+        Name -> trained object (modules -> ``<name>.safetensors``, others by
+        their save hook -> ``<name>.ckpt``); names as ``model[loadables]``.
     folder : str
         Output folder (created).
     zero_shot_template : str
         Default prompt template stored for the interface.
     card : dict, optional
-        What the card says beyond the folder: ``license``, ``datasets``,
-        ``tags``, ``training_data``, ``classes``, ``name``
-        (:func:`model_card`).
+        ``license``, ``datasets``, ``tags``, ``training_data``, ``classes``,
+        ``name`` for the card (:func:`model_card`).
 
     Returns
     -------
@@ -143,9 +132,8 @@ def export_pretrained(
 
     Notes
     -----
-    Under DDP every rank must call it: SpeechBrain's save hooks run on the
-    main process and broadcast to the others; files are written by the
-    main process only.
+    Under DDP every rank must call it (save hooks broadcast from the main
+    process, which alone writes files).
     """
     from safetensors.torch import save_file
 
@@ -205,15 +193,13 @@ def model_card(
     Arguments
     ---------
     card : dict
-        ``name``, ``license`` (default ``"other"``), ``datasets``, ``tags``,
-        ``training_data`` (a sentence), ``classes`` (the zero-shot labels of
-        the experiment), all optional.
+        Optional ``name``, ``license`` (default ``"other"``), ``datasets``,
+        ``tags``, ``training_data`` (a sentence), ``classes`` (zero-shot labels).
     template : str
         The stored zero-shot prompt template.
     results_json : str, optional
-        The experiment's ``results.json`` (``{"metrics", "chance"}``): the
-        metrics with a chance level go into the front matter
-        (``model-index``), every metric into a table with its chance level.
+        The experiment's ``results.json`` (``{"metrics", "chance"}``): metrics with
+        a chance level go into ``model-index``, all into a table.
     weights : sequence of str
         The weight files of the folder.
 

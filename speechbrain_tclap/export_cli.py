@@ -1,11 +1,10 @@
 """Command line of the deployable towers: ``speechbrain-tclap export``.
 
 ``speechbrain-tclap export --source <name, folder or YAML> --output_folder OUT``
-(or ``python -m speechbrain_tclap.export_cli``) writes the audio and text
-towers of a pretrained model with :func:`speechbrain_tclap.export_onnx.export_towers`
-and prints each file's export time and its largest difference from the eager
-tower. torch is imported only once the arguments parse, so ``--help`` answers
-at once.
+(or ``python -m speechbrain_tclap.export_cli``) exports the towers with
+:func:`speechbrain_tclap.export_onnx.export_towers` and prints each file's
+export time and largest difference from the eager tower. torch is imported
+after parsing, so ``--help`` answers at once.
 
 Authors
  * speechbrain-tclap developers 2026

@@ -1,24 +1,15 @@
 """Deployable encoders: a CLAP model's towers as ``torch.export`` programs and ONNX.
 
-Two towers cover every model of the package (HTSAT with or without fusion,
-CNN14, the from-scratch and the Hugging Face text encoders, MGA-CLAP's
-aligner):
-
-* :class:`AudioTower`: waveforms ``(B, L)`` and relative lengths ``(B,)`` ->
-  normalised audio embeddings ``(B, D)`` (front end, encoder, pooling,
-  projection; the same as ``CLAP.encode_audio``);
-* :class:`TextTower`: token ids and mask ``(B, N)`` -> normalised text
-  embeddings ``(B, D)`` (tokenization stays outside: the tokenizer files of
-  the pretrained folder go with the exported files).
-
-:func:`export_towers` writes ``audio.pt2`` / ``text.pt2``
-(``torch.export.save``) and ``audio.onnx`` / ``text.onnx``
-(``torch.onnx.export(..., dynamo=True)``), with the batch and the length
-dynamic where the model allows (a tower that cannot be traced with dynamic
-shapes is exported for the example's shapes, and the report says why), then
-checks each file against the eager tower on inputs of another batch size and
-length than the traced ones (ONNX files through onnxruntime, when it is
-installed). Command line (:mod:`speechbrain_tclap.export_cli`)::
+:class:`AudioTower` (waveforms ``(B, L)`` and relative lengths ``(B,)``),
+:class:`FusionViewsTower` (fusion HTSAT) and :class:`TextTower` (token ids and
+mask ``(B, N)``; tokenization stays outside, with the tokenizer files of the
+pretrained folder) give normalised embeddings ``(B, D)`` of every model of the
+package. :func:`export_towers` writes ``audio.pt2`` / ``text.pt2``
+(``torch.export.save``) and ``audio.onnx`` / ``text.onnx`` (``dynamo=True``),
+batch and length dynamic where the model allows (else static, the report says
+why), and checks each file against the eager tower on other shapes than the
+traced ones (ONNX through onnxruntime, if installed). Command line
+(:mod:`speechbrain_tclap.export_cli`)::
 
     speechbrain-tclap export --source PRETRAINED_FOLDER --output_folder OUT
 
@@ -56,12 +47,8 @@ EXAMPLE_CAPTIONS = (
 
 
 class _Tower(nn.Module):
-    """The ``PARTS`` of a CLAP model as a module of tensors only.
-
-    Only these submodules are registered, so an exported tower carries its
-    own weights and none of the other tower's; ``CLAP.audio_head`` and
-    ``CLAP.text_head`` run on it as they run on the model.
-    """
+    """The ``PARTS`` of a CLAP model only (no other tower's weights), on which
+    ``CLAP.audio_head`` / ``CLAP.text_head`` run as on the model."""
 
     PARTS: Tuple[str, ...] = ()
     # The heads' helpers for order heads beside an aligner (MGA + T-CLAP).
@@ -113,13 +100,11 @@ class AudioTower(_Tower):
 class FusionViewsTower(_Tower):
     """Fusion views -> normalised audio embeddings of a fusion-HTSAT CLAP.
 
-    The views of a fusion HTSAT (global view and three local windows of
-    clips longer than the window) are cut per clip at lengths known only
-    from the data, which a graph cannot express; this tower starts after
-    them: ``views (B, 4, T, n_mels)`` as built by
+    Fusion views (a global view and three local windows) are cut at
+    data-dependent lengths, which a graph cannot express, so this tower starts
+    after them: ``views (B, 4, T, n_mels)`` of
     :func:`speechbrain_tclap.lobes.fusion.fusion_inputs` (or HF's
-    ``ClapFeatureExtractor``), ``is_longer (B,)`` and their relative
-    lengths ``(B,)``.
+    ``ClapFeatureExtractor``), ``is_longer (B,)`` and relative lengths ``(B,)``.
 
     Arguments
     ---------
@@ -186,9 +171,8 @@ class TextTower(_Tower):
 class TowerExport:
     """What :func:`export_tower` wrote and measured.
 
-    ``dynamic`` says which input dimensions are dynamic (or why none are);
-    ``*_max_diff`` are the largest absolute differences from the eager tower
-    on the check inputs (``None``: not checked); times are in seconds.
+    ``dynamic``: the dynamic input dimensions (or why none); ``*_max_diff``:
+    from the eager tower (``None``: not checked); times in seconds.
     """
 
     name: str
@@ -220,12 +204,10 @@ def export_tower(
     example : tuple of torch.Tensor
         Inputs to trace with.
     check : tuple of torch.Tensor
-        Inputs to compare the exported files with the eager tower on (other
-        shapes than ``example`` when the export is dynamic).
+        Inputs to compare files and eager tower on (other shapes than ``example``).
     dynamic_shapes : tuple of dict
-        ``torch.export`` dynamic shapes of the inputs; when tracing with them
-        fails, the tower is exported for ``example``'s shapes and checked on
-        ``example``.
+        ``torch.export`` dynamic shapes; if tracing with them fails, the tower is
+        exported and checked for ``example``'s shapes.
     folder : str
         Output folder (created).
     onnx : bool
@@ -283,8 +265,7 @@ def export_tower(
 def onnx_session(path: str, threads: Optional[int] = None):
     """An onnxruntime CPU session for ``path``, or ``None`` without onnxruntime.
 
-    Its threads do not spin while idle, so that they leave the cores to
-    whatever runs next (torch, in a comparison).
+    Its threads do not spin while idle, leaving the cores to what runs next.
 
     Arguments
     ---------
@@ -335,11 +316,9 @@ def export_towers(
 ) -> List[TowerExport]:
     """Exports the audio and text towers of ``clap`` and writes ``export.json``.
 
-    The audio tower is traced on 2 clips of ``clip_seconds`` and checked on 3
-    clips of 0.6 times that length (lengths dynamic from 0.5 s to
-    ``clip_seconds``); the text tower is traced on the first two captions
-    and checked on all of them (token count dynamic up to the tokenizer's
-    ``max_length``).
+    Audio: traced on 2 clips of ``clip_seconds``, checked on 3 of 0.6 that
+    length (dynamic from 0.5 s). Text: traced on two captions, checked on all
+    (tokens dynamic up to the tokenizer's ``max_length``).
 
     Arguments
     ---------
@@ -397,10 +376,8 @@ def export_towers(
 def _export_audio(clap, folder, sample_rate, clip_seconds, batch, onnx) -> TowerExport:
     """The audio tower of :func:`export_towers` (fusion views for a fusion HTSAT).
 
-    An HTSAT that stretches its input (``time_fill="stretch"``, the LAION /
-    HF checkpoints) resizes each distinct length of a batch on its own, a
-    loop over tensor values that a graph cannot hold: its tower is exported
-    without lengths and takes every clip (or view) whole.
+    A ``time_fill="stretch"`` HTSAT resizes each length on its own, a loop a
+    graph cannot hold: its tower takes no lengths (every clip whole).
     """
     generator = torch.Generator().manual_seed(0)
     samples = int(round(sample_rate * clip_seconds))

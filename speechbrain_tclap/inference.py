@@ -1,59 +1,32 @@
 """Pretrained CLAP interface for SpeechBrain.
 
 ``CLAP.from_hparams(source=folder)`` loads a folder written by
-:func:`speechbrain_tclap.export.export_pretrained` (or any folder with a
-``hyperparams.yaml`` defining ``clap``, ``sample_rate``, ``modules`` and a
-``pretrainer``) and offers:
-
-* ``encode_audio(audio)`` → normalised embeddings;
-* ``encode_text(texts)`` → normalised embeddings;
-* ``similarity(audio, texts)`` → cosine similarities ``(N_audio, N_text)``,
-  and ``embedding_similarity(audio_emb, text_emb)`` for embeddings computed
-  before;
-* ``classify_zero_shot(audio, labels)`` → probabilities and the best label
-  of each clip; ``top_labels(audio, labels, k)`` → the ``k`` best
-  ``(label, probability)`` of each clip, best first;
-* ``encode_audio_windows(audio, window_seconds=None, hop_seconds=None)`` →
-  :class:`~speechbrain_tclap.windows.WindowedEmbedding` (per-window
-  embeddings with their start/end times, and the pooled clip embedding);
-* ``frame_scores(audio, texts)`` →
-  :class:`~speechbrain_tclap.windows.FrameScores` (frame-text cosine
-  similarities with frame times in seconds);
-* ``detect_events(audio, texts, threshold)`` → per clip, the events
-  (text, onset, offset in seconds) where each text is heard: zero-shot sound
-  event detection and text-to-audio grounding;
-* ``plot_frame_scores(audio, texts, path, events=None)`` → a PNG of the
-  frame-by-text similarity over time with the true event boundaries.
+:func:`speechbrain_tclap.export.export_pretrained` (or any folder whose
+``hyperparams.yaml`` defines ``clap``, ``sample_rate``, ``modules`` and a
+``pretrainer``); ``CLAP.from_pretrained(name)`` also takes a registry name
+(:mod:`speechbrain_tclap.pretrained`) or an interface YAML, from any directory.
+It embeds audio and text, scores similarities, classifies zero-shot, scores
+frames against texts and detects events (zero-shot SED / text-to-audio
+grounding); the table of methods is in ``docs/interfaces.md``.
 
 Audio. Every method takes a file (``str`` or ``pathlib.Path``), a list of
-files, a numpy array or a tensor (``(L,)`` or ``(B, L)``, with ``wav_lens``
-for padded batches), or a list of 1-D arrays / tensors. Files are read with
-soundfile and resampled to the model rate; arrays and tensors are taken at
-the model rate (``sample_rate`` hyperparameter) unless ``sample_rate=`` says
-otherwise (then resampled). int16 / int32 PCM is scaled to ``[-1, 1)``.
-Lists are loaded and encoded ``batch_size`` clips at a time (attribute,
-default 16), with a progress bar when they need more than one batch
-(``progress=`` forces it on or off). Empty inputs, zero-length clips and
-NaN/Inf samples are refused with a clear error. ``return_numpy=True`` gives
-numpy arrays instead of tensors.
+files, a numpy array or tensor (``(L,)``, or ``(B, L)`` with ``wav_lens``), or
+a list of 1-D waveforms. Files are resampled to the model rate; arrays and
+tensors are taken at the model rate unless ``sample_rate=`` says otherwise.
+int16 / int32 PCM is scaled to ``[-1, 1)``. Lists are encoded ``batch_size``
+clips at a time (attribute, default 16), with a progress bar when they need
+more than one batch (``progress=`` forces it). Empty inputs, zero-length clips
+and NaN/Inf samples raise a clear error. ``return_numpy=True`` gives numpy
+arrays.
 
-Long audio. The model owns its window (``clip_seconds`` of the CLAP module,
-else the most its encoder holds): :class:`speechbrain_tclap.windows.AudioEmbedder`
-encodes clips within it whole and cuts longer ones into sliding windows, by
-default half a window apart (rounded to whole encoder frames), the last
-window aligned to the clip's end, at most ``max_windows_per_batch`` windows
-per forward pass (hyperparameter or attribute, default 16). A long clip's
-embedding is the mean of the window embeddings, renormalised; frame
-embeddings of overlapping windows are stitched onto one time grid. Fusion
-encoders (LAION's fused models) see long clips whole.
-
-Evaluation is deterministic: files are read whole, resampled to the model
-rate, padded or cut into fixed windows (never randomly cropped).
-
-``CLAP.from_pretrained(name)`` loads a public checkpoint by short name
-(:mod:`speechbrain_tclap.pretrained`), an exported folder or an interface
-YAML, from any directory (the command lines, :mod:`speechbrain_tclap.cli`,
-load through it).
+Long audio. Clips within the model's window (``clip_seconds`` of the CLAP
+module, else the most its encoder holds) are encoded whole; longer ones in
+sliding windows (:class:`speechbrain_tclap.windows.AudioEmbedder`), by default
+half a window apart, the last one aligned to the clip's end, at most
+``max_windows_per_batch`` per forward pass (default 16). Their embedding is the
+renormalised mean of the window embeddings; their frames are stitched onto one
+time grid. Fusion encoders (LAION's fused models) see long clips whole.
+Evaluation is deterministic: no random crops.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -107,11 +80,9 @@ class CLAP(Pretrained):
     Attributes
     ----------
     max_windows_per_batch : int
-        Windows of long audio encoded per forward pass (hyperparameter
-        ``max_windows_per_batch``, default 16): bounds memory.
+        Windows of long audio per forward pass (hyperparameter, default 16).
     batch_size : int
-        Clips of a list (or rows of a batch) loaded and encoded at a time
-        (default 16); each method's ``batch_size=`` overrides it.
+        Clips loaded and encoded at a time (default 16; ``batch_size=`` overrides).
 
     Example
     -------
@@ -173,26 +144,19 @@ class CLAP(Pretrained):
     ) -> "CLAP":
         """Loads a model folder (or one YAML file of a folder), safely.
 
-        As SpeechBrain's ``Pretrained.from_hparams``, with three guarantees:
-
-        * the YAML file passes :func:`speechbrain_tclap.utils.safe_yaml.check_yaml_safe`
-          (no code outside model-building modules) unless
-          ``allow_unsafe_yaml=True``: only for folders whose author you trust,
-          since HyperPyYAML then runs whatever the file names;
-        * every file is linked (or fetched) afresh into ``savedir``, so a
-          ``savedir`` used before for another source or ``checkpoint`` never
-          serves the old files (SpeechBrain's fetch keeps what it finds);
-        * weights load weights-only whatever the environment says, and a
-          loadable with a NaN or Inf tensor is refused, naming the file and
-          the tensor.
+        As SpeechBrain's ``Pretrained.from_hparams``, but: the YAML must pass
+        :func:`speechbrain_tclap.utils.safe_yaml.check_yaml_safe` unless
+        ``allow_unsafe_yaml=True`` (trusted authors only: HyperPyYAML runs what
+        the file names); files are linked afresh into ``savedir``, so a reused
+        ``savedir`` never serves another source's files; weights load
+        weights-only, and a NaN or Inf tensor is refused, naming file and tensor.
 
         Arguments
         ---------
         source : str
             Folder, Hugging Face repo or URL holding ``hparams_file``.
         hparams_file : str
-            The HyperPyYAML file (``modules``, ``pretrainer``, ``clap``,
-            ``sample_rate``).
+            HyperPyYAML file (``modules``, ``pretrainer``, ``clap``, ``sample_rate``).
         savedir : str, optional
             Where the files are linked.
         overrides : dict, optional
@@ -233,9 +197,8 @@ class CLAP(Pretrained):
             fetch_config=fetching["fetch_config"],
         )
         for name, obj in pretrainer.loadables.items():
-            # Weights-only whatever the environment says (SpeechBrain's default
-            # module hook lets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD turn it off), and
-            # read errors (truncated, empty, pickled code) that name the file.
+            # Weights-only even with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD (which
+            # SpeechBrain's default hook obeys); read errors name the file.
             hook = pretrainer.custom_hooks.get(name)
             if hook is None and isinstance(obj, CLAPModule):
                 hook = load_any_checkpoint
@@ -263,9 +226,8 @@ class CLAP(Pretrained):
         """Load a model by short name, exported folder or interface YAML, from any directory.
 
         Names (:func:`speechbrain_tclap.pretrained.list_pretrained`) select an
-        interface file shipped with the package; local paths are checked first
-        (a missing one is a ``FileNotFoundError`` at once, without a Hub
-        lookup), then :meth:`from_hparams` loads as usual.
+        interface file shipped with the package; a missing local path is a
+        ``FileNotFoundError`` at once, without a Hub lookup.
 
         Arguments
         ---------
@@ -273,13 +235,11 @@ class CLAP(Pretrained):
             A registry name (e.g. ``"laion-630k-audioset"``, ``"msclap-2023"``),
             a folder that a recipe exported, or an interface YAML.
         checkpoint : str, optional
-            The weights: a local file, or ``"<HF repo id>/<file>"``; default the
-            name's public checkpoint.
+            Local file or ``"<HF repo id>/<file>"``; default the name's public one.
         tokenizer_folder : str, optional
             Local folder with the tokenizer files (for text).
         savedir : str, optional
-            Where the interface collects its files; default
-            :func:`speechbrain_tclap.pretrained.default_savedir`.
+            Default :func:`speechbrain_tclap.pretrained.default_savedir`.
         device : str
             Device.
         overrides : dict, optional
@@ -352,10 +312,7 @@ class CLAP(Pretrained):
         batch_size: Optional[int] = None,
         progress: Optional[bool] = None,
     ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        """``(wavs (b, L), relative lengths (b,))`` batches of the input at the model rate.
-
-        Files of a list are read only when their batch is encoded.
-        """
+        """Batches ``(wavs (b, L), relative lengths (b,))`` at the model rate."""
         size = int(batch_size or self.batch_size)
         if size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -414,20 +371,15 @@ class CLAP(Pretrained):
     ) -> Union[torch.Tensor, np.ndarray, EncodedAudio]:
         """Embed audio files or waveforms of any length.
 
-        Clips of at most one model window are encoded whole (padded and
-        masked); so are clips of any length for fusion encoders (LAION's
-        fused models, deterministic views). Longer clips are otherwise
-        encoded in sliding windows and get the
-        pooled embedding of :meth:`encode_audio_windows` (mean of the window
-        embeddings, renormalised); their frames, with ``return_frames``, are
-        the stitched frames of :meth:`frame_scores`, one per encoder frame
-        period from the clip's start.
+        Clips within one model window (and any clip, for fusion encoders) are
+        encoded whole; longer ones get the pooled embedding of
+        :meth:`encode_audio_windows` and, with ``return_frames``, the stitched
+        frames of :meth:`frame_scores` (one per encoder frame period).
 
         Arguments
         ---------
         audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
-            File(s), or waveforms ``(L,)`` / ``(B, L)`` (see the module
-            docstring).
+            File(s), or waveforms ``(L,)`` / ``(B, L)`` (see the module docstring).
         wav_lens : torch.Tensor, optional
             ``(B,)`` relative lengths for a padded batch.
         normalize : bool
@@ -435,8 +387,7 @@ class CLAP(Pretrained):
         return_frames : bool
             Also return frame embeddings and mask.
         sample_rate : int, optional
-            Rate of arrays / tensors (default: the model rate); files are
-            resampled from their own rate.
+            Rate of arrays / tensors (default the model's; files use their own).
         batch_size : int, optional
             Clips per batch (default the ``batch_size`` attribute).
         progress : bool, optional
@@ -490,41 +441,30 @@ class CLAP(Pretrained):
     ) -> WindowedEmbedding:
         """Embed audio in sliding windows (deterministic placement).
 
-        Windows of ``window_seconds`` start every ``hop_seconds``; the last
-        one ends at the clip's end, so only a clip shorter than one window
-        is padded. See :func:`speechbrain_tclap.windows.window_starts`.
+        The last window ends at the clip's end, so only a clip shorter than one
+        window is padded (:func:`speechbrain_tclap.windows.window_starts`).
 
         Arguments
         ---------
         audio : str, pathlib.Path, numpy.ndarray, torch.Tensor or list
             As :meth:`encode_audio`.
         window_seconds : float, optional
-            Window length; default the model's window (``clip_seconds`` of
-            the CLAP module, else the most its encoder holds; longer windows
-            are refused).
+            Window length; default the model's window (longer ones are refused).
         hop_seconds : float, optional
-            Distance between window starts, at most ``window_seconds``;
-            default half a window, rounded to whole encoder frames (e.g.
-            5.12 s for 10-s windows of HTSAT-tiny at 48 kHz).
+            Distance between window starts, at most ``window_seconds``; default
+            half a window in whole encoder frames (5.12 s for HTSAT-tiny's 10 s).
         wav_lens : torch.Tensor, optional
             ``(B,)`` relative lengths for a padded batch.
         max_windows_per_batch : int, optional
-            Windows per forward pass; default the ``max_windows_per_batch``
-            attribute.
-        sample_rate : int, optional
-            As :meth:`encode_audio`.
-        batch_size : int, optional
-            As :meth:`encode_audio`.
-        progress : bool, optional
+            Windows per forward pass; default the attribute.
+        sample_rate, batch_size, progress : optional
             As :meth:`encode_audio`.
 
         Returns
         -------
         WindowedEmbedding
-            ``embedding (B, D)`` (mean of the window embeddings,
-            renormalised), ``window_embeddings (B, W, D)``,
-            ``window_mask (B, W)``, ``window_times (B, W, 2)`` (start, end in
-            seconds; per clip, as each clip's last window ends at its end).
+            ``embedding (B, D)`` (renormalised window mean), ``window_embeddings
+            (B, W, D)``, ``window_mask (B, W)``, ``window_times (B, W, 2)`` (s).
 
         Example
         -------
@@ -564,14 +504,10 @@ class CLAP(Pretrained):
     ) -> FrameScores:
         """Cosine similarity of every audio frame with every text.
 
-        Frames are the projected, L2-normalised frame embeddings of
-        :meth:`speechbrain_tclap.lobes.clap.CLAP.encode_audio`
-        (``return_frames=True``), on one grid per clip: a frame every
-        encoder frame period (``frame_hop`` log-mel frames × the front-end
-        hop; 0.32 s for HTSAT-tiny at 48 kHz) from the clip's start.
-        Long audio is encoded in sliding windows as in
-        :meth:`encode_audio_windows`, and where windows overlap their frames
-        are averaged (then renormalised); see :mod:`speechbrain_tclap.windows`.
+        Frames are the normalised frame embeddings of the model, one per encoder
+        frame period (``frame_hop`` × front-end hop; 0.32 s for HTSAT-tiny at
+        48 kHz) from the clip's start; frames of overlapping windows are
+        averaged (:mod:`speechbrain_tclap.windows`).
 
         Arguments
         ---------
@@ -581,29 +517,19 @@ class CLAP(Pretrained):
             Captions or prompts.
         wav_lens : torch.Tensor, optional
             ``(B,)`` relative lengths for a padded batch.
-        window_seconds : float, optional
-            As :meth:`encode_audio_windows`.
-        hop_seconds : float, optional
-            As :meth:`encode_audio_windows`.
-        max_windows_per_batch : int, optional
+        window_seconds, hop_seconds, max_windows_per_batch : optional
             As :meth:`encode_audio_windows`.
         score_normalization : str
-            ``"none"`` (cosines) or ``"prompt_mean"`` (minus each frame's mean
-            over ``texts``; give several prompts), see
-            :func:`speechbrain_tclap.events.normalize_frame_scores`.
-        sample_rate : int, optional
-            As :meth:`encode_audio`.
-        batch_size : int, optional
-            As :meth:`encode_audio`.
-        progress : bool, optional
+            ``"none"`` (cosines) or ``"prompt_mean"`` (minus each frame's mean over
+            ``texts``), see :func:`speechbrain_tclap.events.normalize_frame_scores`.
+        sample_rate, batch_size, progress : optional
             As :meth:`encode_audio`.
 
         Returns
         -------
         FrameScores
-            ``scores (B, T, N_text)`` (zero where masked), ``times (T,)``
-            frame centres in seconds, ``mask (B, T)`` (frames of real
-            audio; clips of a batch may differ in length).
+            ``scores (B, T, N_text)`` (zero where masked), ``times (T,)`` frame
+            centres in seconds, ``mask (B, T)`` (frames of real audio).
 
         Example
         -------
@@ -651,11 +577,8 @@ class CLAP(Pretrained):
     ) -> List[List[dict]]:
         """Where each text is heard: zero-shot SED / text-to-audio grounding.
 
-        The :meth:`frame_scores` of each clip are median-filtered over
-        ``median_window`` frames and thresholded; every run of frames at or
-        above ``threshold`` (a cosine similarity; models differ in range, so pick
-        it on data with :mod:`speechbrain_tclap.evaluation.sed`) becomes an
-        event with onset and offset in seconds
+        Each clip's :meth:`frame_scores` are median-filtered and every run of
+        frames at or above ``threshold`` becomes an event
         (:func:`speechbrain_tclap.events.scores_to_events`).
 
         Arguments
@@ -665,7 +588,8 @@ class CLAP(Pretrained):
         texts : str or list of str
             Class prompts or captions.
         threshold : float
-            Cosine similarity above which a frame is active.
+            Cosine similarity at or above which a frame is active; models differ
+            in range, so pick it on data (:mod:`speechbrain_tclap.evaluation.sed`).
         median_window : int
             Median filter length in frames (odd; 1 disables it).
         fill_gap_seconds : float
@@ -673,13 +597,8 @@ class CLAP(Pretrained):
         wav_lens : torch.Tensor, optional
             ``(B,)`` relative lengths for a padded batch.
         score_normalization : str
-            As :meth:`frame_scores` (the threshold applies to the
-            normalised scores).
-        sample_rate : int, optional
-            As :meth:`encode_audio`.
-        batch_size : int, optional
-            As :meth:`encode_audio`.
-        progress : bool, optional
+            As :meth:`frame_scores` (the threshold applies to the normalised scores).
+        sample_rate, batch_size, progress : optional
             As :meth:`encode_audio`.
 
         Returns
@@ -744,10 +663,8 @@ class CLAP(Pretrained):
     ) -> Optional[str]:
         """Save a PNG of one clip's frame-by-text similarity over time.
 
-        One row per text (:meth:`frame_scores`); reference events, if given
-        (``{"text" or "label", "onset", "offset"}`` in seconds, the text being
-        one of ``texts``), are drawn as boxes on their row
-        (:func:`speechbrain_tclap.plotting.plot_frame_scores`; needs
+        One row per text (:meth:`frame_scores`), reference events as boxes on
+        their row (:func:`speechbrain_tclap.plotting.plot_frame_scores`; needs
         matplotlib, extra ``plot``).
 
         Arguments
@@ -759,7 +676,8 @@ class CLAP(Pretrained):
         path : str
             PNG file to write.
         events : list of dict, optional
-            True events.
+            True events ``{"text" or "label", "onset", "offset"}`` (seconds), the
+            text one of ``texts``.
         title : str, optional
             Figure title.
         score_normalization : str
@@ -832,10 +750,9 @@ class CLAP(Pretrained):
 
         Arguments
         ---------
-        audio_embeddings : torch.Tensor or numpy.ndarray
-            ``(N_audio, D)`` or ``(D,)`` (from :meth:`encode_audio`).
-        text_embeddings : torch.Tensor or numpy.ndarray
-            ``(N_text, D)`` or ``(D,)`` (from :meth:`encode_text`).
+        audio_embeddings, text_embeddings : torch.Tensor or numpy.ndarray
+            ``(N_audio, D)`` / ``(N_text, D)`` or ``(D,)``, e.g. stored outputs
+            of :meth:`encode_audio` and :meth:`encode_text`.
         scaled : bool
             Multiply by the model's logit scale (the training logits).
         return_numpy : bool
@@ -909,10 +826,8 @@ class CLAP(Pretrained):
         labels : sequence of str
             Class names (underscores are read as spaces).
         template : str, optional
-            Prompt with one ``{}`` for the class name. Leave it out to use
-            the template the model was trained and exported with
-            (``zero_shot_template`` of its ``hyperparams.yaml``, else
-            ``"This is a sound of {}."``): another wording can cost accuracy.
+            Prompt with one ``{}``; default the model's ``zero_shot_template``
+            (else ``"This is a sound of {}."``): another wording can cost accuracy.
         wav_lens : torch.Tensor, optional
             Relative lengths for a padded batch.
         **options
@@ -1027,9 +942,8 @@ def _numpy(x):
 
 
 def _merge(parts: list):
-    """Results of consecutive batches as one: batch-first tensors are padded
-    along their second dimension and concatenated; 1-D tensors (a time
-    axis) keep the longest; named tuples merge field by field."""
+    """Results of consecutive batches as one: batch-first tensors padded along
+    dim 1 and concatenated; 1-D time axes keep the longest; tuples per field."""
     if len(parts) == 1:
         return parts[0]
     first = parts[0]

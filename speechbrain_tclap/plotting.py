@@ -1,9 +1,8 @@
 """Plots: training curves read back from ``train_log.txt``; frame scores over time.
 
-Reading the log (rather than keeping a history in memory) keeps the curves
-complete after a run was interrupted and resumed. :func:`plot_frame_scores`
-draws frame-by-caption similarities with the true event boundaries (used by
-the SED evaluation and the pretrained interface).
+Curves are read from the log, so they stay complete after a resumed run.
+:func:`plot_frame_scores` draws frame-by-caption similarities with the true
+event boundaries (SED evaluation, pretrained interface).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -78,13 +77,8 @@ def plot_curves(
     str or None
         ``out_path``, or None when matplotlib is missing or nothing to plot.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        logger.warning("matplotlib is not installed: no curve plot written")
+    plt = _pyplot("curve plot")
+    if plt is None:
         return None
     rows = parse_train_log(train_log)
     present = [k for k in keys if any(k in r for r in rows)]
@@ -118,10 +112,8 @@ def plot_frame_scores(
 ) -> Optional[str]:
     """Save a PNG of frame-by-caption similarity over time with the true events.
 
-    One row per caption (a heatmap of the similarity of every frame with it);
-    each reference event whose ``label`` equals a row's caption is drawn as
-    a white box on that row from its onset to its offset, so one sees where
-    the model hears each caption and where it should.
+    One heatmap row per caption; each reference event is a white box on its
+    caption's row, so one sees where the model hears it and where it should.
 
     Arguments
     ---------
@@ -154,16 +146,11 @@ def plot_frame_scores(
     ...     events=[{"label": "hiss", "onset": 0.5, "offset": 1.4}]) == path
     True
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Rectangle
-    except ImportError:
-        logger.warning("matplotlib is not installed: no frame-score plot written")
+    plt = _pyplot("frame-score plot")
+    if plt is None:
         return None
     import numpy as np
+    from matplotlib.patches import Rectangle
 
     scores = np.asarray(scores, dtype=float)
     times = np.asarray(times, dtype=float)
@@ -196,3 +183,16 @@ def plot_frame_scores(
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
     return out_path
+
+
+def _pyplot(what: str):
+    """``matplotlib.pyplot`` on Agg, or None (warning that no ``what`` is written)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.warning("matplotlib is not installed: no %s written", what)
+        return None
+    return plt

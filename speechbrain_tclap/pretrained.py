@@ -1,19 +1,15 @@
 """Pretrained models by name: the registry and where their files are.
 
 The interface files (``hparams/pretrained/*.yaml``) and model files
-(``hparams/models/*.yaml``) ship inside the package (the wheel holds them as
-``speechbrain_tclap/_hparams``; a checkout reads ``hparams/`` beside the
-package), so a short name loads a public checkpoint from any directory:
-``CLAP.from_pretrained("laion-630k-audioset", checkpoint=path)``.
-
-Every interface file takes the same overrides: ``checkpoint`` (a local file,
-or ``"<HF repo id>/<file>"`` that the ``Pretrainer`` downloads) and
-``tokenizer_folder`` (a local folder with the tokenizer files). Local paths
-are checked before anything is built; a Hub file is looked up only when it
-does not look like a local path, and with ``HF_HUB_OFFLINE`` set only in the
-local Hugging Face cache.
-
-This module imports no torch, so the command line lists names at once.
+(``hparams/models/*.yaml``) ship inside the package (the wheel's
+``speechbrain_tclap/_hparams``; a checkout reads ``hparams/``), so a short
+name loads a public checkpoint from any directory:
+``CLAP.from_pretrained("laion-630k-audioset", checkpoint=path)``. Every
+interface file takes the overrides ``checkpoint`` (a local file, or
+``"<HF repo id>/<file>"`` that the ``Pretrainer`` downloads; with
+``HF_HUB_OFFLINE`` only from the local cache) and ``tokenizer_folder``; local
+paths are checked before anything is built. No torch import, so the command
+line lists names at once.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -105,8 +101,8 @@ def is_hub_reference(value: str) -> bool:
     Returns
     -------
     bool
-        True for a relative path of three or more parts that does not start
-        with ``.`` or ``~`` and does not exist here.
+        True for a relative path of 3+ parts, not starting with ``.`` or ``~``,
+        that does not exist here.
 
     Example
     -------
@@ -135,8 +131,8 @@ def check_checkpoint(value: str, key: str = "checkpoint") -> str:
     Returns
     -------
     str
-        The absolute local path, the cached copy of a Hub file, or the Hub
-        reference itself (to be downloaded by the ``Pretrainer``).
+        The absolute local path, the cached Hub file, or the Hub reference
+        (for the ``Pretrainer`` to download).
 
     Raises
     ------
@@ -184,11 +180,10 @@ def resolve_pretrained(
     Arguments
     ---------
     name : str
-        A registry name (:func:`list_pretrained`), a folder with
-        ``hyperparams.yaml`` (what a recipe exports), or an interface YAML.
+        A registry name (:func:`list_pretrained`), an exported folder, or an
+        interface YAML.
     checkpoint : str, optional
-        Weights to load instead of the entry's default (registry names and
-        interface YAMLs).
+        Weights instead of the default (registry names and interface YAMLs).
     tokenizer_folder : str, optional
         Local folder with the tokenizer files.
     overrides : dict, optional
@@ -253,9 +248,8 @@ def default_savedir(name: str) -> str:
     Returns
     -------
     str
-        ``<cache>/pretrained/<name>`` (cache: ``$SPEECHBRAIN_TCLAP_CACHE``
-        or ``~/.cache/speechbrain_tclap``); a folder or file by its absolute
-        path, so two models never share a savedir.
+        ``<cache>/pretrained/<name>`` (``$SPEECHBRAIN_TCLAP_CACHE`` or
+        ``~/.cache/speechbrain_tclap``); paths keyed by their absolute path.
 
     Example
     -------

@@ -2,44 +2,32 @@
 
 An audio encoder holds a fixed number of log-mel frames (HTSAT-tiny: 1024
 frames, 10.24 s at 48 kHz / hop 480). Longer audio is cut into windows of
-``window`` samples every ``hop`` samples, with the last window aligned to the
-end of the clip, so that only a clip shorter than one window is padded (and
-masked, as the encoder does for any short input). Window placement is fixed
-by the lengths alone: no random crop, no random fusion.
-
-* :func:`window_bounds`: start and end (samples) of every window of every
-  clip of a batch with relative lengths;
-* :func:`pool_windows`: the clip embedding, the mean of the window
-  embeddings, renormalised;
-* :class:`~speechbrain_tclap.lobes.outputs.FrameGeometry` (the model's
-  ``frame_geometry``): the time axis of an encoder's output frames (from
-  the front-end hop and the encoder's ``frame_hop``), and the frame grid
-  shared by all windows of a clip;
-* :func:`stitch_accumulate` and :func:`stitch_finish`: frame embeddings of
-  overlapping windows put on that grid (weighted mean where windows overlap);
-* :func:`encode_windows`: all of the above for a :class:`~speechbrain_tclap.lobes.clap.CLAP`
-  module, encoding at most ``max_windows_per_batch`` windows at a time;
-* :class:`AudioEmbedder`: the one audio embedder of the package (interface,
-  ZSTE, SED / grounding, benchmark): clips within the model's window whole,
-  longer ones in windows; frame scores against text embeddings.
+``window`` samples every ``hop`` samples, the last one aligned to the clip's
+end, so only a clip shorter than one window is padded (and masked). Placement
+depends on the lengths alone: no random crop, no random fusion. The clip
+embedding is the renormalised mean of the window embeddings
+(:func:`pool_windows`); frame embeddings of overlapping windows are stitched
+onto one grid per clip (:func:`stitch_accumulate`, :func:`stitch_finish`), whose
+time axis is the model's ``frame_geometry``
+(:class:`~speechbrain_tclap.lobes.outputs.FrameGeometry`).
+:class:`AudioEmbedder` is the one audio embedder of the package (interface,
+ZSTE, SED / grounding, benchmark).
 
 Frame times. Output frame ``k`` of HTSAT (``time_fill`` ``"pad"`` or
 ``"repeatpad"``) pools log-mel frames ``k * frame_hop`` to
 ``(k + 1) * frame_hop - 1``; log-mel frame ``t`` is centred on sample
 ``t * hop_length`` (``center=True``; ``t * hop_length + n_fft / 2``
-otherwise). A window starting at sample ``s`` therefore puts its frame ``k``
-at grid position ``s / (frame_hop * hop_length) + k``, where grid cell ``j``
-is centred at ``(j * frame_hop + (frame_hop - 1) / 2) * hop_length /
-sample_rate`` seconds. Windows starting on a multiple of the frame period
-(``frame_hop * hop_length`` samples) land exactly on grid cells; the
-end-aligned last window, in general, does not, and each of its frames is
-shared between the two nearest cells with linear-interpolation weights. Each
-cell is the weighted mean of everything that landed on it (a plain mean where
-aligned windows overlap). So a cell holds exactly its own time span where
-aligned windows cover it, and otherwise what lies within one frame period of
-it (within half a period except at the edge of an off-grid window's frames,
-e.g. the clip's last cell). With ``time_fill="stretch"`` (reference parity) the
-frames of a window are spread over its real length and placed the same way.
+otherwise). A window starting at sample ``s`` thus puts its frame ``k`` at grid
+position ``s / (frame_hop * hop_length) + k``; grid cell ``j`` is centred at
+``(j * frame_hop + (frame_hop - 1) / 2) * hop_length / sample_rate`` seconds.
+Windows starting on a multiple of the frame period (``frame_hop * hop_length``
+samples) land exactly on cells; the end-aligned last window in general does
+not, and each of its frames is shared between the two nearest cells with
+linear-interpolation weights. Each cell is the weighted mean of what landed on
+it, so it holds its own time span where aligned windows cover it, else what
+lies within one frame period of it. With ``time_fill="stretch"`` (reference
+parity) a window's frames are spread over its real length and placed the same
+way.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -61,17 +49,14 @@ class WindowedEmbedding(NamedTuple):
     Arguments
     ---------
     embedding : torch.Tensor
-        ``(B, D)`` clip embedding: mean of the valid window embeddings,
-        L2-renormalised (see :func:`pool_windows`).
+        ``(B, D)`` renormalised mean of the windows (:func:`pool_windows`).
     window_embeddings : torch.Tensor
         ``(B, W, D)`` one embedding per window (zero where masked).
     window_mask : torch.Tensor
-        Boolean ``(B, W)``: which windows exist (clips of a batch may have
-        different numbers of windows).
+        Boolean ``(B, W)``: which windows exist (clips may have different counts).
     window_times : torch.Tensor
-        ``(B, W, 2)`` start and end of each window in seconds (zero where
-        masked). Per clip, because the last window of each clip is aligned
-        to that clip's own end.
+        ``(B, W, 2)`` start and end in seconds (zero where masked); per clip, as
+        each clip's last window ends at its own end.
 
     Example
     -------
@@ -95,9 +80,8 @@ class StitchedFrames(NamedTuple):
     frames : torch.Tensor
         ``(B, T, D)`` frame embeddings (zero where masked).
     times : torch.Tensor
-        ``(T,)`` frame centres in seconds, shared by the batch. Frame ``j``
-        spans one frame period around its centre; a clip's last frame may be
-        partial (it starts before the clip's end, its centre may lie past).
+        ``(T,)`` frame centres in seconds, shared by the batch; a frame spans one
+        period around its centre (a clip's last frame may be partial).
     mask : torch.Tensor
         Boolean ``(B, T)``: frames that hold real audio of that clip.
 
@@ -180,19 +164,16 @@ def relative_to_samples(
 def window_starts(num_samples: int, window: int, hop: int) -> torch.Tensor:
     """Start samples of the sliding windows of one clip.
 
-    Windows start at ``0, hop, 2 * hop, ...``; the last one is aligned to
-    the end of the clip (it starts at ``num_samples - window``), so no window
-    reaches past the clip. A clip of at most ``window`` samples has one
-    window starting at 0 (it is shorter than the window only in that case).
+    Windows start at ``0, hop, 2 * hop, ...``; the last one starts at
+    ``num_samples - window``, so none reaches past the clip. A clip of at most
+    ``window`` samples has one window, starting at 0.
 
     Arguments
     ---------
     num_samples : int
         Clip length in samples.
-    window : int
-        Window length in samples.
-    hop : int
-        Distance between window starts, in ``[1, window]``.
+    window, hop : int
+        Window length and distance between starts, in samples (``1 <= hop <= window``).
 
     Returns
     -------
@@ -229,10 +210,8 @@ def window_bounds(
     ---------
     lengths : torch.Tensor
         Long ``(B,)`` valid samples per clip.
-    window : int
-        Window length in samples.
-    hop : int
-        Distance between window starts, in ``[1, window]``.
+    window, hop : int
+        Window length and distance between starts, in samples (``1 <= hop <= window``).
 
     Returns
     -------
@@ -268,11 +247,8 @@ def pool_windows(
 ) -> torch.Tensor:
     """Clip embedding from window embeddings: masked mean, renormalised.
 
-    Every window counts once, whatever its overlap with its neighbours (the
-    end-aligned last window may overlap more than the others). With
-    ``normalize`` the mean of the (unit) window embeddings is scaled back to
-    unit length, so cosine similarities with it are comparable to those of
-    a short clip's embedding.
+    Every window counts once, whatever its overlap (the end-aligned last window
+    may overlap more); renormalising keeps cosines comparable to a short clip's.
 
     Arguments
     ---------
@@ -310,13 +286,10 @@ def stitch_accumulate(
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Adds frames of (overlapping) windows to each clip's frame grid.
 
-    A frame at grid position ``p`` adds weight ``1 - (p - floor(p))`` to
-    cell ``floor(p)`` and the rest to the next cell; :func:`stitch_finish`
-    then makes each cell the weighted mean of the frames that reached it. A
-    frame exactly on a cell goes to that cell only, so aligned overlapping
-    windows are plainly averaged. Cells at or past ``num_cells`` of their
-    clip are dropped. Running sums let a caller stitch window batches one at
-    a time with bounded memory: accumulate every batch, then finish.
+    A frame at grid position ``p`` adds weight ``1 - (p - floor(p))`` to cell
+    ``floor(p)`` and the rest to the next (a frame on a cell goes to it only);
+    cells at or past ``num_cells`` are dropped. Running sums let window batches
+    be stitched one at a time with bounded memory, then :func:`stitch_finish`.
 
     Arguments
     ---------
@@ -461,27 +434,22 @@ def encode_windows(
 ) -> Union[WindowedEmbedding, Tuple[WindowedEmbedding, StitchedFrames]]:
     """Encodes clips of any length with sliding windows.
 
-    Each clip is cut by :func:`window_bounds`; windows of all clips are
-    encoded together, at most ``max_windows_per_batch`` at a time (only one
-    such batch of waveforms and activations is alive at once). A clip of at
-    most one window is encoded whole (padded and masked by the encoder, as
-    without windows). The clip embedding is :func:`pool_windows` of the
-    window embeddings; frames are put on the clip's grid by
-    :func:`stitch_accumulate`. A clip's results do not depend on the rest of its
-    batch (with an encoder whose outputs do not, e.g. HTSAT ``"pad"``).
+    Windows (:func:`window_bounds`) of all clips are encoded together, at most
+    ``max_windows_per_batch`` at a time; the clip embedding is
+    :func:`pool_windows`, frames are stitched (:func:`stitch_accumulate`). A
+    clip's results do not depend on its batch (with a batch-independent
+    encoder, e.g. HTSAT ``"pad"``).
 
     Arguments
     ---------
     clap : torch.nn.Module
-        A :class:`speechbrain_tclap.lobes.clap.CLAP` (``encode_audio``,
-        ``audio_features``, ``audio_encoder``).
+        A :class:`speechbrain_tclap.lobes.clap.CLAP`.
     wavs : torch.Tensor
         ``(B, L)`` waveforms at the front end's rate.
     wav_lens : torch.Tensor, optional
         ``(B,)`` relative lengths.
     window : int, optional
-        Window length in samples; default: the model's ``window_samples``
-        (its ``clip_seconds``, else the most the encoder holds).
+        Window length in samples; default the model's ``window_samples``.
     hop : int, optional
         Hop in samples; default :meth:`FrameGeometry.default_hop`.
     max_windows_per_batch : int
@@ -572,8 +540,7 @@ def encode_windows(
                 encoded.frames, positions, frame_ok, clips, num_cells, sums, weights
             )
 
-    rate = geometry.sample_rate
-    window_times = bounds.double() / rate
+    window_times = bounds.double() / geometry.sample_rate
     window_times = (window_times * window_mask[..., None]).float()
     result = WindowedEmbedding(
         pool_windows(embeddings, window_mask.to(embeddings.device), normalize),
@@ -591,15 +558,10 @@ def encode_windows(
 class AudioEmbedder:
     """The one path from waveforms of any length to a CLAP module's audio embeddings.
 
-    The pretrained interface, ZSTE, SED / grounding and the benchmark (through
-    the interface) all embed audio here. The window is the model's own
-    (``window_samples``: its ``clip_seconds``, else the most its encoder
-    holds) unless ``window_seconds`` is given. Clips of at most one window are
-    encoded whole (padded and masked); so are clips of any length for fusion
-    encoders (LAION's fused models see long clips whole) and towers without a
-    time axis (e.g. CNN14). Longer clips are cut into sliding windows
-    (:func:`encode_windows`) and get the mean of the window embeddings,
-    renormalised, and the stitched frames.
+    Clips within the window (the model's ``window_samples``: its
+    ``clip_seconds``, else the most its encoder holds) are encoded whole; so
+    are all clips for fusion encoders and towers without a time axis (CNN14).
+    Longer clips go through :func:`encode_windows`.
 
     Arguments
     ---------
@@ -608,13 +570,12 @@ class AudioEmbedder:
     window_seconds : float, optional
         Window length; default the model's window.
     hop_seconds : float, optional
-        Distance between window starts; default half a window, rounded to
-        whole encoder frames (:meth:`FrameGeometry.default_hop`).
+        Default half a window, in whole frames (:meth:`FrameGeometry.default_hop`).
     max_windows_per_batch : int
         Windows encoded per forward pass (bounds memory).
     whole : bool
-        Encode every clip in one pass, refusing clips longer than the
-        encoder holds (ZSTE's ``window="whole"``), instead of windows.
+        Encode every clip in one pass, refusing clips longer than the encoder
+        holds (ZSTE's ``window="whole"``).
 
     Example
     -------
@@ -710,9 +671,7 @@ class AudioEmbedder:
         normalize : bool
             L2-normalise.
         return_frames : bool
-            Also return frame embeddings and their mask (stitched frames,
-            one per encoder frame period from the clip's start, for clips
-            encoded in windows).
+            Also return frame embeddings and mask (stitched for windowed clips).
 
         Returns
         -------
