@@ -122,9 +122,7 @@ def frame_text_scores(
     Returns
     -------
     FrameTextScores
-        ``scores`` (list of ``(T_i, N_text)``, real frames only), ``times``
-        (frame centres of the longest clip; a prefix applies to the others),
-        ``period`` (seconds between frames) and ``sample_rate``.
+        Real frames only; ``times`` of the longest clip (a prefix for others).
     """
     embedder = AudioEmbedder(model, window_seconds)
     text_emb = model.encode_text(list(texts))

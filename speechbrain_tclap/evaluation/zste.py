@@ -199,9 +199,7 @@ class ZSTEResult:
     info: Dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> Dict[str, float]:
-        """Mean over seeds of every metric, and its std (``<name>_std``).
-
-        The std is the sample standard deviation (0 with one seed).
+        """Mean over seeds of every metric, and its sample std (``<name>_std``).
 
         Returns
         -------
@@ -292,9 +290,8 @@ class ZSTE(ZSTEPrompts):
     seeds : sequence of int
         Seeds; each draws its own pairs and choices.
     classes : sequence of str, optional
-        Class labels of tasks 1, 2 and 5 (default: every label of the
-        single-event clips of the manifest). Clips of other classes are left
-        out.
+        Labels of tasks 1, 2 and 5, other clips left out (default: every
+        label of the manifest's single-event clips).
     label_key : str, optional
         Field holding a clip's label (default: automatic).
     prompt_template : str
@@ -600,10 +597,8 @@ class ZSTE(ZSTEPrompts):
         manifest : str or mapping
             Labelled clips of one split (path or ``{id: row}``).
         window : str
-            ``"whole"``: each view in one pass (the paper's concatenation as
-            one input; an error if the audio encoder cannot hold it).
-            ``"sliding"``: views longer than the model's window in its fixed
-            sliding windows, as the pretrained interface embeds long audio.
+            ``"whole"``: each view in one pass, as the paper (an error if the
+            encoder cannot hold it); ``"sliding"``: the model's fixed windows.
         batch_size : int
             Audio views or texts per forward pass.
 
