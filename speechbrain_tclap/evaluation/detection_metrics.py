@@ -370,8 +370,8 @@ def _psds_evaluator_class():
 
         def _effective_fp_rate(self, alpha_ct=0.0):
             rates = super()._effective_fp_rate(alpha_ct)
-            # One class (grounding): no cross-triggers, psds_eval's mean is
-            # NaN and so every eFPR; the eFPR is the FPR (docs/mgaclap.md)
+            # One class (grounding) has no cross-triggers: psds_eval's mean over
+            # them is NaN, and so was every eFPR; the eFPR is the FPR
             if rates.ct_rate.shape[0] == 1:
                 rates = rates._replace(effective_fp_rate=rates.fp_rate)
             return rates

@@ -9,7 +9,8 @@ are scored by
 :func:`~speechbrain_tclap.evaluation.detection_metrics.detection_metrics`.
 :class:`FrameEventEvaluator` runs them in a recipe (YAML
 ``extra_evaluations``) or from :mod:`speechbrain_tclap.evaluation.sed_cli`;
-details in docs/mgaclap.md ("Fine-grained evaluation").
+the interface decodes alike (:meth:`speechbrain_tclap.inference.CLAP.detect_events`).
+Details in docs/mgaclap.md ("Fine-grained evaluation").
 
 Authors
  * speechbrain-tclap developers 2026
