@@ -12,9 +12,9 @@ XinhaoMei/audio-text_retrieval), ``r`` being 0-indexed ranks:
   median rank ``floor(median(r)) + 1``, mean rank ``mean(r) + 1``;
 * audio -> text: ``R@k`` and ranks use the clip's best-ranked caption;
   ``AP = (1/c) sum_{m : r_(m) < 10} m / (r_(m) + 1)`` over the sorted ranks
-  ``r_(1) < r_(2) < ...`` of the clip's ``c`` captions (``min(c, 10)`` for
-  ``c``), as XinhaoMei's ``a2t``; LAION's released code forgets the sort
-  (it can exceed 1).
+  ``r_(1) < r_(2) < ...`` of the clip's ``c`` captions (``c`` capped at 10),
+  as XinhaoMei's ``a2t``; LAION's released code skips the sort (AP can then
+  exceed 1).
 
 Ties are *pessimistic*: a positive tied with a distractor ranks after it, so
 a collapsed model scores chance level or worse, never perfectly (ties among
@@ -51,8 +51,6 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # Zero-shot classification
 # ---------------------------------------------------------------------------
-
-
 def zero_shot_classify(
     audio_emb: torch.Tensor,
     class_emb: torch.Tensor,
