@@ -1,38 +1,24 @@
 """Evaluation metrics for CLAP models: retrieval, zero-shot classification, T-Classify.
 
-Everything here is a vectorised torch function over embeddings or score
-matrices, so it runs on CPU or GPU tensors alike.
+Vectorised torch functions over embeddings or score matrices (CPU or GPU).
 
-Retrieval (:func:`retrieval_metrics_with_positives`) reads a similarity
-matrix and a boolean matrix of positives, built from caption keys
-(:func:`positives_from_caption_keys`): a caption is a hit for every clip that
-holds a caption with the same key, so on closed-vocabulary data (many clips
-captioned "bell") all of them count as correct. With unique captions this is
-the LAION-CLAP protocol for datasets with several captions per clip (Clotho,
-AudioCaps; ``evaluate_clotho_audiocaps`` in LAION-AI/CLAP, itself adapted from
-XinhaoMei/audio-text_retrieval):
+Retrieval (:func:`retrieval_metrics_with_positives`) counts a caption as a
+hit for every clip holding a caption with the same key
+(:func:`positives_from_caption_keys`); with unique captions this is LAION-CLAP's
+protocol for several captions per clip (``evaluate_clotho_audiocaps``, after
+XinhaoMei/audio-text_retrieval), ``r`` being 0-indexed ranks:
 
-* text -> audio: every caption is a query that ranks all audio clips. With
-  ``r`` the 0-indexed rank of its clip, ``R@k = mean[r < k]`` and
-  ``mAP@10 = mean[1/(r+1) if r < 10 else 0]``; median rank is
-  ``floor(median(r)) + 1`` and mean rank ``mean(r) + 1``. Means run over all
-  captions.
-* audio -> text: every clip ranks all captions. ``R@k`` (and the median / mean
-  rank) use the best-ranked of the clip's own captions. ``mAP@10`` is an
-  average precision with ``c`` relevant items (the clip's ``c`` captions): with
-  ``r_(1) < r_(2) < ...`` the sorted 0-indexed ranks of the clip's captions,
-  ``AP = (1/c) * sum_{m : r_(m) < 10} m / (r_(m) + 1)``, averaged over clips
-  (``min(c, 10)`` in place of ``c`` for clips with more than 10 captions).
-  This is the definition of XinhaoMei's ``a2t`` and of the LAION docstring;
-  LAION's released code forgets the sort (it pairs ``m`` with the ranks in
-  caption order), which can even give values above 1.
+* text -> audio: ``R@k = mean[r < k]``, ``mAP@10 = mean[1/(r+1) if r < 10]``,
+  median rank ``floor(median(r)) + 1``, mean rank ``mean(r) + 1``;
+* audio -> text: ``R@k`` and ranks use the clip's best-ranked caption;
+  ``AP = (1/c) sum_{m : r_(m) < 10} m / (r_(m) + 1)`` over the sorted ranks
+  ``r_(1) < r_(2) < ...`` of the clip's ``c`` captions (``c`` capped at 10),
+  as XinhaoMei's ``a2t``; LAION's released code skips the sort (AP can then
+  exceed 1).
 
-Ties are ranked *pessimistically*: a true item tied in score with a distractor
-is placed after it (its rank counts every other item with a score ``>=`` its
-own), so a collapsed model that gives every pair the same score gets chance
-level or worse, never a perfect score. Positives tied with each other (two
-captions of the same clip) are ordered by index, which changes no metric.
-Scores must be finite.
+Ties are *pessimistic*: a positive tied with a distractor ranks after it, so
+a collapsed model scores chance level or worse, never perfectly (ties among
+positives change no metric). Scores must be finite.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -65,8 +51,6 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # Zero-shot classification
 # ---------------------------------------------------------------------------
-
-
 def zero_shot_classify(
     audio_emb: torch.Tensor,
     class_emb: torch.Tensor,
@@ -76,10 +60,9 @@ def zero_shot_classify(
 ) -> torch.Tensor:
     """Score every clip against every class prompt embedding.
 
-    ``logits = logit_scale * audio_emb @ class_emb.T`` on (by default)
-    L2-normalised embeddings, then a softmax over classes for single-label
-    tasks (MS-CLAP's zero-shot classification) or an element-wise sigmoid for
-    multi-label tasks. The scale changes calibration only, never the argmax.
+    ``logit_scale * audio_emb @ class_emb.T`` on (by default) L2-normalised
+    embeddings, then a softmax over classes (single-label, as MS-CLAP) or a
+    sigmoid (multi-label). The scale changes calibration, never the argmax.
 
     Arguments
     ---------
@@ -162,10 +145,9 @@ def zero_shot_accuracy(
 def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Average precision per class (column), as sklearn defines it.
 
-    ``AP = sum_n (R_n - R_{n-1}) P_n`` over the distinct score thresholds, so
-    items with tied scores enter together (precision taken at the end of the
-    tie group); this equals ``sklearn.metrics.average_precision_score``.
-    Classes without any positive get NaN.
+    ``AP = sum_n (R_n - R_{n-1}) P_n`` over distinct score thresholds (ties
+    enter together), as ``sklearn.metrics.average_precision_score``; classes
+    without a positive get NaN.
 
     Arguments
     ---------
@@ -212,9 +194,7 @@ def average_precision(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tens
 
 
 def mean_average_precision(scores: torch.Tensor, targets: torch.Tensor) -> float:
-    """Mean over classes of :func:`average_precision` (multi-label mAP).
-
-    Classes with no positive in ``targets`` are skipped.
+    """Mean over classes with a positive of :func:`average_precision` (mAP).
 
     Arguments
     ---------
@@ -307,9 +287,8 @@ def macro_f1(
     * multi-label: ``targets`` is ``(N, K)`` multi-hot; ``predictions`` is
       boolean ``(N, K)`` or scores thresholded with ``>= threshold``.
 
-    Per class ``F1 = 2 TP / (2 TP + FP + FN)``, averaged over the classes that
-    occur in the targets or in the predictions (others have no defined F1);
-    for single-label this matches sklearn's ``f1_score(average="macro")``.
+    Per-class ``2 TP / (2 TP + FP + FN)``, averaged over classes occurring in
+    targets or predictions (single-label: sklearn's ``f1_score(average="macro")``).
 
     Arguments
     ---------
@@ -390,13 +369,8 @@ def _first_hit_cdf(num_items: int, num_pos: int, b: int) -> float:
 
 
 def _expected_ap(num_items: int, num_pos: int, cutoff: int) -> float:
-    """Expected AP@cutoff (denominator ``num_pos``) of a random ranking.
-
-    Rank ``p`` holds a positive with probability ``c/N``; given that, the
-    expected count of positives at ranks ``<= p`` is
-    ``1 + (c - 1) p / (N - 1)``. Hence
-    ``E[AP] = (1/N) sum_{p < K} (1 + (c - 1) p / (N - 1)) / (p + 1)``.
-    """
+    """Expected AP@cutoff (denominator ``num_pos``) of a random ranking:
+    ``(1/N) sum_{p < K} (1 + (c - 1) p / (N - 1)) / (p + 1)``."""
     n, c, k = num_items, num_pos, min(cutoff, num_items)
     if n == 1:
         return 1.0
@@ -441,11 +415,7 @@ def positives_from_caption_keys(
 
 
 def _ranked_hits(sim: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-    """Rows of ``positives`` in descending score order, ties pessimistic.
-
-    Among equal scores the non-positives come first (a stable sort by
-    positivity, then a stable sort by score).
-    """
+    """Rows of ``positives`` by descending score, non-positives first among ties."""
     order = torch.argsort(positives.to(torch.int8), dim=1, stable=True)
     by_score = torch.argsort(
         torch.gather(sim, 1, order), dim=1, descending=True, stable=True
@@ -478,14 +448,10 @@ def retrieval_metrics_with_positives(
 ) -> Dict[str, float]:
     """Retrieval metrics where several items can be correct for one query.
 
-    For closed-vocabulary data (many clips share the caption "bell"), every
-    clip whose caption equals the query is a hit. ``R@k``: a hit in the top
-    ``k``; ranks: the first hit; ``mAP@K``: average precision over the top
-    ``K`` with ``min(#positives, K)`` as denominator (as for retrieval
-    leaderboards with several relevant items). With exactly one positive per
-    text and unique captions this is LAION's protocol (see the module
-    docstring). Ties are pessimistic. Queries without a positive are left
-    out.
+    ``R@k``: a hit in the top ``k``; ranks: of the first hit; ``mAP@K``: AP
+    over the top ``K`` with ``min(#positives, K)`` as denominator (LAION's
+    protocol with unique captions, see the module docstring). Queries without
+    a positive are left out.
 
     Arguments
     ---------
@@ -530,17 +496,16 @@ def retrieval_metrics_with_positives(
 def retrieval_chance_with_positives(
     positives: torch.Tensor, ks: Sequence[int] = (1, 5, 10), map_k: int = 10
 ) -> Dict[str, float]:
-    """Exact expected values of :func:`retrieval_metrics_with_positives`'s
-    recall and mAP under random scores (ranks: expectation of the first hit).
+    """Exact chance levels of :func:`retrieval_metrics_with_positives`.
+
+    Expected recall, mAP and mean rank of the first hit under random scores.
 
     Arguments
     ---------
     positives : torch.Tensor
         Boolean ``(Na, Nt)``.
-    ks : sequence of int
-        Recall cut-offs.
-    map_k : int
-        mAP cut-off.
+    ks, map_k : sequence of int, int
+        Recall and mAP cut-offs.
 
     Returns
     -------
@@ -611,8 +576,7 @@ def swapped_caption_cosine(
 ) -> float:
     """Mean cosine of each ordered-pair caption with its order-swapped twin.
 
-    The text side of T-CLAP's premise: a text tower blind to event order
-    gives 1.0 ("A followed by B" and "B followed by A" embed alike).
+    1.0 for a text tower blind to event order (T-CLAP's premise).
 
     Arguments
     ---------
@@ -650,11 +614,9 @@ def t_classify_metrics(
 ) -> Dict[str, float]:
     """Binary and N-way T-Classify accuracy and temporal retrieval R@k.
 
-    * binary: the clip's correct-order caption scores strictly higher than
-      its order-swapped caption (ties count as errors);
-    * N-way: the correct ordered pair wins among all ``K(K-1)`` ordered-pair
-      captions (ties pessimistic);
-    * ``R@k``: the correct ordered-pair caption is in the top ``k``.
+    Binary: the correct-order caption beats its swap strictly; N-way: it wins
+    among all ``K(K-1)`` captions; ``R@k``: it is in the top ``k`` (ties
+    pessimistic).
 
     Arguments
     ---------

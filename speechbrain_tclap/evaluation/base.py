@@ -1,14 +1,8 @@
 """Base class of the extra evaluations that ``CLAPBrain`` runs (YAML ``extra_evaluations``).
 
-The Brain does not import this module: it calls any object of its
-``extra_evaluations`` list through three names, duck-typed,
-
-* ``stages``: names of the ``speechbrain.Stage`` values to evaluate at;
-* ``evaluate(brain, stage)`` → metrics, at the end of those stages;
-* ``chance_levels(metrics)`` → the chance level of each of its metrics,
-
-so the trainer stays below the evaluations that use it. :class:`Evaluator`
-gives those names their defaults.
+The Brain does not import this module (the trainer stays below the
+evaluations): it duck-types ``stages``, ``evaluate(brain, stage)`` and
+``chance_levels(metrics)``, which :class:`Evaluator` gives defaults.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -20,12 +14,10 @@ from typing import Dict
 class Evaluator:
     """Base class of the extra evaluations a recipe lists in YAML.
 
-    ``CLAPBrain`` calls :meth:`evaluate` at the end of every validation and
-    test stage, with the modules in eval mode and gradients off; the
-    returned metrics join the logged statistics and ``results.json``.
-    Subclasses (ZSTE, sound event detection, ...) read their own data and use
-    ``brain.modules.clap`` (or :meth:`model`) to embed it, and the collected
-    clip embeddings in ``brain.accumulator`` where useful.
+    ``CLAPBrain`` calls :meth:`evaluate` at the end of each of :attr:`stages`,
+    modules in eval mode and gradients off; the metrics join the logged
+    statistics and ``results.json``. Subclasses embed their own data with
+    :meth:`model`, or read the clip embeddings of ``brain.accumulator``.
 
     Example
     -------

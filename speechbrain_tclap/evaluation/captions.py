@@ -1,16 +1,10 @@
 """Evaluations for free-form caption corpora (AudioCaps, Clotho).
 
-Both are ``extra_evaluations`` of :class:`speechbrain_tclap.brain.CLAPBrain`
-and read the clip embeddings the Brain collected during the stage:
-
-* :class:`CaptionOrderEvaluator`: T-Classify on real captions. Every caption
-  of the split that states an event order and has a validated order-swapped
-  rewrite ("a dog barks followed by a car horn" / "a car horn followed by a
-  dog barks") is a binary question: is the clip closer to the caption than
-  to its rewrite? (chance 0.5);
-* :class:`MeanRetrievalMetric`: LAION-CLAP's checkpoint-selection score, the
-  mean of audio→text and text→audio mAP@10, under one key for
-  ``valid_metric``.
+Two ``extra_evaluations`` of :class:`speechbrain_tclap.brain.CLAPBrain` over
+the clip embeddings it collected: :class:`CaptionOrderEvaluator` (T-Classify
+on real captions against their order-swapped rewrites) and
+:class:`MeanRetrievalMetric` (LAION-CLAP's selection score, one key for
+``valid_metric``).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -36,16 +30,15 @@ logger = get_logger(__name__)
 class CaptionOrderEvaluator(Evaluator):
     """Binary T-Classify on a manifest's captions and their order swaps.
 
-    Metrics: ``tclassify_caption_acc`` (fraction of captions whose clip is
-    strictly closer to the caption than to its rewrite; ties count as
-    wrong) and ``tclassify_caption_n`` (number of such captions). Clips the
+    ``tclassify_caption_acc``: fraction of captions (``tclassify_caption_n``)
+    whose clip is strictly closer to the caption than to its rewrite (e.g.
+    "a dog barks followed by a car horn" and its swap; chance 0.5). Clips the
     Brain did not collect (unreadable audio) are left out.
 
     Arguments
     ---------
     manifest : str
-        The split's manifest (rows with ``captions`` or ``caption``), read
-        at the first evaluation.
+        The split's manifest (``captions`` or ``caption``), read when first used.
     negatives : callable
         ``(caption_id, caption) -> negative or None``, e.g. a
         :class:`~speechbrain_tclap.data.caption_negatives.CaptionNegativeProvider`.
@@ -91,9 +84,7 @@ class CaptionOrderEvaluator(Evaluator):
         self._questions: Optional[List[Tuple[str, str, str]]] = None
 
     def questions(self) -> List[Tuple[str, str, str]]:
-        """``(clip id, caption, order-swapped caption)`` of the manifest.
-
-        Computed once (the rewrites do not change during a run).
+        """``(clip id, caption, order-swapped caption)`` of the manifest (cached).
 
         Returns
         -------
@@ -169,9 +160,8 @@ class CaptionOrderEvaluator(Evaluator):
 class MeanRetrievalMetric(Evaluator):
     """The mean of some retrieval metrics, as one selectable key.
 
-    The default is LAION-CLAP's model-selection score on AudioCaps / Clotho,
-    ``(a2t_mAP@10 + t2a_mAP@10) / 2``, computed like the Brain's own
-    retrieval metrics (several captions per clip, LAION's protocol).
+    Default: LAION-CLAP's model selection on AudioCaps / Clotho,
+    ``(a2t_mAP@10 + t2a_mAP@10) / 2``, as the Brain's retrieval metrics.
 
     Arguments
     ---------

@@ -1,13 +1,9 @@
 """What the evaluation command lines share: the model and manifest arguments.
 
-Every evaluation command (:mod:`speechbrain_tclap.evaluation.sed_cli`,
-:mod:`speechbrain_tclap.evaluation.zste_cli`) evaluates one model that the
-pretrained interface loads on one manifest and writes into one folder. They
-run as subcommands of ``speechbrain-tclap`` (:mod:`speechbrain_tclap.cli`);
-flags are spelt with underscores (``--output_folder``), as SpeechBrain's YAML
-overrides, and :func:`underscore_flags` accepts the dashed spellings too.
-This module and the commands' parsers import no torch, so ``--help`` is
-immediate.
+Each command (``sed_cli``, ``zste_cli``; subcommands of ``speechbrain-tclap``)
+evaluates one pretrained model on one manifest into one folder. Flags use
+underscores as SpeechBrain's overrides (:func:`underscore_flags` accepts
+dashes). No torch import here or in the parsers, so ``--help`` is immediate.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -82,10 +78,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, required: bool = True) 
 def evaluation_parser(
     description: str, manifest_help: str, prog: Optional[str] = None
 ) -> argparse.ArgumentParser:
-    """An argument parser with the arguments of every evaluation command.
-
-    Those of :func:`add_model_arguments`, ``--manifest`` and
-    ``--output_folder`` (``--savedir`` defaults to ``<output_folder>/model``).
+    """Parser with :func:`add_model_arguments`, ``--manifest`` and ``--output_folder``.
 
     Arguments
     ---------
@@ -121,16 +114,14 @@ def load_model(args: argparse.Namespace):
     Arguments
     ---------
     args : argparse.Namespace
-        Parsed arguments (those of :func:`add_model_arguments`, and
-        ``output_folder`` where the command has one); ``num_threads`` is
-        set first.
+        Those of :func:`add_model_arguments` (``num_threads`` is applied
+        first) and ``output_folder`` where the command has one.
 
     Returns
     -------
     speechbrain_tclap.inference.CLAP
-        The interface (:meth:`speechbrain_tclap.inference.CLAP.from_pretrained`),
-        its files linked in ``--savedir`` (default ``<output_folder>/model``,
-        else the cache).
+        The interface, its files linked in ``--savedir`` (default
+        ``<output_folder>/model``, else the cache).
     """
     import yaml
 

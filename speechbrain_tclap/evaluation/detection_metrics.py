@@ -1,28 +1,14 @@
 """Sound event detection metrics: frame F1, collar and intersection event F1, PSDS.
 
-Detections and references are events (``filename``, ``event_label`` or
-``label``, ``onset``, ``offset`` in seconds) or, inside the threshold sweep,
-:class:`~speechbrain_tclap.events.EventTable` arrays. The metrics:
-
-* frame-level F1 (:func:`frame_f1`: micro over clip x frame x class cells;
-  a frame is active when its centre lies inside an event,
-  :func:`events_to_activity`);
-* collar-based event F1 (:func:`collar_event_f1`: macro over classes; onset
-  within ``collar`` seconds, offset within ``max(collar, offset_collar_rate
-  * length)``, one-to-one matching as sed_eval);
-* intersection-based F1 (:func:`intersection_f1`, psds_eval's DTC / GTC rules);
-* PSDS (Bilen et al., 2020) from the ``psds_eval`` package (extra ``sed``),
-  which integrates over all thresholds (:func:`psds_scores`); with MGA-CLAP's
-  settings by default (:data:`SED_PSDS`, :data:`GROUNDING_PSDS`).
-
-:func:`detection_metrics` sweeps thresholds over the frame scores of
-:class:`ScoredClip` s, decodes each with :mod:`speechbrain_tclap.events` and
-reports frame and event F1 at the best threshold of the sweep (as MGA-CLAP
-reports SED F1 at the best operating point: optimistic, say so when quoting)
-and PSDS over the whole sweep. The sweep uses ``num_thresholds`` quantiles of
-the (filtered) scores of the evaluated frames (:func:`sweep_levels`), so
-models whose cosines live in different ranges are swept equally finely; it is
-deterministic. A frame is active when its score is at least the threshold.
+Events are dicts (``filename``, ``event_label`` or ``label``, ``onset``,
+``offset`` in seconds) or, inside the sweep,
+:class:`~speechbrain_tclap.events.EventTable` arrays. :func:`detection_metrics`
+sweeps thresholds (quantiles of the filtered scores, :func:`sweep_levels`; a
+frame is active when its score is at least the threshold), decodes each with
+:mod:`speechbrain_tclap.events`, and reports frame and event F1 at the best
+threshold (as MGA-CLAP: optimistic, say so when quoting) and PSDS (Bilen et
+al., 2020, by ``psds_eval``, extra ``sed``) over the whole sweep. The rules
+and settings are described in docs/mgaclap.md ("Fine-grained evaluation").
 
 Authors
  * speechbrain-tclap developers 2026
@@ -61,9 +47,6 @@ GROUNDING_PSDS = {
 }
 
 
-# ---------------------------------------------------------------------------
-# Ground truth
-# ---------------------------------------------------------------------------
 def events_to_activity(
     events: Sequence[Mapping], labels: Sequence[str], times: np.ndarray
 ) -> np.ndarray:
@@ -99,9 +82,6 @@ def events_to_activity(
     return active
 
 
-# ---------------------------------------------------------------------------
-# Metrics
-# ---------------------------------------------------------------------------
 def _f1(tp, fp, fn):
     """Elementwise ``2TP / (2TP + FP + FN)`` (0 where undefined)."""
     tp, fp, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, fn))
@@ -136,8 +116,8 @@ def _pairs(det: EventTable, ref: EventTable) -> Tuple[np.ndarray, np.ndarray]:
     return ref_idx, order[np.repeat(lo, counts) + within]
 
 
-def _collar_tp(det: EventTable, ref: EventTable, num_groups: int, collar: float, rate: float) -> np.ndarray:
-    """True positives per group under the collar rule (one-to-one)."""
+def _collar_counts(det: EventTable, ref: EventTable, num_groups: int, collar: float, rate: float):
+    """``(tp, fp, fn)`` per group under the collar rule (one-to-one matching)."""
     r, d = _pairs(det, ref)
     tolerance = np.maximum(collar, rate * (ref.offset[r] - ref.onset[r]))
     ok = (np.abs(det.onset[d] - ref.onset[r]) <= collar) & (
@@ -159,7 +139,8 @@ def _collar_tp(det: EventTable, ref: EventTable, num_groups: int, collar: float,
         for i, j in zip(r[rows], d[rows]):
             adjacency[lefts[i]].append(int(j))
         tp[g] = _max_matching(adjacency)
-    return tp
+    fp = np.bincount(det.group, minlength=num_groups) - tp
+    return tp, fp, np.bincount(ref.group, minlength=num_groups) - tp
 
 
 def _intersection_counts(det: EventTable, ref: EventTable, num_groups: int, dtc: float, gtc: float):
@@ -215,10 +196,9 @@ def collar_event_f1(
 ) -> Dict[str, float]:
     """Collar-based event F1 (sed_eval's ``EventBasedMetrics`` rule).
 
-    A detection matches a reference event of the same file and class when
-    its onset is within ``collar`` seconds and its offset within
-    ``max(collar, offset_collar_rate * reference length)``; each event is
-    matched at most once (maximum bipartite matching).
+    A detection matches a reference of the same file and class when its onset
+    is within ``collar`` seconds and its offset within ``max(collar,
+    offset_collar_rate * reference length)``; one-to-one (maximum matching).
 
     Arguments
     ---------
@@ -246,11 +226,8 @@ def collar_event_f1(
     0.6666666666666666
     """
     det, ref, group_class, num_classes = _tables(detections, ground_truth)
-    num_groups = group_class.shape[0]
-    tp = _collar_tp(det, ref, num_groups, collar, offset_collar_rate)
-    fp = np.bincount(det.group, minlength=num_groups) - tp
-    fn = np.bincount(ref.group, minlength=num_groups) - tp
-    macro, micro = _class_f1(tp, fp, fn, group_class, num_classes, ref)
+    counts = _collar_counts(det, ref, group_class.shape[0], collar, offset_collar_rate)
+    macro, micro = _class_f1(*counts, group_class, num_classes, ref)
     return {"f1_macro": macro, "f1_micro": micro}
 
 
@@ -262,15 +239,11 @@ def intersection_f1(
 ) -> float:
     """Intersection-based macro F1, as ``psds_eval``'s ``compute_macro_f_score``.
 
-    A detection passes the detection tolerance criterion when at least
-    ``dtc`` of it overlaps reference events of its class; a reference event
-    is found when the passing detections of its class cover at least ``gtc``
-    of it. Per class, ``TP`` = found references, ``FN`` = the others, ``FP``
-    = detections failing the criterion; ``F1 = 2TP / (2TP + FP + FN)``,
-    averaged over the classes with reference events (``psds_eval`` leaves a
-    class without any true positive out of its mean, as NaN; here it counts
-    as 0). Written with numpy only, so it runs without the ``sed`` extra;
-    tested against ``psds_eval``.
+    A detection passes when at least ``dtc`` of it overlaps references of its
+    class; a reference is found (TP, else FN) when passing detections cover at
+    least ``gtc`` of it; failing detections are FP. Averaged over classes with
+    references; a class without TP counts as 0 (``psds_eval``: NaN, left out).
+    Numpy only (no ``sed`` extra needed); tested against ``psds_eval``.
 
     Arguments
     ---------
@@ -328,9 +301,8 @@ def frame_f1(predicted: np.ndarray, truth: np.ndarray) -> float:
 def staircase_area(x: np.ndarray, y: np.ndarray, max_x: float) -> float:
     """Area under a step curve up to ``max_x`` (``y[i]`` holds from ``x[i]``).
 
-    The last step before ``max_x`` extends to it. This is the area PSDS
-    integrates (Bilen et al.: rectangles, not trapezoids); :func:`psds_scores`
-    uses it instead of ``psds_eval``'s own, which fails under NumPy 2.
+    The last step before ``max_x`` extends to it: the area PSDS integrates
+    (Bilen et al.), used instead of ``psds_eval``'s, which fails under NumPy 2.
 
     Arguments
     ---------
@@ -391,17 +363,15 @@ def _psds_evaluator_class():
     from psds_eval import PSDSEval
 
     class _PSDSEval(PSDSEval):
-        # psds_eval 0.5.3's area calls int() on a 2-D array (an error since
-        # NumPy 2); everything else is the package's.
+        # psds_eval 0.5.3's area calls int() on a 2-D array (NumPy 2 error)
         @staticmethod
         def _auc(x, y, max_x=None, decreasing_y=False):
             return staircase_area(x, y, np.max(x) if max_x is None else max_x)
 
         def _effective_fp_rate(self, alpha_ct=0.0):
             rates = super()._effective_fp_rate(alpha_ct)
-            # One class (grounding) has no cross-triggers: psds_eval's mean
-            # over an empty set is NaN, and alpha_ct * NaN made every eFPR
-            # NaN (PSDS 0 for any model). Its eFPR is its FPR.
+            # One class (grounding) has no cross-triggers: psds_eval's mean over
+            # them is NaN, and so was every eFPR; the eFPR is the FPR
             if rates.ct_rate.shape[0] == 1:
                 rates = rates._replace(effective_fp_rate=rates.fp_rate)
             return rates
@@ -419,9 +389,7 @@ def _psds_frames(operating_points, ground_truth, metadata, settings) -> Dict[str
             ground_truth=ground_truth, metadata=metadata,
         )
         with warnings.catch_warnings():
-            # psds_eval skips (with a warning) operating points equal to an
-            # earlier one, and its pandas calls raise deprecation and
-            # empty-slice warnings: expected, not actionable here
+            # duplicate operating points and pandas warnings: not actionable
             warnings.simplefilter("ignore")
             for index, table in enumerate(operating_points):
                 evaluator.add_operating_point(table, info={"threshold_index": index})
@@ -541,12 +509,10 @@ def score_centre(scores: np.ndarray, times: np.ndarray) -> float:
 def event_order_accuracy(clips: Sequence[ScoredClip]) -> Optional[float]:
     """How often the frame scores put two events in their true order.
 
-    For every clip and every pair of reference events of two different
-    scored labels that do not overlap (``A`` ends before ``B`` starts), the
-    pair counts as right when the centre of mass of ``A``'s score curve
-    (:func:`score_centre`) precedes ``B``'s, half when they coincide. This
-    asks of the frame-score picture what T-Classify asks of the clip
-    embedding: is "A followed by B" placed A first? Chance is 0.5.
+    Every pair of reference events of two scored labels where ``A`` ends
+    before ``B`` starts counts as right when ``A``'s :func:`score_centre`
+    precedes ``B``'s, half when they coincide (T-Classify on frames; chance
+    0.5).
 
     Arguments
     ---------
@@ -586,12 +552,9 @@ def event_order_accuracy(clips: Sequence[ScoredClip]) -> Optional[float]:
 def sweep_levels(num_thresholds: int, tail_points: int = 12) -> np.ndarray:
     """Quantile levels of the threshold sweep: an even grid plus a tail to 1.
 
-    The even grid ``(i + 0.5) / n`` stops at the ``1 - 0.5 / n`` quantile,
-    whose detections on a test set of a few hours already exceed PSDS's
-    ``max_efpr`` (100 false positives per hour); the ROC then starts beyond
-    it and PSDS is 0 for every model. The tail halves the remaining mass
-    ``tail_points`` times, down to the single highest score, so the curve has
-    operating points with few false positives.
+    The tail halves the mass above the even grid ``(i + 0.5) / n`` down to
+    the highest score, so PSDS has operating points below ``max_efpr`` (the
+    grid alone gave PSDS 0 for every model; docs/mgaclap.md).
 
     Arguments
     ---------
@@ -637,8 +600,7 @@ def detection_metrics(
     period : float
         Seconds between frames.
     num_thresholds : int
-        Thresholds swept (quantiles of the filtered scores, see
-        :func:`sweep_levels`; its tail points come on top).
+        Points of the :func:`sweep_levels` grid (its tail comes on top).
     median_window : int
         Median filter length in frames.
     fill_gap_seconds : float
@@ -648,11 +610,10 @@ def detection_metrics(
     offset_collar_rate : float
         Relative offset collar of the event F1.
     psds_settings : mapping, optional
-        Name -> PSDS settings (see :func:`psds_scores`); skipped when empty
-        or when ``psds_eval`` is missing (with a warning).
+        Name -> PSDS settings (:func:`psds_scores`); skipped when empty or
+        when ``psds_eval`` is missing (with a warning).
     psds_thresholds : int, optional
-        Operating points given to PSDS (evenly picked from the sweep);
-        default all.
+        Operating points given to PSDS (evenly picked); default all.
 
     Returns
     -------
@@ -700,7 +661,6 @@ def detection_metrics(
     group_class = np.tile(np.arange(num_labels), num_clips)
     thresholds = np.unique(np.quantile(filtered[valid], sweep_levels(num_thresholds)))
     gap = gap_frames(fill_gap_seconds, period)
-    refs_per_group = np.bincount(ref.group, minlength=num_groups)
 
     best = {"frame_f1": 0.0, "event_f1": 0.0, "intersection_f1": 0.0, "threshold": float(thresholds[0])}
     tables = []
@@ -708,9 +668,8 @@ def detection_metrics(
         best["frame_f1"] = max(best["frame_f1"], frame_f1(filtered[valid] >= threshold, truth[valid]))
         det = decode_events(filtered, threshold, starts, ends, gap)
         tables.append(det)
-        tp = _collar_tp(det, ref, num_groups, collar, offset_collar_rate)
-        fp = np.bincount(det.group, minlength=num_groups) - tp
-        event = _class_f1(tp, fp, refs_per_group - tp, group_class, num_labels, ref)[0]
+        counts = _collar_counts(det, ref, num_groups, collar, offset_collar_rate)
+        event = _class_f1(*counts, group_class, num_labels, ref)[0]
         if event > best["event_f1"]:
             best["event_f1"], best["threshold"] = event, float(threshold)
         counts = _intersection_counts(det, ref, num_groups, 0.5, 0.5)

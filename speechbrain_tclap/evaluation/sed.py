@@ -1,28 +1,16 @@
 """Zero-shot sound event detection and text-to-audio grounding of a CLAP model.
 
-Any CLAP model with frame outputs (``encode_audio(..., return_frames=True)``)
-scores every frame against every text: ``frames @ text_emb.T`` (cosine,
-:func:`frame_text_scores`). From those scores:
-
-* **sound event detection (SED)**: one prompt per class, every clip scored
-  against every class; median filter over time (``median_window`` frames),
-  thresholds, contiguous active frames become events
-  (:mod:`speechbrain_tclap.events`: the decoding lives there, below the
-  interface and this module);
-* **text-to-audio grounding**: one query per (clip, phrase) for the phrases
-  the clip contains (as AudioGrounding / MGA-CLAP's ``zero_shot_grounding.py``),
-  the same decoding plus joining gaps of at most ``fill_gap_seconds``.
-
-The metrics (frame F1, collar and intersection event F1 at the best threshold
-of a sweep, PSDS) are those of
-:func:`speechbrain_tclap.evaluation.detection_metrics.detection_metrics`.
-
-:class:`FrameEventEvaluator` runs both on a manifest at the end of
-``CLAPBrain``'s validation and test (YAML ``extra_evaluations``) and saves a
-few pictures (:func:`speechbrain_tclap.plotting.plot_frame_scores`); the
-command line is :mod:`speechbrain_tclap.evaluation.sed_cli`. The pretrained
-interface offers the same decoding
-(:meth:`speechbrain_tclap.inference.CLAP.detect_events`).
+A model with frame outputs scores every frame against every text (cosine,
+:func:`frame_text_scores`). SED scores every clip against one prompt per
+class; grounding asks one query per (clip, class present in it), as
+MGA-CLAP's ``zero_shot_grounding.py``, and also joins gaps of at most
+``fill_gap_seconds``. Both decode with :mod:`speechbrain_tclap.events` and
+are scored by
+:func:`~speechbrain_tclap.evaluation.detection_metrics.detection_metrics`.
+:class:`FrameEventEvaluator` runs them in a recipe (YAML
+``extra_evaluations``) or from :mod:`speechbrain_tclap.evaluation.sed_cli`;
+the interface decodes alike (:meth:`speechbrain_tclap.inference.CLAP.detect_events`).
+Details in docs/mgaclap.md ("Fine-grained evaluation").
 
 Authors
  * speechbrain-tclap developers 2026
@@ -53,8 +41,6 @@ from speechbrain_tclap.events import (
 from speechbrain_tclap.windows import AudioEmbedder
 
 
-# Scoring a model
-# ---------------------------------------------------------------------------
 @dataclass
 class EvalClip:
     """One evaluation clip: waveform, real length and reference events.
@@ -137,9 +123,7 @@ def frame_text_scores(
     Returns
     -------
     FrameTextScores
-        ``scores`` (list of ``(T_i, N_text)``, real frames only), ``times``
-        (frame centres of the longest clip; a prefix applies to the others),
-        ``period`` (seconds between frames) and ``sample_rate``.
+        Real frames only; ``times`` of the longest clip (a prefix for others).
     """
     embedder = AudioEmbedder(model, window_seconds)
     text_emb = model.encode_text(list(texts))
@@ -163,26 +147,18 @@ def frame_text_scores(
 class FrameEventEvaluator(Evaluator):
     """Zero-shot SED and text-to-audio grounding as a ``CLAPBrain`` evaluation.
 
-    Reads a manifest per stage, builds each row with the recipe's evaluation
-    sample builder (``train=False``) and keeps the samples whose ``meta``
-    holds reference events: the synthetic generator's rows
-    (``ClipSampleBuilder`` copies ``events``; keep ``eval_crop: left`` so the
-    times stay valid) and ESC-50 pairs (``TemporalViewBuilder`` writes the
-    onsets and offsets of both segments). Scores come from the model's
-    projected, normalised frames against the prompts of the classes
-    (:func:`~speechbrain_tclap.data.captions.class_prompts` with ``template``,
-    :func:`frame_text_scores`). Metrics are prefixed ``sed_`` and
-    ``grounding_`` (see :func:`detection_metrics`); chance levels are the
-    same metrics of uniform random scores (seeded), computed once per stage.
-    At the stages in ``plot_stages`` the first ``num_plots`` clips are drawn
-    into ``<output_folder>/<plot_folder>/`` (frame-by-prompt similarity with
-    the true events, :func:`speechbrain_tclap.plotting.plot_frame_scores`).
+    Builds each manifest row with the recipe's evaluation sample builder
+    (``train=False``) and keeps the samples whose ``meta`` holds reference
+    events (synthetic rows: keep ``eval_crop: left`` so the times stay valid;
+    ESC-50 pairs of ``TemporalViewBuilder``). Metrics are prefixed ``sed_``
+    and ``grounding_``; chance levels are those of uniform random scores
+    (seeded, once per stage). At ``plot_stages`` the first ``num_plots``
+    clips are drawn into ``<output_folder>/<plot_folder>/``.
 
     Arguments
     ---------
     manifests : mapping
-        Stage name (``valid``, ``test``) -> manifest path; stages without one
-        are not evaluated.
+        Stage name (``valid``, ``test``) -> manifest path.
     sample_builder : callable
         ``(row, train) -> CLAPSample`` (the recipe's evaluation builder).
     template : str
@@ -202,11 +178,9 @@ class FrameEventEvaluator(Evaluator):
     grounding_fill_gap_seconds : float
         Join grounding events closer than this (MGA-CLAP: 0.5 s).
     psds_stages : list of str
-        Stages at which PSDS is computed (needs ``psds_eval``; the slowest
-        part); empty: never.
+        Stages computing PSDS (needs ``psds_eval``; the slowest part).
     psds_thresholds : int, optional
-        Operating points given to PSDS (evenly picked from the sweep);
-        default the whole sweep.
+        Operating points given to PSDS (default: the whole sweep).
     window_seconds : float, optional
         Window length (default: the model's window).
     max_clips : int or mapping, optional
@@ -223,11 +197,9 @@ class FrameEventEvaluator(Evaluator):
     seed : int
         Seed of the chance-level random scores.
     score_normalization : str
-        ``"none"`` (MGA-CLAP's raw cosines) or ``"prompt_mean"``: subtract
-        from every frame its mean score over the SED prompts before
-        decoding. A silent frame has a high cosine with every caption in
-        our small models (the edges of the pictures); the per-frame mean
-        removes what all prompts share, as a background class would.
+        ``"none"`` (MGA-CLAP's raw cosines) or ``"prompt_mean"``: subtract each
+        frame's mean score over the prompts (what all prompts share, as a
+        background class would; silent frames score high with every caption).
 
     Example
     -------
@@ -336,12 +308,7 @@ class FrameEventEvaluator(Evaluator):
     def evaluate(self, brain, stage) -> Dict[str, float]:
         """SED and grounding metrics of ``brain``'s model.
 
-        Arguments
-        ---------
-        brain : CLAPBrain
-            The running Brain.
-        stage : speechbrain.Stage
-            VALID or TEST.
+        Arguments as :meth:`Evaluator.evaluate`.
 
         Returns
         -------
@@ -352,12 +319,7 @@ class FrameEventEvaluator(Evaluator):
             self.model(brain), stage, str(getattr(brain.hparams, "output_folder", "."))
         )
 
-    def evaluate_model(
-        self,
-        model,
-        stage,
-        output_folder: str = ".",
-    ) -> Dict[str, float]:
+    def evaluate_model(self, model, stage, output_folder: str = ".") -> Dict[str, float]:
         """SED and grounding metrics of a CLAP model (no Brain needed).
 
         Arguments
@@ -466,10 +428,7 @@ class FrameEventEvaluator(Evaluator):
     def chance_levels(self, metrics: Dict[str, float]) -> Dict[str, float]:
         """The metrics of uniform random scores (same clips and decoding).
 
-        Arguments
-        ---------
-        metrics : dict
-            All metrics of the stage.
+        Arguments as :meth:`Evaluator.chance_levels`.
 
         Returns
         -------

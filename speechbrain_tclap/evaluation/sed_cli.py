@@ -20,12 +20,9 @@ from speechbrain_tclap.events import SCORE_NORMALIZATIONS
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     """Zero-shot SED and grounding of a pretrained model, from the command line.
 
-    Reads a manifest whose rows carry ``events`` (label, onset, offset), e.g.
-    the synthetic recipe's ``test.json``; writes ``sed.json`` (metrics and
-    chance levels) and a few pictures into ``--output_folder``::
-
-        speechbrain-tclap sed --model <pretrained folder> \
-            --manifest results/Synthetic/data/test.json --output_folder <folder>
+    The manifest's rows carry ``events`` (label, onset, offset), e.g. the
+    synthetic recipe's ``test.json``; writes ``sed.json`` (metrics and
+    chance levels) and a few pictures into ``--output_folder``.
 
     Arguments
     ---------

@@ -1,47 +1,18 @@
 """ZSTE: zero-shot temporal evaluation of CLAP models (Sinha et al. 2024).
 
-ZSTE probes a contrastive audio-language model with pairs (A, B) of
-single-event clips of different classes, synthesised into "A before B"
-(concatenation), "B before A" and "A while B" (overlay), and scores prompts
-by cosine similarity (the ranking of MS-CLAP's ``logit_scale * cos`` and
-softmax). The five tasks, as the authors' scripts ``ZSTE/ZS1-5.py`` define
-them (docs/teminal.md):
+Pairs (A, B) of single-event clips of different classes are synthesised into
+"A before B", "B before A" and "A while B" and scored against prompts by
+cosine similarity, in the five tasks of the authors' ``ZSTE/ZS1-5.py``
+(:data:`TASK_DESCRIPTIONS`; the full table, chance levels and the task-4
+distractor pool are in docs/teminal.md, "ZSTE"). On purpose unlike the
+authors' scripts: every draw is seeded and results are mean ± std over
+seeds; audio is synthesised deterministically (no random crop); pairs stay
+inside one split; task-4 candidates are distinct and never repeat the
+target; ties count as errors.
 
-====  ===============================  ==========================================
-task  audio                            correct when
-====  ===============================  ==========================================
-1     clip A or clip B (p = 0.5)       its class prompt is the top-1 of K
-2     the overlay "A while B"          both class prompts are the top-2 of K
-3     "A before B" or "B before A"     the right one of "A before B", "B before
-      (p = 0.5)                        A", "A while B" is the top-1
-4     "A before B"                     "A before B" is the top-1 of N captions:
-                                       itself, "A while B" and N - 2 distractor
-                                       pairs drawn as the authors' pool does
-                                       (a random 5-class subset plus A and B)
-5     "A before B"                     "the first sound is A" and "the second
-                                       sound is B" are the top-2 of 2K slot
-                                       prompts (``zste5``); the authors' code
-                                       scored {"first is A", "first is B"}
-                                       (``zste5_paper_target``)
-====  ===============================  ==========================================
-
-What differs from the authors' scripts, on purpose: every draw is seeded
-(pairs, the A/B and order choices, the task-4 distractors) and results are
-reported as mean ± std over seeds; audio is synthesised deterministically
-(no random crop: a whole concatenation is encoded in one pass, or, if asked,
-in the interface's fixed sliding windows); pairs are drawn inside one split
-(fold-disjoint from training); task-4 candidates are distinct captions that
-never repeat the target; ties count as errors.
-
-Use it three ways:
-
-* :meth:`ZSTE.run` on any CLAP module (a pretrained interface's ``model``:
-  exported or converted msclap / LAION checkpoints), embedded by
-  :class:`~speechbrain_tclap.windows.AudioEmbedder`;
-* :class:`ZSTEEvaluator` in a recipe's ``extra_evaluations`` (YAML);
-* ``python -m speechbrain_tclap.evaluation.zste_cli --model <pretrained folder
-  or hyperparams.yaml> --manifest <labelled clips> --output_folder <dir>``
-  (:mod:`speechbrain_tclap.evaluation.zste_cli`).
+Run it with :meth:`ZSTE.run` on any CLAP module, as :class:`ZSTEEvaluator`
+in a recipe's ``extra_evaluations``, or from
+:mod:`speechbrain_tclap.evaluation.zste_cli`.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -87,9 +58,6 @@ TASK_DESCRIPTIONS = {
 DISTRACTORS = ("paper", "uniform")
 
 
-# ---------------------------------------------------------------------------
-# Items and scoring
-# ---------------------------------------------------------------------------
 @dataclass
 class ZSTEItem:
     """One pair's questions for one seed.
@@ -231,9 +199,7 @@ class ZSTEResult:
     info: Dict[str, Any] = field(default_factory=dict)
 
     def metrics(self) -> Dict[str, float]:
-        """Mean over seeds of every metric, and its std (``<name>_std``).
-
-        The std is the sample standard deviation (0 with one seed).
+        """Mean over seeds of every metric, and its sample std (``<name>_std``).
 
         Returns
         -------
@@ -324,9 +290,8 @@ class ZSTE(ZSTEPrompts):
     seeds : sequence of int
         Seeds; each draws its own pairs and choices.
     classes : sequence of str, optional
-        Class labels of tasks 1, 2 and 5 (default: every label of the
-        single-event clips of the manifest). Clips of other classes are left
-        out.
+        Labels of tasks 1, 2 and 5, other clips left out (default: every
+        label of the manifest's single-event clips).
     label_key : str, optional
         Field holding a clip's label (default: automatic).
     prompt_template : str
@@ -340,10 +305,9 @@ class ZSTE(ZSTEPrompts):
     num_candidates : int
         Captions of task 4 (at most the number of distinct pair captions).
     distractors : str
-        Task-4 distractor pairs: ``"paper"`` (a random ``subset_size``-class
-        subset of the other classes plus A and B, then a random ordered pair
-        and connective of it, as the authors' pool) or ``"uniform"`` (any
-        ordered pair of distinct classes).
+        Task-4 distractors: ``"paper"`` (a pair and connective from a random
+        ``subset_size``-class subset plus A and B, the authors' pool) or
+        ``"uniform"`` (any ordered pair of distinct classes).
     subset_size : int
         Size of the paper's class subsets.
 
@@ -392,7 +356,6 @@ class ZSTE(ZSTEPrompts):
         self.distractors = distractors
         self.subset_size = int(subset_size)
 
-    # -- data ---------------------------------------------------------------
     def single_rows(self, manifest: Union[str, Mapping[str, Any]]) -> Tuple[List[dict], List[str]]:
         """The single-event clips of a manifest and the class list.
 
@@ -518,7 +481,6 @@ class ZSTE(ZSTEPrompts):
             chosen += rest[: wanted - len(chosen)]
         return chosen
 
-    # -- running ------------------------------------------------------------
     def embed_items(
         self, embedder, items: Sequence[ZSTEItem], cache: Dict, batch_size: int = 16
     ) -> None:
@@ -635,10 +597,8 @@ class ZSTE(ZSTEPrompts):
         manifest : str or mapping
             Labelled clips of one split (path or ``{id: row}``).
         window : str
-            ``"whole"``: each view in one pass (the paper's concatenation as
-            one input; an error if the audio encoder cannot hold it).
-            ``"sliding"``: views longer than the model's window in its fixed
-            sliding windows, as the pretrained interface embeds long audio.
+            ``"whole"``: each view in one pass, as the paper (an error if the
+            encoder cannot hold it); ``"sliding"``: the model's fixed windows.
         batch_size : int
             Audio views or texts per forward pass.
 
@@ -686,22 +646,9 @@ class ZSTE(ZSTEPrompts):
 
 
 def _warn_identical(texts: List[str], embeddings: torch.Tensor) -> int:
-    """Logs how many different prompts embed identically (e.g. truncation).
+    """Logs and returns how many of ``texts`` share their ``(N, D)`` embedding.
 
-    Such prompts tie, and ties count as errors, so the tasks that compare
-    them cannot be solved by this model whatever it hears.
-
-    Arguments
-    ---------
-    texts : list of str
-        Distinct prompts.
-    embeddings : torch.Tensor
-        ``(N, D)`` their embeddings.
-
-    Returns
-    -------
-    int
-        Number of prompts whose embedding another prompt shares.
+    Such prompts (e.g. cut by the tokenizer) tie, and ties count as errors.
 
     Example
     -------
@@ -723,9 +670,6 @@ def _warn_identical(texts: List[str], embeddings: torch.Tensor) -> int:
     return count
 
 
-# ---------------------------------------------------------------------------
-# In a recipe
-# ---------------------------------------------------------------------------
 class ZSTEEvaluator(Evaluator):
     """ZSTE at the end of a recipe's validation or test stage (YAML).
 
@@ -785,12 +729,7 @@ class ZSTEEvaluator(Evaluator):
     def evaluate(self, brain, stage) -> Dict[str, float]:
         """Runs ZSTE on the Brain's model.
 
-        Arguments
-        ---------
-        brain : CLAPBrain
-            The running Brain (modules in eval mode).
-        stage : speechbrain.Stage
-            VALID or TEST.
+        Arguments as :meth:`Evaluator.evaluate`.
 
         Returns
         -------
@@ -813,10 +752,7 @@ class ZSTEEvaluator(Evaluator):
     def chance_levels(self, metrics: Dict[str, float]) -> Dict[str, float]:
         """Chance levels of the ZSTE metrics of this stage.
 
-        Arguments
-        ---------
-        metrics : dict
-            All metrics of the stage.
+        Arguments as :meth:`Evaluator.chance_levels`.
 
         Returns
         -------
