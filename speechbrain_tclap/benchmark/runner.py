@@ -420,11 +420,8 @@ def dataset_folder(task: BenchmarkTask, data_root: str) -> Optional[str]:
     str or None
         The dataset folder.
     """
-    for name in task.folders:
-        path = os.path.join(data_root, name)
-        if os.path.isdir(path):
-            return path
-    return None
+    paths = (os.path.join(data_root, name) for name in task.folders)
+    return next((path for path in paths if os.path.isdir(path)), None)
 
 
 def run_benchmark(
@@ -663,11 +660,8 @@ def write_results(
         ``{kind: path}`` of the files written.
     """
     os.makedirs(output, exist_ok=True)
-    paths = {
-        "md": os.path.join(output, "results.md"),
-        "csv": os.path.join(output, "results.csv"),
-        "json": os.path.join(output, "results.json"),
-    }
+    kinds = ("md", "csv", "json")
+    paths = {kind: os.path.join(output, f"results.{kind}") for kind in kinds}
     with open(paths["md"], "w", encoding="utf-8") as f:
         f.write(markdown_table(results, model_name, data_root) + "\n")
     with open(paths["csv"], "w", newline="", encoding="utf-8") as f:
