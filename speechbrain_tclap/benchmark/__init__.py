@@ -37,15 +37,4 @@ def __getattr__(name):
     return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
 
 
-__all__ = [
-    "SWEEP_TEMPLATES",
-    "TASKS",
-    "ClipEmbeddingCache",
-    "BenchmarkTask",
-    "PromptEmbedder",
-    "TaskResult",
-    "get_task",
-    "register_task",
-    "run_benchmark",
-    "write_results",
-]
+__all__ = list(_LAZY)
