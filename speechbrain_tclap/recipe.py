@@ -1,31 +1,14 @@
 """Steps shared by the recipes' ``train.py`` (each ``train.py`` shows the experiment).
 
-A recipe's ``train.py`` reads as SpeechBrain's: hyperparameters, data
-preparation on the main process, data pipeline, Brain, ``fit``,
-``evaluate``. The steps they share live here:
-
-* :func:`load_recipe_hparams`: command line, DDP group, YAML, torch
-  threads (``--num_threads``), model file (``--model_file``), and the
-  output folder claimed (:func:`claim_output_folder`: one run per folder, a
-  rerun resumes only with the same settings);
-* :func:`init_weights`: the one way to start from other weights (YAML
-  ``init_weights``: an export folder such as TeminAL stage A's, an encoder
-  of the multi-task recipe, a LAION / MS-CLAP checkpoint converted on
-  load); :func:`check_finetuning_inputs` checks a fine-tuning's inputs;
-* :func:`write_pair_manifests`: per split, seeded pairs of the split's own
-  clips (split- and fold-disjoint), with or without the single clips;
-  :func:`split_classes`: class-disjoint splits;
-* :func:`caption_datasets`: the datasets of a caption corpus (AudioCaps,
-  Clotho), with :func:`negative_coverage`;
-* :func:`prepare_tokenizer`: train a from-scratch text tower's SentencePiece
-  model on the training captions (skipped for pretrained tokenizers), with
-  :func:`training_captions` and :func:`vocabulary_texts`;
-* :func:`training_set`: the training dataset, streamed from tar shards (YAML
-  ``train_shards``) or read from the manifest;
-* :func:`train_loader_options`: the training loader options, with the batch
-  sampler named in YAML (``train_batch_sampler``) when there is one;
-* :func:`export_experiment`: validation curves and a pretrained-interface
-  folder of the tested checkpoint.
+A ``train.py`` reads as SpeechBrain's (hyperparameters, data preparation,
+pipeline, Brain, ``fit``, ``evaluate``); the steps they share live here:
+hyperparameters and the output folder claim (:func:`load_recipe_hparams`),
+starting weights (:func:`init_weights`), pair and class-disjoint manifests
+(:func:`write_pair_manifests`, :func:`split_classes`), caption corpora
+(:func:`caption_datasets`), a from-scratch tokenizer
+(:func:`prepare_tokenizer`), the training set and loader
+(:func:`training_set`, :func:`train_loader_options`) and the export
+(:func:`export_experiment`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -64,16 +47,13 @@ logger = get_logger(__name__)
 def load_recipe_hparams(argv):
     """Parse the command line, start DDP if asked, load the YAML, claim the output folder.
 
-    The first steps of every recipe's ``train.py``, in SpeechBrain's order.
-    ``train.py`` then calls ``sb.create_experiment_directory`` itself, which
-    copies the calling script into the experiment folder. Options of the
-    command line that are not hyperparameters (:func:`split_run_options`):
-    ``--num_threads=N`` (torch's CPU threads; else YAML ``num_threads``,
-    else :func:`~speechbrain_tclap.utils.threads.default_num_threads`),
-    ``--model_file=PATH`` (the model file the YAML's ``model`` includes,
-    :func:`with_model_file`), ``--fresh_start=True`` and
-    ``--resume_with_new_settings=True`` (see :func:`claim_output_folder`);
-    the latter is also put in ``hparams`` for the Brain's schedule check.
+    ``train.py`` then calls ``sb.create_experiment_directory`` itself (it
+    copies the calling script). Options that are not hyperparameters:
+    ``--num_threads=N`` (else YAML ``num_threads``, else
+    :func:`~speechbrain_tclap.utils.threads.default_num_threads`),
+    ``--model_file=PATH`` (:func:`with_model_file`), ``--fresh_start=True`` and
+    ``--resume_with_new_settings=True`` (:func:`claim_output_folder`; also put
+    in ``hparams`` for the Brain's schedule check).
 
     Arguments
     ---------
@@ -151,18 +131,16 @@ def split_run_options(overrides: str):
 def with_model_file(hparams_file: str, model_file: str) -> str:
     r"""A copy of a recipe YAML whose ``model`` includes another model file.
 
-    HyperPyYAML resolves ``!include:`` before any override, so the model
-    file cannot be a YAML key. The copy (in a temporary folder, under the
-    same name) has ``model: !include:<model_file>`` with the recipe's nested
-    settings kept, and every other include made absolute.
+    HyperPyYAML resolves ``!include:`` before any override, so the model file
+    cannot be a YAML key. The copy (temporary folder, same name) keeps the
+    nested settings and makes every other include absolute.
 
     Arguments
     ---------
     hparams_file : str
         The recipe YAML (a top-level ``model: !include:<file>`` line).
     model_file : str
-        The model file to include instead (e.g.
-        ``hparams/models/tiny_cnn_clap.yaml``).
+        The model file to include instead (``hparams/models/tiny_cnn_clap.yaml``).
 
     Returns
     -------
@@ -262,13 +240,11 @@ def claim_output_folder(
     """One run per output folder; a rerun resumes only with the same settings.
 
     The folder is held until the process exits
-    (:func:`~speechbrain_tclap.utils.locking.hold_folder`: a second run is
-    refused with the first one's PID and host; a killed run's lock is taken
-    over). When ``save_folder`` holds checkpoints the run says that it
-    resumes, and refuses when a key of :data:`RESUME_KEYS` differs from the
-    ``hyperparams.yaml`` the earlier run saved, unless
-    ``resume_with_new_settings``; ``fresh_start`` instead moves the earlier
-    run's outputs (:data:`RUN_OUTPUTS`, ``hyperparams.yaml``, results) into
+    (:func:`~speechbrain_tclap.utils.locking.hold_folder`). With checkpoints
+    in ``save_folder`` the run resumes, refusing when a key of
+    :data:`RESUME_KEYS` differs from the saved ``hyperparams.yaml`` unless
+    ``resume_with_new_settings``; ``fresh_start`` moves the earlier outputs
+    (:data:`RUN_OUTPUTS`, ``hyperparams.yaml``, results) into
     ``<output_folder>/replaced-<time>/`` and starts over.
 
     Arguments
@@ -368,7 +344,7 @@ def training_captions(dataset, captioner, draws: int = 4) -> List[str]:
     import random
 
     rng = random.Random(0)
-    # Captioners that set ordered captions aside for L_t write those too.
+    # ordered captions set aside for L_t are tokenized too
     ordered = getattr(captioner, "ordered_captions", lambda row, train, rng: [])
     texts = []
     for row in dataset.rows.values():
@@ -382,20 +358,18 @@ def prepare_tokenizer(
 ) -> None:
     """Train a SentencePiece tokenizer on ``texts`` unless it is loaded already.
 
-    Runs on the main process only; the other processes then load the file.
+    Trained on the main process only; every process then loads the file.
 
     Arguments
     ---------
     tokenizer : object
-        The model's tokenizer; only a :class:`SentencePieceTokenizer` that is
-        not loaded yet is trained.
+        The model's tokenizer; only an unloaded :class:`SentencePieceTokenizer` is trained.
     texts : iterable of str
         Training captions (and prompts).
     folder : str
         Where to write ``tokenizer.model``.
     vocab_size : int, optional
-        Target vocabulary size (must not exceed the embedding table); only
-        needed for a SentencePiece tokenizer that is trained here.
+        Target vocabulary size (at most the embedding table); needed when training.
     """
     if not isinstance(tokenizer, SentencePieceTokenizer) or tokenizer.is_loaded:
         return
@@ -414,25 +388,20 @@ def prepare_tokenizer(
     logger.info("tokenizer trained on %d captions: %s.model", len(texts), prefix)
 
 
-
-
 def training_set(hparams: Dict, manifest_path: str, **manifest_kwargs):
     """The training dataset: the tar shards of YAML ``train_shards``, else the manifest.
 
-    ``train_shards`` (YAML, optional) is a glob of shards written from the
-    training manifest (``python -m speechbrain_tclap.data.shards write``);
-    the samples go through the same ``train_sample_builder``. With
-    ``train_dataloader_opts: shuffle: True`` the shard order is shuffled
-    every epoch and each loader worker draws from a buffer of
-    ``shard_shuffle_buffer`` samples (YAML, default 1000); without it the
-    batches are those of the manifest read in order.
+    ``train_shards`` is a glob of shards written from the training manifest
+    (``python -m speechbrain_tclap.data.shards write``), built by the same
+    ``train_sample_builder``. With ``train_dataloader_opts: shuffle: True``
+    shards are shuffled every epoch and each worker draws from a buffer of
+    ``shard_shuffle_buffer`` samples (default 1000); otherwise in order.
 
     Arguments
     ---------
     hparams : dict
-        Loaded hyperparameters (``train_sample_builder``,
-        ``train_dataloader_opts``, optionally ``train_shards``,
-        ``shard_shuffle_buffer`` and ``seed``).
+        Loaded hyperparameters (``train_sample_builder``, ``train_dataloader_opts``,
+        optionally ``train_shards``, ``shard_shuffle_buffer``, ``seed``).
     manifest_path : str
         The training manifest (read when ``train_shards`` is not set).
     **manifest_kwargs : dict
@@ -471,9 +440,8 @@ def train_loader_options(hparams: Dict, train_set) -> Dict:
             max_seconds: !ref <clip_seconds>
             seed: !ref <seed>
 
-    or ``!name:speechbrain_tclap.data.samplers.PairAwareBatchSampler`` with
-    ``batch_size`` and ``seed``. The loader then takes its batches from it
-    (``batch_size`` and ``shuffle`` of the options are dropped).
+    or ``!name:speechbrain_tclap.data.samplers.PairAwareBatchSampler``; the
+    options' ``batch_size`` and ``shuffle`` are then dropped.
 
     Arguments
     ---------
@@ -509,20 +477,17 @@ def train_loader_options(hparams: Dict, train_set) -> Dict:
 def export_experiment(hparams: Dict, hparams_file: str) -> str:
     """Draw the validation curves and export a pretrained-interface folder.
 
-    Runs after :meth:`~speechbrain_tclap.brain.CLAPBrain.evaluate`, so the
-    exported weights are those of the tested checkpoint. The curves
-    (``validation_curves.png`` in ``output_folder``) are drawn on the main
-    process; every rank takes part in the export (save hooks broadcast from
-    the main process), which reads the experiment's resolved
-    ``hyperparams.yaml``.
+    Call after :meth:`~speechbrain_tclap.brain.CLAPBrain.evaluate` (the export
+    holds the tested checkpoint). The curves (``validation_curves.png``) are
+    drawn on the main process; every rank takes part in the export, which
+    reads the experiment's resolved ``hyperparams.yaml``.
 
     Arguments
     ---------
     hparams : dict
         Loaded hyperparameters (``train_log``, ``output_folder``, ``model``,
-        ``export_folder``, optionally ``zero_shot_template``,
-        ``zero_shot_classes``, ``data_folder`` and a ``model_card`` mapping
-        for the card: ``license``, ``datasets``, ``tags``, ``training_data``).
+        ``export_folder``; optionally ``zero_shot_template``, ``zero_shot_classes``,
+        ``data_folder``, ``model_card``: license, datasets, tags, training_data).
     hparams_file : str
         The recipe's YAML (the curves' title).
 
@@ -566,9 +531,8 @@ def write_pair_manifests(
 ) -> Dict[str, str]:
     """Per split: seeded pairs drawn from the split's own single-event clips.
 
-    Pairs never mix two splits (for ESC-50: two folds), since each split's
-    pairs come from its own manifest. Splits are taken in sorted order and
-    split ``k`` draws with ``seed + k``.
+    Pairs never mix two splits (ESC-50: folds). Split ``k`` in sorted order
+    draws with ``seed + k``.
 
     Arguments
     ---------
@@ -584,10 +548,8 @@ def write_pair_manifests(
     include_singles : bool
         Keep the split's single clips as rows too.
     single_repeats : dict, optional
-        ``{split: k}``: each single clip appears ``k`` times in that split
-        (copies get the ids ``<id>@1`` ... ``<id>@<k-1>``; with a random crop
-        each copy is a new view). Raises the share of single-event rows
-        among the pairs of a training split; default 1 (no copies).
+        ``{split: k}``: each single clip appears ``k`` times (ids ``<id>@1`` ...
+        ``<id>@<k-1>``; a random crop makes each a new view); default 1.
 
     Returns
     -------
@@ -636,10 +598,8 @@ def split_classes(
 ) -> Dict[str, str]:
     """Class-disjoint splits: training classes for training, the rest for test.
 
-    Zero-shot on classes no training caption named: the ``train`` and
-    ``valid`` splits keep the clips whose labels are all in
-    ``train_classes``; the ``test`` split keeps the clips whose labels are
-    all outside it.
+    ``train``/``valid`` keep the clips whose labels are all in
+    ``train_classes``, ``test`` those whose labels are all outside it.
 
     Arguments
     ---------
@@ -695,20 +655,17 @@ def _weights_file(folder: str, name: str) -> str:
 def init_weight_sources(hparams: Dict) -> List[Dict[str, Optional[str]]]:
     """The entries of YAML ``init_weights``, checked before any data work.
 
-    ``init_weights`` is null (the model file's random initialisation), one
-    source, or a list of them. A source is a path, or ``{source: path,
-    into: name}`` with ``into`` a model loadable (``clap``, ``tokenizer``)
-    or a module inside one (``clap.audio_encoder``):
+    ``init_weights`` is null (random initialisation), one source or a list.
+    A source is a path or ``{source: path, into: name}``, ``into`` being a
+    model loadable (``clap``) or a module in one (``clap.audio_encoder``):
 
     * a folder without ``into``: an export (``<loadable>.safetensors`` or
-      ``<loadable>.ckpt`` for every entry of ``model[loadables]``, e.g.
-      TeminAL stage A's ``export_folder``);
-    * a folder with ``into``: the loadable's file in it, or for a module
-      ``<last part of into>.ckpt`` (e.g. the multi-task recipe's
-      ``encoder/`` folder holds ``audio_encoder.ckpt``);
-    * a file: loaded into ``into`` (default ``clap``). Into ``clap`` it
-      goes through :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`,
-      which converts foreign checkpoints (LAION-CLAP, MS-CLAP, MGA-CLAP).
+      ``.ckpt`` per ``model[loadables]`` entry, e.g. TeminAL stage A's);
+    * a folder with ``into``: the loadable's file, or for a module
+      ``<last part of into>.ckpt`` (the multi-task ``encoder/`` folder);
+    * a file, into ``into`` (default ``clap``; into ``clap`` through
+      :func:`speechbrain_tclap.convert.pretrainer.load_any_checkpoint`, which
+      converts LAION-CLAP, MS-CLAP and MGA-CLAP checkpoints).
 
     Arguments
     ---------
@@ -718,8 +675,7 @@ def init_weight_sources(hparams: Dict) -> List[Dict[str, Optional[str]]]:
     Returns
     -------
     list of dict
-        ``{"source", "into", "path"}`` per file to load (``into`` names the
-        loadable or module).
+        ``{"source", "into", "path"}`` per file to load.
 
     Raises
     ------
@@ -778,14 +734,10 @@ def init_weight_sources(hparams: Dict) -> List[Dict[str, Optional[str]]]:
 def init_weights(hparams: Dict) -> List[Dict[str, Optional[str]]]:
     """Load YAML ``init_weights`` into the model before training.
 
-    The one way a recipe starts from other weights
-    (:func:`init_weight_sources`): whole loadables are read by SpeechBrain's
-    ``Pretrainer`` (the ``clap`` file through
-    :func:`~speechbrain_tclap.convert.pretrainer.load_any_checkpoint`, which
-    converts foreign checkpoints and loads strictly); a module inside one
-    (e.g. ``clap.audio_encoder``) takes a state dict strictly. A resumed
-    run's checkpoint still overrides these weights, since recovery happens
-    later, in ``fit``.
+    Whole loadables go through SpeechBrain's ``Pretrainer`` (``clap`` via
+    :func:`~speechbrain_tclap.convert.pretrainer.load_any_checkpoint`); a
+    module inside one takes a state dict; both strictly. A resumed run's
+    checkpoint still wins (recovery happens later, in ``fit``).
 
     Arguments
     ---------
@@ -820,9 +772,8 @@ def init_weights(hparams: Dict) -> List[Dict[str, Optional[str]]]:
             paths={name: os.path.abspath(path) for name, path in whole.items()},
             custom_hooks={"clap": load_any_checkpoint},  # converts foreign files
         )
-        # The files are local (checked): read in place on every rank. A
-        # collection folder would keep a link to an earlier run's file when the
-        # path changes (SpeechBrain's fetch reuses an existing link).
+        # Local files read in place on every rank: a collection folder would
+        # keep a stale link to an earlier run's file (SpeechBrain reuses links).
         pretrainer.collect_files()
         pretrainer.load_collected()
     for entry in entries:
@@ -843,10 +794,8 @@ def init_weights(hparams: Dict) -> List[Dict[str, Optional[str]]]:
 def vocabulary_texts(hparams: Dict, labels: Iterable[str]) -> List[str]:
     """Texts a from-scratch tokenizer must cover besides the training captions.
 
-    The zero-shot prompts, every caption the training sample builder can
-    write (builders with ``all_captions``, e.g. TeminAL's, which covers both
-    stages) and the prompts of the ``extra_evaluations`` that list theirs
-    (e.g. ZSTE).
+    The zero-shot prompts, every caption a builder with ``all_captions``
+    can write (TeminAL's) and the prompts of ``extra_evaluations`` (ZSTE).
 
     Arguments
     ---------
@@ -881,11 +830,9 @@ def vocabulary_texts(hparams: Dict, labels: Iterable[str]) -> List[str]:
 def temporal_vocabulary(labels: Iterable[str]) -> List[str]:
     """TeminAL captions (both stages) and the default ZSTE prompts of ``labels``.
 
-    A from-scratch tokenizer covers them whatever the recipe trains, so that
-    any export can later be post-trained with TeminAL or scored with ZSTE:
-    with pieces learnt only from other captions, their words would be split
-    into characters and long prompts cut at ``max_length`` (YAML
-    ``temporal_vocabulary: False`` leaves them out).
+    A from-scratch tokenizer covers them so any export can later be
+    post-trained with TeminAL or scored with ZSTE without its words split
+    into characters (YAML ``temporal_vocabulary: False`` leaves them out).
 
     Arguments
     ---------
@@ -917,9 +864,8 @@ def temporal_vocabulary(labels: Iterable[str]) -> List[str]:
 def negative_coverage(rows: Mapping[str, Dict], builder) -> Optional[Dict[str, int]]:
     """How many captions of ``rows`` get an order-swapped negative, and from where.
 
-    Asks the negative provider of ``builder``'s captioner (the one the
-    training pipeline uses) about every caption; None when the builder adds
-    no order negatives.
+    Asks the negative provider of ``builder``'s captioner about every
+    caption; None when the builder adds no order negatives.
 
     Arguments
     ---------
@@ -957,10 +903,9 @@ def negative_coverage(rows: Mapping[str, Dict], builder) -> Optional[Dict[str, i
 def caption_datasets(hparams: Dict, manifests: Mapping[str, str]) -> Dict:
     """The train / valid / test datasets of a prepared caption corpus.
 
-    YAML ``splits`` maps the roles ``train``, ``valid`` and ``test`` to the
-    corpus' split names (the keys of ``manifests``). The training set uses
-    ``train_sample_builder``, the others ``eval_sample_builder``; how many
-    training captions have an order-swapped negative is logged.
+    YAML ``splits`` maps ``train``, ``valid``, ``test`` to keys of
+    ``manifests``; training uses ``train_sample_builder``, the others
+    ``eval_sample_builder``. The order-negative coverage is logged.
 
     Arguments
     ---------
@@ -1011,10 +956,8 @@ def caption_datasets(hparams: Dict, manifests: Mapping[str, str]) -> Dict:
 def check_finetuning_inputs(hparams: Dict, hparams_file: str) -> None:
     """Fail before any data work when a fine-tuning lacks its starting files.
 
-    The starting checkpoint (YAML ``init_weights``, e.g. a LAION-CLAP
-    ``.pt``) must be given (:func:`init_weight_sources` has checked that it
-    is a local file) and the text tower must have its tokenizer files
-    (``tokenizer_folder``); nothing is downloaded.
+    ``init_weights`` (e.g. a LAION-CLAP ``.pt``) must be set and the text
+    tower needs its ``tokenizer_folder``; nothing is downloaded.
 
     Arguments
     ---------

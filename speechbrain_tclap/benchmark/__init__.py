@@ -7,21 +7,16 @@ interface loads on every registered task whose data is present::
         --data_root <folder with one sub-folder per dataset> --output_folder <folder> \\
         [--tasks esc50 fsdd ...] [--templates_sweep]
 
-* :mod:`~speechbrain_tclap.benchmark.registry`: the tasks (dataset folder
-  names, preparation, prompts and template, metric, softmax/sigmoid rule);
-* :mod:`~speechbrain_tclap.benchmark.datasets`: preparations of the
-  datasets' standard layouts (idempotent JSON manifests);
-* :mod:`~speechbrain_tclap.benchmark.runner`: batched, cached embeddings,
-  metrics with chance levels, ``results.md`` / ``results.csv``.
-
-The task table is in ``docs/benchmark.md``.
+The tasks are in :mod:`~speechbrain_tclap.benchmark.registry` (table in
+``docs/benchmark.md``), the dataset preparations in
+:mod:`~speechbrain_tclap.benchmark.datasets`, the evaluation and results
+tables in :mod:`~speechbrain_tclap.benchmark.runner`.
 
 Authors
  * speechbrain-tclap developers 2026
 """
 
-#: Public names -> their module, imported on first use (``--help`` of the
-#: command line needs no torch).
+#: Public names -> their module, imported on first use (``--help`` needs no torch).
 _LAZY = {
     **dict.fromkeys(
         ("SWEEP_TEMPLATES", "TASKS", "BenchmarkTask", "get_task", "register_task"), "registry"
@@ -42,15 +37,4 @@ def __getattr__(name):
     return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
 
 
-__all__ = [
-    "SWEEP_TEMPLATES",
-    "TASKS",
-    "ClipEmbeddingCache",
-    "BenchmarkTask",
-    "PromptEmbedder",
-    "TaskResult",
-    "get_task",
-    "register_task",
-    "run_benchmark",
-    "write_results",
-]
+__all__ = list(_LAZY)

@@ -5,8 +5,8 @@
         [--tasks esc10 fsdd] [--templates_sweep] [--option esc10.folds=[4]]
     speechbrain-tclap benchmark --list
 
-(or ``python -m speechbrain_tclap.benchmark``; the dashed spellings of
-earlier versions, ``--data-root``, ``--output``, ..., are still read).
+(or ``python -m speechbrain_tclap.benchmark``; dashed spellings such as
+``--data-root`` and ``--output`` are also read).
 
 Authors
  * speechbrain-tclap developers 2026

@@ -7,15 +7,11 @@ evaluate, ``<save_folder>/<name>.json``::
     {"<id>": {"wav": "/abs/path.wav", "labels": ["dog"], "duration": 5.0, ...}}
 
 (retrieval sets hold ``captions`` instead of ``labels``), and returns its
-path. The preparations are idempotent: a fingerprint of the options, the
-metadata files and the audio files (names, sizes, times) makes a second call
-return at once. Files whose header cannot be read are skipped, counted and
-logged; a missing metadata file or a malformed row raises an error naming
-the file (and the line).
-
-ESC-50, AudioCaps and Clotho reuse the recipes' preparations
-(:mod:`speechbrain_tclap.data.prepare`), which the recipes' ``*_prepare.py``
-scripts wrap.
+path. A fingerprint of the options, metadata and audio files (names, sizes,
+times) makes a second call return at once. Unreadable audio files are
+skipped, counted and logged; a missing metadata file or a malformed row
+raises an error naming the file (and line). ESC-50, AudioCaps and Clotho
+reuse the recipes' preparations (:mod:`speechbrain_tclap.data.prepare`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -231,6 +227,7 @@ def _config(name: str, data_folder: str, files: Sequence[str] = (), **options) -
 
 
 def _require(path: str, dataset: str) -> str:
+    """``path``, or FileNotFoundError naming the dataset."""
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"{dataset}: {path} not found (see docs/benchmark.md for the expected layout)"
@@ -242,9 +239,7 @@ def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-# ---------------------------------------------------------------------------
-# Datasets whose recipes already have a preparation
-# ---------------------------------------------------------------------------
+# --- Datasets whose recipes already have a preparation ---
 def prepare_esc50_task(
     data_folder: str,
     save_folder: str,
@@ -253,8 +248,7 @@ def prepare_esc50_task(
 ) -> str:
     """ESC-50 (or its ESC-10 subset): ``meta/esc50.csv`` and ``audio/``.
 
-    Zero-shot evaluation uses every fold by default (the model never trained
-    on ESC-50); ``folds`` restricts it, e.g. to a fold a recipe held out.
+    Every fold by default (zero-shot); ``folds`` restricts it, e.g. to a held-out fold.
 
     Arguments
     ---------
@@ -323,9 +317,7 @@ def prepare_clotho_task(data_folder: str, save_folder: str, split: str = "evalua
     return prepare_clotho(data_folder, save_folder, splits=[split])[split]
 
 
-# ---------------------------------------------------------------------------
-# Sound events, scenes, vocal sounds
-# ---------------------------------------------------------------------------
+# --- Sound events, scenes, vocal sounds ---
 def prepare_us8k(
     data_folder: str, save_folder: str, folds: Sequence[int] = tuple(range(1, 11))
 ) -> str:
@@ -499,9 +491,7 @@ def _prepare_from_names(
     return prepare_manifest(name, save_folder, config, entries)
 
 
-# ---------------------------------------------------------------------------
-# Music
-# ---------------------------------------------------------------------------
+# --- Music ---
 GTZAN_GENRES = (
     "blues", "classical", "country", "disco", "hiphop",
     "jazz", "metal", "pop", "reggae", "rock",
@@ -511,10 +501,9 @@ GTZAN_GENRES = (
 def prepare_gtzan_genres(data_folder: str, save_folder: str) -> str:
     """GTZAN genres: ``<genre>/<genre>.000NN.{wav,au}`` folders.
 
-    The genre folders are looked for in ``genres_original/``,
-    ``Data/genres_original/`` (the Kaggle copy), ``genres/`` (the original
-    archive) or ``data_folder`` itself. Undecodable files (the Kaggle copy's
-    ``jazz.00054.wav``) are skipped and counted.
+    Genre folders are looked for in ``genres_original/``, ``Data/genres_original/``
+    (Kaggle), ``genres/`` (original archive) or ``data_folder``. Undecodable
+    files (Kaggle's ``jazz.00054.wav``) are skipped and counted.
 
     Arguments
     ---------
@@ -664,9 +653,7 @@ def prepare_nsynth(data_folder: str, save_folder: str, target: str = "instrument
     return prepare_manifest(f"nsynth_{target}", save_folder, config, entries)
 
 
-# ---------------------------------------------------------------------------
-# Speech
-# ---------------------------------------------------------------------------
+# --- Speech ---
 CREMAD_EMOTIONS = {
     "ANG": "angry", "DIS": "disgusted", "FEA": "fearful",
     "HAP": "happy", "NEU": "neutral", "SAD": "sad",
@@ -790,9 +777,8 @@ DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 def prepare_fsdd(data_folder: str, save_folder: str, split: str = "test") -> str:
     """Free Spoken Digit Dataset: ``metadata.csv`` or ``recordings/<d>_<speaker>_<n>.wav``.
 
-    With ``metadata.csv`` (columns ``filename, label, speaker, split``) its
-    split column is used; with the original ``recordings/`` folder the
-    official split: recordings 0-4 of every speaker and digit are the test set.
+    ``metadata.csv`` (``filename, label, speaker, split``) gives the split;
+    otherwise recordings 0-4 of every speaker and digit are the test set.
 
     Arguments
     ---------
@@ -806,8 +792,7 @@ def prepare_fsdd(data_folder: str, save_folder: str, split: str = "test") -> str
     Returns
     -------
     str
-        The manifest (labels: the digits as words; fields ``label``,
-        ``speaker``, ``split``).
+        The manifest (labels: digits as words; fields ``label``, ``speaker``, ``split``).
 
     Example
     -------

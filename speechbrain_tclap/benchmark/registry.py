@@ -1,19 +1,15 @@
 """The registry of zero-shot benchmark tasks (MS-CLAP 2023's protocol).
 
 A :class:`BenchmarkTask` says where a dataset lives under the data root, how
-to prepare it (a function of :mod:`speechbrain_tclap.benchmark.datasets`),
-how to prompt its labels, how to score (MS-CLAP: softmax over the classes
-for single-label tasks, sigmoid for multi-label ones, raw similarities for
-retrieval, where text queries are treated as classes) and which metric to
-report. :data:`TASKS` holds the built-in tasks in the order of the paper's
-Table 2; :func:`register_task` adds one.
+to prepare it (:mod:`speechbrain_tclap.benchmark.datasets`), prompt it, score
+it (MS-CLAP: softmax for single-label, sigmoid for multi-label, raw
+similarities for retrieval) and which metric to report. :data:`TASKS` holds
+the built-in tasks in the order of the paper's Table 2 (its figures are
+``paper``); :func:`register_task` adds one.
 
 Prompts follow CLAP 2022's rules ("This is a sound of [label]", "this person
-is feeling [label]" for emotions, the bare keyword for keyword spotting,
-"[n] persons speaking" for speaker counting; the 2023 paper does not restate
-them). Where a label is not the name of a sound (NSynth pitch, velocity and
-qualities, FSDD's digits) the template is ours and says what the label is.
-The MS-CLAP 2023 figures (``paper``) are those of its Table 2.
+is feeling [label]", the bare keyword, "[n] persons speaking"); where a label
+is not a sound's name (NSynth, FSDD) the template is ours.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -58,7 +54,7 @@ class BenchmarkTask:
     dataset : str
         Dataset name for the tables.
     folders : tuple of str
-        Sub-folders of the data root that may hold the dataset (first found wins).
+        Sub-folders of the data root that may hold it (first found wins).
     prepare : callable
         ``(data_folder, save_folder, **options) -> manifest path``.
     kind : str
@@ -66,13 +62,11 @@ class BenchmarkTask:
     layout : str
         The expected on-disk layout, for the docs and error messages.
     metric : str
-        ``"acc"``, ``"mAP"`` or ``"F1"`` (classification; retrieval reports
-        R@1 and mAP@10 both ways).
+        ``"acc"``, ``"mAP"`` or ``"F1"`` (retrieval reports R@1, mAP@10 both ways).
     template : str
         Prompt template with ``{}`` for the label words.
     label_words : mapping
-        Label -> the words put in the prompt (default: the label with
-        ``_``/``-`` as spaces).
+        Label -> prompt words (default: the label with ``_``/``-`` as spaces).
     options : mapping
         Default keyword arguments of ``prepare``.
     paper : mapping

@@ -1,18 +1,13 @@
 """Runs the zero-shot benchmark on a model and writes the results tables.
 
-For every selected task whose dataset folder is under the data root, the
-runner prepares the manifest, embeds the clips (batched; files read with
-soundfile and resampled to the model rate; long files through the
-interface's deterministic sliding windows; unreadable files skipped,
-counted and logged), embeds the label prompts (batched, cached across
-tasks and templates), scores with the paper's rule (softmax, sigmoid, or raw
-similarities for retrieval) and computes the task's metric beside its chance
-level. Absent datasets are skipped with a message. The results go to
-``results.md`` (like MS-CLAP 2023's Table 2), ``results.csv`` and
-``results.json``; with a template sweep also ``templates.md`` / ``templates.csv``.
-
-Evaluation is deterministic: same model, same files, same numbers (a clip's
-embedding does not depend on the other clips of its batch).
+For every selected task whose dataset is under the data root: prepare the
+manifest, embed the clips (resampled to the model rate, long files in the
+interface's sliding windows, unreadable files skipped and counted) and the
+prompts (cached across tasks and templates), score with the paper's rule and
+report the metric beside its chance level; absent datasets are skipped.
+Results: ``results.md`` (like MS-CLAP 2023's Table 2), ``results.csv``,
+``results.json``, and ``templates.md`` / ``.csv`` with a template sweep.
+Deterministic: a clip's embedding does not depend on its batch.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -164,16 +159,13 @@ class _AudioFiles(Dataset):
 class ClipEmbeddingCache:
     """Audio embeddings of files, in batches, cached by path; unreadable files skipped.
 
-    Files are read whole (resampled to the model rate, by ``num_workers``
-    processes) and embedded by the interface's ``encode_audio``, which
-    encodes clips longer than the model's window in its deterministic
-    sliding windows.
+    Files are read whole at the model rate by ``num_workers`` processes and
+    embedded by ``encode_audio`` (long clips in deterministic sliding windows).
 
     Arguments
     ---------
     model : speechbrain_tclap.inference.CLAP
-        The interface (``encode_audio(list of waveforms, batch_size=...)``,
-        ``sample_rate``).
+        The interface (``encode_audio(wavs, batch_size=...)``, ``sample_rate``).
     batch_size : int
         Files per batch.
     num_workers : int
@@ -295,10 +287,9 @@ def classification_metrics(
 
 
 def _embed_clips(task: BenchmarkTask, rows: Mapping[str, Mapping[str, Any]], audio: "ClipEmbeddingCache"):
-    """Embed a manifest's clips (shortest first: less padding per batch).
+    """Embed a manifest's clips, shortest first (less padding).
 
-    Returns the ids in that order, the embeddings, the kept positions and a
-    result holding the clip and skip counts (an error when none is readable).
+    Returns ``(ids, embeddings, kept positions, TaskResult with the counts)``.
     """
     ids = sorted(rows, key=lambda k: (float(rows[k].get("duration", 0.0)), k))
     embeddings, kept, problems = audio([rows[k]["wav"] for k in ids], desc=task.name)
@@ -380,8 +371,7 @@ def evaluate_retrieval(
 ) -> TaskResult:
     """Audio→text and text→audio retrieval: R@1 and mAP@10 on raw similarities.
 
-    A caption is a hit for every clip that has an identical caption (as in
-    the recipes' evaluation).
+    A caption is a hit for every clip with an identical caption (as in the recipes).
 
     Arguments
     ---------
@@ -430,11 +420,8 @@ def dataset_folder(task: BenchmarkTask, data_root: str) -> Optional[str]:
     str or None
         The dataset folder.
     """
-    for name in task.folders:
-        path = os.path.join(data_root, name)
-        if os.path.isdir(path):
-            return path
-    return None
+    paths = (os.path.join(data_root, name) for name in task.folders)
+    return next((path for path in paths if os.path.isdir(path)), None)
 
 
 def run_benchmark(
@@ -673,11 +660,8 @@ def write_results(
         ``{kind: path}`` of the files written.
     """
     os.makedirs(output, exist_ok=True)
-    paths = {
-        "md": os.path.join(output, "results.md"),
-        "csv": os.path.join(output, "results.csv"),
-        "json": os.path.join(output, "results.json"),
-    }
+    kinds = ("md", "csv", "json")
+    paths = {kind: os.path.join(output, f"results.{kind}") for kind in kinds}
     with open(paths["md"], "w", encoding="utf-8") as f:
         f.write(markdown_table(results, model_name, data_root) + "\n")
     with open(paths["csv"], "w", newline="", encoding="utf-8") as f:

@@ -1,21 +1,15 @@
 """A SpeechBrain ``Checkpointer`` whose checkpoints appear atomically and load safely.
 
-SpeechBrain writes a checkpoint's ``CKPT.yaml`` first and the parameter files
-after it, so a process killed while saving leaves a folder that looks like a
-checkpoint but lacks files (the next start then fails with "missing a load
-path for optimizer"). :class:`AtomicCheckpointer` writes the meta file under a
-temporary name and renames it into place only after every parameter file is
-written; SpeechBrain ignores folders without ``CKPT.yaml``, so a half-written
-checkpoint is never recovered from. Such leftovers are removed (and logged)
-at the next recovery.
+SpeechBrain writes ``CKPT.yaml`` before the parameter files, so a process
+killed while saving leaves a checkpoint lacking files ("missing a load path
+for optimizer" at the next start). :class:`AtomicCheckpointer` renames the
+meta file into place only after every file is written (SpeechBrain ignores
+folders without it) and removes such leftovers at the next recovery.
 
-Recovery never unpickles code: SpeechBrain's default hook for modules and
-optimisers calls ``torch.load`` without ``weights_only``, which
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` turns into a full unpickling, so
-:class:`AtomicCheckpointer` loads those files itself with
-``weights_only=True`` (an explicit flag the variable cannot override). A file
-that cannot be loaded (refused pickle, truncated file, empty counter) is
-named in the error.
+It also loads module and optimiser files with an explicit
+``weights_only=True``, which ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` cannot
+override (SpeechBrain's hook would unpickle code), and names a file that
+cannot be loaded in the error.
 
 Authors
  * speechbrain-tclap developers 2026

@@ -1,30 +1,14 @@
 """Global negatives across ranks: gather contrastive inputs with gradients.
 
-Under data-parallel training each rank embeds only its share of the batch.
-A contrastive loss on the local share sees ``B / world_size`` negatives; on
-the gathered share it sees the whole global batch, as single-process
-training with the same global batch would. :func:`gather_contrastive_inputs`
-gathers everything a loss reads (embeddings *with* gradients, caption keys,
-negative flags, view codes, sample indices), so every loss of
-:mod:`speechbrain_tclap.losses` gets global negatives without knowing it.
-Everything travels as tensors (no pickled objects).
-
-Why the gradients are exact: every rank computes the same global loss ``L``.
-The backward of :func:`gather_with_grad` sums, over ranks, the gradient each
-rank's copy of the gathered matrix gives to this rank's rows, i.e.
-``world_size * dL/de_local``; DDP then *averages* parameter gradients over
-ranks, which gives exactly the single-process gradient of ``L`` (open_clip's
-``gather_features(gather_with_grad=True)`` relies on the same identity). The
-logit scale is the same parameter on every rank and is not gathered: each
-rank gets the full ``dL/dscale`` and DDP's average keeps it.
-
-With ``local_loss`` each rank computes only the rows of its own items
-(:class:`LocalRows`): ``world_size * L_r`` with ``sum_r L_r = L``, so the
-same backward and average give ``dL/dtheta`` again.
-
-Caption keys must mean the same on every rank; the collate function derives
-them from the caption text (:func:`speechbrain_tclap.data.batching.key_to_id`),
-not from the order of a batch.
+Under data-parallel training each rank embeds only ``B / world_size`` items;
+:func:`gather_contrastive_inputs` gathers everything a loss reads (embeddings
+*with* gradients, caption keys, negative flags, view codes, sample indices;
+tensors only) so every loss of :mod:`speechbrain_tclap.losses` sees the global
+batch's negatives. The gradients are exactly single-process ones: the gather's
+backward sums over ranks and DDP averages (open_clip's identity; the proof and
+tests are in ``docs/architecture.md`` and ``docs/scaling.md``). Caption keys
+must mean the same on every rank (they are derived from the caption text,
+:func:`speechbrain_tclap.data.batching.key_to_id`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -51,11 +35,7 @@ def is_distributed() -> bool:
     >>> is_distributed()
     False
     """
-    return (
-        dist.is_available()
-        and dist.is_initialized()
-        and dist.get_world_size() > 1
-    )
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
 
 def _rank_and_world() -> Tuple[int, int]:
@@ -73,7 +53,7 @@ def _all_gather_tensors(tensor: torch.Tensor) -> List[torch.Tensor]:
 
 
 def _all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum of ``tensor`` over ranks (in place; returned for convenience)."""
+    """Sum of ``tensor`` over ranks (in place, returned)."""
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
 
@@ -125,9 +105,8 @@ def _gather_padded(tensor: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
 class _GatherWithGrad(torch.autograd.Function):
     """All-gather along dim 0 whose backward sums gradients over ranks.
 
-    Backward: the gathered tensor has the same shape on every rank, so the
-    incoming gradients are summed with one ``all_reduce`` (supported by every
-    backend, gloo included) and this rank keeps its own rows.
+    The backward is one ``all_reduce`` (every backend, gloo included) of the
+    same-shape gradients; this rank keeps its own rows.
     """
 
     @staticmethod
@@ -150,12 +129,10 @@ def gather_with_grad(
 ) -> torch.Tensor:
     """Concatenate every rank's ``tensor`` along dim 0, keeping gradients.
 
-    Ranks may hold different numbers of rows (the last batch of an epoch, or
-    skipped samples), zero included: rows are zero-padded to the largest
-    count for the collective and the padding is dropped. The result is in rank order. The
-    backward gives this rank's rows the sum over ranks of their gradient,
-    which is what makes DDP's averaged gradients exact (module docstring).
-    Identity when not distributed or with a world size of 1.
+    Ranks may hold different row counts, zero included (padded for the
+    collective, then unpadded); the result is in rank order. The backward
+    sums the rows' gradients over ranks (module docstring). Identity when
+    not distributed.
 
     Arguments
     ---------
@@ -186,18 +163,13 @@ def gather_with_grad(
 class LocalRows:
     """This rank's items in a batch gathered from every rank (``local_loss``).
 
-    With global negatives (:func:`gather_contrastive_inputs`) every rank
-    holds the whole batch. By default each computes the whole loss ``L``.
     With ``local_loss`` (open_clip's option) a loss built on
     :func:`~speechbrain_tclap.losses.contrastive_loss` computes only the
-    audio→text rows of this rank's audio and the text→audio rows of this
-    rank's texts, each against every column, normalised by the count (or
-    weight) of the rows of *all* ranks, and multiplied by ``world_size``. The results of the ranks sum to
-    ``world_size * L``; the gather's backward sums the embedding gradients
-    of every rank and DDP averages parameter gradients, so the gradients are
-    exactly those of ``L``, with ``B_local x B_global`` logits per rank
-    instead of ``B_global**2``. A term computed on the whole gathered batch
-    (not through ``local``) stays exact too: mixing both is allowed.
+    audio→text rows of this rank's audio and the text→audio rows of its
+    texts, against every column, normalised by the rows of *all* ranks and
+    multiplied by ``world_size``: gradients stay exactly those of the global
+    loss with ``B_local x B_global`` logits per rank (``docs/scaling.md``).
+    Terms on the whole gathered batch may be mixed in.
 
     Arguments
     ---------
@@ -253,29 +225,23 @@ def _rank_rows(sizes: Sequence[int], rank: int, device=None) -> torch.Tensor:
 def gather_contrastive_inputs(inputs, local_loss: bool = False):
     """Gather a batch's :class:`~speechbrain_tclap.losses.ContrastiveInputs` from every rank.
 
-    Embeddings are gathered with gradients; keys, negative flags and view
-    codes are gathered as they are (keys are text-derived, so equal captions
-    on different ranks are positives of each other); sample indices are
-    offset by the number of samples of the lower ranks so they stay unique.
-    One small tensor exchange first carries every rank's row counts. The
-    logit scale is the same parameter everywhere and is kept local.
-    Identity (the same object) when not distributed. The inputs are read by
-    field name (any dataclass with those fields): this module stays below
-    the losses.
+    Embeddings keep gradients; keys, negative flags and view codes are
+    gathered as they are (equal captions on different ranks are positives);
+    sample indices are offset to stay unique. The logit scale stays local.
+    Identity (the same object) when not distributed. Fields are read by name
+    (any dataclass with them), so this module stays below the losses.
 
     Arguments
     ---------
     inputs : ContrastiveInputs
         This rank's inputs.
     local_loss : bool
-        Mark this rank's rows (``local``, :class:`LocalRows`) so that the
-        loss computes them only.
+        Mark this rank's rows (``local``, :class:`LocalRows`) for the loss to compute.
 
     Returns
     -------
     ContrastiveInputs
-        The global batch, in rank order, identical on every rank except for
-        ``local``.
+        The global batch, in rank order, the same on every rank but ``local``.
 
     Example
     -------

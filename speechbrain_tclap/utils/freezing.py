@@ -1,14 +1,11 @@
 """Freezing rules that survive SpeechBrain's ``modules.train()``.
 
-SpeechBrain calls ``self.modules.train()`` at the start of every epoch, which
-puts a "frozen" encoder back into dropout and BatchNorm-update mode. A
-:class:`FreezingRule` freezes parameters by glob patterns over their names
-(``clap.text_encoder.*``), can unfreeze a subset again (TeminAL's "last text
-layer + pooler + projections"; ``unfreeze_last`` names the last N layers of a
-layer stack without spelling out their indices, so one YAML rule fits towers
-of any depth), and re-applies ``eval()`` to every submodule
-whose parameters are all frozen whenever :meth:`FreezingRule.enforce_eval` is
-called (the Brain does it at each training batch).
+SpeechBrain's ``self.modules.train()`` at every epoch puts a "frozen" encoder
+back into dropout and BatchNorm-update mode. A :class:`FreezingRule` freezes
+parameters by name globs (``clap.text_encoder.*``), unfreezes a subset
+(``unfreeze_last``: the last N layers of a stack, whatever its depth), and
+:meth:`FreezingRule.enforce_eval` (called by the Brain at each batch) puts
+every fully frozen submodule back into ``eval()``.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -30,15 +27,12 @@ class FreezingRule:
     Arguments
     ---------
     freeze : sequence of str
-        Glob patterns over parameter names (as in ``named_parameters()`` of
-        the module the rule is applied to).
+        Glob patterns over the ``named_parameters()`` of the module applied to.
     unfreeze : sequence of str
         Patterns re-enabled after freezing.
     unfreeze_last : mapping, optional
-        ``{stack prefix: N}``: re-enable the last N numbered children of a
-        layer stack, e.g. ``{"clap.text_encoder.encoder.layers": 1}`` (the
-        last Transformer layer whatever the depth); resolved to patterns
-        ``<prefix>.<index>.*`` when the rule is applied.
+        ``{stack prefix: N}``: re-enable the last N numbered children of a stack,
+        e.g. ``{"clap.text_encoder.encoder.layers": 1}`` (``<prefix>.<index>.*``).
 
     Example
     -------
@@ -65,9 +59,7 @@ class FreezingRule:
         self.unfreeze_last: Dict[str, int] = dict(unfreeze_last or {})
         for prefix, count in self.unfreeze_last.items():
             if int(count) < 1:
-                raise ValueError(
-                    f"unfreeze_last[{prefix!r}] must be >= 1, got {count}"
-                )
+                raise ValueError(f"unfreeze_last[{prefix!r}] must be >= 1, got {count}")
         self.frozen_modules: List[str] = []
 
     def _matches(self, name: str, patterns: Sequence[str]) -> bool:
@@ -100,9 +92,7 @@ class FreezingRule:
         for prefix, count in self.unfreeze_last.items():
             head = f"{prefix}." if prefix else ""
             child = re.compile(re.escape(head) + r"(\d+)\.")
-            indices = sorted(
-                {int(m.group(1)) for m in map(child.match, names) if m}
-            )
+            indices = sorted({int(m.group(1)) for m in map(child.match, names) if m})
             if len(indices) < int(count):
                 raise ValueError(
                     f"unfreeze_last: {prefix!r} has {len(indices)} numbered layers "
@@ -126,20 +116,15 @@ class FreezingRule:
             Sorted names of the frozen parameters.
         """
         frozen = []
+        names = [name for name, _ in module.named_parameters()]
         unfreeze = self.unfreeze_patterns(module)
         for name, param in module.named_parameters():
-            if self._matches(name, self.freeze) and not self._matches(
-                name, unfreeze
-            ):
+            if self._matches(name, self.freeze) and not self._matches(name, unfreeze):
                 param.requires_grad_(False)
                 frozen.append(name)
         for pattern in self.freeze + unfreeze:
-            if not any(
-                fnmatch.fnmatchcase(n, pattern) for n, _ in module.named_parameters()
-            ):
-                raise ValueError(
-                    f"freezing pattern {pattern!r} matches no parameter"
-                )
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                raise ValueError(f"freezing pattern {pattern!r} matches no parameter")
         self.frozen_modules = []
         for name, sub in module.named_modules():
             params = list(sub.parameters())

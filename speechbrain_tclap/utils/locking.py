@@ -1,12 +1,10 @@
 """Folder locks: one training run per output folder, one preparation per data folder.
 
-A lock is an ``flock`` on ``<folder>/.lock``, which names its holder (PID,
-host, purpose). The kernel drops the lock when its process ends, however it
-ends, so a run killed with SIGKILL never leaves a stale lock: the next run
-takes it over (and says so). A training run holds its output folder until it
-exits (:func:`hold_folder`, refusing a second run with the holder named); a
-data preparation waits for another preparation of the same folder to finish
-(:func:`folder_lock`) and then finds the data ready.
+A lock is an ``flock`` on ``<folder>/.lock`` naming its holder (PID, host,
+purpose); the kernel drops it when the process ends, even by SIGKILL, so no
+lock goes stale. A training run holds its output folder until it exits
+(:func:`hold_folder`, refusing a second run); a data preparation waits for
+another one of the same folder (:func:`folder_lock`).
 
 Authors
  * speechbrain-tclap developers 2026
@@ -67,6 +65,7 @@ def _acquire(folder: str, purpose: str, wait: bool) -> IO:
 
 
 def _release(handle: IO) -> None:
+    """Empty the lock file, unlock and close it."""
     handle.seek(0)
     handle.truncate()
     handle.flush()

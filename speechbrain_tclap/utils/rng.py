@@ -1,9 +1,8 @@
 """Checkpointable random-number-generator state.
 
-SpeechBrain's checkpoints do not hold the RNG state, so a run resumed after a
-crash would draw different dropout masks than the uninterrupted run. Adding
-an :class:`RNGState` to the checkpointer's recoverables makes a resumed run
-continue the same random streams (Python, NumPy, torch CPU and CUDA).
+SpeechBrain's checkpoints hold no RNG state; an :class:`RNGState` among the
+recoverables makes a resumed run continue the same random streams (Python,
+NumPy, torch CPU and CUDA) as the uninterrupted one.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -56,9 +55,7 @@ class RNGState:
                 float(np_gauss),
             ],
             "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all()
-            if torch.cuda.is_available()
-            else [],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         }
         torch.save(state, path)
 

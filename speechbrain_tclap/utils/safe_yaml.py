@@ -1,29 +1,21 @@
 """Safe mode for HyperPyYAML files from model folders: no code outside model-building modules.
 
-HyperPyYAML constructs whatever a file names: ``!new:``, ``!apply:``,
-``!applyref:``, ``!name:`` and ``!module:`` import and call any Python
-object (``!apply:os.system`` runs a shell command), and PyYAML's
-``!!python/...`` tags do the same. Loading a model folder from someone else
-therefore runs their code. :func:`check_yaml_safe` reads a file's tags
-without constructing anything and refuses, naming the tag and the file,
-every tag that is not
+HyperPyYAML constructs whatever a file names (``!apply:os.system`` runs a
+shell command; PyYAML's ``!!python/...`` too), so loading someone else's
+model folder runs their code. :func:`check_yaml_safe` reads the tags without
+constructing anything and refuses, naming tag and file, every tag but:
 
-* a plain YAML type, ``!ref``, ``!copy``, ``!tuple`` or ``!PLACEHOLDER``;
+* plain YAML types, ``!ref``, ``!copy``, ``!tuple``, ``!PLACEHOLDER``;
 * ``!new:`` / ``!name:`` / ``!apply:`` / ``!applyref:`` / ``!module:`` of a
-  public class or function defined in :data:`SAFE_MODULES` (the objects
-  themselves are checked, so ``<allowed module>.os.system`` is refused),
-  except the training utilities that write files (:data:`FILE_WRITERS`);
-* ``!include:`` of a ``.yaml`` file inside the checked file's folder or the
-  package's own ``hparams`` folder (nothing else on the disk is read) that
-  passes the same check;
+  public class or function defined in :data:`SAFE_MODULES` (the resolved
+  object is checked), except :data:`FILE_WRITERS`;
+* ``!include:`` of a ``.yaml`` file in the checked file's folder or the
+  package's ``hparams`` folder, checked the same way.
 
-and strings ``"(...)"`` (which HyperPyYAML parses again as tuples, with
-PyYAML's full loader) are checked as YAML too. Aliases that would expand
-to more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" file) or
-refer to themselves are refused before anything is built.
-
-It is a guard against running code, not a sandbox: allowed constructors
-still read the weights the folder names (weights-only) and allocate memory.
+``"(...)"`` strings (re-parsed by HyperPyYAML as tuples) are checked too,
+and aliases expanding past :data:`MAX_EXPANDED_NODES` nodes ("billion
+laughs") or into themselves are refused. A guard against running code, not
+a sandbox: allowed constructors still read weights and allocate memory.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -39,9 +31,8 @@ import yaml
 
 from speechbrain_tclap.utils.package_data import hparams_folder
 
-#: Modules whose public classes and functions a safe YAML file may construct
-#: or call: model building (ours, SpeechBrain's, ``torch.nn``), checkpoint
-#: conversion (weights-only), freezing rules and SpeechBrain's ``Pretrainer``.
+#: Modules whose public classes and functions a safe YAML file may call:
+#: model building, checkpoint conversion (weights-only), freezing, ``Pretrainer``.
 SAFE_MODULES = (
     "speechbrain_tclap.lobes",
     "speechbrain_tclap.convert",
@@ -54,8 +45,7 @@ SAFE_MODULES = (
     "speechbrain.utils.parameter_transfer",
     "torch.nn",
 )
-#: Most nodes a file may expand to once its aliases are copied out (model
-#: files hold a few thousand; a billion-laughs file holds billions).
+#: Most nodes a file may expand to with its aliases copied out (model files: thousands).
 MAX_EXPANDED_NODES = 200_000
 #: Help of the command-line flag that turns safe mode off.
 UNSAFE_YAML_HELP = (
@@ -106,16 +96,14 @@ class UnsafeYAMLError(ValueError):
 def check_yaml_safe(path: str, include_folders=None) -> None:
     """Refuses a HyperPyYAML file (and the files it includes) that names unsafe code.
 
-    Nothing is constructed or called; only the allowed modules are imported
-    (to check what a dotted name resolves to).
+    Nothing is constructed or called; only allowed modules are imported.
 
     Arguments
     ---------
     path : str
         The YAML file.
     include_folders : list of str, optional
-        Folders ``!include:`` may read from; default: the file's own (real)
-        folder and the package's ``hparams`` folder.
+        Folders ``!include:`` may read; default: the file's real folder and ``hparams``.
 
     Raises
     ------

@@ -1,10 +1,9 @@
 """How many CPU threads torch uses, chosen once per process and logged.
 
-On a machine shared with other jobs, torch's intra-op threads wait for each
-other at every operation: one training step of the quick start took 16.7 s
-with 2 threads beside another job on 2 cores, and 1.3 s with 1 thread. The
-recipes and command lines therefore take ``num_threads`` and say what they
-chose (README, "Threads").
+On a shared machine torch's intra-op threads wait for each other at every
+operation (a quick-start step: 16.7 s with 2 threads beside another job on 2
+cores, 1.3 s with 1), so the recipes and command lines take ``num_threads``
+(README, "Threads").
 
 Authors
  * speechbrain-tclap developers 2026

@@ -1,9 +1,8 @@
 """Whether code runs eagerly or is being traced into a graph.
 
 Exported programs (``torch.export``, ONNX, TorchScript, ``torch.compile``)
-cannot branch on tensor values, so the lobes skip their data-dependent input
-checks while traced (the eager model checked the same code), and keep their
-eager-only shortcuts (caches, fused CPU kernels) out of exported graphs.
+cannot branch on tensor values, so the lobes skip data-dependent checks and
+eager-only shortcuts (caches, fused CPU kernels) while traced.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -46,9 +45,8 @@ def is_tracing() -> bool:
 def untraced_inference(*tensors: Optional[torch.Tensor]) -> bool:
     """Whether derived tensors may be cached or computed by fused kernels.
 
-    True when no gradient is needed for any of ``tensors`` and nothing is
-    being traced (:func:`is_tracing`): exported graphs keep the portable ops
-    and training keeps autograd.
+    True when no gradient is needed for ``tensors`` and nothing is traced
+    (:func:`is_tracing`).
 
     Arguments
     ---------

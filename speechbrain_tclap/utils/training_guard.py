@@ -3,17 +3,13 @@
 :class:`TrainingGuard` is kept by ``CLAPBrain`` and saved with every
 checkpoint, so its totals cover the whole run across resumes. It
 
-* counts skipped samples and batches (unreadable audio, batches with fewer
-  than two usable samples) and stops the run when an epoch trained on no
-  batch at all;
-* skips optimiser steps whose loss or gradients are not finite, logging the
-  step and learning rate, and stops the run once more than ``limit`` steps
-  were skipped;
-* reports a collapse: a logit scale below ``collapse_logit_scale`` (all
-  logits within a few tenths of each other, so every probability is almost
-  uniform and the loss sits at ln(batch)) after ``collapse_steps``
-  consecutive steps, or after the second half of an epoch shorter than
-  twice that.
+* counts skipped samples and batches and stops a run whose epoch trained
+  no batch;
+* skips steps with a non-finite loss or gradients (logged) and stops the run
+  after more than ``limit`` of them;
+* reports a collapse: a logit scale below ``collapse_logit_scale`` (uniform
+  probabilities, loss at ln(batch)) for ``collapse_steps`` consecutive steps,
+  or the second half of a shorter epoch.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -44,8 +40,7 @@ class TrainingGuard:
     Arguments
     ---------
     limit : int
-        Non-finite steps skipped before the run stops (SpeechBrain's
-        ``nonfinite_patience``, settable in YAML).
+        Non-finite steps skipped before the run stops (YAML ``nonfinite_patience``).
     collapse_logit_scale : float
         Logit scale below which a step counts as collapsed.
     collapse_steps : int
@@ -68,10 +63,7 @@ class TrainingGuard:
     """
 
     def __init__(
-        self,
-        limit: int = 3,
-        collapse_logit_scale: float = 0.1,
-        collapse_steps: int = 20,
+        self, limit: int = 3, collapse_logit_scale: float = 0.1, collapse_steps: int = 20
     ):
         self.limit = int(limit)
         self.collapse_logit_scale = float(collapse_logit_scale)
