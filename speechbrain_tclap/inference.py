@@ -48,13 +48,13 @@ from speechbrain.utils.checkpoints import (
 from speechbrain.utils.fetching import FetchConfig, LocalStrategy, fetch
 from tqdm import tqdm
 
-from speechbrain_tclap.convert.hf import read_checkpoint
 from speechbrain_tclap.convert.pretrainer import load_any_checkpoint
 from speechbrain_tclap.data.audio import read_audio, to_waveforms
 from speechbrain_tclap.data.captions import class_prompts
 from speechbrain_tclap.events import SCORE_LABELS, scores_to_events
 from speechbrain_tclap.lobes.clap import CLAP as CLAPModule
 from speechbrain_tclap.lobes.clap import EncodedAudio
+from speechbrain_tclap.utils.checkpointing import read_checkpoint
 from speechbrain_tclap.utils.safe_yaml import check_yaml_safe
 from speechbrain_tclap.windows import (
     AudioEmbedder,

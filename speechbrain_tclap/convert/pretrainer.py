@@ -23,8 +23,8 @@ import os
 from speechbrain.utils.logger import get_logger
 from speechbrain.utils.parameter_transfer import Pretrainer
 
-from speechbrain_tclap.convert.hf import read_checkpoint
 from speechbrain_tclap.convert.registry import convert_state_dict, unwrap_checkpoint
+from speechbrain_tclap.utils.checkpointing import read_checkpoint
 
 logger = get_logger(__name__)
 

@@ -27,6 +27,7 @@ from torch import nn
 
 from speechbrain_tclap.lobes.outputs import FrameGeometry
 from speechbrain_tclap.lobes.pooling import pooling_or_none
+from speechbrain_tclap.utils.checkpointing import read_checkpoint
 
 logger = get_logger(__name__)
 
@@ -200,7 +201,6 @@ def _aligned(model, tower: str, local, mask):
     return embedding, local, mask, aligned.weights, order
 
 
-@register_checkpoint_hooks
 def unique_texts(texts) -> Tuple[List[str], Optional[torch.Tensor]]:
     """Distinct texts of a batch, and where each original row comes from.
 
@@ -232,6 +232,7 @@ def unique_texts(texts) -> Tuple[List[str], Optional[torch.Tensor]]:
     return list(index), torch.tensor(rows)
 
 
+@register_checkpoint_hooks
 class CLAP(nn.Module):
     """Contrastive language-audio model composed from lobes.
 
@@ -609,7 +610,7 @@ class CLAP(nn.Module):
         path : str or pathlib.Path
             A checkpoint file holding this module's ``state_dict()``.
         """
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        state_dict = read_checkpoint(path)  # an export's safetensors too
         if not isinstance(state_dict, dict) or "log_logit_scale" not in state_dict:
             raise ValueError(
                 f"{path} is not a state dict of this CLAP module (no 'log_logit_scale'); "

@@ -17,7 +17,9 @@ Authors
 
 import os
 import pathlib
+import pickle
 import shutil
+from typing import Dict, Union
 
 import torch
 from speechbrain.utils.checkpoints import (
@@ -212,3 +214,121 @@ class AtomicCheckpointer(Checkpointer):
         """
         self.remove_incomplete_checkpoints()
         return super().recover_if_possible(*args, **kwargs)
+
+
+_NUMPY_DATA = {
+    "numpy.dtype",
+    "numpy.ndarray",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray._reconstruct",
+}
+# dtypes whose values may hold Python objects
+_NUMPY_UNSAFE_DTYPES = ("ObjectDType", "VoidDType")
+
+
+def _numpy_safe_globals(names):
+    """Allow-list entries for numpy scalars, arrays and dtypes; ``None`` if any
+    name is something else. ``numpy.core`` (numpy 1) and ``numpy._core``
+    (numpy 2) names both map onto the installed numpy."""
+    import numpy
+
+    def is_dtype_class(name):
+        attr = name.rpartition(".")[2]
+        return (
+            name.startswith("numpy.dtypes.")
+            and attr.endswith("DType")
+            and attr not in _NUMPY_UNSAFE_DTYPES
+        )
+
+    if not names or any(n not in _NUMPY_DATA and not is_dtype_class(n) for n in names):
+        return None
+    core = numpy._core if hasattr(numpy, "_core") else numpy.core
+    dtypes = getattr(numpy, "dtypes", None)
+    allowed = []
+    for name in names:
+        attr = name.rpartition(".")[2]
+        if name in ("numpy.dtype", "numpy.ndarray"):
+            allowed.append((getattr(numpy, attr), name))
+        elif ".multiarray." in name:
+            allowed.append((getattr(core.multiarray, attr), name))
+        elif dtypes is not None and hasattr(dtypes, attr):
+            allowed.append((getattr(dtypes, attr), name))
+    if "numpy.dtype" in names and dtypes is not None:
+        # unpickling a dtype builds an instance of its numpy.dtypes class
+        allowed.extend(
+            getattr(dtypes, n)
+            for n in dir(dtypes)
+            if n.endswith("DType") and n not in _NUMPY_UNSAFE_DTYPES
+        )
+    return allowed
+
+
+def _is_safetensors(path: str) -> bool:
+    """Sniffs a safetensors header: 8-byte length, then a JSON object."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and not head.startswith(b"PK")
+
+
+def read_checkpoint(path: Union[str, os.PathLike]) -> Dict:
+    """Reads a checkpoint file without running pickled code.
+
+    safetensors files are recognised by their header, whatever the name (the
+    ``Pretrainer`` links them as ``<name>.ckpt``); anything else is read with
+    ``torch.load(weights_only=True)``, allow-listing only numpy scalars,
+    arrays and dtypes (never object arrays); any other global is refused.
+
+    Arguments
+    ---------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    dict
+        What the file holds (a state dict, or a wrapper around one).
+
+    Example
+    -------
+    >>> path = getfixture("tmpdir") / "x.pt"
+    >>> torch.save({"state_dict": {"w": torch.ones(2)}, "epoch": 3}, str(path))
+    >>> read_checkpoint(path)["epoch"]
+    3
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.endswith(".safetensors") or _is_safetensors(path):
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(path, device="cpu")
+        except Exception as err:  # safetensors raises its own error types
+            raise ValueError(f"cannot read safetensors file {path}: {err}") from err
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        try:
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:  # not a zip checkpoint: nothing to inspect
+            names = []
+        refusal = (
+            f"{path} pickles objects other than tensors and numpy data "
+            f"({names or err}); refusing to load it with arbitrary code. "
+            "Load it yourself if you trust it and save its state dict."
+        )
+        allowed = _numpy_safe_globals(names)
+        if allowed is None:
+            raise ValueError(refusal) from err
+        try:
+            with torch.serialization.safe_globals(allowed):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as again:  # e.g. numpy object arrays
+            raise ValueError(refusal) from again
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ValueError(
+            f"cannot read checkpoint {path} (truncated or corrupted "
+            f"download?): {err}"
+        ) from err

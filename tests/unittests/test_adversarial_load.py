@@ -29,10 +29,10 @@ from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_tclap.data.audio import AudioReadError, read_audio
 from speechbrain_tclap.data.manifest import ManifestError, load_manifest
-from speechbrain_tclap.convert.hf import read_checkpoint
 from speechbrain_tclap.export import export_pretrained
 from speechbrain_tclap.inference import CLAP
 from speechbrain_tclap.recipe import prepare_tokenizer
+from speechbrain_tclap.utils.checkpointing import read_checkpoint
 from speechbrain_tclap.utils.safe_yaml import UnsafeYAMLError, check_yaml_safe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,6 +106,36 @@ def test_savedir_reused_when_only_the_checkpoint_override_changes(exports, tmp_p
             overrides={"checkpoint": str(exports[seed] / WEIGHTS)}, run_opts=CPU,
         )
         _assert_holds(loaded, exports[seed] / WEIGHTS)
+
+
+def test_plain_pretrainer_loads_the_clap_module_strictly(exports, tmp_path):
+    """A user's own ``Pretrainer`` (no custom hook) goes through ``CLAP``'s
+    transfer hook: an export's safetensors loads exactly; a partial or foreign
+    state dict is refused, never loaded non-strictly."""
+    from speechbrain.utils.parameter_transfer import Pretrainer
+
+    def load(checkpoint: Path, folder: str):
+        torch.manual_seed(5)
+        with open(TINY) as f:
+            clap = load_hyperpyyaml(f)["clap"]
+        pretrainer = Pretrainer(
+            collect_in=str(tmp_path / folder), loadables={"clap": clap},
+            paths={"clap": str(checkpoint)},
+        )
+        pretrainer.collect_files()
+        pretrainer.load_collected()
+        return clap
+
+    state = read_checkpoint(str(exports[0] / WEIGHTS))
+    torch.testing.assert_close(load(exports[0] / WEIGHTS, "ok").state_dict(), state, rtol=0, atol=0)
+    partial = tmp_path / "partial.safetensors"
+    save_file({k: v for k, v in state.items() if "text_projection" not in k}, str(partial))
+    with pytest.raises(RuntimeError, match="Missing key.*text_projection"):
+        load(partial, "partial")
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"model.weight": torch.ones(2)}, str(foreign))
+    with pytest.raises(ValueError, match="not a state dict of this CLAP module"):
+        load(foreign, "foreign")
 
 
 # ---------------------------------------------------------------------------

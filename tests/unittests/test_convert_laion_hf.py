@@ -28,7 +28,6 @@ from speechbrain_tclap.convert.hf import (
     clap_to_hf,
     hf_to_clap,
     is_hf_clap,
-    read_checkpoint,
 )
 from speechbrain_tclap.convert.laion import (
     clap_to_laion,
@@ -41,6 +40,7 @@ from speechbrain_tclap.lobes.fusion import fusion_inputs
 from speechbrain_tclap.lobes.htsat import HTSAT
 from speechbrain_tclap.lobes.projection import MLPProjection
 from speechbrain_tclap.lobes.text import HFTextEncoder
+from speechbrain_tclap.utils.checkpointing import read_checkpoint
 
 HPARAMS = os.path.join(os.path.dirname(__file__), "..", "..", "hparams")
 # HTSAT-tiny geometry (256x256, 4 stages, 32 frames) at a small width
