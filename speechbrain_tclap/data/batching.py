@@ -281,8 +281,44 @@ class CLAPSample:
     meta: Dict[str, Any] = field(default_factory=dict)
 
 
+class TensorFields:
+    """Dataclass batches: move or pin every tensor field (the rest is kept)."""
+
+    def to(self, device):
+        """A copy with every tensor field on ``device``.
+
+        Arguments
+        ---------
+        device : str or torch.device
+            Target device.
+
+        Returns
+        -------
+        batch
+            The moved batch, of the same type.
+        """
+        return replace(self, **{k: v.to(device) for k, v in self._tensors().items()})
+
+    def pin_memory(self):
+        """Pin tensor fields in place (DataLoader ``pin_memory=True`` support).
+
+        Returns
+        -------
+        batch
+            This batch, pinned.
+        """
+        for name, value in self._tensors().items():
+            setattr(self, name, value.pin_memory())
+        return self
+
+    def _tensors(self) -> Dict[str, torch.Tensor]:
+        """The tensor fields by name."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
+
+
 @dataclass
-class CLAPBatch:
+class CLAPBatch(TensorFields):
     """A flattened batch of audio and text views.
 
     Arguments
@@ -342,38 +378,6 @@ class CLAPBatch:
     labels: List[List[str]]
     meta: List[Dict[str, Any]]
     num_skipped: int = 0
-
-    def to(self, device) -> "CLAPBatch":
-        """Move every tensor field to ``device`` (returns a new batch).
-
-        Arguments
-        ---------
-        device : str or torch.device
-            Target device.
-
-        Returns
-        -------
-        CLAPBatch
-            The moved batch.
-        """
-        return replace(self, **{k: v.to(device) for k, v in self._tensors().items()})
-
-    def pin_memory(self) -> "CLAPBatch":
-        """Pin tensor fields (DataLoader ``pin_memory=True`` support).
-
-        Returns
-        -------
-        CLAPBatch
-            The pinned batch.
-        """
-        for name, value in self._tensors().items():
-            setattr(self, name, value.pin_memory())
-        return self
-
-    def _tensors(self) -> Dict[str, torch.Tensor]:
-        """The tensor fields by name."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: v for k, v in values.items() if isinstance(v, torch.Tensor)}
 
     def __len__(self) -> int:
         return len(self.ids)

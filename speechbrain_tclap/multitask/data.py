@@ -12,7 +12,7 @@ Authors
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import torch
@@ -20,6 +20,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.logger import get_logger
 from torch.utils.data import Sampler
 
+from speechbrain_tclap.data.batching import TensorFields
 from speechbrain_tclap.data.datasets import ClipSampleBuilder
 from speechbrain_tclap.data.manifest import load_manifest
 
@@ -58,7 +59,7 @@ class TaskSample:
 
 
 @dataclass
-class TaskBatch:
+class TaskBatch(TensorFields):
     """A batch of clips of one task.
 
     Arguments
@@ -89,26 +90,6 @@ class TaskBatch:
     wav_lens: torch.Tensor
     targets: torch.Tensor
     num_skipped: int = 0
-
-    def to(self, device) -> "TaskBatch":
-        """A copy with the tensors on ``device``.
-
-        Arguments
-        ---------
-        device : str or torch.device
-            Target device.
-
-        Returns
-        -------
-        TaskBatch
-            The moved batch.
-        """
-        return replace(
-            self,
-            wavs=self.wavs.to(device),
-            wav_lens=self.wav_lens.to(device),
-            targets=self.targets.to(device),
-        )
 
     def __len__(self) -> int:
         return len(self.ids)
