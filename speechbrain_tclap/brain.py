@@ -718,8 +718,9 @@ class CLAPBrain(sb.Brain):
 
         YAML ``zero_shot_paraphrases`` (``{class: [paraphrase, ...]}``) gives
         ``zero_shot_paraphrase_acc`` (mean over sets, set ``k`` taking each
-        class's ``k``-th paraphrase) and ``_min``; when the clips hold only some
-        classes, ``zero_shot_present_acc`` is the accuracy among their own.
+        class's ``k``-th paraphrase) and ``_min`` (its lowest set); when the clips
+        hold only some classes, ``zero_shot_present_acc`` is the accuracy among
+        their own.
         """
         encode_text = _unwrap(self.modules.clap).encode_text
         template = getattr(self.hparams, "zero_shot_template", None)
@@ -764,7 +765,8 @@ class CLAPBrain(sb.Brain):
         ``text_order_cosine``: mean cosine of each ordered-pair caption and its
         swapped twin (1 = order ignored). YAML ``tclassify_trained_templates`` /
         ``tclassify_heldout_templates`` give ``tclassify_binary_trained`` /
-        ``_heldout`` (mean over the list), ``_min`` and ``_heldout@<k>``.
+        ``_heldout`` (mean over the list), ``_min`` (the lowest template of each
+        list) and ``_heldout@<k>``.
         """
         clap = _unwrap(self.modules.clap)
         names = [readable_label(c) for c in classes]
@@ -978,7 +980,23 @@ class CLAPBrain(sb.Brain):
             logger.warning("training collapsed (results.json: training.collapse): "
                            "these metrics are those of uniform similarities")
         training = {"optimizer_steps": self.optimizer_step, **self.guard.summary()}
-        _write_results_files(folder, stats, chance, training=training)
+        self._write_results_files(folder, stats, chance, training=training)
+
+    @staticmethod
+    def _write_results_files(folder, stats, chance, **extra) -> None:
+        """Write ``results.json`` (``metrics``, ``chance`` and ``extra``) and
+        ``results.md`` into ``folder``, and print the table."""
+        results = {
+            "metrics": {k: float(v) for k, v in stats.items()},
+            "chance": {k: float(v) for k, v in chance.items()},
+            **extra,
+        }
+        with open(os.path.join(folder, "results.json"), "w") as f:
+            json.dump(results, f, indent=2, sort_keys=True)
+        table = format_results_table(results["metrics"], results["chance"])
+        with open(os.path.join(folder, "results.md"), "w") as f:
+            f.write(table + "\n")
+        print(table)
 
 
 class EvaluationCollector:
@@ -1086,22 +1104,6 @@ def format_results_table(
     for k in keys:
         lines.append(f"| {k} | {metrics[k]:.4f} | {chance.get(k, float('nan')):.4f} |")
     return "\n".join(lines)
-
-
-def _write_results_files(folder, stats, chance, **extra) -> None:
-    """Write ``results.json`` (``metrics``, ``chance`` and ``extra``) and
-    ``results.md`` into ``folder``, and print the table."""
-    results = {
-        "metrics": {k: float(v) for k, v in stats.items()},
-        "chance": {k: float(v) for k, v in chance.items()},
-        **extra,
-    }
-    with open(os.path.join(folder, "results.json"), "w") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
-    table = format_results_table(results["metrics"], results["chance"])
-    with open(os.path.join(folder, "results.md"), "w") as f:
-        f.write(table + "\n")
-    print(table)
 
 
 def _unwrap(module):

@@ -527,8 +527,9 @@ class TemporalFocusedLoss(torch.nn.Module):
       against its own reversed audio too.
 
     The T-CLAP paper does not print ``L_t``; both readings are documented in
-    docs/architecture.md. Both terms share the logit scale. Under ``local_loss`` the pairwise form (``O(N)``) is
-    computed whole on every rank, which keeps the gradients exact.
+    docs/architecture.md. Both terms share the logit scale. Under ``local_loss``
+    ``L_c`` and the batch form compute this rank's rows only; the pairwise form
+    (``O(N)``) is computed whole on every rank, which keeps the gradients exact.
 
     Arguments
     ---------

@@ -363,7 +363,8 @@ def prepare_tokenizer(
     Arguments
     ---------
     tokenizer : object
-        The model's tokenizer; only an unloaded :class:`SentencePieceTokenizer` is trained.
+        The model's tokenizer; only an unloaded :class:`SentencePieceTokenizer`
+        is trained.
     texts : iterable of str
         Training captions (and prompts).
     folder : str

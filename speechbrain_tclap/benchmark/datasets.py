@@ -792,7 +792,8 @@ def prepare_fsdd(data_folder: str, save_folder: str, split: str = "test") -> str
     Returns
     -------
     str
-        The manifest (labels: digits as words; fields ``label``, ``speaker``, ``split``).
+        The manifest (labels: digits as words; fields ``label``, ``speaker``,
+        ``split``).
 
     Example
     -------

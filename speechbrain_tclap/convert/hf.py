@@ -13,7 +13,6 @@ dropped), ``linear1/2`` ↔ ``0/2`` in the projections, ``logit_scale_a`` ↔
 ``logits_per_text`` only and LAION's default loss never trains it).
 
 Importing this module registers the ``"hf_clap"`` format.
-:func:`read_checkpoint` reads checkpoint files without running pickled code.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -27,9 +26,9 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 
 from speechbrain_tclap.convert.htsat_keys import (
-    _HF_BLOCK,
-    _HF_BLOCK_RENAMES,
-    _HF_TOP_LEVEL,
+    HF_BLOCK,
+    HF_BLOCK_RENAMES,
+    HF_TOP_LEVEL,
     ConversionReport,
     hf_audio_encoder_to_htsat,
     merge_encoder,
@@ -57,11 +56,32 @@ _LOGIT_SCALE_T_REASON = (
     "default loss never trains it; CLAP keeps one scale (logit_scale_a)"
 )
 # our Swin-block names -> HF's (no new name is a prefix of another: order is free)
-_TO_HF_BLOCK = tuple((ours, theirs) for theirs, ours in _HF_BLOCK_RENAMES)
+_TO_HF_BLOCK = tuple((ours, theirs) for theirs, ours in HF_BLOCK_RENAMES)
 
 
-def _text_logit_scale(value: torch.Tensor, logit_scale_t: Optional[float]):
-    """The text logit scale to export: ``logit_scale_t`` if given, else ours."""
+def text_logit_scale(
+    value: torch.Tensor, logit_scale_t: Optional[float]
+) -> torch.Tensor:
+    """The text logit scale to export (LAION / HF ``logit_scale_t``).
+
+    Arguments
+    ---------
+    value : torch.Tensor
+        Our one ``log_logit_scale``.
+    logit_scale_t : float, optional
+        A value to export instead (e.g. the original file's).
+
+    Returns
+    -------
+    torch.Tensor
+        ``logit_scale_t`` if given, else a copy of ``value``.
+
+    Example
+    -------
+    >>> scale = torch.tensor(2.0)
+    >>> text_logit_scale(scale, None), text_logit_scale(scale, 3)
+    (tensor(2.), tensor(3.))
+    """
     if logit_scale_t is None:
         return value.clone()
     return torch.tensor(float(logit_scale_t), dtype=value.dtype)
@@ -92,10 +112,37 @@ def check_fusion_key(name: str, source: str) -> None:
         )
 
 
-def _map_tower(new, report, audio, key, value, name, tower, fusion=False) -> None:
-    """Maps ``key`` of a full-model file (``name`` without its ``tower`` prefix):
-    ``fusion`` and text tensors to our names, text buffers dropped, other audio
-    tensors into ``audio`` for the HTSAT map."""
+def map_tower_key(new, report, audio, key, value, name, tower, fusion=False) -> None:
+    """Files one tensor of a full LAION / HF model under our names.
+
+    Fusion-branch and text tensors go to ``new`` under our names, text buffers
+    are dropped, other audio tensors go to ``audio`` for the HTSAT key map.
+
+    Arguments
+    ---------
+    new, audio : dict
+        Our converted tensors; the audio-encoder tensors still to map.
+    report : ConversionReport
+        Records what happened to ``key``.
+    key : str
+        The source key; ``name`` is the key without its tower prefix.
+    value : torch.Tensor
+        The tensor.
+    name : str
+        ``key`` without its tower prefix.
+    tower : str
+        ``"audio"`` or ``"text"``.
+    fusion : bool
+        Whether ``name`` is a fusion-branch tensor (kept as it is, checked).
+
+    Example
+    -------
+    >>> new, audio, report = {}, {}, ConversionReport()
+    >>> map_tower_key(new, report, audio, "text_model.pooler.dense.bias",
+    ...               torch.zeros(2), "pooler.dense.bias", "text")
+    >>> list(new), report.summary()
+    (['text_encoder.model.pooler.dense.bias'], '1 renamed, 0 merged, 0 dropped')
+    """
     if tower == "audio" and not fusion:
         audio[key] = value
         return
@@ -177,10 +224,10 @@ def hf_to_clap(
         if key.startswith(HF_AUDIO_PREFIX):
             name = key[len(HF_AUDIO_PREFIX) :]
             fusion = name.startswith(FUSION_PREFIXES)
-            _map_tower(new, report, audio, key, value, name, "audio", fusion)
+            map_tower_key(new, report, audio, key, value, name, "audio", fusion)
         elif key.startswith(HF_TEXT_PREFIX):
             name = key[len(HF_TEXT_PREFIX) :]
-            _map_tower(new, report, audio, key, value, name, "text")
+            map_tower_key(new, report, audio, key, value, name, "text")
         elif _HF_PROJECTION.match(key):
             side, layer, kind = _HF_PROJECTION.match(key).groups()
             target = f"{side}_projection.{0 if layer == '1' else 2}.{kind}"
@@ -248,10 +295,10 @@ def htsat_to_hf_audio(
         elif key.startswith(("tscam_conv.", "head.")):
             report.dropped.append((key, "AudioSet head, not part of HF's model"))
             continue
-        elif key.startswith(FUSION_PREFIXES) or _HF_TOP_LEVEL.match(key):
+        elif key.startswith(FUSION_PREFIXES) or HF_TOP_LEVEL.match(key):
             target = key
         else:
-            match = _HF_BLOCK.match(key)
+            match = HF_BLOCK.match(key)
             if match is None:
                 unknown.append(key)
                 continue
@@ -337,7 +384,7 @@ def clap_to_hf(
         elif key == "log_logit_scale":
             new["logit_scale_a"] = value
             report.renamed.append((key, "logit_scale_a"))
-            new["logit_scale_t"] = _text_logit_scale(value, logit_scale_t)
+            new["logit_scale_t"] = text_logit_scale(value, logit_scale_t)
         else:
             unknown.append(key)
     if unknown:

@@ -18,10 +18,10 @@ import torch
 
 FUSION_MARKERS = ("mel_conv2d", "mel_conv1d", "fusion_model")
 
-_HF_BLOCK = re.compile(r"^(layers\.\d+\.blocks\.\d+\.)(.+)$")
+HF_BLOCK = re.compile(r"^(layers\.\d+\.blocks\.\d+\.)(.+)$")
 _HF_QKV = re.compile(r"^attention\.self\.(query|key|value)\.(weight|bias)$")
 # order matters: the attention output projection also ends in "output.dense"
-_HF_BLOCK_RENAMES = (
+HF_BLOCK_RENAMES = (
     ("attention.output.dense.", "attn.proj."),
     (
         "attention.self.relative_position_bias_table",
@@ -32,7 +32,7 @@ _HF_BLOCK_RENAMES = (
     ("intermediate.dense.", "mlp.fc1."),
     ("output.dense.", "mlp.fc2."),
 )
-_HF_TOP_LEVEL = re.compile(
+HF_TOP_LEVEL = re.compile(
     r"^(patch_embed\.(proj|norm)\."
     r"|layers\.\d+\.downsample\.(reduction|norm)\."
     r"|norm\.)"
@@ -196,10 +196,10 @@ def hf_audio_encoder_to_htsat(
         elif name.endswith("relative_position_index"):
             report.dropped.append((source, "derived buffer, rebuilt by HTSAT"))
             continue
-        elif _HF_TOP_LEVEL.match(name):
+        elif HF_TOP_LEVEL.match(name):
             target = name
         else:
-            match = _HF_BLOCK.match(name)
+            match = HF_BLOCK.match(name)
             if match is None:
                 unknown.append(source)
                 continue
@@ -209,7 +209,7 @@ def hf_audio_encoder_to_htsat(
                 part, kind = qkv.groups()
                 qkv_parts.setdefault((block, kind), {})[part] = (source, value)
                 continue
-            for old, replacement in _HF_BLOCK_RENAMES:
+            for old, replacement in HF_BLOCK_RENAMES:
                 if rest.startswith(old):
                     target = block + replacement + rest[len(old) :]
                     break

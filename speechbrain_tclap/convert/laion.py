@@ -33,8 +33,8 @@ from speechbrain_tclap.convert.hf import (
     FUSION_PREFIXES,
     OUR_AUDIO_PREFIX,
     OUR_TEXT_PREFIX,
-    _map_tower,
-    _text_logit_scale,
+    map_tower_key,
+    text_logit_scale,
 )
 from speechbrain_tclap.convert.htsat_keys import (
     ConversionReport,
@@ -135,10 +135,10 @@ def laion_to_clap(
         if name.startswith(LAION_AUDIO):
             rest = name[len(LAION_AUDIO) :]
             fusion = rest.startswith(FUSION_PREFIXES) or "mel_conv1d" in rest
-            _map_tower(new, report, audio, key, value, rest, "audio", fusion)
+            map_tower_key(new, report, audio, key, value, rest, "audio", fusion)
         elif name.startswith(LAION_TEXT):
             rest = name[len(LAION_TEXT) :]
-            _map_tower(new, report, audio, key, value, rest, "text")
+            map_tower_key(new, report, audio, key, value, rest, "text")
         elif _PROJECTION.match(name):
             new[name] = value
             report.renamed.append((key, name))
@@ -207,7 +207,7 @@ def clap_to_laion(
             target = key
         elif key == "log_logit_scale":
             target = "logit_scale_a"
-            new[prefix + "logit_scale_t"] = _text_logit_scale(value, logit_scale_t)
+            new[prefix + "logit_scale_t"] = text_logit_scale(value, logit_scale_t)
         else:
             unknown.append(key)
             continue

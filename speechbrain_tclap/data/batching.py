@@ -282,7 +282,14 @@ class CLAPSample:
 
 
 class TensorFields:
-    """Dataclass batches: move or pin every tensor field (the rest is kept)."""
+    """Dataclass batches: move or pin every tensor field (the rest is kept).
+
+    Example
+    -------
+    >>> sample = CLAPSample("x", [AudioView(torch.zeros(4), "k")], [TextView("t", "k")])
+    >>> collate_clap_samples([sample]).to("cpu").wavs.shape
+    torch.Size([1, 4])
+    """
 
     def to(self, device):
         """A copy with every tensor field on ``device``.

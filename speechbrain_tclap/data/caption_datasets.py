@@ -338,9 +338,32 @@ def write_prepared(
         f.write("\n")
 
 
-def _usable_duration(path, sample_rate, counts, problems) -> Optional[float]:
-    """Seconds of a clip's audio, or None once counted (``unreadable`` or
-    ``wrong_rate``) and noted in ``problems`` as skipped."""
+def usable_duration(path, sample_rate, counts, problems) -> Optional[float]:
+    """A clip's duration, or ``None`` (counted and noted) when it must be skipped.
+
+    Arguments
+    ---------
+    path : str
+        The audio file.
+    sample_rate : int, optional
+        The rate every clip must have; ``None`` accepts any.
+    counts : collections.Counter
+        ``unreadable`` or ``wrong_rate`` is incremented for a skipped clip.
+    problems : list of str
+        Gets one line naming the file and the problem.
+
+    Returns
+    -------
+    float or None
+        Seconds of audio, or ``None`` for a skipped clip.
+
+    Example
+    -------
+    >>> from collections import Counter
+    >>> counts, problems = Counter(), []
+    >>> usable_duration("missing.wav", 16000, counts, problems), counts["unreadable"]
+    (None, 1)
+    """
     try:
         duration, rate = audio_info(path)
     except ValueError as err:
@@ -354,9 +377,37 @@ def _usable_duration(path, sample_rate, counts, problems) -> Optional[float]:
     return duration
 
 
-def _write_splits(log, corpus, save_folder, config, manifests, prepare_split, name):
-    """Unless the fingerprint ``<save_folder>/<name>`` is up to date, writes
-    each split's rows from ``prepare_split(split) -> (rows, counts)``."""
+def write_splits(log, corpus, save_folder, config, manifests, prepare_split, name):
+    """Writes every split's manifest unless the fingerprint says they are current.
+
+    Arguments
+    ---------
+    log : logging.Logger
+        Where "up to date" is logged.
+    corpus : str
+        The dataset's name, for the log.
+    save_folder : str
+        Folder of the manifests and the fingerprint.
+    config : dict
+        The options the manifests depend on (see :func:`prepared_manifests`).
+    manifests : mapping
+        Split -> manifest path.
+    prepare_split : callable
+        ``split -> (rows, counts)``; the counts go into the fingerprint.
+    name : str
+        File name of the fingerprint in ``save_folder``.
+
+    Example
+    -------
+    >>> import logging
+    >>> tmp = getfixture("tmpdir")
+    >>> rows = {"c1": {"wav": "c1.wav", "duration": 1.0, "captions": ["a dog"]}}
+    >>> write_splits(logging.getLogger(), "X", str(tmp), {"v": 1},
+    ...              {"test": str(tmp / "test.json")}, lambda s: (rows, {"written": 1}),
+    ...              "fingerprint.json")
+    >>> sorted(p.basename for p in tmp.listdir())
+    ['fingerprint.json', 'test.json']
+    """
     fingerprint = os.path.join(save_folder, name)
     if prepared_manifests(fingerprint, config, manifests):
         log.info("%s manifests in %s are up to date; skipping.", corpus, save_folder)
@@ -369,10 +420,40 @@ def _write_splits(log, corpus, save_folder, config, manifests, prepare_split, na
     write_prepared(fingerprint, config, rows_per_split, manifests, stats)
 
 
-def _report_split(
+def report_split(
     log, corpus, split, num_clips, rows, counts, missing, problems, extra=""
 ):
-    """Counts a split's written and skipped clips into ``counts`` and logs them."""
+    """Counts a split's written and skipped clips into ``counts`` and logs them.
+
+    Arguments
+    ---------
+    log : logging.Logger
+        Where the counts and the first skipped clips are logged.
+    corpus, split : str
+        Names for the log.
+    num_clips : int
+        Clips the split lists.
+    rows : dict
+        The manifest rows written (each with ``captions``).
+    counts : collections.Counter
+        Gets ``missing``, ``written`` and ``captions``.
+    missing : list of str
+        Clips without an audio file.
+    problems : list of str
+        Clips skipped by :func:`usable_duration`.
+    extra : str
+        More skip counts for the warning (e.g. ``", ambiguous file 2"``).
+
+    Example
+    -------
+    >>> import logging
+    >>> from collections import Counter
+    >>> counts = Counter()
+    >>> rows = {"c1": {"captions": ["a dog", "a dog barks"]}}
+    >>> report_split(logging.getLogger(), "X", "test", 2, rows, counts, ["c2"], [])
+    >>> counts["written"], counts["missing"], counts["captions"]
+    (1, 1, 2)
+    """
     counts["missing"] = len(missing)
     counts["written"] = len(rows)
     counts["captions"] = sum(len(r["captions"]) for r in rows.values())

@@ -71,7 +71,8 @@ class PairAwareBatchSampler(Sampler):
     Each epoch the items are shuffled with ``random.Random(f"{seed}-{epoch}")``
     and packed greedily (a conflicting item waits for the next batch);
     leftovers that still conflict are swapped into earlier batches, so there
-    are ``ceil(N / batch_size)`` batches except in degenerate cases.
+    are ``ceil(N / batch_size)`` batches (``floor`` with ``drop_last``) except in
+    degenerate cases.
 
     Two items conflict when ``separate_reversed`` and they use the same two
     source clips (in either order), or when ``distinct_sources`` and they

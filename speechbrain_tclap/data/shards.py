@@ -397,7 +397,8 @@ class ShardDataset(torch.utils.data.IterableDataset):
     :func:`~speechbrain_tclap.data.datasets.collate_dataset_items`); epoch
     order as in the module docstring. Each rank yields ``ceil(N /
     world_size)`` samples, so ranks take equal steps (up to ``world_size - 1``
-    samples are read twice). :meth:`set_epoch` sets the epoch and a resume.
+    samples are read twice). :meth:`set_epoch` sets the epoch and a resume
+    (:class:`~speechbrain_tclap.brain.CLAPBrain` calls it; other loops must).
 
     Arguments
     ---------

@@ -436,7 +436,8 @@ class TemporalViewBuilder(EpochSeededBuilder):
     ``meta["keys"]["swapped"]``. Same-class pairs emit no negative.
 
     ``caption_style="unordered"`` writes order-free captions ("dog and rain")
-    and no order negative: the plain-CLAP baseline on the same audio.
+    and no order negative: the plain-CLAP baseline on the same audio (main and
+    reversed audio then share one key).
     ``"unordered_with_ordered"`` (with ``order_negative``) gives the
     contrastive loss the order-free caption and sets the ordered caption (view
     ``"ordered"``) and its swapped twin aside for the temporal loss, both

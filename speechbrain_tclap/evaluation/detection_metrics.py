@@ -116,7 +116,9 @@ def _pairs(det: EventTable, ref: EventTable) -> Tuple[np.ndarray, np.ndarray]:
     return ref_idx, order[np.repeat(lo, counts) + within]
 
 
-def _collar_counts(det: EventTable, ref: EventTable, num_groups: int, collar: float, rate: float):
+def _collar_counts(
+    det: EventTable, ref: EventTable, num_groups: int, collar: float, rate: float
+):
     """``(tp, fp, fn)`` per group under the collar rule (one-to-one matching)."""
     r, d = _pairs(det, ref)
     tolerance = np.maximum(collar, rate * (ref.offset[r] - ref.onset[r]))

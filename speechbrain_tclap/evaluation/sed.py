@@ -158,7 +158,8 @@ class FrameEventEvaluator(Evaluator):
     Arguments
     ---------
     manifests : mapping
-        Stage name (``valid``, ``test``) -> manifest path.
+        Stage name (``valid``, ``test``) -> manifest path; stages without one
+        are not evaluated.
     sample_builder : callable
         ``(row, train) -> CLAPSample`` (the recipe's evaluation builder).
     template : str
@@ -319,7 +320,9 @@ class FrameEventEvaluator(Evaluator):
             self.model(brain), stage, str(getattr(brain.hparams, "output_folder", "."))
         )
 
-    def evaluate_model(self, model, stage, output_folder: str = ".") -> Dict[str, float]:
+    def evaluate_model(
+        self, model, stage, output_folder: str = "."
+    ) -> Dict[str, float]:
         """SED and grounding metrics of a CLAP model (no Brain needed).
 
         Arguments

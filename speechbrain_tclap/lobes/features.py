@@ -197,10 +197,30 @@ def mel_filterbank(
     return weights.to(dtype)
 
 
-def _count_frames(
+def count_frames(
     num_samples: torch.Tensor, hop_length: int, n_fft: int, center: bool
 ) -> torch.Tensor:
-    """Vectorised :meth:`CLAPFeatures.n_frames` (may be < 1 without ``center``)."""
+    """STFT frames of each length: vectorised :meth:`CLAPFeatures.n_frames`.
+
+    Arguments
+    ---------
+    num_samples : torch.Tensor
+        Integer lengths in samples.
+    hop_length, n_fft : int
+        STFT hop and window.
+    center : bool
+        Whether the STFT pads by ``n_fft // 2`` on each side.
+
+    Returns
+    -------
+    torch.Tensor
+        Frame counts (below 1 for lengths under ``n_fft`` without ``center``).
+
+    Example
+    -------
+    >>> count_frames(torch.tensor([0, 1000, 4800]), 480, 1024, center=True)
+    tensor([ 1,  3, 11])
+    """
     start = 0 if center else n_fft
     return 1 + torch.div(num_samples - start, hop_length, rounding_mode="floor")
 
@@ -545,7 +565,7 @@ class CLAPFeatures(nn.Module):
             feats = 10.0 * torch.log10(torch.clamp(mel, min=self.amin))
 
             total_frames = feats.shape[1]
-            valid_frames = _count_frames(
+            valid_frames = count_frames(
                 valid, self.hop_length, self.n_fft, self.center
             )
             valid_frames = valid_frames.clamp(1, total_frames)

@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import torch
 
-from speechbrain_tclap.lobes.features import _count_frames
+from speechbrain_tclap.lobes.features import count_frames
 
 
 class AudioEncoderOutput(NamedTuple):
@@ -185,7 +185,7 @@ class FrameGeometry:
         >>> FrameGeometry(16000, 320, 16).mel_frames(torch.tensor([40000, 1]))
         tensor([126,   1])
         """
-        frames = _count_frames(num_samples, self.hop_length, self.n_fft, self.center)
+        frames = count_frames(num_samples, self.hop_length, self.n_fft, self.center)
         return frames.clamp(min=1)
 
     def max_window_samples(self) -> Optional[int]:

@@ -243,8 +243,9 @@ class FramePooling(nn.Module):
         (:class:`TemporalTransformerPooling`), ``"residual_temporal_transformer"``
         (:class:`ResidualTemporalPooling`, for pretrained token states),
         ``"temporal_correction"`` (its order term alone, added to an aligner's
-        embedding) or ``"none"`` (no pooling: :class:`~speechbrain_tclap.lobes.clap.CLAP`
-        uses the encoder's or aligner's own embedding; checkpoints unchanged).
+        embedding) or ``"none"`` (no pooling:
+        :class:`~speechbrain_tclap.lobes.clap.CLAP` uses the encoder's or
+        aligner's own embedding; checkpoints unchanged).
     input_size : int
         Frame width (used by the Transformer).
     max_frames : int

@@ -28,7 +28,7 @@ import torch
 from speechbrain.utils.distributed import if_main_process, main_process_only
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_tclap.brain import CLAPBrain, _unwrap, _write_results_files
+from speechbrain_tclap.brain import CLAPBrain, _unwrap
 from speechbrain_tclap.multitask.data import (
     collate_task_samples,
     sequential_task_batches,
@@ -251,7 +251,8 @@ class MultiTaskBrain(CLAPBrain):
             }
             for spec in self.hparams.tasks
         }
-        _write_results_files(self.hparams.output_folder, stats, chance, tasks=tasks)
+        folder = self.hparams.output_folder
+        self._write_results_files(folder, stats, chance, tasks=tasks)
 
 
 def add_task_heads(model, tasks: Sequence[Any], train_set) -> None:

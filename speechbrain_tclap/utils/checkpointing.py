@@ -9,7 +9,9 @@ folders without it) and removes such leftovers at the next recovery.
 It also loads module and optimiser files with an explicit
 ``weights_only=True``, which ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` cannot
 override (SpeechBrain's hook would unpickle code), and names a file that
-cannot be loaded in the error.
+cannot be loaded in the error. :func:`read_checkpoint` reads any checkpoint
+file (safetensors, or weights-only torch with numpy data allow-listed)
+without running pickled code.
 
 Authors
  * speechbrain-tclap developers 2026

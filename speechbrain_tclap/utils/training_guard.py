@@ -9,7 +9,7 @@ checkpoint, so its totals cover the whole run across resumes. It
   after more than ``limit`` of them;
 * reports a collapse: a logit scale below ``collapse_logit_scale`` (uniform
   probabilities, loss at ln(batch)) for ``collapse_steps`` consecutive steps,
-  or the second half of a shorter epoch.
+  or, in an epoch shorter than twice that, for its whole second half.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -63,7 +63,10 @@ class TrainingGuard:
     """
 
     def __init__(
-        self, limit: int = 3, collapse_logit_scale: float = 0.1, collapse_steps: int = 20
+        self,
+        limit: int = 3,
+        collapse_logit_scale: float = 0.1,
+        collapse_steps: int = 20,
     ):
         self.limit = int(limit)
         self.collapse_logit_scale = float(collapse_logit_scale)

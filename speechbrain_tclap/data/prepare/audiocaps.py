@@ -46,11 +46,11 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_datasets import (
     AudioIndex,
-    _report_split,
-    _usable_duration,
-    _write_splits,
     file_signature,
     read_caption_csv,
+    report_split,
+    usable_duration,
+    write_splits,
 )
 from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
 
@@ -266,7 +266,7 @@ def prepare_audiocaps(
     }
     if len(index) == 0:
         logger.warning("No audio files found under %s.", audio_root)
-    _write_splits(
+    write_splits(
         logger, "AudioCaps", save_folder, config, manifests,
         lambda s: _prepare_split(s, csv_paths[s], index, sample_rate, audio_root),
         FINGERPRINT_FILE,
@@ -310,7 +310,7 @@ def _prepare_split(
                 f"{path}: claimed by {claims[path]} clips with different start times"
             )
             continue
-        duration = _usable_duration(path, sample_rate, counts, problems)
+        duration = usable_duration(path, sample_rate, counts, problems)
         if duration is None:
             continue
         clip_id = f"{youtube_id}_{_format_seconds(start)}"
@@ -323,7 +323,7 @@ def _prepare_split(
             "start_time": start,
             "audiocap_ids": clip["audiocap_ids"],
         }
-    _report_split(
+    report_split(
         logger, "AudioCaps", split, len(clips), rows, counts, missing, problems,
         extra=f", ambiguous file {counts['ambiguous']}",
     )

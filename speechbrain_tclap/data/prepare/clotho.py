@@ -36,11 +36,11 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_datasets import (
     AudioIndex,
-    _report_split,
-    _usable_duration,
-    _write_splits,
     file_signature,
     read_caption_csv,
+    report_split,
+    usable_duration,
+    write_splits,
 )
 from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
 
@@ -173,7 +173,7 @@ def prepare_clotho(
         "csv": {s: file_signature(p) for s, p in csv_paths.items()},
         "audio": {s: index.signature() for s, index in indexes.items()},
     }
-    _write_splits(
+    write_splits(
         logger, "Clotho", save_folder, config, manifests,
         lambda s: _prepare_split(
             s, csv_paths[s], indexes[s], sample_rate, audio_roots[s]
@@ -202,7 +202,7 @@ def _prepare_split(
         if path is None:
             missing.append(name)
             continue
-        duration = _usable_duration(path, sample_rate, counts, problems)
+        duration = usable_duration(path, sample_rate, counts, problems)
         if duration is None:
             continue
         clip_id = os.path.splitext(name)[0]
@@ -220,7 +220,7 @@ def _prepare_split(
             "duration": round(duration, 6),
             "file_name": name,
         }
-    _report_split(logger, "Clotho", split, len(clips), rows, counts, missing, problems)
+    report_split(logger, "Clotho", split, len(clips), rows, counts, missing, problems)
     if not rows:
         raise ValueError(
             f"Clotho split {split!r}: none of the {counts['clips']} clips of "

@@ -231,7 +231,8 @@ def _read_csv(csv_path: str, esc10_only: bool) -> List[dict]:
     except UnicodeDecodeError as exc:
         raise ValueError(f"{csv_path}: not UTF-8 text ({exc}); save it as UTF-8") from exc
     if not records:
-        raise ValueError(f"{csv_path}: no clips{' (ESC-10 only)' if esc10_only else ''}")
+        which = " (ESC-10 only)" if esc10_only else ""
+        raise ValueError(f"{csv_path}: no clips{which}")
     return records
 
 
