@@ -176,7 +176,7 @@ class CLAPBrain(sb.Brain):
         names = [readable_label(c) for c in classes]
         captions, pairs = ordered_pair_captions(names, template)
         with _eval_mode(self.modules), torch.no_grad():
-            emb = _encode_texts(_unwrap(self.modules.clap), captions)
+            emb = _encode_texts(unwrap_module(self.modules.clap), captions)
         value = swapped_caption_cosine(emb, pairs)
         logger.info("text_order_cosine before training: %.4f", value)
         if sb.utils.distributed.if_main_process():
@@ -322,7 +322,7 @@ class CLAPBrain(sb.Brain):
         # embeddings only when the loss reads them (they cost a DDP gather).
         extras = {}
         loss = getattr(self.hparams, "loss", None)
-        if getattr(_unwrap(self.modules.clap), "has_codebook", False):
+        if getattr(unwrap_module(self.modules.clap), "has_codebook", False):
             extras["return_codewords"] = True
         if reads_order_embeddings(loss):
             extras["return_order"] = True
@@ -598,7 +598,7 @@ class CLAPBrain(sb.Brain):
         """
         if should_step and not self._step_taken:
             return  # a skipped step: counted by the guard, the schedule waits
-        clap = _unwrap(self.modules["clap"]) if "clap" in self.modules else None
+        clap = unwrap_module(self.modules["clap"]) if "clap" in self.modules else None
         self.guard.trained_batch(  # the scale the step left (collapse watch)
             logit_scale=float(clap.logit_scale().detach()) if clap else float("inf"),
             loss=float(loss.detach()), rows=len(batch), step=self.optimizer_step,
@@ -722,7 +722,7 @@ class CLAPBrain(sb.Brain):
         hold only some classes, ``zero_shot_present_acc`` is the accuracy among
         their own.
         """
-        encode_text = _unwrap(self.modules.clap).encode_text
+        encode_text = unwrap_module(self.modules.clap).encode_text
         template = getattr(self.hparams, "zero_shot_template", None)
 
         def logits(names):
@@ -768,7 +768,7 @@ class CLAPBrain(sb.Brain):
         ``_heldout`` (mean over the list), ``_min`` (the lowest template of each
         list) and ``_heldout@<k>``.
         """
-        clap = _unwrap(self.modules.clap)
+        clap = unwrap_module(self.modules.clap)
         names = [readable_label(c) for c in classes]
 
         def run(template):
@@ -1106,8 +1106,27 @@ def format_results_table(
     return "\n".join(lines)
 
 
-def _unwrap(module):
-    """Return the module inside a DDP/DataParallel wrapper."""
+def unwrap_module(module):
+    """The module inside a DDP / DataParallel wrapper (else the module itself).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        A module, wrapped or not.
+
+    Returns
+    -------
+    torch.nn.Module
+        The wrapped module.
+
+    Example
+    -------
+    >>> linear = torch.nn.Linear(2, 2)
+    >>> unwrap_module(torch.nn.DataParallel(linear)) is linear
+    True
+    >>> unwrap_module(linear) is linear
+    True
+    """
     return getattr(module, "module", module)
 
 

@@ -33,7 +33,7 @@ from speechbrain_tclap.convert.htsat_keys import (
     merge_encoder,
 )
 from speechbrain_tclap.convert.hf import TEXT_BUFFERS
-from speechbrain_tclap.convert.msclap import _check_front_end as check_msclap_front_end
+from speechbrain_tclap.convert.msclap import check_msclap_front_end
 from speechbrain_tclap.convert.registry import register_format
 from speechbrain_tclap.lobes.tokenizers import tokenizer_from_folder
 
@@ -80,7 +80,9 @@ def is_mgaclap(state_dict: Mapping[str, torch.Tensor]) -> bool:
     )
 
 
-def _check_front_end(front_end: Dict[str, Tuple[str, torch.Tensor]], report: ConversionReport) -> None:
+def _check_front_end(
+    front_end: Dict[str, Tuple[str, torch.Tensor]], report: ConversionReport
+) -> None:
     """Checks the front end with msclap 2023's check (the same torchlibrosa modules
     and mel design), under its names; records it as dropped."""
     unknown = sorted(set(front_end) - set(_TORCHLIBROSA_NAMES))

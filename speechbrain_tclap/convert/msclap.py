@@ -222,14 +222,31 @@ def _describe(design: Tuple[float, float, float]) -> str:
     return f"sr={sample_rate:g} Hz, {f_min:g}-{f_max:g} Hz"
 
 
-def _check_front_end(
+def check_msclap_front_end(
     front_end: Dict[str, Tuple[str, torch.Tensor]],
     version: str,
     report: ConversionReport,
 ) -> None:
     """Raises unless msclap's front end is what ours recomputes; records it as dropped.
 
-    ``front_end`` maps torchlibrosa names to ``(checkpoint key, tensor)``.
+    Arguments
+    ---------
+    front_end : dict
+        torchlibrosa name (``stft.conv_real.weight``, ``logmel_extractor.melW``,
+        ...) -> ``(checkpoint key, tensor)``.
+    version : str
+        ``"2022"`` or ``"2023"``: which mel design the filterbank must match.
+    report : ConversionReport
+        The front-end tensors are recorded as dropped (ours recomputes them).
+
+    Example
+    -------
+    >>> report = ConversionReport()
+    >>> check_msclap_front_end({}, "2023", report)
+    >>> check_msclap_front_end({"x": ("k", torch.zeros(1))}, "2023", report)
+    Traceback (most recent call last):
+    ...
+    ValueError: unrecognised msclap front-end keys: ['x']
     """
     unknown = sorted(set(front_end) - set(_STFT_KEYS) - {_MEL_KEY})
     if unknown:
@@ -345,7 +362,7 @@ def _finish(new, report, unknown, text_keys, front_end, version) -> None:
         raise ValueError(
             f"not a complete msclap {version} CLAP state dict: no {missing}"
         )
-    _check_front_end(front_end, version, report)
+    check_msclap_front_end(front_end, version, report)
 
 
 def msclap_2022_to_clap(

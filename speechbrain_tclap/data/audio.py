@@ -522,11 +522,29 @@ def crop_start(
         return excess // 2
     if crop == "random":
         return int(torch.randint(0, excess + 1, (1,), generator=generator))
-    return _loudest_start(wav, num_samples)
+    return loudest_start(wav, num_samples)
 
 
-def _loudest_start(wav: torch.Tensor, window: int) -> int:
-    """Start index of the ``window``-long segment with the highest energy."""
+def loudest_start(wav: torch.Tensor, window: int) -> int:
+    """Start index of the ``window``-long segment with the highest energy.
+
+    Arguments
+    ---------
+    wav : torch.Tensor
+        ``(L,)`` or ``(C, L)`` audio (channels summed), ``L >= window``.
+    window : int
+        Segment length in samples.
+
+    Returns
+    -------
+    int
+        The first sample of the loudest segment (the earliest on ties).
+
+    Example
+    -------
+    >>> loudest_start(torch.tensor([0.0, 0.1, 0.9, 0.8, 0.0]), 2)
+    2
+    """
     energy = wav.detach().to(torch.float64).pow(2)
     if energy.dim() > 1:
         energy = energy.reshape(-1, energy.shape[-1]).sum(dim=0)

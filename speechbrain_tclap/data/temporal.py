@@ -33,7 +33,7 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.data.audio import (
     CROP_MODES,
     AudioReadError,
-    _loudest_start,
+    loudest_start,
     read_audio,
 )
 from speechbrain_tclap.data.batching import AudioView, CLAPSample, TextView, caption_key
@@ -962,7 +962,7 @@ class TemporalViewBuilder(EpochSeededBuilder):
             elif crop == "random":
                 start = int(torch.randint(0, excess + 1, (1,), generator=generator))
             elif crop == "loudest":
-                start = _loudest_start(wav, n)
+                start = loudest_start(wav, n)
         valid = min(length, n)
         cut = wav[start : start + valid]
         cut = self._normalise(cut)

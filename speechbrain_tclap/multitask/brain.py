@@ -28,7 +28,7 @@ import torch
 from speechbrain.utils.distributed import if_main_process, main_process_only
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_tclap.brain import CLAPBrain, _unwrap
+from speechbrain_tclap.brain import CLAPBrain, unwrap_module
 from speechbrain_tclap.multitask.data import (
     collate_task_samples,
     sequential_task_batches,
@@ -217,7 +217,7 @@ class MultiTaskBrain(CLAPBrain):
         folder = self.hparams.encoder_folder
         if if_main_process():
             export_audio_encoder(
-                _unwrap(self.modules.model).audio_encoder,
+                unwrap_module(self.modules.model).audio_encoder,
                 folder,
                 info={
                     "hparams_file": os.path.abspath(hparams_file),
