@@ -313,67 +313,54 @@ class CLAPBrain(sb.Brain):
         ContrastiveInputs
             Embeddings, keys and roles for the loss.
         """
+        stand_in = stage == sb.Stage.TRAIN and len(batch) < 2  # DDP only: fit_batch
+        # FrameOrderLoss: event prompts ride with the captions (one text pass);
+        # the pairs are read from the batch while it is on the CPU (no syncs).
+        loss = getattr(self.hparams, "loss", None)
+        template = frame_order_template(loss)
+        event_pairs = [] if template is None or stand_in else batch.ordered_event_pairs()
         batch = batch.to(self.device)
         wavs, wav_lens, texts = batch.wavs, batch.wav_lens, batch.texts
-        stand_in = stage == sb.Stage.TRAIN and len(batch) < 2  # DDP only: fit_batch
         if stand_in:
             wavs, wav_lens, texts = self._stand_in_input()
         # Through forward() so that a DDP wrapper sees the call; order
         # embeddings only when the loss reads them (they cost a DDP gather).
         extras = {}
-        loss = getattr(self.hparams, "loss", None)
         if getattr(unwrap_module(self.modules.clap), "has_codebook", False):
             extras["return_codewords"] = True
         if reads_order_embeddings(loss):
             extras["return_order"] = True
-        # FrameOrderLoss: event prompts ride with the captions (one text pass).
-        template = frame_order_template(loss)
-        event_pairs = [] if template is None or stand_in else batch.ordered_event_pairs()
-        event_labels = sorted({label for _, *pair in event_pairs for label in pair})
         num_texts = len(texts)
         if template is not None:
             extras["return_frames"] = True
+            event_labels = sorted({label for _, *pair in event_pairs for label in pair})
             texts = list(texts) + class_prompts(event_labels, template)
-        out = list(self.modules.clap(wavs, wav_lens, texts, **extras))
+        out = self.modules.clap(wavs, wav_lens, texts, **extras)
+        pairs = {}
+        if template is not None:
+            *out, frames, frame_mask = out
+            pairs = _event_pair_inputs(
+                frames, frame_mask, out[1][num_texts:], event_pairs, event_labels
+            )
         audio_emb, text_emb, logit_scale = out[:3]
-        rest = out[3:]
-        codes = [rest.pop(0), rest.pop(0)] if "return_codewords" in extras else [None, None]
-        order = [rest.pop(0), rest.pop(0)] if "return_order" in extras else [None, None]
-        pairs = self._event_pair_inputs(rest, text_emb[num_texts:], event_pairs, event_labels)
-        text_emb = text_emb[:num_texts]
-        codes[1] = None if codes[1] is None else codes[1][:num_texts]
-        order[1] = None if order[1] is None else order[1][:num_texts]
-        # A stand-in gives zero rows that stay in the graph (zero DDP gradients).
+        codes = out[3:5] if "return_codewords" in extras else (None, None)
+        order = out[-2:] if "return_order" in extras else (None, None)
+        # A stand-in gives zero rows that stay in the graph (zero DDP gradients);
+        # text rows past the batch's own are the event prompts.
         rows = slice(0, 0) if stand_in else slice(None)
-        codes = [None if c is None else c[rows] for c in codes]
-        order = [None if e is None else e[rows] for e in order]
+        text_rows = slice(0, 0) if stand_in else slice(0, num_texts)
+
+        def take(values, which):
+            return None if values is None else values[which]
+
         per_item = ("audio_keys", "text_keys", "text_is_negative", "audio_views",
                     "text_views", "audio_sample", "text_sample")
         return ContrastiveInputs(
-            audio_emb=audio_emb[rows], text_emb=text_emb[rows], logit_scale=logit_scale,
-            audio_codewords=codes[0], text_codewords=codes[1],
-            audio_order_emb=order[0], text_order_emb=order[1],
+            audio_emb=audio_emb[rows], text_emb=text_emb[text_rows],
+            logit_scale=logit_scale,
+            audio_codewords=take(codes[0], rows), text_codewords=take(codes[1], text_rows),
+            audio_order_emb=take(order[0], rows), text_order_emb=take(order[1], text_rows),
             **{name: getattr(batch, name)[rows] for name in per_item}, **pairs,
-        )
-
-    @staticmethod
-    def _event_pair_inputs(frame_outputs, prompt_emb, event_pairs, event_labels) -> Dict:
-        """``pair_frames``, ``pair_frame_mask`` and ``pair_texts`` of
-        :class:`~speechbrain_tclap.losses.ContrastiveInputs` (empty without
-        ``return_frames``)."""
-        if not frame_outputs:
-            return {}
-        frames, frame_mask = frame_outputs
-        if frame_mask is None:
-            frame_mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
-        column = {label: i for i, label in enumerate(event_labels)}
-        rows = torch.tensor([row for row, _, _ in event_pairs], dtype=torch.long, device=frames.device)
-        firsts = [column[a] for _, a, _ in event_pairs]
-        seconds = [column[b] for _, _, b in event_pairs]
-        return dict(
-            pair_frames=frames[rows],
-            pair_frame_mask=frame_mask[rows].bool(),
-            pair_texts=torch.stack([prompt_emb[firsts], prompt_emb[seconds]], dim=1),
         )
 
     def _stand_in_input(self):
@@ -1105,6 +1092,23 @@ def format_results_table(
         lines.append(f"| {k} | {metrics[k]:.4f} | {chance.get(k, float('nan')):.4f} |")
     return "\n".join(lines)
 
+
+def _event_pair_inputs(frames, frame_mask, prompt_emb, event_pairs, event_labels) -> Dict:
+    """``pair_frames``, ``pair_frame_mask`` and ``pair_texts`` of
+    :class:`~speechbrain_tclap.losses.ContrastiveInputs`: per ordered event
+    pair, its clip's frames and the prompt embeddings of its two labels."""
+    if frame_mask is None:
+        frame_mask = torch.ones(frames.shape[:2], dtype=torch.bool, device=frames.device)
+    column = {label: i for i, label in enumerate(event_labels)}
+    index = torch.tensor(
+        [[row, column[a], column[b]] for row, a, b in event_pairs],
+        dtype=torch.long, device=frames.device,
+    ).view(-1, 3)
+    return dict(
+        pair_frames=frames[index[:, 0]],
+        pair_frame_mask=frame_mask[index[:, 0]].bool(),
+        pair_texts=prompt_emb[index[:, 1:]],
+    )
 
 def unwrap_module(module):
     """The module inside a DDP / DataParallel wrapper (else the module itself).
