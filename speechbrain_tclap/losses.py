@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from speechbrain_tclap.data.batching import ViewRole, view_names
+from speechbrain_tclap.data.captions import check_prompt_template
+from speechbrain_tclap.events import normalize_frame_scores
 from speechbrain_tclap.utils.distributed import LocalRows
 
 
@@ -782,11 +784,9 @@ class FrameOrderLoss(torch.nn.Module):
         self, template: str, sharpness: float = 10.0, slope: float = 10.0, contrast: bool = False
     ):
         super().__init__()
-        if "{}" not in template:
-            raise ValueError(f"FrameOrderLoss template {template!r} must hold the label as '{{}}'")
         if sharpness <= 0 or slope <= 0:
             raise ValueError(f"sharpness and slope must be > 0, got {sharpness}, {slope}")
-        self.template = template
+        self.template = check_prompt_template(template)
         self.sharpness = float(sharpness)
         self.slope = float(slope)
         self.contrast = bool(contrast)
@@ -813,9 +813,10 @@ class FrameOrderLoss(torch.nn.Module):
                 "FrameOrderLoss needs pair_texts (P, 2, D) and pair_frame_mask (P, T) "
                 f"beside pair_frames {tuple(frames.shape)}"
             )
-        scores = torch.einsum("ptd,ped->pte", frames.float(), texts.float())
-        if self.contrast:
-            scores = scores - scores.mean(dim=-1, keepdim=True)
+        scores = normalize_frame_scores(
+            torch.einsum("ptd,ped->pte", frames.float(), texts.float()),
+            "prompt_mean" if self.contrast else "none",
+        )
         centres = score_time_centres(scores, inputs.pair_frame_mask, self.sharpness)
         return F.softplus(self.slope * (centres[:, 0] - centres[:, 1])).mean()
 

@@ -55,14 +55,41 @@ def class_prompts(
         ...
     ValueError: prompt template 'a sound' must hold the class name as one '{}' (without it every class gets the same prompt)
     """
-    template = DEFAULT_PROMPT_TEMPLATE if template is None else template
+    template = check_prompt_template(
+        DEFAULT_PROMPT_TEMPLATE if template is None else template
+    )
+    return [template.format(words(label)) for label in labels]
+
+
+def check_prompt_template(template: str) -> str:
+    """A prompt template with exactly one ``{}`` slot, else ``ValueError``.
+
+    Arguments
+    ---------
+    template : str
+        The template (``{{``, ``}}``: literal braces).
+
+    Returns
+    -------
+    str
+        ``template``, checked.
+
+    Example
+    -------
+    >>> check_prompt_template("the sound of {}")
+    'the sound of {}'
+    >>> check_prompt_template("{} and {}")
+    Traceback (most recent call last):
+        ...
+    ValueError: prompt template '{} and {}' must hold the class name as one '{}' (without it every class gets the same prompt)
+    """
     fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     if fields != [""]:
         raise ValueError(
             f"prompt template {template!r} must hold the class name as one '{{}}' "
             "(without it every class gets the same prompt)"
         )
-    return [template.format(words(label)) for label in labels]
+    return template
 
 
 #: Caption templates; ``{A}``, ``{B}``, ... are the events (in time order for
