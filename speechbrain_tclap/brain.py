@@ -41,20 +41,15 @@ import torch
 from speechbrain.utils.distributed import main_process_only
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_tclap.data.batching import ViewRole, caption_key
+from speechbrain_tclap.data.captions import class_prompts
 from speechbrain_tclap.data.labels import readable_label
+from speechbrain_tclap.lobes.clap import encode_text_chunks
 from speechbrain_tclap.losses import (
     ContrastiveInputs,
     frame_order_template,
     reads_order_embeddings,
 )
-from speechbrain_tclap.data.batching import ViewRole, caption_key
-from speechbrain_tclap.utils.optim import LR_SCALE, describe_groups, parameter_groups
-from speechbrain_tclap.utils.training_guard import TrainingFailure, TrainingGuard
-from speechbrain_tclap.utils.distributed import (
-    gather_contrastive_inputs,
-    is_distributed,
-)
-from speechbrain_tclap.data.captions import class_prompts
 from speechbrain_tclap.metrics import (
     ordered_pair_captions,
     positives_from_caption_keys,
@@ -65,6 +60,13 @@ from speechbrain_tclap.metrics import (
     t_classify_metrics,
     zero_shot_accuracy,
 )
+from speechbrain_tclap.utils.distributed import (
+    gather_contrastive_inputs,
+    is_distributed,
+    unwrap_module,
+)
+from speechbrain_tclap.utils.optim import LR_SCALE, describe_groups, parameter_groups
+from speechbrain_tclap.utils.training_guard import TrainingFailure, TrainingGuard
 
 logger = get_logger(__name__)
 
@@ -176,7 +178,7 @@ class CLAPBrain(sb.Brain):
         names = [readable_label(c) for c in classes]
         captions, pairs = ordered_pair_captions(names, template)
         with _eval_mode(self.modules), torch.no_grad():
-            emb = _encode_texts(unwrap_module(self.modules.clap), captions)
+            emb = encode_text_chunks(unwrap_module(self.modules.clap), captions)
         value = swapped_caption_cosine(emb, pairs)
         logger.info("text_order_cosine before training: %.4f", value)
         if sb.utils.distributed.if_main_process():
@@ -760,7 +762,7 @@ class CLAPBrain(sb.Brain):
 
         def run(template):
             captions, pairs = ordered_pair_captions(names, template)
-            caption_emb = _encode_texts(clap, captions)
+            caption_emb = encode_text_chunks(clap, captions)
             return t_classify_metrics(audio, true_pairs, caption_emb, pairs), caption_emb, pairs
 
         metrics, caption_emb, pairs = run(template)
@@ -1110,30 +1112,6 @@ def _event_pair_inputs(frames, frame_mask, prompt_emb, event_pairs, event_labels
         pair_texts=prompt_emb[index[:, 1:]],
     )
 
-def unwrap_module(module):
-    """The module inside a DDP / DataParallel wrapper (else the module itself).
-
-    Arguments
-    ---------
-    module : torch.nn.Module
-        A module, wrapped or not.
-
-    Returns
-    -------
-    torch.nn.Module
-        The wrapped module.
-
-    Example
-    -------
-    >>> linear = torch.nn.Linear(2, 2)
-    >>> unwrap_module(torch.nn.DataParallel(linear)) is linear
-    True
-    >>> unwrap_module(linear) is linear
-    True
-    """
-    return getattr(module, "module", module)
-
-
 @contextlib.contextmanager
 def _eval_mode(modules):
     """Run the block with ``modules`` in eval mode, then restore their mode."""
@@ -1143,9 +1121,3 @@ def _eval_mode(modules):
         yield
     finally:
         modules.train(was_training)
-
-
-def _encode_texts(clap, captions, chunk=256):
-    """Text embeddings of ``captions`` on CPU, ``chunk`` captions per pass."""
-    return torch.cat([clap.encode_text(captions[k : k + chunk]).float().cpu()
-                      for k in range(0, len(captions), chunk)])

@@ -30,6 +30,7 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.captions import DEFAULT_PROMPT_TEMPLATE
 from speechbrain_tclap.utils.checkpointing import nonfinite_entries
+from speechbrain_tclap.utils.distributed import unwrap_module
 
 logger = get_logger(__name__)
 
@@ -137,8 +138,8 @@ def export_pretrained(
     """
     from safetensors.torch import save_file
 
-    modules = {name: getattr(obj, "module", obj) for name, obj in loadables.items()}
-    for name, module in modules.items():  # a DDP wrapper holds the module
+    modules = {name: unwrap_module(obj) for name, obj in loadables.items()}
+    for name, module in modules.items():
         bad = nonfinite_entries(module.state_dict()) if isinstance(module, torch.nn.Module) else []
         if bad:
             raise ValueError(

@@ -10,6 +10,8 @@ Authors
 
 from typing import Dict
 
+from speechbrain_tclap.utils.distributed import unwrap_module
+
 
 class Evaluator:
     """Base class of the extra evaluations a recipe lists in YAML.
@@ -77,5 +79,4 @@ class Evaluator:
         torch.nn.Module
             The unwrapped model.
         """
-        clap = brain.modules.clap
-        return getattr(clap, "module", clap)  # a DDP wrapper holds the module
+        return unwrap_module(brain.modules.clap)

@@ -19,6 +19,7 @@ from speechbrain.utils.logger import get_logger
 from speechbrain_tclap.data.caption_negatives import caption_items
 from speechbrain_tclap.data.manifest import load_manifest
 from speechbrain_tclap.evaluation.base import Evaluator
+from speechbrain_tclap.lobes.clap import encode_text_chunks
 from speechbrain_tclap.metrics import (
     retrieval_chance_with_positives,
     retrieval_metrics_with_positives,
@@ -136,13 +137,7 @@ class CaptionOrderEvaluator(Evaluator):
         return metrics
 
     def _encode(self, brain, texts: List[str]) -> torch.Tensor:
-        encode = self.model(brain).encode_text
-        return torch.cat(
-            [
-                encode(texts[k : k + self.batch_size]).float().cpu()
-                for k in range(0, len(texts), self.batch_size)
-            ]
-        )
+        return encode_text_chunks(self.model(brain), texts, self.batch_size)
 
     def chance_levels(self, metrics: Dict[str, float]) -> Dict[str, float]:
         """Chance of the binary choice (arguments as :meth:`Evaluator.chance_levels`).

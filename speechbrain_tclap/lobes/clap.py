@@ -232,6 +232,39 @@ def unique_texts(texts) -> Tuple[List[str], Optional[torch.Tensor]]:
     return list(index), torch.tensor(rows)
 
 
+def encode_text_chunks(clap, texts: List[str], chunk_size: int = 256) -> torch.Tensor:
+    """Normalised text embeddings on the CPU, ``chunk_size`` texts per pass.
+
+    Arguments
+    ---------
+    clap : CLAP
+        The model (unwrapped), in the mode the caller wants (eval, no grad).
+    texts : list of str
+        The texts.
+    chunk_size : int
+        Texts per ``encode_text`` call (bounds memory for long lists).
+
+    Returns
+    -------
+    torch.Tensor
+        Float32 ``(len(texts), D)`` on the CPU.
+
+    Example
+    -------
+    >>> class Echo:
+    ...     def encode_text(self, texts):
+    ...         return torch.ones(len(texts), 3)
+    >>> encode_text_chunks(Echo(), ["a"] * 5, chunk_size=2).shape
+    torch.Size([5, 3])
+    """
+    return torch.cat(
+        [
+            clap.encode_text(texts[k : k + chunk_size]).float().cpu()
+            for k in range(0, len(texts), chunk_size)
+        ]
+    )
+
+
 @register_checkpoint_hooks
 class CLAP(nn.Module):
     """Contrastive language-audio model composed from lobes.

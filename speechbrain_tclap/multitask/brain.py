@@ -28,12 +28,13 @@ import torch
 from speechbrain.utils.distributed import if_main_process, main_process_only
 from speechbrain.utils.logger import get_logger
 
-from speechbrain_tclap.brain import CLAPBrain, unwrap_module
+from speechbrain_tclap.brain import CLAPBrain
 from speechbrain_tclap.multitask.data import (
     collate_task_samples,
     sequential_task_batches,
 )
 from speechbrain_tclap.multitask.encoder import export_audio_encoder
+from speechbrain_tclap.utils.distributed import unwrap_module
 
 logger = get_logger(__name__)
 

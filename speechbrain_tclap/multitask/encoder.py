@@ -16,6 +16,9 @@ from typing import Any, Dict, Optional, Union
 import torch
 from speechbrain.utils.logger import get_logger
 
+from speechbrain_tclap.utils.checkpointing import read_checkpoint
+from speechbrain_tclap.utils.distributed import unwrap_module
+
 logger = get_logger(__name__)
 
 #: File names inside an exported encoder folder.
@@ -48,7 +51,7 @@ def export_audio_encoder(
     >>> os.path.basename(path), sorted(torch.load(path, weights_only=True))
     ('audio_encoder.ckpt', ['bias', 'weight'])
     """
-    encoder = getattr(encoder, "module", encoder)
+    encoder = unwrap_module(encoder)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, ENCODER_FILE)
     tmp = path + ".tmp"
@@ -107,12 +110,12 @@ def load_audio_encoder(
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{key}: {path} not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_checkpoint(path)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure
         raise ValueError(f"{key}: {path}: not a readable weights file ({exc})") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{key}: {path}: expected a state dict of tensors")
-    target = getattr(encoder, "module", encoder)
+    target = unwrap_module(encoder)
     try:
         target.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -8,7 +8,8 @@ batch's negatives. The gradients are exactly single-process ones: the gather's
 backward sums over ranks and DDP averages (open_clip's identity; the proof and
 tests are in ``docs/architecture.md`` and ``docs/scaling.md``). Caption keys
 must mean the same on every rank (they are derived from the caption text,
-:func:`speechbrain_tclap.data.batching.key_to_id`).
+:func:`speechbrain_tclap.data.batching.key_to_id`). :func:`unwrap_module`
+is the one way the package reaches the module inside a DDP wrapper.
 
 Authors
  * speechbrain-tclap developers 2026
@@ -311,3 +312,27 @@ def gather_contrastive_inputs(inputs, local_loss: bool = False):
             _rank_rows(audio_sizes, rank, device), _rank_rows(text_sizes, rank, device), world
         )
     return gathered
+
+
+def unwrap_module(module):
+    """The module inside a DDP / DataParallel wrapper (else the module itself).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        A module, wrapped or not.
+
+    Returns
+    -------
+    torch.nn.Module
+        The wrapped module.
+
+    Example
+    -------
+    >>> linear = torch.nn.Linear(2, 2)
+    >>> unwrap_module(torch.nn.DataParallel(linear)) is linear
+    True
+    >>> unwrap_module(linear) is linear
+    True
+    """
+    return getattr(module, "module", module)
