@@ -458,7 +458,7 @@ class SoundEventGenerator:
         unknown = [c for c in classes if c not in EVENT_CLASSES]
         if unknown:
             raise ValueError(
-                f"unknown event classes {unknown}; " f"known: {sorted(EVENT_CLASSES)}"
+                f"unknown event classes {unknown}; known: {sorted(EVENT_CLASSES)}"
             )
         if not classes:
             raise ValueError("classes is empty")
@@ -734,7 +734,7 @@ def prepare_synthetic(
         "clip_duration": float(clip_duration),
         "n_events": [lo, hi],
         "seed": int(seed),
-        "classes": list(EVENT_CLASSES) if classes is None else list(classes),
+        "classes": classes,
         "audio_format": audio_format,
         "min_event": float(min_event),
         "max_event": float(max_event),
@@ -742,7 +742,9 @@ def prepare_synthetic(
         "allow_overlap": bool(allow_overlap),
         "data_folder": data_folder,
     }
-    _generator(config)  # checks the classes and event lengths before any work
+    # The generator checks classes and event lengths before any work and
+    # resolves the default class list.
+    config["classes"] = _generator(config).classes
     manifests = manifest_paths(data_folder, splits)
     with folder_lock(data_folder, "generating synthetic data"):
         _generate_locked(config, manifests, num_workers)

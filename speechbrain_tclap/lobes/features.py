@@ -197,15 +197,13 @@ def mel_filterbank(
     return weights.to(dtype)
 
 
-def count_frames(
-    num_samples: torch.Tensor, hop_length: int, n_fft: int, center: bool
-) -> torch.Tensor:
-    """STFT frames of each length: vectorised :meth:`CLAPFeatures.n_frames`.
+def count_frames(num_samples, hop_length: int, n_fft: int, center: bool):
+    """STFT frames of a length (an int) or of each length (a tensor).
 
     Arguments
     ---------
-    num_samples : torch.Tensor
-        Integer lengths in samples.
+    num_samples : int or torch.Tensor
+        Lengths in samples.
     hop_length, n_fft : int
         STFT hop and window.
     center : bool
@@ -213,7 +211,7 @@ def count_frames(
 
     Returns
     -------
-    torch.Tensor
+    int or torch.Tensor
         Frame counts (below 1 for lengths under ``n_fft`` without ``center``).
 
     Example
@@ -221,8 +219,7 @@ def count_frames(
     >>> count_frames(torch.tensor([0, 1000, 4800]), 480, 1024, center=True)
     tensor([ 1,  3, 11])
     """
-    start = 0 if center else n_fft
-    return 1 + torch.div(num_samples - start, hop_length, rounding_mode="floor")
+    return 1 + (num_samples - (0 if center else n_fft)) // hop_length  # floor
 
 
 def check_feat_lens(feat_lens: Optional[torch.Tensor], batch: int) -> None:
@@ -471,9 +468,7 @@ class CLAPFeatures(nn.Module):
         >>> CLAPFeatures.from_preset("msclap_2023").n_frames(7 * 44100)
         965
         """
-        if self.center:
-            return 1 + num_samples // self.hop_length
-        return max(0, 1 + (num_samples - self.n_fft) // self.hop_length)
+        return max(0, count_frames(num_samples, self.hop_length, self.n_fft, self.center))
 
     @torch.no_grad()
     def set_mel_matrix(self, matrix: torch.Tensor) -> None:

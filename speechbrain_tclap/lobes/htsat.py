@@ -1461,7 +1461,7 @@ class HTSAT(nn.Module):
             if self.enable_fusion:
                 expected = f"(B, T, n_mels) or {expected} with is_longer"
             raise ValueError(
-                f"HTSAT expects feats of shape {expected}, got " f"{tuple(feats.shape)}"
+                f"HTSAT expects feats of shape {expected}, got {tuple(feats.shape)}"
             )
         batch, _, n_frames, n_mels = feats.shape
         if n_mels != self.n_mels:
