@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import unicodedata
+from collections import Counter
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import soundfile as sf
@@ -338,77 +339,136 @@ def write_prepared(
         f.write("\n")
 
 
-def usable_duration(path, sample_rate, counts, problems) -> Optional[float]:
-    """A clip's duration, or ``None`` (counted and noted) when it must be skipped.
+class SplitTally:
+    """What one split of a caption corpus keeps and skips, and its log lines.
 
     Arguments
     ---------
-    path : str
-        The audio file.
-    sample_rate : int, optional
-        The rate every clip must have; ``None`` accepts any.
-    counts : collections.Counter
-        ``unreadable`` or ``wrong_rate`` is incremented for a skipped clip.
-    problems : list of str
-        Gets one line naming the file and the problem.
-
-    Returns
-    -------
-    float or None
-        Seconds of audio, or ``None`` for a skipped clip.
+    corpus, split : str
+        Names for the log and the errors.
+    num_clips : int
+        Clips the split's CSV lists.
 
     Example
     -------
-    >>> from collections import Counter
-    >>> counts, problems = Counter(), []
-    >>> usable_duration("missing.wav", 16000, counts, problems), counts["unreadable"]
+    >>> import logging
+    >>> tally = SplitTally("X", "test", 2)
+    >>> tally.missing.append("c2")
+    >>> tally.duration("c3.wav", 16000), tally.counts["unreadable"]
     (None, 1)
+    >>> rows = {"c1": {"captions": ["a dog", "a dog barks"]}}
+    >>> counts = tally.finish(logging.getLogger(), rows, "x.csv has audio under .")
+    >>> counts["written"], counts["missing"], counts["captions"]
+    (1, 1, 2)
     """
-    try:
-        duration, rate = audio_info(path)
-    except ValueError as err:
-        counts["unreadable"] += 1
-        problems.append(str(err))
-        return None
-    if sample_rate is not None and rate != int(sample_rate):
-        counts["wrong_rate"] += 1
-        problems.append(f"{path}: {rate} Hz, expected {sample_rate} Hz")
-        return None
-    return duration
+
+    def __init__(self, corpus: str, split: str, num_clips: int):
+        self.corpus, self.split, self.num_clips = corpus, split, num_clips
+        self.counts: Counter = Counter(clips=num_clips)
+        self.missing: List[str] = []  # clips without an audio file
+        self.problems: List[str] = []  # one line per skipped clip
+
+    def skip(self, reason: str, problem: str) -> None:
+        """Count a skipped clip under ``reason`` and note ``problem`` (names the file)."""
+        self.counts[reason] += 1
+        self.problems.append(problem)
+
+    def duration(self, path: str, sample_rate: Optional[int]) -> Optional[float]:
+        """Seconds of audio in ``path``, or ``None`` for a clip skipped as
+        ``unreadable`` or ``wrong_rate`` (``sample_rate`` None accepts any)."""
+        try:
+            duration, rate = audio_info(path)
+        except ValueError as err:
+            self.skip("unreadable", str(err))
+            return None
+        if sample_rate is not None and rate != int(sample_rate):
+            self.skip("wrong_rate", f"{path}: {rate} Hz, expected {sample_rate} Hz")
+            return None
+        return duration
+
+    def finish(self, log, rows: Mapping, no_audio: str, extra: str = "") -> Counter:
+        """Count and log what the split wrote and skipped; refuse an empty split.
+
+        Arguments
+        ---------
+        log : logging.Logger
+            Where the counts and the first skipped clips are logged.
+        rows : mapping
+            The manifest rows written (each with ``captions``).
+        no_audio : str
+            Ends the error when no clip has audio ("none of the N clips of ...").
+        extra : str
+            More skip counts for the warning (e.g. ``", ambiguous file 2"``).
+
+        Returns
+        -------
+        collections.Counter
+            The split's counts (for the fingerprint).
+        """
+        counts, split, corpus = self.counts, self.split, self.corpus
+        counts["missing"] = len(self.missing)
+        counts["written"] = len(rows)
+        counts["captions"] = sum(len(r["captions"]) for r in rows.values())
+        if self.missing:
+            log.warning(
+                "%s %s: %d of %d clips have no audio file and are skipped (e.g. %s).",
+                corpus, split, len(self.missing), self.num_clips,
+                ", ".join(self.missing[:5]),
+            )
+        if self.problems:
+            log.warning(
+                "%s %s: %d clips skipped (unreadable %d, wrong sample rate %d%s), e.g. %s",
+                corpus, split, len(self.problems), counts["unreadable"],
+                counts["wrong_rate"], extra, "; ".join(self.problems[:3]),
+            )
+        log.info(
+            "%s %s: %d clips, %d captions written.",
+            corpus, split, len(rows), counts["captions"],
+        )
+        if not rows:
+            raise ValueError(
+                f"{corpus} split {split!r}: none of the {self.num_clips} clips of "
+                f"{no_audio}"
+            )
+        return counts
 
 
-def write_splits(log, corpus, save_folder, config, manifests, prepare_split, name):
+def write_splits(
+    config: dict, manifests: Mapping[str, str], prepare_split, *,
+    save_folder: str, corpus: str, fingerprint_name: str, log,
+) -> None:
     """Writes every split's manifest unless the fingerprint says they are current.
 
     Arguments
     ---------
-    log : logging.Logger
-        Where "up to date" is logged.
-    corpus : str
-        The dataset's name, for the log.
-    save_folder : str
-        Folder of the manifests and the fingerprint.
     config : dict
         The options the manifests depend on (see :func:`prepared_manifests`).
     manifests : mapping
         Split -> manifest path.
     prepare_split : callable
         ``split -> (rows, counts)``; the counts go into the fingerprint.
-    name : str
+    save_folder : str
+        Folder of the manifests and the fingerprint.
+    corpus : str
+        The dataset's name, for the log.
+    fingerprint_name : str
         File name of the fingerprint in ``save_folder``.
+    log : logging.Logger
+        Where "up to date" is logged.
 
     Example
     -------
     >>> import logging
     >>> tmp = getfixture("tmpdir")
     >>> rows = {"c1": {"wav": "c1.wav", "duration": 1.0, "captions": ["a dog"]}}
-    >>> write_splits(logging.getLogger(), "X", str(tmp), {"v": 1},
-    ...              {"test": str(tmp / "test.json")}, lambda s: (rows, {"written": 1}),
-    ...              "fingerprint.json")
+    >>> write_splits({"v": 1}, {"test": str(tmp / "test.json")},
+    ...              lambda s: (rows, {"written": 1}), save_folder=str(tmp),
+    ...              corpus="X", fingerprint_name="fingerprint.json",
+    ...              log=logging.getLogger())
     >>> sorted(p.basename for p in tmp.listdir())
     ['fingerprint.json', 'test.json']
     """
-    fingerprint = os.path.join(save_folder, name)
+    fingerprint = os.path.join(save_folder, fingerprint_name)
     if prepared_manifests(fingerprint, config, manifests):
         log.info("%s manifests in %s are up to date; skipping.", corpus, save_folder)
         return
@@ -418,57 +478,3 @@ def write_splits(log, corpus, save_folder, config, manifests, prepare_split, nam
         stats[split] = dict(counts)
     os.makedirs(save_folder, exist_ok=True)
     write_prepared(fingerprint, config, rows_per_split, manifests, stats)
-
-
-def report_split(
-    log, corpus, split, num_clips, rows, counts, missing, problems, extra=""
-):
-    """Counts a split's written and skipped clips into ``counts`` and logs them.
-
-    Arguments
-    ---------
-    log : logging.Logger
-        Where the counts and the first skipped clips are logged.
-    corpus, split : str
-        Names for the log.
-    num_clips : int
-        Clips the split lists.
-    rows : dict
-        The manifest rows written (each with ``captions``).
-    counts : collections.Counter
-        Gets ``missing``, ``written`` and ``captions``.
-    missing : list of str
-        Clips without an audio file.
-    problems : list of str
-        Clips skipped by :func:`usable_duration`.
-    extra : str
-        More skip counts for the warning (e.g. ``", ambiguous file 2"``).
-
-    Example
-    -------
-    >>> import logging
-    >>> from collections import Counter
-    >>> counts = Counter()
-    >>> rows = {"c1": {"captions": ["a dog", "a dog barks"]}}
-    >>> report_split(logging.getLogger(), "X", "test", 2, rows, counts, ["c2"], [])
-    >>> counts["written"], counts["missing"], counts["captions"]
-    (1, 1, 2)
-    """
-    counts["missing"] = len(missing)
-    counts["written"] = len(rows)
-    counts["captions"] = sum(len(r["captions"]) for r in rows.values())
-    if missing:
-        log.warning(
-            "%s %s: %d of %d clips have no audio file and are skipped (e.g. %s).",
-            corpus, split, len(missing), num_clips, ", ".join(missing[:5]),
-        )
-    if problems:
-        log.warning(
-            "%s %s: %d clips skipped (unreadable %d, wrong sample rate %d%s), e.g. %s",
-            corpus, split, len(problems), counts["unreadable"], counts["wrong_rate"],
-            extra, "; ".join(problems[:3]),
-        )
-    log.info(
-        "%s %s: %d clips, %d captions written.",
-        corpus, split, len(rows), counts["captions"],
-    )

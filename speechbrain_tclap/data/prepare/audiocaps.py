@@ -46,10 +46,9 @@ from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_datasets import (
     AudioIndex,
+    SplitTally,
     file_signature,
     read_caption_csv,
-    report_split,
-    usable_duration,
     write_splits,
 )
 from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
@@ -267,9 +266,10 @@ def prepare_audiocaps(
     if len(index) == 0:
         logger.warning("No audio files found under %s.", audio_root)
     write_splits(
-        logger, "AudioCaps", save_folder, config, manifests,
+        config, manifests,
         lambda s: _prepare_split(s, csv_paths[s], index, sample_rate, audio_root),
-        FINGERPRINT_FILE,
+        save_folder=save_folder, corpus="AudioCaps", fingerprint_name=FINGERPRINT_FILE,
+        log=logger,
     )
     return manifests
 
@@ -283,15 +283,14 @@ def _prepare_split(
 ) -> Tuple[Dict[str, Dict[str, Any]], Counter]:
     """Manifest rows of one split and the counts of what was skipped."""
     clips = read_audiocaps_csv(csv_path)
-    counts: Counter = Counter(clips=len(clips))
+    tally = SplitTally("AudioCaps", split, len(clips))
     found: Dict[Tuple[str, float], Tuple[str, bool]] = {}
     claims: Counter = Counter()
-    missing: List[str] = []
     for (youtube_id, start), clip in clips.items():
         names = audio_names(youtube_id, start, clip["audiocap_ids"])
         path = index.find(names, prefer=split)
         if path is None:
-            missing.append(f"{youtube_id}@{_format_seconds(start)}")
+            tally.missing.append(f"{youtube_id}@{_format_seconds(start)}")
             continue
         stem = os.path.splitext(os.path.basename(path))[0]
         bare = stem in (youtube_id, f"Y{youtube_id}")
@@ -299,18 +298,17 @@ def _prepare_split(
         claims[path] += 1
 
     rows: Dict[str, Dict[str, Any]] = {}
-    problems: List[str] = []
     for (youtube_id, start), clip in clips.items():
         if (youtube_id, start) not in found:
             continue
         path, bare = found[(youtube_id, start)]
         if bare and claims[path] > 1:
-            counts["ambiguous"] += 1
-            problems.append(
-                f"{path}: claimed by {claims[path]} clips with different start times"
+            tally.skip(
+                "ambiguous",
+                f"{path}: claimed by {claims[path]} clips with different start times",
             )
             continue
-        duration = usable_duration(path, sample_rate, counts, problems)
+        duration = tally.duration(path, sample_rate)
         if duration is None:
             continue
         clip_id = f"{youtube_id}_{_format_seconds(start)}"
@@ -323,14 +321,9 @@ def _prepare_split(
             "start_time": start,
             "audiocap_ids": clip["audiocap_ids"],
         }
-    report_split(
-        logger, "AudioCaps", split, len(clips), rows, counts, missing, problems,
-        extra=f", ambiguous file {counts['ambiguous']}",
+    return rows, tally.finish(
+        logger, rows,
+        f"{csv_path} has audio under {audio_root} (see the expected file names in "
+        "speechbrain_tclap/data/prepare/audiocaps.py)",
+        extra=f", ambiguous file {tally.counts['ambiguous']}",
     )
-    if not rows:
-        raise ValueError(
-            f"AudioCaps split {split!r}: none of the {counts['clips']} clips of "
-            f"{csv_path} has audio under {audio_root} (see the expected "
-            "file names in speechbrain_tclap/data/prepare/audiocaps.py)"
-        )
-    return rows, counts

@@ -30,16 +30,15 @@ Authors
 
 import os
 from collections import Counter
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from speechbrain.utils.logger import get_logger
 
 from speechbrain_tclap.data.caption_datasets import (
     AudioIndex,
+    SplitTally,
     file_signature,
     read_caption_csv,
-    report_split,
-    usable_duration,
     write_splits,
 )
 from speechbrain_tclap.data.manifest import ManifestError, manifest_paths
@@ -174,11 +173,12 @@ def prepare_clotho(
         "audio": {s: index.signature() for s, index in indexes.items()},
     }
     write_splits(
-        logger, "Clotho", save_folder, config, manifests,
+        config, manifests,
         lambda s: _prepare_split(
             s, csv_paths[s], indexes[s], sample_rate, audio_roots[s]
         ),
-        FINGERPRINT_FILE,
+        save_folder=save_folder, corpus="Clotho", fingerprint_name=FINGERPRINT_FILE,
+        log=logger,
     )
     return manifests
 
@@ -192,17 +192,15 @@ def _prepare_split(
 ) -> Tuple[Dict[str, Dict[str, Any]], Counter]:
     """Manifest rows of one split and the counts of what was skipped."""
     clips = read_clotho_csv(csv_path)
-    counts: Counter = Counter(clips=len(clips))
+    tally = SplitTally("Clotho", split, len(clips))
     rows: Dict[str, Dict[str, Any]] = {}
-    missing: List[str] = []
-    problems: List[str] = []
     seen: Dict[str, str] = {}
     for name, clip in clips.items():
         path = index.find([name])
         if path is None:
-            missing.append(name)
+            tally.missing.append(name)
             continue
-        duration = usable_duration(path, sample_rate, counts, problems)
+        duration = tally.duration(path, sample_rate)
         if duration is None:
             continue
         clip_id = os.path.splitext(name)[0]
@@ -220,10 +218,4 @@ def _prepare_split(
             "duration": round(duration, 6),
             "file_name": name,
         }
-    report_split(logger, "Clotho", split, len(clips), rows, counts, missing, problems)
-    if not rows:
-        raise ValueError(
-            f"Clotho split {split!r}: none of the {counts['clips']} clips of "
-            f"{csv_path} has audio under {audio_root}"
-        )
-    return rows, counts
+    return rows, tally.finish(logger, rows, f"{csv_path} has audio under {audio_root}")
