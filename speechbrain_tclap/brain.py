@@ -1109,7 +1109,11 @@ def _event_pair_inputs(frames, frame_mask, prompt_emb, event_pairs, event_labels
     return dict(
         pair_frames=frames[index[:, 0]],
         pair_frame_mask=frame_mask[index[:, 0]].bool(),
-        pair_texts=prompt_emb[index[:, 1:]],
+        # Two gathers, not one (P, 2) gather: the same gradient summation
+        # order as the per-label rows (bit-identical training).
+        pair_texts=torch.stack(
+            [prompt_emb[index[:, 1]], prompt_emb[index[:, 2]]], dim=1
+        ),
     )
 
 @contextlib.contextmanager
